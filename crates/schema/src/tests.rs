@@ -1,0 +1,112 @@
+use super::*;
+
+fn err(json: &str) -> String {
+    TableSchema::from_json_str(json, "s.json").unwrap_err().to_string()
+}
+
+#[test]
+fn broken_schemas_name_the_json_path() {
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}, {"name": "b", "type": "integr"}]}"#),
+        @r#"s.json: $.fields[1].type: type "integr" is not supported; use one of string, integer, number, boolean, date, datetime, year, yearmonth, any"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "type": "boolean", "constraints": {"maximum": "x"}}]}"#),
+        @r#"s.json: $.fields[0].constraints.maximum: expected a bound for a boolean field"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "type": "integer", "constraints": {"maximum": "x"}}]}"#),
+        @r#"s.json: $.fields[0].constraints.maximum: expected a number, found "x""#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "constraints": {"pattern": "(["}}]}"#).lines().next().unwrap(),
+        @"s.json: $.fields[0].constraints.pattern: not a valid regular expression: regex parse error:");
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "constraints": {"requird": true}}]}"#),
+        @r#"s.json: $.fields[0].constraints.requird: unknown constraint "requird"; known: required, unique, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern, enum"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}], "primaryKey": ["b"]}"#),
+        @r#"s.json: $.primaryKey: "b" is not a field of this schema"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}, {"name": "a"}]}"#),
+        @r#"s.json: $.fields[1].name: field name "a" is declared twice"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "x-aliases": ["B"]}, {"name": "b"}]}"#),
+        @r#"s.json: $.fields[1]: header "b" would match both "a" and "b""#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "d", "type": "date"}], "x-rules": ["d >= e"]}"#),
+        @r#"s.json: $.x-rules[0]: "e" is not a field of this schema (quote a constant: 'e')"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a",}]}"#),
+        @"s.json: not valid JSON at line 1, column 26: trailing comma");
+    insta::assert_snapshot!(err(r#"{"fields": {"name": "a"}}"#),
+        @"s.json: $.fields: expected a list, found an object");
+}
+
+#[test]
+fn reads_frictionless_and_extension_keys() {
+    let s = TableSchema::from_json_str(
+        r#"{
+          "name": "svc",
+          "missingValues": ["", "NA"],
+          "primaryKey": "id",
+          "uniqueKeys": [["person", "day"]],
+          "fields": [
+            {"name": "id", "constraints": {"required": true}},
+            {"name": "person", "x-pii": true},
+            {"name": "day", "type": "date", "format": "fmt:%d/%m/%Y",
+             "constraints": {"minimum": "2020-01-01"}},
+            {"name": "age", "type": "integer",
+             "constraints": {"maximum": {"value": 110, "severity": "warning"}, "minimum": 0}},
+            {"name": "g", "categories": ["female", {"value": "male", "label": "Male"}],
+             "x-valueMap": {"map": {"נקבה": "female"}, "unmapped": "error"}},
+            {"name": "ok", "type": "boolean", "trueValues": ["כן"], "falseValues": ["לא"]},
+            {"name": "amount", "type": "number", "decimalChar": ",", "groupChar": ".", "bareNumber": false},
+            {"name": "later", "type": "date", "x-severity": {"minimum": "warning"},
+             "constraints": {"minimum": "2020-01-01"}}
+          ],
+          "x-rules": [{"rule": "later >= day", "severity": "warning", "message": "later before day"},
+                      "age < '200'"]
+        }"#,
+        "svc.json",
+    )
+    .unwrap();
+    assert_eq!(s.name, "svc");
+    assert_eq!(s.primary_key, vec![0]);
+    assert_eq!(s.unique_keys, vec![vec![1, 2]]);
+    assert!(s.fields[1].pii);
+    assert_eq!(s.fields[2].formats, ["%d/%m/%Y"]);
+    assert_eq!(s.fields[3].constraints.maximum.as_ref().unwrap().severity, Severity::Warning);
+    assert_eq!(s.fields[3].constraints.minimum.as_ref().unwrap().severity, Severity::Error);
+    assert_eq!(s.fields[4].constraints.enumeration.as_ref().unwrap().value, ["female", "male"]);
+    assert_eq!(s.fields[4].value_map.as_ref().unwrap().unmapped, Unmapped::Error);
+    assert_eq!(s.fields[6].decimal_char, ",");
+    assert!(!s.fields[6].bare_number);
+    assert_eq!(s.fields[7].constraints.minimum.as_ref().unwrap().severity, Severity::Warning);
+    assert_eq!(s.rules[0].op, CmpOp::Ge);
+    assert_eq!(s.rules[0].rhs, Operand::Field(2));
+    assert_eq!(s.rules[1].rhs, Operand::Literal("200".into()));
+    assert_eq!(s.missing_values, ["", "NA"]);
+}
+
+#[test]
+fn profile_merges_into_schema() {
+    let s = TableSchema::from_json_str(
+        r#"{"fields": [{"name": "day", "type": "date"}, {"name": "g", "x-valueMap": {"F": "female"}},
+                       {"name": "n", "type": "number"}]}"#,
+        "s.json",
+    )
+    .unwrap();
+    let p = Profile::from_toml(
+        "encoding = \"windows-1255\"\ndelimiter = \";\"\ndecimal_char = \",\"\ndate_formats = [\"%d.%m.%Y\"]\n\
+         [fields.g]\naliases = [\"מין\"]\nvalue_map = { \"נ\" = \"female\" }\n",
+        "p.toml",
+    )
+    .unwrap();
+    assert_eq!(p.delimiter_byte(), Some(b';'));
+    let m = s.with_profile(&p, "p.toml").unwrap();
+    assert_eq!(m.fields[0].formats, ["%d.%m.%Y", "%Y-%m-%d"]);
+    assert_eq!(m.fields[1].aliases, ["מין"]);
+    assert_eq!(m.fields[1].value_map.as_ref().unwrap().entries[0], ("נ".into(), "female".into()));
+    assert_eq!(m.fields[2].decimal_char, ",");
+
+    let bad = Profile::from_toml("[fields.nope]\naliases = []\n", "p.toml").unwrap();
+    insta::assert_snapshot!(s.with_profile(&bad, "p.toml").unwrap_err(),
+        @r#"p.toml: fields.nope: "nope" is not a field of schema "s""#);
+    insta::assert_snapshot!(Profile::from_toml("encodng = \"x\"\n", "p.toml").unwrap_err().to_string().lines().next().unwrap(),
+        @"p.toml: not valid TOML at line 1, column 1: unknown field `encodng`, expected one of `partner`, `schema`, `encoding`, `delimiter`, `sheet`, `header_row`, `date_formats`, `decimal_char`, `group_char`, `missing_values`, `fields`, `period`, `files`");
+}
+
+#[test]
+fn header_normalisation_ignores_invisible_marks_and_spacing() {
+    assert_eq!(normalise_header("  Record\u{a0}ID\u{200e}"), "record id");
+    assert_eq!(normalise_header("record-id"), "record id");
+    assert_eq!(normalise_header("ＡＧＥ"), "age");
+}
