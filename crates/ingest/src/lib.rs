@@ -1,1 +1,365 @@
-pub fn x(){}
+//! Partner files in: decode, find the header, cast and check every cell; typed Arrow record
+//! batches of the accepted rows, the rejected rows with their reasons, and a
+//! frictionless-shaped [`ValidationReport`] out.
+//!
+//! Reading happens on its own thread and hands rows over in blocks of a few MiB through a
+//! bounded channel, so memory follows the block size, not the file size; the only thing that
+//! grows with the file is the index of `unique` values (16 bytes a row).
+//!
+//! ```
+//! use backbone_ingest::{Options, validate_file};
+//! use backbone_schema::TableSchema;
+//!
+//! let dir = std::env::temp_dir().join(format!("backbone-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let file = dir.join("clinic.csv");
+//! std::fs::write(&file, "מספר רשומה;גיל\nA1;34\nA2;-3\n").unwrap();
+//! let schema = TableSchema::from_json_str(r#"{"fields": [
+//!     {"name": "record_id", "x-aliases": ["מספר רשומה"]},
+//!     {"name": "age", "type": "integer", "constraints": {"minimum": 0}}]}"#, "s.json").unwrap();
+//!
+//! let report = validate_file(&file, &schema, &Options::default()).unwrap();
+//! assert_eq!((report.stats.accepted, report.stats.rejected), (1, 1));
+//! assert_eq!(report.errors[0].row_number, Some(3));
+//! assert_eq!(report.errors[0].message, r#"Row 3, column "גיל": "-3" is less than the minimum, 0"#);
+//! ```
+
+mod batch;
+mod cast;
+mod cell;
+mod datefmt;
+mod engine;
+mod error;
+mod header;
+mod output;
+mod pseudonym;
+mod report;
+mod sheet;
+mod text;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use backbone_schema::{Profile, TableSchema};
+
+pub use cell::{Cell, column_letters};
+pub use error::IngestError;
+pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
+pub use pseudonym::Pseudonymiser;
+pub use report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};
+
+use crate::batch::{Block, CellView};
+use crate::report::Collector;
+
+/// Bounds that keep memory and time finite whatever the file claims.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Columns in a row (Excel's own maximum is 16 384).
+    pub max_columns: usize,
+    /// Bytes in one cell; longer cells are reported, not kept.
+    pub max_cell_bytes: usize,
+    /// Bytes in one CSV row; past this the file is refused (an unclosed quote).
+    pub max_record_bytes: usize,
+    /// Total unpacked size of a zip container (`.xlsx`, `.ods`).
+    pub max_unpacked_bytes: u64,
+    /// Unpacked size of one part of a zip container.
+    pub max_unpacked_part_bytes: u64,
+    /// `.xls`/`.ods` files are read whole: their size on disk is bounded.
+    pub max_whole_sheet_file_bytes: u64,
+    /// Rows searched for the header.
+    pub header_scan_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_columns: 16_384,
+            max_cell_bytes: 32 * 1024,
+            max_record_bytes: 64 << 20,
+            max_unpacked_bytes: 4 << 30,
+            max_unpacked_part_bytes: 2 << 30,
+            max_whole_sheet_file_bytes: 200 << 20,
+            header_scan_rows: 50,
+        }
+    }
+}
+
+/// How to read one file.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The partner profile's reading settings (encoding, delimiter, sheet, header row). Merge
+    /// its field settings into the schema with [`TableSchema::with_profile`] first.
+    pub profile: Option<Profile>,
+    /// Size limits.
+    pub limits: Limits,
+    /// Problems listed per error type (all are counted).
+    pub error_limit: usize,
+    /// Rows per Arrow record batch.
+    pub batch_rows: usize,
+    /// Key for `x-pii` fields; required when rows are collected and the schema has any.
+    pub pseudonymiser: Option<Pseudonymiser>,
+    /// The file's name in reports (default: the path as given).
+    pub display_name: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            profile: None,
+            limits: Limits::default(),
+            error_limit: 1000,
+            batch_rows: 65_536,
+            pseudonymiser: None,
+            display_name: None,
+        }
+    }
+}
+
+/// One problem of a rejected row, for the store's rejects table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowProblem {
+    /// The error type.
+    pub kind: ErrorType,
+    /// The schema field, when the problem is in one.
+    pub field: Option<String>,
+    /// The short reason.
+    pub note: String,
+}
+
+/// A rejected row: where it is, why, and its cells (personal-data cells left out).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RejectedRow {
+    /// Physical row number in the file.
+    pub row_number: u64,
+    /// Every problem of the row.
+    pub problems: Vec<RowProblem>,
+    /// Per schema field, the cell as written; `None` for personal data or no column.
+    pub cells: Vec<Option<String>>,
+}
+
+/// The error type receivers return.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the rows go: the store, a test, or nowhere (plain validation).
+pub trait Sink {
+    /// Whether rows are wanted at all; when false, no batch is built (validation only).
+    fn wants_rows(&self) -> bool {
+        false
+    }
+    /// A batch of accepted rows, in file order.
+    fn accepted(&mut self, _batch: RecordBatch) -> Result<(), SinkError> {
+        Ok(())
+    }
+    /// A rejected row.
+    fn rejected(&mut self, _row: RejectedRow) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// A sink that keeps nothing.
+#[derive(Debug, Default)]
+pub struct Discard;
+impl Sink for Discard {}
+
+/// A sink that keeps everything in memory (tests, small files).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Accepted batches.
+    pub batches: Vec<RecordBatch>,
+    /// Rejected rows.
+    pub rejected: Vec<RejectedRow>,
+}
+
+impl Sink for Collect {
+    fn wants_rows(&self) -> bool {
+        true
+    }
+    fn accepted(&mut self, batch: RecordBatch) -> Result<(), SinkError> {
+        self.batches.push(batch);
+        Ok(())
+    }
+    fn rejected(&mut self, row: RejectedRow) -> Result<(), SinkError> {
+        self.rejected.push(row);
+        Ok(())
+    }
+}
+
+/// Validates a file without keeping its rows.
+pub fn validate_file(path: &Path, schema: &TableSchema, options: &Options) -> Result<ValidationReport, IngestError> {
+    read_file(path, schema, options, &mut Discard)
+}
+
+enum Kind {
+    Text(text::TextPlan),
+    Sheet(sheet::SheetKind),
+}
+
+/// Reads a file against a schema, sending accepted batches and rejected rows to `sink`.
+pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mut dyn Sink) -> Result<ValidationReport, IngestError> {
+    let started = Instant::now();
+    let file = options.display_name.clone().unwrap_or_else(|| path.display().to_string());
+    let io = |source| IngestError::Io { file: file.clone(), source };
+    if sink.wants_rows() && options.pseudonymiser.is_none() {
+        if let Some(f) = schema.fields.iter().find(|f| f.pii) {
+            return Err(IngestError::NoKey { schema: schema.name.clone(), field: f.name.clone() });
+        }
+    }
+    let mut reader: Box<dyn Read + Send> = Box::new(File::open(path).map_err(io)?);
+    let (head, at_eof) = text::read_head(&mut reader).map_err(io)?;
+    if head.is_empty() {
+        return Err(IngestError::Empty { file });
+    }
+    let profile = options.profile.clone().unwrap_or_default();
+    let kind = if sheet::is_zip(&head) {
+        match sheet::inspect_zip(path, &file, &options.limits)? {
+            Some(k) => Kind::Sheet(k),
+            None => {
+                return Err(IngestError::Spreadsheet {
+                    file,
+                    sheet: None,
+                    message: "a zip file that is neither an Excel (.xlsx) nor an OpenDocument (.ods) workbook".to_owned(),
+                });
+            }
+        }
+    } else if sheet::is_ole(&head) {
+        Kind::Sheet(sheet::SheetKind::Xls)
+    } else {
+        Kind::Text(text::plan(&head, &file, profile.encoding.as_deref(), profile.delimiter_byte(), at_eof)?)
+    };
+
+    let mut source = SourceInfo::default();
+    let sheet_name = OnceLock::new();
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Block, IngestError>>(4);
+    let limits = &options.limits;
+    let collector = std::thread::scope(|scope| -> Result<Collector, IngestError> {
+        match &kind {
+            Kind::Text(plan) => {
+                source.format = "csv".to_owned();
+                source.encoding = Some(plan.encoding.name().to_owned());
+                source.delimiter = Some(match plan.delimiter {
+                    b'\t' => "tab".to_owned(),
+                    d => char::from(d).to_string(),
+                });
+                let file = &file;
+                scope.spawn(move || text::produce(reader, head, plan, file, limits, &tx));
+            }
+            Kind::Sheet(k) => {
+                source.format = k.name().to_owned();
+                drop(reader);
+                let (file, sheet_name, wanted) = (&file, &sheet_name, profile.sheet.as_deref());
+                let k = *k;
+                scope.spawn(move || sheet::produce(path, k, wanted, file, limits, sheet_name, &tx));
+            }
+        }
+        let fix_file = |e: IngestError| match e {
+            IngestError::Sink { source, .. } => IngestError::Sink { file: file.clone(), source },
+            other => other,
+        };
+        // The header is searched for in the first rows; they are kept until it is found.
+        let mut held: Vec<Block> = Vec::new();
+        let mut held_rows = 0usize;
+        let mut rx_iter = rx.iter();
+        while held_rows < limits.header_scan_rows {
+            match rx_iter.next() {
+                Some(Ok(b)) => {
+                    held_rows += b.len();
+                    held.push(b);
+                }
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
+        }
+        source.sheet = sheet_name.get().cloned();
+        let mut view = Vec::new();
+        let mut candidates: Vec<(u64, Vec<String>)> = Vec::new();
+        'scan: for b in &held {
+            for i in 0..b.len() {
+                let n = b.row(i, &mut view);
+                let texts = view
+                    .iter()
+                    .map(|c| match c {
+                        CellView::Cell(c) => c.display().trim().to_owned(),
+                        CellView::Oversized(_) => String::new(),
+                    })
+                    .collect();
+                candidates.push((n, texts));
+                if candidates.len() >= limits.header_scan_rows {
+                    break 'scan;
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Err(IngestError::Empty { file: file.clone() });
+        }
+        let header_idx = match profile.header_row {
+            Some(h) => candidates.iter().position(|(n, _)| *n == h as u64).ok_or_else(|| IngestError::TooLarge {
+                file: file.clone(),
+                sheet: source.sheet.clone(),
+                row: Some(h as u64),
+                column: None,
+                what: format!("header_row {h} of the profile"),
+                limit: candidates.last().map_or(0, |c| c.0),
+                hint: "the file has fewer rows than the profile's header_row; check the profile",
+            })?,
+            None => {
+                let texts: Vec<Vec<String>> = candidates.iter().map(|(_, t)| t.clone()).collect();
+                header::find_header(&texts, schema).unwrap_or(0)
+            }
+        };
+        let header_row = candidates[header_idx].0;
+        source.header_row = Some(header_row);
+        source.skipped_rows = candidates[..header_idx]
+            .iter()
+            .filter(|(_, t)| t.iter().any(|c| !c.is_empty()))
+            .map(|(n, _)| *n)
+            .collect();
+        let labels = candidates[header_idx].1.clone();
+        let matched = header::match_header(labels.clone(), schema);
+        source.labels = labels.into_iter().take(matched.width).collect();
+        for (f, col) in matched.field_col.iter().enumerate() {
+            if let Some(c) = col {
+                source.field_columns.insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
+            }
+        }
+        let out = sink
+            .wants_rows()
+            .then(|| output::Output::new(schema, options.batch_rows.max(1), options.pseudonymiser.clone()));
+        let mut engine = engine::Engine::new(
+            schema,
+            &matched,
+            header_row,
+            Collector::new(options.error_limit),
+            matches!(kind, Kind::Text(_)),
+            source.sheet.clone(),
+            source.encoding.clone().unwrap_or_else(|| "UTF-8".to_owned()),
+            out,
+            limits.max_cell_bytes,
+        )?;
+        let mut process = |b: &Block, engine: &mut engine::Engine<'_>| -> Result<(), IngestError> {
+            let mut view = Vec::with_capacity(schema.fields.len());
+            for i in 0..b.len() {
+                let n = b.row(i, &mut view);
+                if n > header_row {
+                    engine.row(n, &view, sink).map_err(fix_file)?;
+                }
+            }
+            Ok(())
+        };
+        for b in &held {
+            process(b, &mut engine)?;
+        }
+        drop(held);
+        for msg in rx_iter {
+            process(&msg?, &mut engine)?;
+        }
+        engine.finish(sink).map_err(fix_file)
+    })?;
+    let mut report = collector.finish(file, schema.name.clone(), source);
+    report.stats.fields = schema.fields.len();
+    report.stats.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}

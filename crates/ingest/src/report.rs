@@ -1,0 +1,479 @@
+//! The validation report: frictionless-shaped JSON for tools, grouped plain text for partners.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use backbone_schema::Severity;
+use serde::Serialize;
+
+/// Error type codes: frictionless-py's where one fits, our own otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ErrorType {
+    /// A header cell is empty where its column has a place.
+    BlankLabel,
+    /// Two columns match the same field.
+    DuplicateLabel,
+    /// A column matches no field (ignored).
+    ExtraLabel,
+    /// A field has no column.
+    MissingLabel,
+    /// Every cell of the row is empty.
+    BlankRow,
+    /// The row has a value beyond the last column.
+    ExtraCell,
+    /// The row ends before a column.
+    MissingCell,
+    /// The value is not of the field's type.
+    TypeError,
+    /// The value breaks a constraint.
+    ConstraintError,
+    /// A `unique` field or `uniqueKeys` value repeats.
+    UniqueError,
+    /// A primary key repeats or is incomplete.
+    PrimaryKey,
+    /// An `x-rules` comparison does not hold.
+    RowConstraint,
+    /// The cell's bytes are not text in the file's encoding (ours).
+    EncodingError,
+    /// A formula whose result was not saved (ours).
+    FormulaError,
+    /// A spreadsheet error value such as `#DIV/0!` (ours).
+    CellError,
+    /// A spelling the value map does not know, where the map forbids others (ours).
+    ValueMapError,
+    /// A cell longer than backbone reads (ours).
+    OversizedCell,
+    /// The file has no data rows (ours).
+    NoData,
+}
+
+impl ErrorType {
+    /// The code as written in reports (`type-error`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BlankLabel => "blank-label",
+            Self::DuplicateLabel => "duplicate-label",
+            Self::ExtraLabel => "extra-label",
+            Self::MissingLabel => "missing-label",
+            Self::BlankRow => "blank-row",
+            Self::ExtraCell => "extra-cell",
+            Self::MissingCell => "missing-cell",
+            Self::TypeError => "type-error",
+            Self::ConstraintError => "constraint-error",
+            Self::UniqueError => "unique-error",
+            Self::PrimaryKey => "primary-key",
+            Self::RowConstraint => "row-constraint",
+            Self::EncodingError => "encoding-error",
+            Self::FormulaError => "formula-error",
+            Self::CellError => "cell-error",
+            Self::ValueMapError => "value-map-error",
+            Self::OversizedCell => "oversized-cell",
+            Self::NoData => "no-data",
+        }
+    }
+
+    /// A short title for grouped output.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::BlankLabel => "column without a header",
+            Self::DuplicateLabel => "column appears twice",
+            Self::ExtraLabel => "column not in the schema",
+            Self::MissingLabel => "column missing",
+            Self::BlankRow => "empty row",
+            Self::ExtraCell => "value beyond the last column",
+            Self::MissingCell => "row too short",
+            Self::TypeError => "wrong kind of value",
+            Self::ConstraintError => "value not allowed",
+            Self::UniqueError => "repeated value",
+            Self::PrimaryKey => "repeated or incomplete key",
+            Self::RowConstraint => "values that contradict each other",
+            Self::EncodingError => "unreadable characters",
+            Self::FormulaError => "formula without a saved result",
+            Self::CellError => "spreadsheet error value",
+            Self::ValueMapError => "unknown spelling",
+            Self::OversizedCell => "cell too long",
+            Self::NoData => "no data",
+        }
+    }
+
+    /// Header-level types (about the file's columns, not one row).
+    pub fn is_label(self) -> bool {
+        matches!(self, Self::BlankLabel | Self::DuplicateLabel | Self::ExtraLabel | Self::MissingLabel)
+    }
+}
+
+/// One problem, shaped like a frictionless-py error.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    /// The error type code.
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// `error` (the row is rejected) or `warning`.
+    #[serde(serialize_with = "ser_severity")]
+    pub severity: Severity,
+    /// Physical row in the file, header row included, counted from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_number: Option<u64>,
+    /// The schema's field name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_name: Option<String>,
+    /// 1-based column of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_number: Option<usize>,
+    /// The header as the partner wrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The cell as written (never for personal-data fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+    /// A sentence that says where and what.
+    pub message: String,
+    /// The short reason (`constraint "maximum" is "120"`).
+    pub note: String,
+    /// What a valid value looks like.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// Worksheet (spreadsheets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// Cell reference such as `C17` (spreadsheets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell_ref: Option<String>,
+}
+
+fn ser_severity<S: serde::Serializer>(s: &Severity, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.as_str())
+}
+
+/// The file's verdict, in the words partners read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every row accepted, nothing to say.
+    Accepted,
+    /// Rows accepted; some rejected or flagged.
+    AcceptedWithProblems,
+    /// Nothing accepted.
+    Rejected,
+}
+
+impl Verdict {
+    /// `accepted`, `accepted with problems`, `rejected`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::AcceptedWithProblems => "accepted with problems",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Counts for the whole file.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Data rows read (after the header; blank rows included, as frictionless counts).
+    pub rows: u64,
+    /// Rows that go to the store.
+    pub accepted: u64,
+    /// Rows with at least one error.
+    pub rejected: u64,
+    /// Accepted rows with warnings.
+    pub with_warnings: u64,
+    /// Blank rows (not data; reported, not stored).
+    pub blank_rows: u64,
+    /// Error-severity problems, all of them (also those past the cap).
+    pub errors: u64,
+    /// Warning-severity problems.
+    pub warnings: u64,
+    /// Problems per type code.
+    pub by_type: BTreeMap<&'static str, u64>,
+    /// Problems per field name (`""` for row-level ones).
+    pub by_field: BTreeMap<String, u64>,
+    /// Types whose list was cut at the cap, with how many were not listed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_listed: BTreeMap<&'static str, u64>,
+    /// Fields of the schema.
+    pub fields: usize,
+    /// Wall time of the validation, in seconds.
+    pub seconds: f64,
+}
+
+/// A group of problems of one kind in one column, for the partner's summary.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Error type.
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// Severity.
+    #[serde(serialize_with = "ser_severity")]
+    pub severity: Severity,
+    /// Field (schema name), when the problem is in a column.
+    pub field_name: Option<String>,
+    /// The partner's header for that field.
+    pub label: Option<String>,
+    /// How many.
+    pub count: u64,
+    /// The first rows it happens in.
+    pub rows: Vec<u64>,
+    /// Up to three full messages.
+    pub examples: Vec<String>,
+    /// What a valid value looks like.
+    pub expected: Option<String>,
+}
+
+/// How a file was read.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// `csv`, `xlsx`, `xls`, `ods`.
+    pub format: String,
+    /// Text encoding (CSV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Field delimiter (CSV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Worksheet (spreadsheets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// Physical row of the header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<u64>,
+    /// Rows above the header that were skipped (titles, notes), as physical row numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_rows: Vec<u64>,
+    /// Headers as written.
+    pub labels: Vec<String>,
+    /// Schema field → the header it was matched to.
+    pub field_columns: BTreeMap<String, String>,
+}
+
+/// The report of validating one file.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationReport {
+    /// True when there is no error-severity problem (frictionless's meaning).
+    pub valid: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The file as given.
+    pub file: String,
+    /// The schema's name.
+    pub schema: String,
+    /// How it was read.
+    pub source: SourceInfo,
+    /// Counts.
+    pub stats: Stats,
+    /// Problems, at most `limit` per type.
+    pub errors: Vec<Issue>,
+    /// Problems grouped by column and kind, in order of first appearance.
+    #[serde(skip)]
+    pub groups: Vec<Group>,
+}
+
+/// Collects issues with a cap per type; counts everything.
+#[derive(Debug)]
+pub(crate) struct Collector {
+    pub(crate) limit: usize,
+    pub(crate) errors: Vec<Issue>,
+    pub(crate) stats: Stats,
+    listed: HashMap<ErrorType, usize>,
+    groups: Vec<Group>,
+    group_index: HashMap<(ErrorType, Option<String>, Severity), usize>,
+}
+
+const GROUP_ROWS: usize = 12;
+const GROUP_EXAMPLES: usize = 3;
+
+impl Collector {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            errors: Vec::new(),
+            stats: Stats::default(),
+            listed: HashMap::new(),
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+        }
+    }
+
+    /// Whether the next issue of this type will be listed or only counted: lets callers
+    /// skip building messages past the cap (a bad 5M-row file has millions).
+    pub(crate) fn wants(&self, kind: ErrorType, field: Option<&str>, severity: Severity) -> bool {
+        self.listed.get(&kind).copied().unwrap_or(0) < self.limit
+            || self
+                .group_index
+                .get(&(kind, field.map(str::to_owned), severity))
+                .is_none_or(|&g| self.groups[g].examples.len() < GROUP_EXAMPLES)
+    }
+
+    /// Counts an issue without building it.
+    pub(crate) fn count_only(&mut self, kind: ErrorType, severity: Severity, field: Option<&str>, row: Option<u64>) {
+        self.count(kind, severity, field);
+        *self.stats.not_listed.entry(kind.code()).or_default() += 1;
+        let key = (kind, field.map(str::to_owned), severity);
+        if let Some(&g) = self.group_index.get(&key) {
+            let group = &mut self.groups[g];
+            group.count += 1;
+            if let Some(r) = row {
+                if group.rows.len() < GROUP_ROWS {
+                    group.rows.push(r);
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, kind: ErrorType, severity: Severity, field: Option<&str>) {
+        match severity {
+            Severity::Error => self.stats.errors += 1,
+            Severity::Warning => self.stats.warnings += 1,
+        }
+        *self.stats.by_type.entry(kind.code()).or_default() += 1;
+        *self.stats.by_field.entry(field.unwrap_or("").to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn push(&mut self, issue: Issue) {
+        self.count(issue.kind, issue.severity, issue.field_name.as_deref());
+        let key = (issue.kind, issue.field_name.clone(), issue.severity);
+        let g = match self.group_index.get(&key) {
+            Some(&g) => g,
+            None => {
+                self.groups.push(Group {
+                    kind: issue.kind,
+                    severity: issue.severity,
+                    field_name: issue.field_name.clone(),
+                    label: issue.label.clone(),
+                    count: 0,
+                    rows: Vec::new(),
+                    examples: Vec::new(),
+                    expected: issue.expected.clone(),
+                });
+                self.group_index.insert(key, self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let group = &mut self.groups[g];
+        group.count += 1;
+        if let Some(r) = issue.row_number {
+            if group.rows.len() < GROUP_ROWS {
+                group.rows.push(r);
+            }
+        }
+        if group.examples.len() < GROUP_EXAMPLES {
+            group.examples.push(issue.message.clone());
+        }
+        let listed = self.listed.entry(issue.kind).or_default();
+        if *listed < self.limit {
+            *listed += 1;
+            self.errors.push(issue);
+        } else {
+            *self.stats.not_listed.entry(issue.kind.code()).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn finish(self, file: String, schema: String, source: SourceInfo) -> ValidationReport {
+        let mut stats = self.stats;
+        stats.not_listed.retain(|_, n| *n > 0);
+        let valid = stats.errors == 0;
+        let verdict = if stats.accepted == 0 {
+            Verdict::Rejected
+        } else if stats.errors == 0 && stats.warnings == 0 {
+            Verdict::Accepted
+        } else {
+            Verdict::AcceptedWithProblems
+        };
+        ValidationReport { valid, verdict, file, schema, source, stats, errors: self.errors, groups: self.groups }
+    }
+}
+
+impl ValidationReport {
+    /// The frictionless-shaped JSON document.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// The partner's summary: a verdict line, then the problems grouped by column and kind,
+    /// with rows, examples and what a valid value looks like.
+    pub fn to_text(&self) -> String {
+        let s = &self.stats;
+        let mut out = String::new();
+        let _ = write!(out, "{}: {}", self.verdict.words(), self.file);
+        let _ = writeln!(
+            out,
+            " — {} rows read, {} accepted, {} rejected{}",
+            s.rows,
+            s.accepted,
+            s.rejected,
+            if s.with_warnings > 0 { format!(", {} accepted with warnings", s.with_warnings) } else { String::new() }
+        );
+        let src = &self.source;
+        let mut how = vec![src.format.to_uppercase()];
+        if let Some(e) = &src.encoding {
+            how.push(e.clone());
+        }
+        if let Some(d) = &src.delimiter {
+            how.push(format!("delimiter {d:?}"));
+        }
+        if let Some(sh) = &src.sheet {
+            how.push(format!("sheet {sh:?}"));
+        }
+        if let Some(h) = src.header_row {
+            how.push(format!("header on row {h}"));
+        }
+        let _ = writeln!(out, "read as {}", how.join(", "));
+        if !src.skipped_rows.is_empty() {
+            let _ = writeln!(out, "rows above the header, skipped: {}", join_rows(&src.skipped_rows, src.skipped_rows.len() as u64));
+        }
+        for g in &self.groups {
+            let _ = writeln!(out);
+            let column = match (&g.label, &g.field_name) {
+                (Some(l), Some(f)) if l != f => format!("column {l:?} (field {f})"),
+                (Some(l), _) => format!("column {l:?}"),
+                (None, Some(f)) => format!("field {f}"),
+                (None, None) => "rows".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "{} — {}: {} ({}×{})",
+                g.severity.as_str().to_uppercase(),
+                column,
+                g.kind.title(),
+                g.count,
+                if g.rows.is_empty() { String::new() } else { format!(", rows {}", join_rows(&g.rows, g.count)) }
+            );
+            for e in &g.examples {
+                let _ = writeln!(out, "  {e}");
+            }
+            if let Some(x) = &g.expected {
+                let _ = writeln!(out, "  a valid value: {x}");
+            }
+        }
+        if !s.not_listed.is_empty() {
+            let _ = writeln!(out);
+            let parts: Vec<String> = s.not_listed.iter().map(|(k, n)| format!("{n} more {k}")).collect();
+            let _ = writeln!(out, "(the JSON report lists the first {} of each type; not listed: {})", self.errors_limit(), parts.join(", "));
+        }
+        out
+    }
+
+    fn errors_limit(&self) -> usize {
+        let mut per: HashMap<ErrorType, usize> = HashMap::new();
+        for e in &self.errors {
+            *per.entry(e.kind).or_default() += 1;
+        }
+        per.values().copied().max().unwrap_or(0)
+    }
+}
+
+fn join_rows(rows: &[u64], total: u64) -> String {
+    let mut s: Vec<String> = rows.iter().map(u64::to_string).collect();
+    if total > rows.len() as u64 {
+        s.push("…".to_owned());
+    }
+    s.join(", ")
+}
