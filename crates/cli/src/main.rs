@@ -58,9 +58,21 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { file, schema, profile, format, limit_errors, workspace } => {
-            validate::run(&validate::Args { file, schema, profile, json: format == Format::Json, limit_errors, workspace })
-        }
+        Command::Validate {
+            file,
+            schema,
+            profile,
+            format,
+            limit_errors,
+            workspace,
+        } => validate::run(&validate::Args {
+            file,
+            schema,
+            profile,
+            json: format == Format::Json,
+            limit_errors,
+            workspace,
+        }),
         Command::Demo { dir } => demo::run(&dir),
     };
     match result {

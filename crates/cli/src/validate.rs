@@ -23,7 +23,9 @@ pub(crate) fn resolve_schema(workspace: &Path, schema: &str) -> Result<TableSche
     let path = if direct.is_file() {
         direct
     } else {
-        let named = workspace.join("data-schemas").join(format!("{schema}.json"));
+        let named = workspace
+            .join("data-schemas")
+            .join(format!("{schema}.json"));
         if named.is_file() {
             named
         } else {
@@ -37,7 +39,10 @@ pub(crate) fn resolve_schema(workspace: &Path, schema: &str) -> Result<TableSche
 }
 
 /// The schema adapted to a partner's profile, and the reading options it implies.
-pub(crate) fn prepare(schema: &TableSchema, profile: Option<&Path>) -> Result<(TableSchema, Options)> {
+pub(crate) fn prepare(
+    schema: &TableSchema,
+    profile: Option<&Path>,
+) -> Result<(TableSchema, Options)> {
     let mut options = Options::default();
     let schema = match profile {
         Some(p) => {
@@ -60,7 +65,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         Err(e) => return unreadable(&e, args.json),
     };
     print_report(&report, args.json)?;
-    Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub(crate) fn print_report(report: &ValidationReport, json: bool) -> Result<()> {

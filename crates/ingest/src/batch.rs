@@ -40,7 +40,12 @@ pub(crate) enum CellView<'a> {
 
 impl Block {
     pub(crate) fn with_capacity(bytes: usize, slots: usize) -> Self {
-        Self { data: Vec::with_capacity(bytes), text: None, slots: Vec::with_capacity(slots), rows: Vec::new() }
+        Self {
+            data: Vec::with_capacity(bytes),
+            text: None,
+            slots: Vec::with_capacity(slots),
+            rows: Vec::new(),
+        }
     }
 
     /// Ends production: checks the text once, on the reading thread.
@@ -69,7 +74,11 @@ impl Block {
     /// Row `i`: its number and its cells, viewed.
     pub(crate) fn row<'a>(&'a self, i: usize, out: &mut Vec<CellView<'a>>) -> u64 {
         let (number, end) = self.rows[i];
-        let start = if i == 0 { 0 } else { self.rows[i - 1].1 as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.rows[i - 1].1 as usize
+        };
         out.clear();
         for slot in &self.slots[start..end as usize] {
             out.push(self.view(*slot));
@@ -83,7 +92,11 @@ impl Block {
             None => self.data.get(a as usize..b as usize).unwrap_or_default(),
         };
         CellView::Cell(match slot {
-            Slot::Text(a, b) => match self.text.as_deref().and_then(|s| s.get(a as usize..b as usize)) {
+            Slot::Text(a, b) => match self
+                .text
+                .as_deref()
+                .and_then(|s| s.get(a as usize..b as usize))
+            {
                 Some(s) => Cell::Str(s),
                 None => Cell::Text(text(a, b)),
             },

@@ -1,9 +1,9 @@
 //! From a cell to a typed value: the field's type, its value map and its constraints,
 //! compiled once per file.
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use backbone_schema::{Bound, Field, FieldType, Severity, Unmapped};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
@@ -56,9 +56,9 @@ impl Value<'_> {
             #[allow(clippy::cast_precision_loss)]
             (Value::Num(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
-            (Value::Date(a), Value::Date(b)) | (Value::Year(a), Value::Year(b)) | (Value::YearMonth(a), Value::YearMonth(b)) => {
-                Some(a.cmp(b))
-            }
+            (Value::Date(a), Value::Date(b))
+            | (Value::Year(a), Value::Year(b))
+            | (Value::YearMonth(a), Value::YearMonth(b)) => Some(a.cmp(b)),
             (Value::DateTime(a), Value::DateTime(b)) => Some(a.cmp(b)),
             (Value::Date(a), Value::DateTime(b)) => Some((i64::from(*a) * 86_400_000_000).cmp(b)),
             (Value::DateTime(a), Value::Date(b)) => Some(a.cmp(&(i64::from(*b) * 86_400_000_000))),
@@ -74,14 +74,22 @@ impl Value<'_> {
             Value::Int(i) => Cow::Owned(i.to_string()),
             Value::Num(n) => Cow::Owned(format_float(*n)),
             Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
-            Value::Date(d) => Cow::Owned(date_from_days(*d).map(|d| d.to_string()).unwrap_or_default()),
+            Value::Date(d) => Cow::Owned(
+                date_from_days(*d)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            ),
             Value::DateTime(us) => Cow::Owned(
                 chrono::DateTime::from_timestamp_micros(*us)
                     .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
                     .unwrap_or_default(),
             ),
             Value::Year(y) => Cow::Owned(y.to_string()),
-            Value::YearMonth(ym) => Cow::Owned(format!("{:04}-{:02}", ym.div_euclid(12), ym.rem_euclid(12) + 1)),
+            Value::YearMonth(ym) => Cow::Owned(format!(
+                "{:04}-{:02}",
+                ym.div_euclid(12),
+                ym.rem_euclid(12) + 1
+            )),
         }
     }
 }
@@ -138,7 +146,11 @@ impl Caster {
                 vm.entries
                     .iter()
                     .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
-                    .chain(vm.entries.iter().map(|(k, v)| (k.trim().to_owned(), v.clone())))
+                    .chain(
+                        vm.entries
+                            .iter()
+                            .map(|(k, v)| (k.trim().to_owned(), v.clone())),
+                    )
                     .collect(),
                 vm.entries.iter().map(|(_, v)| v.clone()).collect(),
                 vm.unmapped,
@@ -216,11 +228,19 @@ impl Caster {
                 }
             }
             FieldType::Date => {
-                let p = self.formats.iter().find_map(|f| f.parse(t)).ok_or(CastFail::Type)?;
+                let p = self
+                    .formats
+                    .iter()
+                    .find_map(|f| f.parse(t))
+                    .ok_or(CastFail::Type)?;
                 Value::Date(days(p.datetime.date()))
             }
             FieldType::Datetime => {
-                let p = self.formats.iter().find_map(|f| f.parse(t)).ok_or(CastFail::Type)?;
+                let p = self
+                    .formats
+                    .iter()
+                    .find_map(|f| f.parse(t))
+                    .ok_or(CastFail::Type)?;
                 Value::DateTime(micros(p.datetime))
             }
             FieldType::Year => {
@@ -231,8 +251,16 @@ impl Caster {
             }
             FieldType::Yearmonth => {
                 let (y, m) = t.split_once('-').ok_or(CastFail::Type)?;
-                let y: i32 = if y.len() == 4 { y.parse().map_err(|_| CastFail::Type)? } else { return Err(CastFail::Type) };
-                let m: i32 = if (1..=2).contains(&m.len()) { m.parse().map_err(|_| CastFail::Type)? } else { return Err(CastFail::Type) };
+                let y: i32 = if y.len() == 4 {
+                    y.parse().map_err(|_| CastFail::Type)?
+                } else {
+                    return Err(CastFail::Type);
+                };
+                let m: i32 = if (1..=2).contains(&m.len()) {
+                    m.parse().map_err(|_| CastFail::Type)?
+                } else {
+                    return Err(CastFail::Type);
+                };
                 if !(1..=12).contains(&m) {
                     return Err(CastFail::Type);
                 }
@@ -247,14 +275,17 @@ impl Caster {
         let v = match (self.ty, cell) {
             (FieldType::String | FieldType::Any, c) => {
                 let shown = match c {
-                    Cell::DateTime(dt) if dt.time() == chrono::NaiveTime::MIN => dt.date().to_string(),
+                    Cell::DateTime(dt) if dt.time() == chrono::NaiveTime::MIN => {
+                        dt.date().to_string()
+                    }
                     Cell::DateTime(dt) => dt.format("%Y-%m-%dT%H:%M:%S").to_string(),
                     other => other.display(),
                 };
                 Value::Str(Cow::Owned(shown))
             }
             (FieldType::Integer, Cell::Int(i)) => Value::Int(*i),
-            (FieldType::Integer, Cell::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            (FieldType::Integer, Cell::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 Value::Int(*f as i64)
             }
@@ -274,7 +305,8 @@ impl Caster {
             (FieldType::Year, Cell::Int(i)) if (0..=9999).contains(i) => {
                 Value::Year(i32::try_from(*i).map_err(|_| CastFail::Type)?)
             }
-            (FieldType::Year, Cell::Float(f)) if f.fract() == 0.0 && (0.0..=9999.0).contains(f) => {
+            (FieldType::Year, Cell::Float(f)) if f.fract() == 0.0 && (0.0..=9999.0).contains(f) =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 Value::Year(*f as i32)
             }
@@ -293,7 +325,9 @@ impl Caster {
         }
         let keep = |c: char| c.is_ascii_digit() || c == '-' || c == '+' || self.decimal.contains(c);
         let start = t.find(keep).unwrap_or(t.len());
-        let end = t.rfind(|c: char| c.is_ascii_digit()).map_or(start, |i| i + 1);
+        let end = t
+            .rfind(|c: char| c.is_ascii_digit())
+            .map_or(start, |i| i + 1);
         if start >= end { "" } else { &t[start..end] }
     }
 
@@ -302,11 +336,11 @@ impl Caster {
         if let Ok(i) = t.parse::<i64>() {
             return Some(i);
         }
-        let g = self.group.as_deref()?;
-        let cleaned: String = t.replace(g, "");
-        if cleaned.len() == t.len() {
+        let g = self.group.as_deref().filter(|g| !g.is_empty())?;
+        if !t.contains(g) || !well_grouped(t, g, ".") {
             return None;
         }
+        let cleaned: String = t.replace(g, "");
         cleaned.parse().ok()
     }
 
@@ -324,7 +358,12 @@ impl Caster {
             return parse_plain_number(t);
         }
         let mut s = match group {
-            Some(g) if has_group => t.replace(g, ""),
+            Some(g) if has_group => {
+                if !well_grouped(t, g, &self.decimal) {
+                    return None;
+                }
+                t.replace(g, "")
+            }
             _ => t.to_owned(),
         };
         if self.decimal != "." {
@@ -377,7 +416,9 @@ impl Caster {
                     FieldType::Date => DateFormat::new("%Y-%m-%d"),
                     _ => DateFormat::new("%Y-%m-%dT%H:%M:%S"),
                 };
-                let p = iso.parse(text).or_else(|| self.formats.iter().find_map(|f| f.parse(text)))?;
+                let p = iso
+                    .parse(text)
+                    .or_else(|| self.formats.iter().find_map(|f| f.parse(text)))?;
                 if self.ty == FieldType::Date {
                     Value::Date(days(p.datetime.date()))
                 } else {
@@ -398,11 +439,13 @@ impl Caster {
 
     pub(crate) fn bound(&self, b: &Bound) -> Option<Value<'static>> {
         match (b, self.ty) {
-            (Bound::Number(n), FieldType::Integer) if n.fract() == 0.0 => {
+            (Bound::Number(n), FieldType::Integer) if n.fract() == 0.0 =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 Some(Value::Int(*n as i64))
             }
-            (Bound::Number(n), FieldType::Year) => {
+            (Bound::Number(n), FieldType::Year) =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 Some(Value::Year(*n as i32))
             }
@@ -410,6 +453,17 @@ impl Caster {
             (Bound::Text(t), _) => self.constant(t),
         }
     }
+}
+
+/// Thousands separators where they belong: `1,234,567.5`, not `7,5` or `12,34`.
+fn well_grouped(t: &str, group: &str, decimal: &str) -> bool {
+    let int_part = t.split(decimal).next().unwrap_or(t);
+    let mut parts = int_part.split(group);
+    let first = parts.next().unwrap_or("").trim_start_matches(['-', '+']);
+    if first.is_empty() || first.len() > 3 {
+        return false;
+    }
+    parts.all(|p| p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `str::parse::<f64>` accepts `inf`, `nan` and `1e5`; Table Schema numbers are digits with
@@ -420,7 +474,9 @@ fn parse_plain_number(t: &str) -> Option<f64> {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return None;
     }
-    if b.iter().any(u8::is_ascii_alphabetic) && !b.iter().all(|c| c.is_ascii_digit() || b"+-.eE".contains(c)) {
+    if b.iter().any(u8::is_ascii_alphabetic)
+        && !b.iter().all(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+    {
         return None;
     }
     t.parse().ok()
@@ -460,7 +516,9 @@ impl EnumSet {
     pub(crate) fn contains(&self, v: &Value<'_>) -> bool {
         match (self, v) {
             (EnumSet::Text(set), Value::Str(s)) => set.contains(s.as_ref()),
-            (EnumSet::Values(vals), v) => vals.iter().any(|x| x.compare(v) == Some(Ordering::Equal)),
+            (EnumSet::Values(vals), v) => {
+                vals.iter().any(|x| x.compare(v) == Some(Ordering::Equal))
+            }
             _ => false,
         }
     }
@@ -477,16 +535,25 @@ pub(crate) struct Broken {
 impl Checks {
     pub(crate) fn new(field: &Field, caster: &Caster) -> Result<Self, String> {
         let c = &field.constraints;
-        let bound = |b: &Option<backbone_schema::Check<Bound>>, name: &str| -> Result<Option<Limit<Value<'static>>>, String> {
+        let bound = |b: &Option<backbone_schema::Check<Bound>>,
+                     name: &str|
+         -> Result<Option<Limit<Value<'static>>>, String> {
             let Some(chk) = b else { return Ok(None) };
             let shown = match &chk.value {
                 Bound::Number(n) => format_float(*n),
                 Bound::Text(t) => t.clone(),
             };
-            let value = caster
-                .bound(&chk.value)
-                .ok_or_else(|| format!("{name} {shown:?} is not a {} value", field.field_type.as_str()))?;
-            Ok(Some(Limit { value, severity: chk.severity, shown }))
+            let value = caster.bound(&chk.value).ok_or_else(|| {
+                format!(
+                    "{name} {shown:?} is not a {} value",
+                    field.field_type.as_str()
+                )
+            })?;
+            Ok(Some(Limit {
+                value,
+                severity: chk.severity,
+                shown,
+            }))
         };
         let enumeration = match &c.enumeration {
             None => None,
@@ -497,11 +564,22 @@ impl Checks {
                     EnumSet::Values(
                         chk.value
                             .iter()
-                            .map(|v| caster.constant(v).ok_or_else(|| format!("enum value {v:?} is not a {} value", field.field_type.as_str())))
+                            .map(|v| {
+                                caster.constant(v).ok_or_else(|| {
+                                    format!(
+                                        "enum value {v:?} is not a {} value",
+                                        field.field_type.as_str()
+                                    )
+                                })
+                            })
                             .collect::<Result<_, _>>()?,
                     )
                 };
-                Some(Limit { value: set, severity: chk.severity, shown: chk.value.join(", ") })
+                Some(Limit {
+                    value: set,
+                    severity: chk.severity,
+                    shown: chk.value.join(", "),
+                })
             }
         };
         Ok(Self {
@@ -510,9 +588,21 @@ impl Checks {
             maximum: bound(&c.maximum, "maximum")?,
             exclusive_minimum: bound(&c.exclusive_minimum, "exclusiveMinimum")?,
             exclusive_maximum: bound(&c.exclusive_maximum, "exclusiveMaximum")?,
-            min_length: c.min_length.as_ref().map(|l| Limit { value: l.value, severity: l.severity, shown: l.value.to_string() }),
-            max_length: c.max_length.as_ref().map(|l| Limit { value: l.value, severity: l.severity, shown: l.value.to_string() }),
-            pattern: c.pattern.as_ref().map(|p| Limit { value: p.value.regex.clone(), severity: p.severity, shown: p.value.source.clone() }),
+            min_length: c.min_length.as_ref().map(|l| Limit {
+                value: l.value,
+                severity: l.severity,
+                shown: l.value.to_string(),
+            }),
+            max_length: c.max_length.as_ref().map(|l| Limit {
+                value: l.value,
+                severity: l.severity,
+                shown: l.value.to_string(),
+            }),
+            pattern: c.pattern.as_ref().map(|p| Limit {
+                value: p.value.regex.clone(),
+                severity: p.severity,
+                shown: p.value.source.clone(),
+            }),
             enumeration,
         })
     }
@@ -520,7 +610,11 @@ impl Checks {
     /// Every constraint a present value breaks (missing values are checked by `required`).
     pub(crate) fn check(&self, v: &Value<'_>, out: &mut Vec<Broken>) {
         let mut fail = |name: &'static str, l_sev: Severity, shown: &str| {
-            out.push(Broken { constraint: name, severity: l_sev, shown: shown.to_owned() });
+            out.push(Broken {
+                constraint: name,
+                severity: l_sev,
+                shown: shown.to_owned(),
+            });
         };
         if let Some(e) = &self.enumeration {
             if !e.value.contains(v) {
@@ -575,7 +669,8 @@ mod tests {
     use backbone_schema::TableSchema;
 
     fn caster(field_json: &str) -> Caster {
-        let s = TableSchema::from_json_str(&format!(r#"{{"fields": [{field_json}]}}"#), "t.json").unwrap();
+        let s = TableSchema::from_json_str(&format!(r#"{{"fields": [{field_json}]}}"#), "t.json")
+            .unwrap();
         Caster::new(&s.fields[0], &s.missing_values)
     }
 
@@ -592,6 +687,10 @@ mod tests {
         let c = caster(r#"{"name": "n", "type": "number", "groupChar": ","}"#);
         assert_eq!(cast(&c, "1,234.5").unwrap(), "Num(1234.5)");
         assert_eq!(cast(&c, "inf"), Err(CastFail::Type));
+        assert_eq!(cast(&c, "12,34"), Err(CastFail::Type));
+        assert_eq!(cast(&c, "1,234,567").unwrap(), "Num(1234567.0)");
+        let c = caster(r#"{"name": "n", "type": "number", "decimalChar": ",", "groupChar": "."}"#);
+        assert_eq!(cast(&c, "7.5"), Err(CastFail::Type));
         let c = caster(r#"{"name": "n", "type": "integer", "bareNumber": false}"#);
         assert_eq!(cast(&c, "€95").unwrap(), "Int(95)");
         assert_eq!(cast(&c, "95%").unwrap(), "Int(95)");
@@ -604,13 +703,16 @@ mod tests {
 
     #[test]
     fn value_map_then_type() {
-        let c = caster(r#"{"name": "ok", "type": "boolean", "trueValues": ["yes", "כן"], "falseValues": ["no", "לא"],
-                          "x-valueMap": {"Y": "yes"}}"#);
+        let c = caster(
+            r#"{"name": "ok", "type": "boolean", "trueValues": ["yes", "כן"], "falseValues": ["no", "לא"],
+                          "x-valueMap": {"Y": "yes"}}"#,
+        );
         assert_eq!(cast(&c, "כן").unwrap(), "Bool(true)");
         assert_eq!(cast(&c, "y").unwrap(), "Bool(true)");
         assert_eq!(cast(&c, "").unwrap(), "Null");
         assert_eq!(cast(&c, "maybe"), Err(CastFail::Type));
-        let c = caster(r#"{"name": "g", "x-valueMap": {"map": {"נ": "female"}, "unmapped": "error"}}"#);
+        let c =
+            caster(r#"{"name": "g", "x-valueMap": {"map": {"נ": "female"}, "unmapped": "error"}}"#);
         assert_eq!(cast(&c, "נ").unwrap(), "Str(\"female\")");
         assert_eq!(cast(&c, "female").unwrap(), "Str(\"female\")");
         assert_eq!(cast(&c, "x"), Err(CastFail::Unmapped));
@@ -619,11 +721,22 @@ mod tests {
     #[test]
     fn spreadsheet_cells() {
         let c = caster(r#"{"name": "id"}"#);
-        assert_eq!(c.cast(&Cell::Float(123_456_789.0)).unwrap(), Value::Str(Cow::Borrowed("123456789")));
+        assert_eq!(
+            c.cast(&Cell::Float(123_456_789.0)).unwrap(),
+            Value::Str(Cow::Borrowed("123456789"))
+        );
         let c = caster(r#"{"name": "d", "type": "date", "format": "%d/%m/%Y"}"#);
-        let dt = NaiveDate::from_ymd_opt(2024, 3, 15).unwrap().and_time(chrono::NaiveTime::MIN);
-        assert_eq!(c.cast(&Cell::DateTime(dt)).unwrap().canonical(), "2024-03-15");
-        assert_eq!(cast(&c, "15/03/2024").unwrap(), format!("{:?}", c.cast(&Cell::DateTime(dt)).unwrap()));
+        let dt = NaiveDate::from_ymd_opt(2024, 3, 15)
+            .unwrap()
+            .and_time(chrono::NaiveTime::MIN);
+        assert_eq!(
+            c.cast(&Cell::DateTime(dt)).unwrap().canonical(),
+            "2024-03-15"
+        );
+        assert_eq!(
+            cast(&c, "15/03/2024").unwrap(),
+            format!("{:?}", c.cast(&Cell::DateTime(dt)).unwrap())
+        );
         assert_eq!(c.cast(&Cell::FormulaNoValue), Err(CastFail::Formula));
         assert_eq!(c.cast(&Cell::Text(b"\xff\xfe")), Err(CastFail::Encoding));
     }

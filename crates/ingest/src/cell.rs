@@ -86,7 +86,12 @@ pub fn trim_bytes(b: &[u8]) -> &[u8] {
     loop {
         let before = s.len();
         s = s.trim_ascii();
-        for mark in [&[0xC2, 0xA0][..], &[0xE2, 0x80, 0x8F], &[0xE2, 0x80, 0x8E], &[0xEF, 0xBB, 0xBF]] {
+        for mark in [
+            &[0xC2, 0xA0][..],
+            &[0xE2, 0x80, 0x8F],
+            &[0xE2, 0x80, 0x8E],
+            &[0xEF, 0xBB, 0xBF],
+        ] {
             if let Some(rest) = s.strip_prefix(mark) {
                 s = rest;
             }

@@ -45,8 +45,15 @@ impl DateFormat {
     /// Compiles a pattern such as `%d/%m/%Y`.
     pub fn new(pattern: &str) -> Self {
         let toks = compile(pattern);
-        let has_time = pattern.contains("%H") || pattern.contains("%M") || pattern.contains("%S") || pattern.contains("%T");
-        Self { source: pattern.to_owned(), toks, has_time }
+        let has_time = pattern.contains("%H")
+            || pattern.contains("%M")
+            || pattern.contains("%S")
+            || pattern.contains("%T");
+        Self {
+            source: pattern.to_owned(),
+            toks,
+            has_time,
+        }
     }
 
     /// The pattern as written.
@@ -61,15 +68,24 @@ impl DateFormat {
             None => {
                 if self.has_time {
                     if let Ok(dt) = chrono::DateTime::parse_from_str(s, &self.source) {
-                        return Some(Parsed { datetime: dt.naive_utc(), offset: Some(dt.offset().local_minus_utc()) });
+                        return Some(Parsed {
+                            datetime: dt.naive_utc(),
+                            offset: Some(dt.offset().local_minus_utc()),
+                        });
                     }
                     NaiveDateTime::parse_from_str(s, &self.source)
                         .ok()
-                        .map(|datetime| Parsed { datetime, offset: None })
+                        .map(|datetime| Parsed {
+                            datetime,
+                            offset: None,
+                        })
                 } else {
                     NaiveDate::parse_from_str(s, &self.source)
                         .ok()
-                        .map(|d| Parsed { datetime: d.and_time(NaiveTime::MIN), offset: None })
+                        .map(|d| Parsed {
+                            datetime: d.and_time(NaiveTime::MIN),
+                            offset: None,
+                        })
                 }
             }
         }
@@ -109,7 +125,13 @@ fn compile(pattern: &str) -> Option<Vec<Tok>> {
                     b'M' => toks.push(Tok::Minute),
                     b'S' => toks.push(Tok::Second),
                     b'z' => toks.push(Tok::Offset),
-                    b'T' => toks.extend([Tok::Hour, Tok::Lit(b':'), Tok::Minute, Tok::Lit(b':'), Tok::Second]),
+                    b'T' => toks.extend([
+                        Tok::Hour,
+                        Tok::Lit(b':'),
+                        Tok::Minute,
+                        Tok::Lit(b':'),
+                        Tok::Second,
+                    ]),
                     b'%' => toks.push(Tok::Lit(b'%')),
                     _ => return None,
                 }
@@ -216,23 +238,47 @@ mod tests {
 
     #[test]
     fn compiled_formats() {
-        assert_eq!(date("%d/%m/%Y", "15/03/2024").as_deref(), Some("2024-03-15 00:00:00"));
-        assert_eq!(date("%d/%m/%Y", "5/3/2024").as_deref(), Some("2024-03-05 00:00:00"));
+        assert_eq!(
+            date("%d/%m/%Y", "15/03/2024").as_deref(),
+            Some("2024-03-15 00:00:00")
+        );
+        assert_eq!(
+            date("%d/%m/%Y", "5/3/2024").as_deref(),
+            Some("2024-03-05 00:00:00")
+        );
         assert_eq!(date("%d/%m/%Y", "31/02/2024"), None);
         assert_eq!(date("%d/%m/%Y", "2024-03-15"), None);
         assert_eq!(date("%d/%m/%Y", "15/03/2024x"), None);
         assert_eq!(date("%d/%m/%Y", "15/03/24"), None);
-        assert_eq!(date("%d/%m/%y", "15/03/24").as_deref(), Some("2024-03-15 00:00:00"));
-        assert_eq!(date("%Y-%m-%d", "2024-02-29").as_deref(), Some("2024-02-29 00:00:00"));
+        assert_eq!(
+            date("%d/%m/%y", "15/03/24").as_deref(),
+            Some("2024-03-15 00:00:00")
+        );
+        assert_eq!(
+            date("%Y-%m-%d", "2024-02-29").as_deref(),
+            Some("2024-02-29 00:00:00")
+        );
         assert_eq!(date("%Y-%m-%d", "2023-02-29"), None);
-        assert_eq!(date("%Y-%m-%dT%H:%M:%S%z", "2024-03-15T10:00:00+02:00").as_deref(), Some("2024-03-15 08:00:00"));
-        assert_eq!(date("%Y-%m-%dT%H:%M:%S%z", "2024-03-15T10:00:00Z").as_deref(), Some("2024-03-15 10:00:00"));
-        assert_eq!(date("%d.%m.%Y %H:%M", "15.03.2024 9:05").as_deref(), Some("2024-03-15 09:05:00"));
+        assert_eq!(
+            date("%Y-%m-%dT%H:%M:%S%z", "2024-03-15T10:00:00+02:00").as_deref(),
+            Some("2024-03-15 08:00:00")
+        );
+        assert_eq!(
+            date("%Y-%m-%dT%H:%M:%S%z", "2024-03-15T10:00:00Z").as_deref(),
+            Some("2024-03-15 10:00:00")
+        );
+        assert_eq!(
+            date("%d.%m.%Y %H:%M", "15.03.2024 9:05").as_deref(),
+            Some("2024-03-15 09:05:00")
+        );
     }
 
     #[test]
     fn other_directives_fall_back_to_chrono() {
-        assert_eq!(date("%d %b %Y", "15 Mar 2024").as_deref(), Some("2024-03-15 00:00:00"));
+        assert_eq!(
+            date("%d %b %Y", "15 Mar 2024").as_deref(),
+            Some("2024-03-15 00:00:00")
+        );
         assert_eq!(date("%d %b %Y", "15 Foo 2024"), None);
     }
 

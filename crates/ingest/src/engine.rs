@@ -152,11 +152,21 @@ impl<'s> Engine<'s> {
         let mut keys = Vec::new();
         for (i, f) in schema.fields.iter().enumerate() {
             if let Some(u) = f.constraints.unique.as_ref().filter(|u| u.value) {
-                keys.push(KeyCheck { fields: vec![i], kind: ErrorType::UniqueError, severity: u.severity, index: UniqueIndex::default() });
+                keys.push(KeyCheck {
+                    fields: vec![i],
+                    kind: ErrorType::UniqueError,
+                    severity: u.severity,
+                    index: UniqueIndex::default(),
+                });
             }
         }
         for k in &schema.unique_keys {
-            keys.push(KeyCheck { fields: k.clone(), kind: ErrorType::UniqueError, severity: Severity::Error, index: UniqueIndex::default() });
+            keys.push(KeyCheck {
+                fields: k.clone(),
+                kind: ErrorType::UniqueError,
+                severity: Severity::Error,
+                index: UniqueIndex::default(),
+            });
         }
         if !schema.primary_key.is_empty() {
             keys.push(KeyCheck {
@@ -170,11 +180,26 @@ impl<'s> Engine<'s> {
         for r in &schema.rules {
             let rhs = match &r.rhs {
                 Operand::Field(i) => RuleSide::Field(*i),
-                Operand::Literal(t) => RuleSide::Constant(plan[r.lhs].caster.constant(t).ok_or_else(|| {
-                    plan_err(&schema.fields[r.lhs].name, format!("rule {:?}: {t:?} is not a value of the field's type", r.expr))
-                })?),
+                Operand::Literal(t) => {
+                    RuleSide::Constant(plan[r.lhs].caster.constant(t).ok_or_else(|| {
+                        plan_err(
+                            &schema.fields[r.lhs].name,
+                            format!(
+                                "rule {:?}: {t:?} is not a value of the field's type",
+                                r.expr
+                            ),
+                        )
+                    })?)
+                }
             };
-            rules.push(RulePlan { lhs: r.lhs, op: r.op, rhs, expr: r.expr.clone(), severity: r.severity, message: r.message.clone() });
+            rules.push(RulePlan {
+                lhs: r.lhs,
+                op: r.op,
+                rhs,
+                expr: r.expr.clone(),
+                severity: r.severity,
+                message: r.message.clone(),
+            });
         }
         let mut engine = Self {
             schema,
@@ -219,7 +244,12 @@ impl<'s> Engine<'s> {
     }
 
     /// One data row.
-    pub(crate) fn row(&mut self, number: u64, cells: &[CellView<'_>], sink: &mut dyn Sink) -> Result<(), IngestError> {
+    pub(crate) fn row(
+        &mut self,
+        number: u64,
+        cells: &[CellView<'_>],
+        sink: &mut dyn Sink,
+    ) -> Result<(), IngestError> {
         let blank = cells.iter().all(|c| match c {
             CellView::Cell(c) => c.is_blank(),
             CellView::Oversized(_) => false,
@@ -230,42 +260,82 @@ impl<'s> Engine<'s> {
             return Ok(());
         }
         self.flush_blank();
-        let Self { plan, collector, out, broken, key_buf, keys, rules, .. } = self;
-        let ctx = IssueCtx { is_csv: self.is_csv, sheet: self.sheet.as_deref(), encoding: &self.encoding, max_cell: self.max_cell_bytes };
+        let Self {
+            plan,
+            collector,
+            out,
+            broken,
+            key_buf,
+            keys,
+            rules,
+            ..
+        } = self;
+        let ctx = IssueCtx {
+            is_csv: self.is_csv,
+            sheet: self.sheet.as_deref(),
+            encoding: &self.encoding,
+            max_cell: self.max_cell_bytes,
+        };
         collector.stats.rows += 1;
         let wants_rows = sink.wants_rows();
         let mut problems: Vec<RowProblem> = Vec::new();
         let mut errors = 0usize;
         let mut warnings = 0usize;
         let mut values: Vec<Value<'_>> = vec![Value::Null; plan.len()];
-        let mut report = |collector: &mut Collector, at: &At<'_>, kind: ErrorType, severity: Severity, cell: Option<&Cell<'_>>, note: String, detail: &dyn Fn(&str) -> String| {
+        let mut report = |collector: &mut Collector,
+                          at: &At<'_>,
+                          kind: ErrorType,
+                          severity: Severity,
+                          cell: Option<&Cell<'_>>,
+                          note: String,
+                          detail: &dyn Fn(&str) -> String| {
             match severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
             }
             if wants_rows {
-                problems.push(RowProblem { kind, field: at.field.map(|f| f.name.clone()), note: note.clone() });
+                problems.push(RowProblem {
+                    kind,
+                    field: at.field.map(|f| f.name.clone()),
+                    note: note.clone(),
+                });
             }
             ctx.issue(collector, at, kind, severity, cell, note, detail);
         };
 
         for fp in plan.iter() {
             let Some(c) = fp.col else { continue };
-            let at = At { row: number, col: Some(c), field: Some(fp) };
+            let at = At {
+                row: number,
+                col: Some(c),
+                field: Some(fp),
+            };
             let cell = match cells.get(c) {
                 None if ctx.is_csv => {
-                    report(collector, &at, ErrorType::MissingCell, Severity::Error, None, "the row ends before this column".to_owned(), &|_| {
-                        "the row ends before this column; a delimiter is missing".to_owned()
-                    });
+                    report(
+                        collector,
+                        &at,
+                        ErrorType::MissingCell,
+                        Severity::Error,
+                        None,
+                        "the row ends before this column".to_owned(),
+                        &|_| "the row ends before this column; a delimiter is missing".to_owned(),
+                    );
                     continue;
                 }
                 None => &Cell::Empty,
                 Some(CellView::Oversized(n)) => {
                     let n = *n;
                     let max = ctx.max_cell;
-                    report(collector, &at, ErrorType::OversizedCell, Severity::Error, None, format!("{n} bytes"), &move |_| {
-                        format!("the cell holds {n} bytes; at most {max} are read")
-                    });
+                    report(
+                        collector,
+                        &at,
+                        ErrorType::OversizedCell,
+                        Severity::Error,
+                        None,
+                        format!("{n} bytes"),
+                        &move |_| format!("the cell holds {n} bytes; at most {max} are read"),
+                    );
                     continue;
                 }
                 Some(CellView::Cell(cell)) => cell,
@@ -273,9 +343,15 @@ impl<'s> Engine<'s> {
             match fp.caster.cast(cell) {
                 Ok(Value::Null) => {
                     if let Some(sev) = fp.checks.required {
-                        report(collector, &at, ErrorType::ConstraintError, sev, Some(cell), "constraint \"required\" is \"true\"".to_owned(), &|_| {
-                            "the cell is empty, but a value is required".to_owned()
-                        });
+                        report(
+                            collector,
+                            &at,
+                            ErrorType::ConstraintError,
+                            sev,
+                            Some(cell),
+                            "constraint \"required\" is \"true\"".to_owned(),
+                            &|_| "the cell is empty, but a value is required".to_owned(),
+                        );
                     }
                 }
                 Ok(v) => {
@@ -284,34 +360,71 @@ impl<'s> Engine<'s> {
                     for b in broken.iter() {
                         let note = format!("constraint \"{}\" is \"{}\"", b.constraint, b.shown);
                         let (constraint, shown) = (b.constraint, b.shown.as_str());
-                        report(collector, &at, ErrorType::ConstraintError, b.severity, Some(cell), note, &|v| constraint_detail(constraint, shown, v));
+                        report(
+                            collector,
+                            &at,
+                            ErrorType::ConstraintError,
+                            b.severity,
+                            Some(cell),
+                            note,
+                            &|v| constraint_detail(constraint, shown, v),
+                        );
                     }
                     values[fp.field] = v;
                 }
                 Err(fail) => {
-                    let (kind, note, detail): (ErrorType, String, Box<dyn Fn(&str) -> String>) = match fail {
-                        CastFail::Type => (
-                            ErrorType::TypeError,
-                            format!("type is \"{}\"", fp.caster.ty.as_str()),
-                            Box::new(|v: &str| format!("{v} is not {}", fp.caster.expected())),
-                        ),
-                        CastFail::Encoding => {
-                            let enc = ctx.encoding;
-                            (ErrorType::EncodingError, format!("not {enc} text"), Box::new(move |_: &str| {
-                                format!("the cell holds bytes that are not {enc} text; save the file as UTF-8")
-                            }))
-                        }
-                        CastFail::Formula => (ErrorType::FormulaError, "formula without a saved result".to_owned(), Box::new(|_: &str| {
-                            "the cell has a formula whose result is not saved in the file; open the file in Excel, let it calculate, and save it again".to_owned()
-                        })),
-                        CastFail::SheetError => (ErrorType::CellError, "spreadsheet error value".to_owned(), Box::new(|v: &str| {
-                            format!("the cell shows the spreadsheet error {v}; fix the formula that produces it")
-                        })),
-                        CastFail::Unmapped => (ErrorType::ValueMapError, "not in the value map".to_owned(), Box::new(|v: &str| {
-                            format!("{v} is not a known spelling for this column")
-                        })),
-                    };
-                    report(collector, &at, kind, Severity::Error, Some(cell), note, &*detail);
+                    let (kind, note, detail): (ErrorType, String, Box<dyn Fn(&str) -> String>) =
+                        match fail {
+                            CastFail::Type => (
+                                ErrorType::TypeError,
+                                format!("type is \"{}\"", fp.caster.ty.as_str()),
+                                Box::new(|v: &str| format!("{v} is not {}", fp.caster.expected())),
+                            ),
+                            CastFail::Encoding => {
+                                let enc = ctx.encoding;
+                                (
+                                    ErrorType::EncodingError,
+                                    format!("not {enc} text"),
+                                    Box::new(move |_: &str| {
+                                        format!(
+                                            "the cell holds bytes that are not {enc} text; save the file as UTF-8"
+                                        )
+                                    }),
+                                )
+                            }
+                            CastFail::Formula => (
+                                ErrorType::FormulaError,
+                                "formula without a saved result".to_owned(),
+                                Box::new(|_: &str| {
+                                    "the cell has a formula whose result is not saved in the file; open the file in Excel, let it calculate, and save it again".to_owned()
+                                }),
+                            ),
+                            CastFail::SheetError => (
+                                ErrorType::CellError,
+                                "spreadsheet error value".to_owned(),
+                                Box::new(|v: &str| {
+                                    format!(
+                                        "the cell shows the spreadsheet error {v}; fix the formula that produces it"
+                                    )
+                                }),
+                            ),
+                            CastFail::Unmapped => (
+                                ErrorType::ValueMapError,
+                                "not in the value map".to_owned(),
+                                Box::new(|v: &str| {
+                                    format!("{v} is not a known spelling for this column")
+                                }),
+                            ),
+                        };
+                    report(
+                        collector,
+                        &at,
+                        kind,
+                        Severity::Error,
+                        Some(cell),
+                        note,
+                        &*detail,
+                    );
                 }
             }
         }
@@ -319,10 +432,20 @@ impl<'s> Engine<'s> {
         for (c, cell) in cells.iter().enumerate().skip(self.width) {
             if let CellView::Cell(cell) = cell {
                 if !cell.is_blank() {
-                    let at = At { row: number, col: Some(c), field: None };
-                    report(collector, &at, ErrorType::ExtraCell, Severity::Error, Some(cell), "value beyond the last column".to_owned(), &|v| {
-                        format!("{v} is to the right of the last column of the header")
-                    });
+                    let at = At {
+                        row: number,
+                        col: Some(c),
+                        field: None,
+                    };
+                    report(
+                        collector,
+                        &at,
+                        ErrorType::ExtraCell,
+                        Severity::Error,
+                        Some(cell),
+                        "value beyond the last column".to_owned(),
+                        &|v| format!("{v} is to the right of the last column of the header"),
+                    );
                 }
             }
         }
@@ -339,14 +462,32 @@ impl<'s> Engine<'s> {
             if let Some(ord) = lhs.compare(rhs) {
                 if !r.op.holds(ord) {
                     let fp = &plan[r.lhs];
-                    let at = At { row: number, col: fp.col, field: Some(fp) };
-                    let shown = |fp: &FieldPlan, v: &Value<'_>| if fp.pii { "…".to_owned() } else { v.canonical().into_owned() };
+                    let at = At {
+                        row: number,
+                        col: fp.col,
+                        field: Some(fp),
+                    };
+                    let shown = |fp: &FieldPlan, v: &Value<'_>| {
+                        if fp.pii {
+                            "…".to_owned()
+                        } else {
+                            v.canonical().into_owned()
+                        }
+                    };
                     let rhs_text = match &r.rhs {
-                        RuleSide::Field(i) => format!("{} is {}", plan[*i].label.as_deref().unwrap_or(&plan[*i].name), shown(&plan[*i], rhs)),
+                        RuleSide::Field(i) => format!(
+                            "{} is {}",
+                            plan[*i].label.as_deref().unwrap_or(&plan[*i].name),
+                            shown(&plan[*i], rhs)
+                        ),
                         RuleSide::Constant(c) => format!("the limit is {}", c.canonical()),
                     };
                     let detail = match &r.message {
-                        Some(m) => format!("{m} ({} is {}, {rhs_text})", fp.label.as_deref().unwrap_or(&fp.name), shown(fp, lhs)),
+                        Some(m) => format!(
+                            "{m} ({} is {}, {rhs_text})",
+                            fp.label.as_deref().unwrap_or(&fp.name),
+                            shown(fp, lhs)
+                        ),
                         None => format!(
                             "the rule {:?} does not hold: {} is {}, {rhs_text}",
                             r.expr,
@@ -354,7 +495,15 @@ impl<'s> Engine<'s> {
                             shown(fp, lhs)
                         ),
                     };
-                    report(collector, &at, ErrorType::RowConstraint, r.severity, None, format!("rule \"{}\"", r.expr), &|_| detail.clone());
+                    report(
+                        collector,
+                        &at,
+                        ErrorType::RowConstraint,
+                        r.severity,
+                        None,
+                        format!("rule \"{}\"", r.expr),
+                        &|_| detail.clone(),
+                    );
                 }
             }
         }
@@ -376,9 +525,21 @@ impl<'s> Engine<'s> {
             }
             if let Some(first) = k.index.check(key_buf, number) {
                 let fp = &plan[k.fields[0]];
-                let at = At { row: number, col: fp.col, field: Some(fp) };
-                let names: Vec<&str> = k.fields.iter().map(|&f| plan[f].label.as_deref().unwrap_or(&plan[f].name)).collect();
-                let cell = if k.fields.len() == 1 { cells.get(fp.col.unwrap_or(usize::MAX)) } else { None };
+                let at = At {
+                    row: number,
+                    col: fp.col,
+                    field: Some(fp),
+                };
+                let names: Vec<&str> = k
+                    .fields
+                    .iter()
+                    .map(|&f| plan[f].label.as_deref().unwrap_or(&plan[f].name))
+                    .collect();
+                let cell = if k.fields.len() == 1 {
+                    cells.get(fp.col.unwrap_or(usize::MAX))
+                } else {
+                    None
+                };
                 let cell = match cell {
                     Some(CellView::Cell(c)) => Some(c),
                     _ => None,
@@ -388,7 +549,10 @@ impl<'s> Engine<'s> {
                     if names.len() == 1 {
                         format!("{v} was already used in row {first}; each row needs its own value")
                     } else {
-                        format!("the combination of {} was already used in row {first}", names.join(" + "))
+                        format!(
+                            "the combination of {} was already used in row {first}",
+                            names.join(" + ")
+                        )
                     }
                 };
                 report(collector, &at, k.kind, k.severity, cell, note, &detail);
@@ -414,8 +578,15 @@ impl<'s> Engine<'s> {
                         (Some(CellView::Oversized(n)), false) => Some(format!("<{n} bytes>")),
                     })
                     .collect();
-                sink.rejected(RejectedRow { row_number: number, problems, cells: shown })
-                    .map_err(|source| IngestError::Sink { file: String::new(), source })?;
+                sink.rejected(RejectedRow {
+                    row_number: number,
+                    problems,
+                    cells: shown,
+                })
+                .map_err(|source| IngestError::Sink {
+                    file: String::new(),
+                    source,
+                })?;
             }
         } else {
             collector.stats.accepted += 1;
@@ -425,8 +596,14 @@ impl<'s> Engine<'s> {
             if let Some(out) = out {
                 out.push(number, &values);
                 if out.len() >= out.batch_rows {
-                    let batch = out.finish().map_err(|e| IngestError::Sink { file: String::new(), source: Box::new(e) })?;
-                    sink.accepted(batch).map_err(|source| IngestError::Sink { file: String::new(), source })?;
+                    let batch = out.finish().map_err(|e| IngestError::Sink {
+                        file: String::new(),
+                        source: Box::new(e),
+                    })?;
+                    sink.accepted(batch).map_err(|source| IngestError::Sink {
+                        file: String::new(),
+                        source,
+                    })?;
                 }
             }
         }
@@ -437,11 +614,26 @@ impl<'s> Engine<'s> {
         for n in std::mem::take(&mut self.pending_blank) {
             self.collector.stats.rows += 1;
             self.collector.stats.blank_rows += 1;
-            let ctx = IssueCtx { is_csv: self.is_csv, sheet: self.sheet.as_deref(), encoding: &self.encoding, max_cell: self.max_cell_bytes };
-            let at = At { row: n, col: None, field: None };
-            ctx.issue(&mut self.collector, &at, ErrorType::BlankRow, Severity::Warning, None, "row is blank".to_owned(), &|_| {
-                "the row is empty; it is skipped".to_owned()
-            });
+            let ctx = IssueCtx {
+                is_csv: self.is_csv,
+                sheet: self.sheet.as_deref(),
+                encoding: &self.encoding,
+                max_cell: self.max_cell_bytes,
+            };
+            let at = At {
+                row: n,
+                col: None,
+                field: None,
+            };
+            ctx.issue(
+                &mut self.collector,
+                &at,
+                ErrorType::BlankRow,
+                Severity::Warning,
+                None,
+                "row is blank".to_owned(),
+                &|_| "the row is empty; it is skipped".to_owned(),
+            );
         }
     }
 
@@ -449,16 +641,37 @@ impl<'s> Engine<'s> {
     pub(crate) fn finish(mut self, sink: &mut dyn Sink) -> Result<Collector, IngestError> {
         if let Some(out) = &mut self.out {
             if out.len() > 0 {
-                let batch = out.finish().map_err(|e| IngestError::Sink { file: String::new(), source: Box::new(e) })?;
-                sink.accepted(batch).map_err(|source| IngestError::Sink { file: String::new(), source })?;
+                let batch = out.finish().map_err(|e| IngestError::Sink {
+                    file: String::new(),
+                    source: Box::new(e),
+                })?;
+                sink.accepted(batch).map_err(|source| IngestError::Sink {
+                    file: String::new(),
+                    source,
+                })?;
             }
         }
         if self.collector.stats.rows == 0 {
-            let at = At { row: 0, col: None, field: None };
-            let ctx = IssueCtx { is_csv: self.is_csv, sheet: self.sheet.as_deref(), encoding: &self.encoding, max_cell: self.max_cell_bytes };
-            ctx.issue(&mut self.collector, &at, ErrorType::NoData, Severity::Error, None, "no data rows".to_owned(), &|_| {
-                "the file has a header but no data rows".to_owned()
-            });
+            let at = At {
+                row: 0,
+                col: None,
+                field: None,
+            };
+            let ctx = IssueCtx {
+                is_csv: self.is_csv,
+                sheet: self.sheet.as_deref(),
+                encoding: &self.encoding,
+                max_cell: self.max_cell_bytes,
+            };
+            ctx.issue(
+                &mut self.collector,
+                &at,
+                ErrorType::NoData,
+                Severity::Error,
+                None,
+                "no data rows".to_owned(),
+                &|_| "the file has a header but no data rows".to_owned(),
+            );
         }
         let _ = self.schema;
         Ok(self.collector)
@@ -515,10 +728,13 @@ impl IssueCtx<'_> {
         }
         message.push_str(&detail(&quoted));
         let expected = match kind {
-            ErrorType::TypeError | ErrorType::ConstraintError | ErrorType::ValueMapError | ErrorType::MissingCell => {
-                at.field.map(|f| f.expected.clone())
+            ErrorType::TypeError
+            | ErrorType::ConstraintError
+            | ErrorType::ValueMapError
+            | ErrorType::MissingCell => at.field.map(|f| f.expected.clone()),
+            ErrorType::UniqueError | ErrorType::PrimaryKey => {
+                Some("a value that no other row has".to_owned())
             }
-            ErrorType::UniqueError | ErrorType::PrimaryKey => Some("a value that no other row has".to_owned()),
             _ => None,
         };
         let _ = self.is_csv;
@@ -569,12 +785,26 @@ fn expected_text(caster: &Caster, checks: &Checks) -> String {
         }
     }
     let mut s = caster.expected();
-    let lo = checks.minimum.as_ref().or(checks.exclusive_minimum.as_ref()).map(|l| l.shown.as_str());
-    let hi = checks.maximum.as_ref().or(checks.exclusive_maximum.as_ref()).map(|l| l.shown.as_str());
+    let lo = checks
+        .minimum
+        .as_ref()
+        .or(checks.exclusive_minimum.as_ref())
+        .map(|l| l.shown.as_str());
+    let hi = checks
+        .maximum
+        .as_ref()
+        .or(checks.exclusive_maximum.as_ref())
+        .map(|l| l.shown.as_str());
     match (lo, hi) {
         (Some(a), Some(b)) => s.push_str(&format!(", from {a} to {b}")),
         (Some(a), None) => s.push_str(&format!(", at least {a}")),
         (None, Some(b)) => s.push_str(&format!(", at most {b}")),
+        (None, None) => {}
+    }
+    match (checks.min_length.as_ref(), checks.max_length.as_ref()) {
+        (Some(a), Some(b)) => s.push_str(&format!(", {} to {} characters", a.shown, b.shown)),
+        (Some(a), None) => s.push_str(&format!(", at least {} characters", a.shown)),
+        (None, Some(b)) => s.push_str(&format!(", at most {} characters", b.shown)),
         (None, None) => {}
     }
     if let Some(p) = &checks.pattern {

@@ -37,7 +37,9 @@ pub enum IngestError {
         row: u64,
     },
     /// The profile names an encoding nobody knows.
-    #[error("{file}: unknown encoding {label:?}; use a label such as utf-8, windows-1255, utf-16le")]
+    #[error(
+        "{file}: unknown encoding {label:?}; use a label such as utf-8, windows-1255, utf-16le"
+    )]
     UnknownEncoding {
         /// The file.
         file: String,
@@ -99,7 +101,9 @@ pub enum IngestError {
         message: String,
     },
     /// Personal-data fields would reach the output without a pseudonymisation key.
-    #[error("schema {schema}: field {field:?} is personal data (x-pii) and no pseudonymisation key was given")]
+    #[error(
+        "schema {schema}: field {field:?} is personal data (x-pii) and no pseudonymisation key was given"
+    )]
     NoKey {
         /// The schema.
         schema: String,

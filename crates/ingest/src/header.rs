@@ -64,8 +64,10 @@ pub(crate) fn find_header(rows: &[Vec<String>], schema: &TableSchema) -> Option<
             best = Some((i, score));
         }
     }
-    best.map(|(i, _)| i)
-        .or_else(|| rows.iter().position(|r| r.iter().any(|c| !c.trim().is_empty())))
+    best.map(|(i, _)| i).or_else(|| {
+        rows.iter()
+            .position(|r| r.iter().any(|c| !c.trim().is_empty()))
+    })
 }
 
 /// Matches labels to fields by name or alias, after normalisation.
@@ -73,7 +75,10 @@ pub(crate) fn match_header(labels: Vec<String>, schema: &TableSchema) -> HeaderM
     let names = lookup(schema);
     let mut field_col: Vec<Option<usize>> = vec![None; schema.fields.len()];
     let mut issues = Vec::new();
-    let width = labels.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
+    let width = labels
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
     for (col, label) in labels.iter().enumerate().take(width) {
         if label.trim().is_empty() {
             issues.push(LabelIssue {
@@ -111,7 +116,9 @@ pub(crate) fn match_header(labels: Vec<String>, schema: &TableSchema) -> HeaderM
                 severity: Severity::Warning,
                 col: Some(col),
                 field: None,
-                message: format!("column {label:?} is not part of the schema; its values are not read"),
+                message: format!(
+                    "column {label:?} is not part of the schema; its values are not read"
+                ),
             }),
         }
     }
@@ -124,21 +131,44 @@ pub(crate) fn match_header(labels: Vec<String>, schema: &TableSchema) -> HeaderM
         let known = if field.aliases.is_empty() {
             String::new()
         } else {
-            format!(" (also accepted: {})", field.aliases.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "))
+            format!(
+                " (also accepted: {})",
+                field
+                    .aliases
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         issues.push(LabelIssue {
             kind: ErrorType::MissingLabel,
-            severity: if required { Severity::Error } else { Severity::Warning },
+            severity: if required {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             col: None,
             field: Some(f),
             message: if required {
-                format!("there is no column for the required field {:?}{known}", field.name)
+                format!(
+                    "there is no column for the required field {:?}{known}",
+                    field.name
+                )
             } else {
-                format!("there is no column for field {:?}{known}; it is left empty", field.name)
+                format!(
+                    "there is no column for field {:?}{known}; it is left empty",
+                    field.name
+                )
             },
         });
     }
-    HeaderMatch { labels, field_col, width, issues }
+    HeaderMatch {
+        labels,
+        field_col,
+        width,
+        issues,
+    }
 }
 
 #[cfg(test)]

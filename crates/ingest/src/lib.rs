@@ -16,7 +16,8 @@
 //! std::fs::write(&file, "מספר רשומה;גיל\nA1;34\nA2;-3\n").unwrap();
 //! let schema = TableSchema::from_json_str(r#"{"fields": [
 //!     {"name": "record_id", "x-aliases": ["מספר רשומה"]},
-//!     {"name": "age", "type": "integer", "constraints": {"minimum": 0}}]}"#, "s.json").unwrap();
+//!     {"name": "age", "type": "integer", "x-aliases": ["גיל"], "constraints": {"minimum": 0}}]}"#,
+//!     "s.json").unwrap();
 //!
 //! let report = validate_file(&file, &schema, &Options::default()).unwrap();
 //! assert_eq!((report.stats.accepted, report.stats.rejected), (1, 1));
@@ -189,7 +190,11 @@ impl Sink for Collect {
 }
 
 /// Validates a file without keeping its rows.
-pub fn validate_file(path: &Path, schema: &TableSchema, options: &Options) -> Result<ValidationReport, IngestError> {
+pub fn validate_file(
+    path: &Path,
+    schema: &TableSchema,
+    options: &Options,
+) -> Result<ValidationReport, IngestError> {
     read_file(path, schema, options, &mut Discard)
 }
 
@@ -199,13 +204,27 @@ enum Kind {
 }
 
 /// Reads a file against a schema, sending accepted batches and rejected rows to `sink`.
-pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mut dyn Sink) -> Result<ValidationReport, IngestError> {
+pub fn read_file(
+    path: &Path,
+    schema: &TableSchema,
+    options: &Options,
+    sink: &mut dyn Sink,
+) -> Result<ValidationReport, IngestError> {
     let started = Instant::now();
-    let file = options.display_name.clone().unwrap_or_else(|| path.display().to_string());
-    let io = |source| IngestError::Io { file: file.clone(), source };
+    let file = options
+        .display_name
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    let io = |source| IngestError::Io {
+        file: file.clone(),
+        source,
+    };
     if sink.wants_rows() && options.pseudonymiser.is_none() {
         if let Some(f) = schema.fields.iter().find(|f| f.pii) {
-            return Err(IngestError::NoKey { schema: schema.name.clone(), field: f.name.clone() });
+            return Err(IngestError::NoKey {
+                schema: schema.name.clone(),
+                field: f.name.clone(),
+            });
         }
     }
     let mut reader: Box<dyn Read + Send> = Box::new(File::open(path).map_err(io)?);
@@ -228,7 +247,13 @@ pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mu
     } else if sheet::is_ole(&head) {
         Kind::Sheet(sheet::SheetKind::Xls)
     } else {
-        Kind::Text(text::plan(&head, &file, profile.encoding.as_deref(), profile.delimiter_byte(), at_eof)?)
+        Kind::Text(text::plan(
+            &head,
+            &file,
+            profile.encoding.as_deref(),
+            profile.delimiter_byte(),
+            at_eof,
+        )?)
     };
 
     let mut source = SourceInfo::default();
@@ -256,7 +281,10 @@ pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mu
             }
         }
         let fix_file = |e: IngestError| match e {
-            IngestError::Sink { source, .. } => IngestError::Sink { file: file.clone(), source },
+            IngestError::Sink { source, .. } => IngestError::Sink {
+                file: file.clone(),
+                source,
+            },
             other => other,
         };
         // The header is searched for in the first rows; they are kept until it is found.
@@ -282,7 +310,13 @@ pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mu
                 let texts = view
                     .iter()
                     .map(|c| match c {
-                        CellView::Cell(c) => c.display().trim().to_owned(),
+                        CellView::Cell(c) => c
+                            .display()
+                            .chars()
+                            .filter(|ch| !backbone_schema::is_invisible(*ch))
+                            .collect::<String>()
+                            .trim()
+                            .to_owned(),
                         CellView::Oversized(_) => String::new(),
                     })
                     .collect();
@@ -322,12 +356,18 @@ pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mu
         source.labels = labels.into_iter().take(matched.width).collect();
         for (f, col) in matched.field_col.iter().enumerate() {
             if let Some(c) = col {
-                source.field_columns.insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
+                source
+                    .field_columns
+                    .insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
             }
         }
-        let out = sink
-            .wants_rows()
-            .then(|| output::Output::new(schema, options.batch_rows.max(1), options.pseudonymiser.clone()));
+        let out = sink.wants_rows().then(|| {
+            output::Output::new(
+                schema,
+                options.batch_rows.max(1),
+                options.pseudonymiser.clone(),
+            )
+        });
         let mut engine = engine::Engine::new(
             schema,
             &matched,
@@ -335,7 +375,10 @@ pub fn read_file(path: &Path, schema: &TableSchema, options: &Options, sink: &mu
             Collector::new(options.error_limit),
             matches!(kind, Kind::Text(_)),
             source.sheet.clone(),
-            source.encoding.clone().unwrap_or_else(|| "UTF-8".to_owned()),
+            source
+                .encoding
+                .clone()
+                .unwrap_or_else(|| "UTF-8".to_owned()),
             out,
             limits.max_cell_bytes,
         )?;

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder,
-    BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
@@ -24,8 +23,20 @@ pub fn arrow_schema(schema: &TableSchema) -> SchemaRef {
         .fields
         .iter()
         .map(|f| {
-            let required = f.constraints.required.as_ref().is_some_and(|r| r.value && r.severity == backbone_schema::Severity::Error);
-            ArrowField::new(&f.name, if f.pii { DataType::Utf8 } else { arrow_type(f.field_type) }, !required)
+            let required = f
+                .constraints
+                .required
+                .as_ref()
+                .is_some_and(|r| r.value && r.severity == backbone_schema::Severity::Error);
+            ArrowField::new(
+                &f.name,
+                if f.pii {
+                    DataType::Utf8
+                } else {
+                    arrow_type(f.field_type)
+                },
+                !required,
+            )
         })
         .collect();
     fields.push(ArrowField::new(ROW_NUMBER_COLUMN, DataType::Int64, false));
@@ -64,7 +75,11 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    pub(crate) fn new(schema: &TableSchema, batch_rows: usize, pseudonymiser: Option<Pseudonymiser>) -> Self {
+    pub(crate) fn new(
+        schema: &TableSchema,
+        batch_rows: usize,
+        pseudonymiser: Option<Pseudonymiser>,
+    ) -> Self {
         let arrow = arrow_schema(schema);
         let cols = arrow
             .fields()
@@ -75,7 +90,9 @@ impl Output {
                 DataType::Float64 => Col::Num(Float64Builder::with_capacity(batch_rows)),
                 DataType::Boolean => Col::Bool(BooleanBuilder::with_capacity(batch_rows)),
                 DataType::Date32 => Col::Date(Date32Builder::with_capacity(batch_rows)),
-                DataType::Timestamp(..) => Col::Ts(TimestampMicrosecondBuilder::with_capacity(batch_rows)),
+                DataType::Timestamp(..) => {
+                    Col::Ts(TimestampMicrosecondBuilder::with_capacity(batch_rows))
+                }
                 DataType::Int32 => Col::Year(Int32Builder::with_capacity(batch_rows)),
                 _ => Col::Str(StringBuilder::with_capacity(batch_rows, batch_rows * 8)),
             })
@@ -123,7 +140,8 @@ impl Output {
                 (Col::Year(b), _) => b.append_null(),
             }
         }
-        self.rows.append_value(i64::try_from(row_number).unwrap_or(i64::MAX));
+        self.rows
+            .append_value(i64::try_from(row_number).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn finish(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {

@@ -22,7 +22,9 @@ impl Pseudonymiser {
         if secret.len() < 16 {
             return None;
         }
-        Hmac::<Sha256>::new_from_slice(secret).ok().map(|mac| Self { mac })
+        Hmac::<Sha256>::new_from_slice(secret)
+            .ok()
+            .map(|mac| Self { mac })
     }
 
     /// The pseudonym of a value: 32 hex digits (128 bits of the HMAC).
@@ -33,12 +35,18 @@ impl Pseudonymiser {
     pub fn pseudonym(&self, value: &str) -> String {
         let mut norm: String = value
             .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '/' | '\u{200e}' | '\u{200f}'))
+            .filter(|c| {
+                !c.is_whitespace() && !matches!(c, '-' | '.' | '/' | '\u{200e}' | '\u{200f}')
+            })
             .flat_map(char::to_uppercase)
             .collect();
         if !norm.is_empty() && norm.bytes().all(|b| b.is_ascii_digit()) {
             let trimmed = norm.trim_start_matches('0');
-            norm = if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() };
+            norm = if trimmed.is_empty() {
+                "0".to_owned()
+            } else {
+                trimmed.to_owned()
+            };
         }
         let mut mac = self.mac.clone();
         mac.update(norm.as_bytes());

@@ -100,7 +100,10 @@ impl ErrorType {
 
     /// Header-level types (about the file's columns, not one row).
     pub fn is_label(self) -> bool {
-        matches!(self, Self::BlankLabel | Self::DuplicateLabel | Self::ExtraLabel | Self::MissingLabel)
+        matches!(
+            self,
+            Self::BlankLabel | Self::DuplicateLabel | Self::ExtraLabel | Self::MissingLabel
+        )
     }
 }
 
@@ -209,6 +212,8 @@ pub struct Group {
     /// Error type.
     #[serde(rename = "type")]
     pub kind: ErrorType,
+    /// What the problems are, in a few words.
+    pub title: &'static str,
     /// Severity.
     #[serde(serialize_with = "ser_severity")]
     pub severity: Severity,
@@ -284,7 +289,38 @@ pub(crate) struct Collector {
     pub(crate) stats: Stats,
     listed: HashMap<ErrorType, usize>,
     groups: Vec<Group>,
-    group_index: HashMap<(ErrorType, Option<String>, Severity), usize>,
+    group_index: HashMap<GroupKey, usize>,
+}
+
+/// Kind, field (none for row-level problems), severity, title.
+type GroupKey = (ErrorType, Option<String>, Severity, &'static str);
+
+fn is_row_level(kind: ErrorType) -> bool {
+    matches!(
+        kind,
+        ErrorType::MissingCell | ErrorType::ExtraCell | ErrorType::BlankRow | ErrorType::NoData
+    )
+}
+
+fn group_key(issue: &Issue) -> GroupKey {
+    let row_level = is_row_level(issue.kind);
+    let title = if issue.kind == ErrorType::ConstraintError
+        && issue.note.starts_with("constraint \"required\"")
+    {
+        "required value missing"
+    } else {
+        issue.kind.title()
+    };
+    (
+        issue.kind,
+        if row_level {
+            None
+        } else {
+            issue.field_name.clone()
+        },
+        issue.severity,
+        title,
+    )
 }
 
 const GROUP_ROWS: usize = 12;
@@ -305,23 +341,37 @@ impl Collector {
     /// Whether the next issue of this type will be listed or only counted: lets callers
     /// skip building messages past the cap (a bad 5M-row file has millions).
     pub(crate) fn wants(&self, kind: ErrorType, field: Option<&str>, severity: Severity) -> bool {
+        let field = if is_row_level(kind) { None } else { field };
         self.listed.get(&kind).copied().unwrap_or(0) < self.limit
-            || self
-                .group_index
-                .get(&(kind, field.map(str::to_owned), severity))
-                .is_none_or(|&g| self.groups[g].examples.len() < GROUP_EXAMPLES)
+            || !self.group_index.iter().any(|(k, &g)| {
+                k.0 == kind
+                    && k.1.as_deref() == field
+                    && k.2 == severity
+                    && self.groups[g].examples.len() >= GROUP_EXAMPLES
+            })
     }
 
     /// Counts an issue without building it.
-    pub(crate) fn count_only(&mut self, kind: ErrorType, severity: Severity, field: Option<&str>, row: Option<u64>) {
+    pub(crate) fn count_only(
+        &mut self,
+        kind: ErrorType,
+        severity: Severity,
+        field: Option<&str>,
+        row: Option<u64>,
+    ) {
         self.count(kind, severity, field);
         *self.stats.not_listed.entry(kind.code()).or_default() += 1;
-        let key = (kind, field.map(str::to_owned), severity);
-        if let Some(&g) = self.group_index.get(&key) {
+        let field = if is_row_level(kind) { None } else { field };
+        let key = self
+            .group_index
+            .keys()
+            .find(|k| k.0 == kind && k.1.as_deref() == field && k.2 == severity)
+            .cloned();
+        if let Some(g) = key.and_then(|k| self.group_index.get(&k).copied()) {
             let group = &mut self.groups[g];
             group.count += 1;
             if let Some(r) = row {
-                if group.rows.len() < GROUP_ROWS {
+                if group.rows.len() < GROUP_ROWS && group.rows.last() != Some(&r) {
                     group.rows.push(r);
                 }
             }
@@ -334,24 +384,38 @@ impl Collector {
             Severity::Warning => self.stats.warnings += 1,
         }
         *self.stats.by_type.entry(kind.code()).or_default() += 1;
-        *self.stats.by_field.entry(field.unwrap_or("").to_owned()).or_default() += 1;
+        *self
+            .stats
+            .by_field
+            .entry(field.unwrap_or("").to_owned())
+            .or_default() += 1;
     }
 
     pub(crate) fn push(&mut self, issue: Issue) {
         self.count(issue.kind, issue.severity, issue.field_name.as_deref());
-        let key = (issue.kind, issue.field_name.clone(), issue.severity);
+        let key = group_key(&issue);
         let g = match self.group_index.get(&key) {
             Some(&g) => g,
             None => {
+                let row_level = is_row_level(issue.kind);
                 self.groups.push(Group {
                     kind: issue.kind,
+                    title: key.3,
                     severity: issue.severity,
-                    field_name: issue.field_name.clone(),
-                    label: issue.label.clone(),
+                    field_name: if row_level {
+                        None
+                    } else {
+                        issue.field_name.clone()
+                    },
+                    label: if row_level { None } else { issue.label.clone() },
                     count: 0,
                     rows: Vec::new(),
                     examples: Vec::new(),
-                    expected: issue.expected.clone(),
+                    expected: if row_level {
+                        None
+                    } else {
+                        issue.expected.clone()
+                    },
                 });
                 self.group_index.insert(key, self.groups.len() - 1);
                 self.groups.len() - 1
@@ -360,7 +424,7 @@ impl Collector {
         let group = &mut self.groups[g];
         group.count += 1;
         if let Some(r) = issue.row_number {
-            if group.rows.len() < GROUP_ROWS {
+            if group.rows.len() < GROUP_ROWS && group.rows.last() != Some(&r) {
                 group.rows.push(r);
             }
         }
@@ -376,7 +440,12 @@ impl Collector {
         }
     }
 
-    pub(crate) fn finish(self, file: String, schema: String, source: SourceInfo) -> ValidationReport {
+    pub(crate) fn finish(
+        self,
+        file: String,
+        schema: String,
+        source: SourceInfo,
+    ) -> ValidationReport {
         let mut stats = self.stats;
         stats.not_listed.retain(|_, n| *n > 0);
         let valid = stats.errors == 0;
@@ -387,7 +456,16 @@ impl Collector {
         } else {
             Verdict::AcceptedWithProblems
         };
-        ValidationReport { valid, verdict, file, schema, source, stats, errors: self.errors, groups: self.groups }
+        ValidationReport {
+            valid,
+            verdict,
+            file,
+            schema,
+            source,
+            stats,
+            errors: self.errors,
+            groups: self.groups,
+        }
     }
 }
 
@@ -409,7 +487,11 @@ impl ValidationReport {
             s.rows,
             s.accepted,
             s.rejected,
-            if s.with_warnings > 0 { format!(", {} accepted with warnings", s.with_warnings) } else { String::new() }
+            if s.with_warnings > 0 {
+                format!(", {} accepted with warnings", s.with_warnings)
+            } else {
+                String::new()
+            }
         );
         let src = &self.source;
         let mut how = vec![src.format.to_uppercase()];
@@ -427,7 +509,11 @@ impl ValidationReport {
         }
         let _ = writeln!(out, "read as {}", how.join(", "));
         if !src.skipped_rows.is_empty() {
-            let _ = writeln!(out, "rows above the header, skipped: {}", join_rows(&src.skipped_rows, src.skipped_rows.len() as u64));
+            let _ = writeln!(
+                out,
+                "rows above the header, skipped: {}",
+                join_rows(&src.skipped_rows, src.skipped_rows.len() as u64)
+            );
         }
         for g in &self.groups {
             let _ = writeln!(out);
@@ -442,9 +528,13 @@ impl ValidationReport {
                 "{} — {}: {} ({}×{})",
                 g.severity.as_str().to_uppercase(),
                 column,
-                g.kind.title(),
+                g.title,
                 g.count,
-                if g.rows.is_empty() { String::new() } else { format!(", rows {}", join_rows(&g.rows, g.count)) }
+                if g.rows.is_empty() {
+                    String::new()
+                } else {
+                    format!(", rows {}", join_rows(&g.rows, g.count))
+                }
             );
             for e in &g.examples {
                 let _ = writeln!(out, "  {e}");
@@ -455,8 +545,17 @@ impl ValidationReport {
         }
         if !s.not_listed.is_empty() {
             let _ = writeln!(out);
-            let parts: Vec<String> = s.not_listed.iter().map(|(k, n)| format!("{n} more {k}")).collect();
-            let _ = writeln!(out, "(the JSON report lists the first {} of each type; not listed: {})", self.errors_limit(), parts.join(", "));
+            let parts: Vec<String> = s
+                .not_listed
+                .iter()
+                .map(|(k, n)| format!("{n} more {k}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "(the JSON report lists the first {} of each type; not listed: {})",
+                self.errors_limit(),
+                parts.join(", ")
+            );
         }
         out
     }

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 use calamine::{Data, DataRef, Reader};
 use crossbeam_channel::Sender;
 
+use crate::Limits;
 use crate::batch::{Block, Slot};
 use crate::cell::column_letters;
 use crate::error::IngestError;
-use crate::Limits;
 
 const BLOCK_ROWS: usize = 4096;
 
@@ -39,13 +39,21 @@ impl SheetKind {
 
 /// Looks inside a zip container: which spreadsheet it is, and whether unpacking it stays
 /// within the limits (a zip bomb is refused here, before any XML is parsed).
-pub(crate) fn inspect_zip(path: &Path, file: &str, limits: &Limits) -> Result<Option<SheetKind>, IngestError> {
-    let f = File::open(path).map_err(|source| IngestError::Io { file: file.to_owned(), source })?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(f)).map_err(|e| IngestError::Spreadsheet {
+pub(crate) fn inspect_zip(
+    path: &Path,
+    file: &str,
+    limits: &Limits,
+) -> Result<Option<SheetKind>, IngestError> {
+    let f = File::open(path).map_err(|source| IngestError::Io {
         file: file.to_owned(),
-        sheet: None,
-        message: format!("the file looks like a zip container but cannot be opened ({e})"),
+        source,
     })?;
+    let mut zip =
+        zip::ZipArchive::new(BufReader::new(f)).map_err(|e| IngestError::Spreadsheet {
+            file: file.to_owned(),
+            sheet: None,
+            message: format!("the file looks like a zip container but cannot be opened ({e})"),
+        })?;
     let mut total: u64 = 0;
     let mut kind = None;
     for i in 0..zip.len() {
@@ -91,7 +99,11 @@ pub(crate) fn inspect_zip(path: &Path, file: &str, limits: &Limits) -> Result<Op
 }
 
 fn sheet_error(file: &str, sheet: Option<&str>, e: impl std::fmt::Display) -> IngestError {
-    IngestError::Spreadsheet { file: file.to_owned(), sheet: sheet.map(str::to_owned), message: e.to_string() }
+    IngestError::Spreadsheet {
+        file: file.to_owned(),
+        sheet: sheet.map(str::to_owned),
+        message: e.to_string(),
+    }
 }
 
 /// Picks the sheet: the one asked for (by exact or normalised name), else the first that has
@@ -107,12 +119,20 @@ fn choose_sheet(
         return names
             .iter()
             .find(|n| *n == w)
-            .or_else(|| names.iter().find(|n| backbone_schema::normalise_header(n) == norm))
+            .or_else(|| {
+                names
+                    .iter()
+                    .find(|n| backbone_schema::normalise_header(n) == norm)
+            })
             .cloned()
             .ok_or_else(|| IngestError::SheetNotFound {
                 file: file.to_owned(),
                 sheet: w.to_owned(),
-                available: names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "),
+                available: names
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
     }
     for n in names {
@@ -120,7 +140,9 @@ fn choose_sheet(
             return Ok(n.clone());
         }
     }
-    Err(IngestError::NoSheetWithData { file: file.to_owned() })
+    Err(IngestError::NoSheetWithData {
+        file: file.to_owned(),
+    })
 }
 
 /// The reading thread for spreadsheets. The chosen sheet's name is put in `sheet_out`.
@@ -135,9 +157,15 @@ pub(crate) fn produce(
 ) {
     let result = match kind {
         SheetKind::Xlsx => produce_xlsx(path, wanted, file, limits, sheet_out, tx),
-        SheetKind::Xlsb => produce_whole::<calamine::Xlsb<_>>(path, wanted, file, limits, sheet_out, tx),
-        SheetKind::Xls => produce_whole::<calamine::Xls<_>>(path, wanted, file, limits, sheet_out, tx),
-        SheetKind::Ods => produce_whole::<calamine::Ods<_>>(path, wanted, file, limits, sheet_out, tx),
+        SheetKind::Xlsb => {
+            produce_whole::<calamine::Xlsb<_>>(path, wanted, file, limits, sheet_out, tx)
+        }
+        SheetKind::Xls => {
+            produce_whole::<calamine::Xls<_>>(path, wanted, file, limits, sheet_out, tx)
+        }
+        SheetKind::Ods => {
+            produce_whole::<calamine::Ods<_>>(path, wanted, file, limits, sheet_out, tx)
+        }
     };
     if let Err(e) = result {
         let _ = tx.send(Err(e));
@@ -158,8 +186,23 @@ struct RowBuilder<'a> {
 }
 
 impl<'a> RowBuilder<'a> {
-    fn new(file: &'a str, sheet: &'a str, limits: &'a Limits, tx: &'a Sender<Result<Block, IngestError>>) -> Self {
-        Self { block: Block::default(), row: None, cells: Vec::new(), file, sheet, limits, tx, last_row_sent: 0, stopped: false }
+    fn new(
+        file: &'a str,
+        sheet: &'a str,
+        limits: &'a Limits,
+        tx: &'a Sender<Result<Block, IngestError>>,
+    ) -> Self {
+        Self {
+            block: Block::default(),
+            row: None,
+            cells: Vec::new(),
+            file,
+            sheet,
+            limits,
+            tx,
+            last_row_sent: 0,
+            stopped: false,
+        }
     }
 
     fn too_large(&self, row: u32, col: u32, text_len: Option<usize>) -> IngestError {
@@ -169,7 +212,11 @@ impl<'a> RowBuilder<'a> {
             row: Some(u64::from(row) + 1),
             column: Some(col as usize + 1),
             what: match text_len {
-                None => format!("a cell in column {} (column {})", column_letters(col as usize), col + 1),
+                None => format!(
+                    "a cell in column {} (column {})",
+                    column_letters(col as usize),
+                    col + 1
+                ),
                 Some(n) => format!("a cell of {n} bytes"),
             },
             limit: self.limits.max_columns as u64,
@@ -187,7 +234,9 @@ impl<'a> RowBuilder<'a> {
             self.row = Some(row);
         }
         let slot = match value {
-            CellValue::Text(s) if s.len() > self.limits.max_cell_bytes => Slot::Oversized(s.len() as u64),
+            CellValue::Text(s) if s.len() > self.limits.max_cell_bytes => {
+                Slot::Oversized(s.len() as u64)
+            }
             CellValue::Text(s) => self.block_text(s),
             CellValue::Err(s) => match self.block_text(s) {
                 Slot::Text(a, b) => Slot::Error(a, b),
@@ -269,7 +318,9 @@ fn iso_slot(s: &str) -> Option<Slot> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(Slot::DateTime(d.and_time(chrono::NaiveTime::MIN)));
     }
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(Slot::DateTime)
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(Slot::DateTime)
 }
 
 fn produce_xlsx(
@@ -280,11 +331,17 @@ fn produce_xlsx(
     sheet_out: &OnceLock<String>,
     tx: &Sender<Result<Block, IngestError>>,
 ) -> Result<(), IngestError> {
-    let f = File::open(path).map_err(|source| IngestError::Io { file: file.to_owned(), source })?;
-    let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(BufReader::new(f)).map_err(|e| sheet_error(file, None, e))?;
+    let f = File::open(path).map_err(|source| IngestError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(BufReader::new(f)).map_err(|e| sheet_error(file, None, e))?;
     let names = wb.sheet_names();
     let name = choose_sheet(&names, wanted, file, |n| {
-        let mut cells = wb.worksheet_cells_reader(n).map_err(|e| sheet_error(file, Some(n), e))?;
+        let mut cells = wb
+            .worksheet_cells_reader(n)
+            .map_err(|e| sheet_error(file, Some(n), e))?;
         loop {
             match cells.next_cell() {
                 Ok(Some(c)) if !matches!(c.get_value(), DataRef::Empty) => return Ok(true),
@@ -295,7 +352,9 @@ fn produce_xlsx(
         }
     })?;
     let _ = sheet_out.set(name.clone());
-    let mut cells = wb.worksheet_cells_reader(&name).map_err(|e| sheet_error(file, Some(&name), e))?;
+    let mut cells = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| sheet_error(file, Some(&name), e))?;
     let mut rows = RowBuilder::new(file, &name, limits, tx);
     loop {
         let rec = match cells.next_cell_with_formula_metadata() {
@@ -347,7 +406,10 @@ where
     R: Reader<BufReader<File>>,
     R::Error: std::fmt::Display,
 {
-    let f = File::open(path).map_err(|source| IngestError::Io { file: file.to_owned(), source })?;
+    let f = File::open(path).map_err(|source| IngestError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > limits.max_whole_sheet_file_bytes {
         return Err(IngestError::TooLarge {
@@ -364,7 +426,9 @@ where
     let names = wb.sheet_names();
     let mut first_range = None;
     let name = choose_sheet(&names, wanted, file, |n| {
-        let range = wb.worksheet_range(n).map_err(|e| sheet_error(file, Some(n), e))?;
+        let range = wb
+            .worksheet_range(n)
+            .map_err(|e| sheet_error(file, Some(n), e))?;
         let has = range.used_cells().next().is_some();
         if has {
             first_range = Some(range);
@@ -374,7 +438,9 @@ where
     let _ = sheet_out.set(name.clone());
     let range = match first_range {
         Some(r) => r,
-        None => wb.worksheet_range(&name).map_err(|e| sheet_error(file, Some(&name), e))?,
+        None => wb
+            .worksheet_range(&name)
+            .map_err(|e| sheet_error(file, Some(&name), e))?,
     };
     // Formulas only matter where the value is missing; a reader without formula support
     // (or a sheet without formulas) gives an empty range.

@@ -11,9 +11,9 @@ use crossbeam_channel::Sender;
 use csv_core::{ReadRecordResult, ReaderBuilder};
 use encoding_rs::{DecoderResult, Encoding, UTF_8};
 
+use crate::Limits;
 use crate::batch::{Block, Slot};
 use crate::error::IngestError;
-use crate::Limits;
 
 const HEAD_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 1 << 20;
@@ -39,8 +39,12 @@ pub(crate) fn plan(
 ) -> Result<TextPlan, IngestError> {
     let (encoding, bom_len) = match encoding {
         Some(label) => {
-            let enc = Encoding::for_label(label.trim().as_bytes())
-                .ok_or_else(|| IngestError::UnknownEncoding { file: file.to_owned(), label: label.to_owned() })?;
+            let enc = Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+                IngestError::UnknownEncoding {
+                    file: file.to_owned(),
+                    label: label.to_owned(),
+                }
+            })?;
             let bom = match Encoding::for_bom(head) {
                 Some((e, n)) if e == enc && e == UTF_8 => n,
                 _ => 0,
@@ -56,7 +60,11 @@ pub(crate) fn plan(
             sniff_delimiter(&text)
         }
     };
-    Ok(TextPlan { encoding, bom_len, delimiter })
+    Ok(TextPlan {
+        encoding,
+        bom_len,
+        delimiter,
+    })
 }
 
 fn detect_encoding(head: &[u8], at_eof: bool) -> (&'static Encoding, usize) {
@@ -72,7 +80,12 @@ fn detect_encoding(head: &[u8], at_eof: bool) -> (&'static Encoding, usize) {
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     det.feed(head, at_eof);
     // Partners are mostly Israeli: prefer Hebrew legacy encodings when undecided.
-    (det.guess(Some(b"il"), chardetng::Utf8Detection::Allow), 0)
+    let guess = det.guess(Some(b"il"), chardetng::Utf8Detection::Allow);
+    // Windows-1255 is a superset of ISO-8859-8 and what Hebrew Windows actually writes.
+    if guess == encoding_rs::ISO_8859_8 || guess == encoding_rs::ISO_8859_8_I {
+        return (encoding_rs::WINDOWS_1255, 0);
+    }
+    (guess, 0)
 }
 
 /// The delimiter among `,` `;` tab `|` that splits the first lines most consistently.
@@ -119,7 +132,9 @@ pub(crate) fn sniff_delimiter(text: &str) -> u8 {
                 *freq.entry(c[i]).or_default() += 1;
             }
         }
-        let Some((&per_line, &lines)) = freq.iter().max_by_key(|(k, v)| (**v, **k)) else { continue };
+        let Some((&per_line, &lines)) = freq.iter().max_by_key(|(k, v)| (**v, **k)) else {
+            continue;
+        };
         if (lines, per_line) > (best.1, best.2) {
             best = (cand, lines, per_line);
         }
@@ -156,7 +171,10 @@ fn produce_inner(
     limits: &Limits,
     tx: &Sender<Result<Block, IngestError>>,
 ) -> Result<(), IngestError> {
-    let io = |source| IngestError::Io { file: file.to_owned(), source };
+    let io = |source| IngestError::Io {
+        file: file.to_owned(),
+        source,
+    };
     let mut decoder = Decoder {
         inner: (plan.encoding != UTF_8).then(|| plan.encoding.new_decoder_with_bom_removal()),
         name: plan.encoding.name(),
@@ -187,7 +205,16 @@ fn produce_inner(
         if pos == input.len() && !decoded_eof {
             input.clear();
             pos = 0;
-            fill(reader, &mut raw, &mut raw_eof, &mut input, &mut decoder, file, row).map_err(|e| match e {
+            fill(
+                reader,
+                &mut raw,
+                &mut raw_eof,
+                &mut input,
+                &mut decoder,
+                file,
+                row,
+            )
+            .map_err(|e| match e {
                 FillError::Io(source) => io(source),
                 FillError::Decode(e) => e,
             })?;
@@ -196,7 +223,8 @@ fn produce_inner(
             }
         }
         let avail = &input[pos..];
-        let (res, nin, nout, nend) = rdr.read_record(avail, &mut block.data[used..], &mut ends[nends..]);
+        let (res, nin, nout, nend) =
+            rdr.read_record(avail, &mut block.data[used..], &mut ends[nends..]);
         if nin > 0 {
             let consumed = &avail[..nin];
             if crlf_pending {
@@ -249,7 +277,11 @@ fn produce_inner(
                 let is_record = matches!(res, ReadRecordResult::Record);
                 let data = &block.data[record_start..used];
                 let term = u64::from(is_record && last_byte == b'\n');
-                let embedded = if newlines_in_record > term && is_record { count_newlines(data) } else { 0 };
+                let embedded = if newlines_in_record > term && is_record {
+                    count_newlines(data)
+                } else {
+                    0
+                };
                 let blank_lines = newlines_in_record.saturating_sub(term + embedded);
                 // Empty lines before this record are rows of their own.
                 for _ in 0..blank_lines {
@@ -344,9 +376,12 @@ fn fill(
             raw.clear();
         }
         Some(dec) => {
-            let needed = dec.max_utf8_buffer_length_without_replacement(raw.len()).unwrap_or(raw.len() * 3 + 16);
+            let needed = dec
+                .max_utf8_buffer_length_without_replacement(raw.len())
+                .unwrap_or(raw.len() * 3 + 16);
             out.resize(needed, 0);
-            let (result, read, written) = dec.decode_to_utf8_without_replacement(raw, out, *raw_eof);
+            let (result, read, written) =
+                dec.decode_to_utf8_without_replacement(raw, out, *raw_eof);
             out.truncate(written);
             if let DecoderResult::Malformed(bad, _) = result {
                 let offset = decoder.raw_offset + read as u64 - u64::from(bad);
@@ -397,12 +432,19 @@ mod tests {
 
     #[test]
     fn detects_encodings() {
-        let (text, _, _) = encoding_rs::WINDOWS_1255.encode("שם,גיל,עיר\nדנה,34,חיפה\nיוסי,51,ירושלים\n");
+        let (text, _, _) =
+            encoding_rs::WINDOWS_1255.encode("שם,גיל,עיר\nדנה,34,חיפה\nיוסי,51,ירושלים\n");
         assert_eq!(detect_encoding(&text, true).0.name(), "windows-1255");
-        assert_eq!(detect_encoding("שם,גיל\n".as_bytes(), true).0.name(), "UTF-8");
+        assert_eq!(
+            detect_encoding("שם,גיל\n".as_bytes(), true).0.name(),
+            "UTF-8"
+        );
         assert_eq!(detect_encoding(b"\xef\xbb\xbfa,b", true), (UTF_8, 3));
         assert_eq!(detect_encoding(b"\xff\xfea\x00", true).0.name(), "UTF-16LE");
         // A character cut at the end of the head is not evidence against UTF-8.
-        assert_eq!(detect_encoding(&"אב".as_bytes()[..3], false).0.name(), "UTF-8");
+        assert_eq!(
+            detect_encoding(&"אב".as_bytes()[..3], false).0.name(),
+            "UTF-8"
+        );
     }
 }

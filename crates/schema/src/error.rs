@@ -59,7 +59,9 @@ impl JsonPath {
         Self("$".to_owned())
     }
     pub(crate) fn key(&self, key: &str) -> Self {
-        let simple = key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let simple = key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if simple {
             Self(format!("{}.{key}", self.0))
         } else {

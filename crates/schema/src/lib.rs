@@ -44,9 +44,13 @@ pub const ANY_DATE_FORMATS: &[&str] = &[
 pub fn default_formats(t: FieldType) -> Vec<String> {
     match t {
         FieldType::Date => vec!["%Y-%m-%d".to_owned()],
-        FieldType::Datetime => ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-            .map(String::from)
-            .to_vec(),
+        FieldType::Datetime => [
+            "%Y-%m-%dT%H:%M:%S%z",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+        ]
+        .map(String::from)
+        .to_vec(),
         _ => Vec::new(),
     }
 }
@@ -55,13 +59,14 @@ impl TableSchema {
     /// Parses a schema from JSON text. `file` names the document in errors, and its stem is
     /// the schema's name unless the document has a `name`.
     pub fn from_json_str(text: &str, file: &str) -> Result<Self, SchemaError> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SchemaError::Syntax {
-            file: file.to_owned(),
-            format: "JSON",
-            line: e.line(),
-            column: e.column(),
-            message: strip_position(&e.to_string()),
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| SchemaError::Syntax {
+                file: file.to_owned(),
+                format: "JSON",
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            })?;
         let stem = Path::new(file)
             .file_name()
             .and_then(|n| n.to_str())
@@ -72,7 +77,10 @@ impl TableSchema {
     /// Reads and parses a schema file.
     pub fn load(path: &Path) -> Result<Self, SchemaError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
+            file: file.clone(),
+            source,
+        })?;
         Self::from_json_str(&text, &file)
     }
 }

@@ -175,7 +175,10 @@ impl Parser<'_> {
                 "bareNumber" => field.bare_number = self.boolean(v, &p)?,
                 "categories" => {
                     let values = self.categories(v, &p)?;
-                    let check = Check { value: values, severity: Severity::Error };
+                    let check = Check {
+                        value: values,
+                        severity: Severity::Error,
+                    };
                     if field.constraints.enumeration.is_none() {
                         field.constraints.enumeration = Some(check);
                     }
@@ -187,7 +190,11 @@ impl Parser<'_> {
                     Value::String(_) => default_severity = self.severity(v, &p)?,
                     Value::Object(m) => {
                         for (c, s) in m {
-                            severity_overrides.push((c.clone(), self.severity(s, &p.key(c))?, p.key(c)));
+                            severity_overrides.push((
+                                c.clone(),
+                                self.severity(s, &p.key(c))?,
+                                p.key(c),
+                            ));
                         }
                     }
                     _ => {
@@ -207,7 +214,8 @@ impl Parser<'_> {
             }
         }
         if let Some(c) = obj.get("constraints") {
-            field.constraints = self.constraints(&field, c, &path.key("constraints"), default_severity)?;
+            field.constraints =
+                self.constraints(&field, c, &path.key("constraints"), default_severity)?;
         }
         for (name, sev, p) in severity_overrides {
             let c = &mut field.constraints;
@@ -227,13 +235,23 @@ impl Parser<'_> {
             match slot {
                 Some(s) => *s = sev,
                 None => {
-                    return Err(self.invalid(&p, format!("the field has no {name:?} constraint to set a severity on")));
+                    return Err(self.invalid(
+                        &p,
+                        format!("the field has no {name:?} constraint to set a severity on"),
+                    ));
                 }
             }
         }
         if field.field_type == FieldType::Boolean {
-            if let Some(both) = field.true_values.iter().find(|t| field.false_values.contains(t)) {
-                return Err(self.invalid(path, format!("{both:?} is both a true value and a false value")));
+            if let Some(both) = field
+                .true_values
+                .iter()
+                .find(|t| field.false_values.contains(t))
+            {
+                return Err(self.invalid(
+                    path,
+                    format!("{both:?} is both a true value and a false value"),
+                ));
             }
         }
         Ok(field)
@@ -244,7 +262,10 @@ impl Parser<'_> {
         match t {
             FieldType::Date | FieldType::Datetime => match s {
                 "default" | "" => Ok(crate::default_formats(t)),
-                "any" => Ok(crate::ANY_DATE_FORMATS.iter().map(|f| (*f).to_owned()).collect()),
+                "any" => Ok(crate::ANY_DATE_FORMATS
+                    .iter()
+                    .map(|f| (*f).to_owned())
+                    .collect()),
                 pattern => {
                     if !pattern.contains('%') {
                         return Err(self.invalid(
@@ -260,7 +281,13 @@ impl Parser<'_> {
         }
     }
 
-    fn constraints(&self, field: &Field, v: &Value, path: &JsonPath, sev: Severity) -> Result<Constraints> {
+    fn constraints(
+        &self,
+        field: &Field,
+        v: &Value,
+        path: &JsonPath,
+        sev: Severity,
+    ) -> Result<Constraints> {
         let obj = self.object(v, path)?;
         let mut c = Constraints::default();
         for (key, v) in obj {
@@ -270,7 +297,10 @@ impl Parser<'_> {
                 Value::Object(m) if m.contains_key("value") => {
                     for k in m.keys() {
                         if k != "value" && k != "severity" {
-                            return Err(self.invalid(&p.key(k), "a constraint object takes only \"value\" and \"severity\""));
+                            return Err(self.invalid(
+                                &p.key(k),
+                                "a constraint object takes only \"value\" and \"severity\"",
+                            ));
                         }
                     }
                     let s = match m.get("severity") {
@@ -282,23 +312,63 @@ impl Parser<'_> {
                 other => (other, sev),
             };
             match key.as_str() {
-                "required" => c.required = Some(Check { value: self.boolean(v, &p)?, severity }),
-                "unique" => c.unique = Some(Check { value: self.boolean(v, &p)?, severity }),
-                "minimum" => c.minimum = Some(Check { value: self.bound(field, v, &p)?, severity }),
-                "maximum" => c.maximum = Some(Check { value: self.bound(field, v, &p)?, severity }),
+                "required" => {
+                    c.required = Some(Check {
+                        value: self.boolean(v, &p)?,
+                        severity,
+                    })
+                }
+                "unique" => {
+                    c.unique = Some(Check {
+                        value: self.boolean(v, &p)?,
+                        severity,
+                    })
+                }
+                "minimum" => {
+                    c.minimum = Some(Check {
+                        value: self.bound(field, v, &p)?,
+                        severity,
+                    })
+                }
+                "maximum" => {
+                    c.maximum = Some(Check {
+                        value: self.bound(field, v, &p)?,
+                        severity,
+                    })
+                }
                 "exclusiveMinimum" => {
-                    c.exclusive_minimum = Some(Check { value: self.bound(field, v, &p)?, severity });
+                    c.exclusive_minimum = Some(Check {
+                        value: self.bound(field, v, &p)?,
+                        severity,
+                    });
                 }
                 "exclusiveMaximum" => {
-                    c.exclusive_maximum = Some(Check { value: self.bound(field, v, &p)?, severity });
+                    c.exclusive_maximum = Some(Check {
+                        value: self.bound(field, v, &p)?,
+                        severity,
+                    });
                 }
-                "minLength" => c.min_length = Some(Check { value: self.length(v, &p)?, severity }),
-                "maxLength" => c.max_length = Some(Check { value: self.length(v, &p)?, severity }),
+                "minLength" => {
+                    c.min_length = Some(Check {
+                        value: self.length(v, &p)?,
+                        severity,
+                    })
+                }
+                "maxLength" => {
+                    c.max_length = Some(Check {
+                        value: self.length(v, &p)?,
+                        severity,
+                    })
+                }
                 "pattern" => {
                     let source = self.string(v, &p)?;
-                    let regex = Regex::new(&format!("^(?:{source})$"))
-                        .map_err(|e| self.invalid(&p, format!("not a valid regular expression: {e}")))?;
-                    c.pattern = Some(Check { value: Pattern { source, regex }, severity });
+                    let regex = Regex::new(&format!("^(?:{source})$")).map_err(|e| {
+                        self.invalid(&p, format!("not a valid regular expression: {e}"))
+                    })?;
+                    c.pattern = Some(Check {
+                        value: Pattern { source, regex },
+                        severity,
+                    });
                 }
                 "enum" => {
                     let values = self.array(v, &p)?;
@@ -310,7 +380,10 @@ impl Parser<'_> {
                         .enumerate()
                         .map(|(i, x)| self.scalar_text(x, &p.index(i)))
                         .collect::<Result<Vec<_>>>()?;
-                    c.enumeration = Some(Check { value: values, severity });
+                    c.enumeration = Some(Check {
+                        value: values,
+                        severity,
+                    });
                 }
                 other => {
                     return Err(self.invalid(
@@ -341,7 +414,10 @@ impl Parser<'_> {
                 .parse::<f64>()
                 .map(Bound::Number)
                 .map_err(|_| self.invalid(p, format!("expected a number, found {s:?}"))),
-            _ => Err(self.invalid(p, format!("expected a bound for a {} field", field.field_type.as_str()))),
+            _ => Err(self.invalid(
+                p,
+                format!("expected a bound for a {} field", field.field_type.as_str()),
+            )),
         }
     }
 
@@ -373,17 +449,19 @@ impl Parser<'_> {
             Some(Value::Object(m)) => {
                 let unmapped = match obj.get("unmapped") {
                     None => Unmapped::Keep,
-                    Some(u) => match self.string(u, &p.key("unmapped"))?.as_str() {
-                        "keep" => Unmapped::Keep,
-                        "error" => Unmapped::Error,
-                        "null" => Unmapped::Null,
-                        other => {
-                            return Err(self.invalid(
+                    Some(u) => {
+                        match self.string(u, &p.key("unmapped"))?.as_str() {
+                            "keep" => Unmapped::Keep,
+                            "error" => Unmapped::Error,
+                            "null" => Unmapped::Null,
+                            other => {
+                                return Err(self.invalid(
                                 &p.key("unmapped"),
                                 format!("{other:?} is not a policy; use \"keep\", \"error\" or \"null\""),
                             ));
+                            }
                         }
-                    },
+                    }
                 };
                 (m, unmapped)
             }
@@ -403,7 +481,12 @@ impl Parser<'_> {
             Value::Object(m) => {
                 let expr = match m.get("rule").or_else(|| m.get("check")) {
                     Some(e) => self.string(e, &p.key("rule"))?,
-                    None => return Err(self.invalid(p, "a rule object needs a \"rule\" such as \"end_date >= start_date\"")),
+                    None => {
+                        return Err(self.invalid(
+                            p,
+                            "a rule object needs a \"rule\" such as \"end_date >= start_date\"",
+                        ));
+                    }
                 };
                 let severity = match m.get("severity") {
                     Some(s) => self.severity(s, &p.key("severity"))?,
@@ -415,7 +498,12 @@ impl Parser<'_> {
                 };
                 (expr, severity, message)
             }
-            _ => return Err(self.invalid(p, "expected a rule string or {\"rule\": …, \"severity\": …}")),
+            _ => {
+                return Err(self.invalid(
+                    p,
+                    "expected a rule string or {\"rule\": …, \"severity\": …}",
+                ));
+            }
         };
         let (lhs, op, rhs) = split_comparison(&expr).ok_or_else(|| {
             self.invalid(p, format!("{expr:?} is not a comparison like \"end_date >= start_date\" (operators: = != < <= > >=)"))
@@ -428,13 +516,21 @@ impl Parser<'_> {
         } else if rhs.parse::<f64>().is_ok() {
             Operand::Literal(rhs.to_owned())
         } else {
-            Operand::Field(
-                schema
-                    .field_index(rhs)
-                    .ok_or_else(|| self.invalid(p, format!("{rhs:?} is not a field of this schema (quote a constant: '{rhs}')")))?,
-            )
+            Operand::Field(schema.field_index(rhs).ok_or_else(|| {
+                self.invalid(
+                    p,
+                    format!("{rhs:?} is not a field of this schema (quote a constant: '{rhs}')"),
+                )
+            })?)
         };
-        Ok(Rule { expr, lhs, op, rhs, severity, message })
+        Ok(Rule {
+            expr,
+            lhs,
+            op,
+            rhs,
+            severity,
+            message,
+        })
     }
 
     fn key_fields(&self, schema: &TableSchema, v: &Value, p: &JsonPath) -> Result<Vec<usize>> {
@@ -460,7 +556,10 @@ impl Parser<'_> {
         match self.string(v, p)?.as_str() {
             "error" => Ok(Severity::Error),
             "warning" => Ok(Severity::Warning),
-            other => Err(self.invalid(p, format!("severity {other:?} is neither \"error\" nor \"warning\""))),
+            other => Err(self.invalid(
+                p,
+                format!("severity {other:?} is neither \"error\" nor \"warning\""),
+            )),
         }
     }
 
@@ -499,7 +598,10 @@ impl Parser<'_> {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(b.to_string()),
-            other => Err(self.invalid(p, format!("expected text or a number, found {}", kind(other)))),
+            other => Err(self.invalid(
+                p,
+                format!("expected text or a number, found {}", kind(other)),
+            )),
         }
     }
 }

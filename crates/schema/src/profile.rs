@@ -87,10 +87,7 @@ impl Profile {
     /// Parses a profile from TOML text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, SchemaError> {
         let profile: Profile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((0, 0));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             SchemaError::Syntax {
                 file: file.to_owned(),
                 format: "TOML",
@@ -104,7 +101,9 @@ impl Profile {
                 return Err(SchemaError::Invalid {
                     file: file.to_owned(),
                     path: "delimiter".to_owned(),
-                    message: format!("{d:?} is not a one-byte delimiter; use \",\", \";\", \"|\" or \"tab\""),
+                    message: format!(
+                        "{d:?} is not a one-byte delimiter; use \",\", \";\", \"|\" or \"tab\""
+                    ),
                 });
             }
         }
@@ -121,7 +120,10 @@ impl Profile {
     /// Reads and parses a profile file.
     pub fn load(path: &std::path::Path) -> Result<Self, SchemaError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
+            file: file.clone(),
+            source,
+        })?;
         Self::from_toml(&text, &file)
     }
 
@@ -169,8 +171,11 @@ impl TableSchema {
             field.formats = formats;
             if !fp.value_map.is_empty() {
                 let map = field.value_map.get_or_insert_with(Default::default);
-                let mut entries: Vec<(String, String)> =
-                    fp.value_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let mut entries: Vec<(String, String)> = fp
+                    .value_map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 entries.append(&mut map.entries);
                 map.entries = entries;
             }
@@ -183,7 +188,9 @@ impl TableSchema {
                 field.group_char = Some(g.clone());
             }
         }
-        schema.missing_values.extend(profile.missing_values.iter().cloned());
+        schema
+            .missing_values
+            .extend(profile.missing_values.iter().cloned());
         for f in &mut schema.fields {
             if let Some(mv) = &mut f.missing_values {
                 mv.extend(profile.missing_values.iter().cloned());

@@ -1,7 +1,9 @@
 use super::*;
 
 fn err(json: &str) -> String {
-    TableSchema::from_json_str(json, "s.json").unwrap_err().to_string()
+    TableSchema::from_json_str(json, "s.json")
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -63,13 +65,28 @@ fn reads_frictionless_and_extension_keys() {
     assert_eq!(s.unique_keys, vec![vec![1, 2]]);
     assert!(s.fields[1].pii);
     assert_eq!(s.fields[2].formats, ["%d/%m/%Y"]);
-    assert_eq!(s.fields[3].constraints.maximum.as_ref().unwrap().severity, Severity::Warning);
-    assert_eq!(s.fields[3].constraints.minimum.as_ref().unwrap().severity, Severity::Error);
-    assert_eq!(s.fields[4].constraints.enumeration.as_ref().unwrap().value, ["female", "male"]);
-    assert_eq!(s.fields[4].value_map.as_ref().unwrap().unmapped, Unmapped::Error);
+    assert_eq!(
+        s.fields[3].constraints.maximum.as_ref().unwrap().severity,
+        Severity::Warning
+    );
+    assert_eq!(
+        s.fields[3].constraints.minimum.as_ref().unwrap().severity,
+        Severity::Error
+    );
+    assert_eq!(
+        s.fields[4].constraints.enumeration.as_ref().unwrap().value,
+        ["female", "male"]
+    );
+    assert_eq!(
+        s.fields[4].value_map.as_ref().unwrap().unmapped,
+        Unmapped::Error
+    );
     assert_eq!(s.fields[6].decimal_char, ",");
     assert!(!s.fields[6].bare_number);
-    assert_eq!(s.fields[7].constraints.minimum.as_ref().unwrap().severity, Severity::Warning);
+    assert_eq!(
+        s.fields[7].constraints.minimum.as_ref().unwrap().severity,
+        Severity::Warning
+    );
     assert_eq!(s.rules[0].op, CmpOp::Ge);
     assert_eq!(s.rules[0].rhs, Operand::Field(2));
     assert_eq!(s.rules[1].rhs, Operand::Literal("200".into()));
@@ -94,7 +111,10 @@ fn profile_merges_into_schema() {
     let m = s.with_profile(&p, "p.toml").unwrap();
     assert_eq!(m.fields[0].formats, ["%d.%m.%Y", "%Y-%m-%d"]);
     assert_eq!(m.fields[1].aliases, ["מין"]);
-    assert_eq!(m.fields[1].value_map.as_ref().unwrap().entries[0], ("נ".into(), "female".into()));
+    assert_eq!(
+        m.fields[1].value_map.as_ref().unwrap().entries[0],
+        ("נ".into(), "female".into())
+    );
     assert_eq!(m.fields[2].decimal_char, ",");
 
     let bad = Profile::from_toml("[fields.nope]\naliases = []\n", "p.toml").unwrap();
