@@ -231,6 +231,14 @@ impl<'a> RowBuilder<'a> {
         }
         if self.row != Some(row) {
             self.finish_row();
+            // Rows with no cell at all before this one are blank rows of the sheet. They are
+            // ended before this row's first text goes into the block, which may be sent.
+            let number = u64::from(row) + 1;
+            while self.last_row_sent + 1 < number {
+                self.last_row_sent += 1;
+                self.block.end_row(self.last_row_sent);
+                self.maybe_send();
+            }
             self.row = Some(row);
         }
         let slot = match value {
@@ -261,12 +269,6 @@ impl<'a> RowBuilder<'a> {
     fn finish_row(&mut self) {
         let Some(r) = self.row.take() else { return };
         let number = u64::from(r) + 1;
-        // Rows with no cell at all between two rows are blank rows of the sheet.
-        while self.last_row_sent + 1 < number {
-            self.last_row_sent += 1;
-            self.block.end_row(self.last_row_sent);
-            self.maybe_send();
-        }
         // Trailing empty cells are not columns.
         while matches!(self.cells.last(), Some(Slot::Empty)) {
             self.cells.pop();
