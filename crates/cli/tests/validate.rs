@@ -9,7 +9,11 @@ fn root() -> PathBuf {
 }
 
 fn backbone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backbone")).args(args).current_dir(root()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
 }
 
 fn code(o: &Output) -> i32 {
@@ -20,14 +24,32 @@ const SCHEMA: &str = "tests/fixtures/schemas/service_records.json";
 
 #[test]
 fn valid_file_exits_0_invalid_1_unreadable_2() {
-    let ok = backbone(&["validate", "tests/fixtures/files/shelter_utf16_tab.tsv", "--schema", SCHEMA]);
+    let ok = backbone(&[
+        "validate",
+        "tests/fixtures/files/shelter_utf16_tab.tsv",
+        "--schema",
+        SCHEMA,
+    ]);
     assert_eq!(code(&ok), 0, "{}", String::from_utf8_lossy(&ok.stdout));
-    let bad = backbone(&["validate", "tests/fixtures/files/clinic_windows1255.csv", "--schema", SCHEMA]);
+    let bad = backbone(&[
+        "validate",
+        "tests/fixtures/files/clinic_windows1255.csv",
+        "--schema",
+        SCHEMA,
+    ]);
     assert_eq!(code(&bad), 1);
-    let missing = backbone(&["validate", "tests/fixtures/files/nope.csv", "--schema", SCHEMA]);
+    let missing = backbone(&[
+        "validate",
+        "tests/fixtures/files/nope.csv",
+        "--schema",
+        SCHEMA,
+    ]);
     assert_eq!(code(&missing), 2);
     let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(stderr.starts_with("backbone: cannot read tests/fixtures/files/nope.csv"), "{stderr}");
+    assert!(
+        stderr.starts_with("backbone: cannot read tests/fixtures/files/nope.csv"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     let usage = backbone(&["validate", "tests/fixtures/files/plain.csv"]);
     assert_eq!(code(&usage), 2);
@@ -35,13 +57,30 @@ fn valid_file_exits_0_invalid_1_unreadable_2() {
 
 #[test]
 fn json_report_has_the_frictionless_shape() {
-    let o = backbone(&["validate", "tests/fixtures/files/welfare_title_rows.xlsx", "--schema", SCHEMA, "--format", "json"]);
+    let o = backbone(&[
+        "validate",
+        "tests/fixtures/files/welfare_title_rows.xlsx",
+        "--schema",
+        SCHEMA,
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 1);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["valid"], false);
     assert_eq!(r["stats"]["rows"], 6);
     let e = &r["errors"][0];
-    for key in ["type", "rowNumber", "fieldName", "fieldNumber", "cell", "message", "severity", "sheet", "cellRef"] {
+    for key in [
+        "type",
+        "rowNumber",
+        "fieldName",
+        "fieldNumber",
+        "cell",
+        "message",
+        "severity",
+        "sheet",
+        "cellRef",
+    ] {
         assert!(e.get(key).is_some(), "error without {key}: {e}");
     }
     assert_eq!(e["cellRef"], "C7");
@@ -51,12 +90,22 @@ fn json_report_has_the_frictionless_shape() {
 #[test]
 fn personal_data_never_reaches_the_report() {
     for format in ["text", "json"] {
-        let o = backbone(&["validate", "tests/fixtures/files/clinic_windows1255.csv", "--schema", SCHEMA, "--format", format]);
+        let o = backbone(&[
+            "validate",
+            "tests/fixtures/files/clinic_windows1255.csv",
+            "--schema",
+            SCHEMA,
+            "--format",
+            format,
+        ]);
         let out = String::from_utf8_lossy(&o.stdout);
         // Row 11's id is too short; the report says so without echoing it.
         assert!(out.contains("Row 11"), "{out}");
         for id in ["012345678", "323456789", "\"123\""] {
-            assert!(!out.contains(id), "{format} report shows personal data {id}");
+            assert!(
+                !out.contains(id),
+                "{format} report shows personal data {id}"
+            );
         }
     }
 }
@@ -73,7 +122,10 @@ fn profile_and_schema_by_name() {
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("delimiter \";\""), "{out}");
-    assert!(out.contains("\"7.5\" is not a number such as 1.234,5"), "{out}");
+    assert!(
+        out.contains("\"7.5\" is not a number such as 1.234,5"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -81,10 +133,18 @@ fn broken_schema_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("s.json");
     std::fs::write(&schema, r#"{"fields": [{"name": "a", "type": "integr"}]}"#).unwrap();
-    let o = backbone(&["validate", "tests/fixtures/files/plain.csv", "--schema", schema.to_str().unwrap()]);
+    let o = backbone(&[
+        "validate",
+        "tests/fixtures/files/plain.csv",
+        "--schema",
+        schema.to_str().unwrap(),
+    ]);
     assert_eq!(code(&o), 2);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("$.fields[0].type: type \"integr\" is not supported"), "{err}");
+    assert!(
+        err.contains("$.fields[0].type: type \"integr\" is not supported"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -92,7 +152,14 @@ fn unreadable_file_in_json_mode_still_prints_json() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("empty.csv");
     std::fs::write(&f, "").unwrap();
-    let o = backbone(&["validate", f.to_str().unwrap(), "--schema", SCHEMA, "--format", "json"]);
+    let o = backbone(&[
+        "validate",
+        f.to_str().unwrap(),
+        "--schema",
+        SCHEMA,
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 2);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["valid"], false);

@@ -4,6 +4,14 @@ use chrono::NaiveDateTime;
 
 use crate::cell::Cell;
 
+/// What the reading thread hands to the workers: CSV text cut at row ends (parsed by the
+/// worker), or rows a spreadsheet reader already made.
+#[derive(Debug)]
+pub(crate) enum Work {
+    Chunk(crate::text::Chunk),
+    Block(Block),
+}
+
 /// One cell, stored without borrowing: text lives in the block's byte buffer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Slot {
@@ -22,6 +30,9 @@ pub(crate) enum Slot {
 /// A block of rows.
 #[derive(Debug, Default)]
 pub(crate) struct Block {
+    /// Position of the block in the file (0, 1, 2, …): blocks are checked in parallel and
+    /// merged in this order.
+    pub(crate) seq: u64,
     pub(crate) data: Vec<u8>,
     /// `data` once checked to be UTF-8 as a whole (the common case): cells are then sliced
     /// from it without checking each one again.
@@ -41,6 +52,7 @@ pub(crate) enum CellView<'a> {
 impl Block {
     pub(crate) fn with_capacity(bytes: usize, slots: usize) -> Self {
         Self {
+            seq: 0,
             data: Vec::with_capacity(bytes),
             text: None,
             slots: Vec::with_capacity(slots),
@@ -54,6 +66,11 @@ impl Block {
             Ok(s) => self.text = Some(s),
             Err(e) => self.data = e.into_bytes(),
         }
+    }
+
+    /// Bytes of text the block holds.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.as_ref().map_or(self.data.len(), String::len)
     }
 
     pub(crate) fn len(&self) -> usize {

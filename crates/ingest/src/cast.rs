@@ -508,6 +508,8 @@ pub(crate) struct Checks {
 /// Allowed values: text compared as text, other types compared as values.
 #[derive(Debug)]
 pub(crate) enum EnumSet {
+    /// A handful of values: comparing lengths then bytes beats hashing.
+    Few(Vec<String>),
     Text(HashSet<String>),
     Values(Vec<Value<'static>>),
 }
@@ -515,6 +517,9 @@ pub(crate) enum EnumSet {
 impl EnumSet {
     pub(crate) fn contains(&self, v: &Value<'_>) -> bool {
         match (self, v) {
+            (EnumSet::Few(list), Value::Str(s)) => {
+                list.iter().any(|x| x.len() == s.len() && x == s.as_ref())
+            }
             (EnumSet::Text(set), Value::Str(s)) => set.contains(s.as_ref()),
             (EnumSet::Values(vals), v) => {
                 vals.iter().any(|x| x.compare(v) == Some(Ordering::Equal))
@@ -559,7 +564,11 @@ impl Checks {
             None => None,
             Some(chk) => {
                 let set = if matches!(field.field_type, FieldType::String | FieldType::Any) {
-                    EnumSet::Text(chk.value.iter().cloned().collect())
+                    if chk.value.len() <= 16 {
+                        EnumSet::Few(chk.value.clone())
+                    } else {
+                        EnumSet::Text(chk.value.iter().cloned().collect())
+                    }
                 } else {
                     EnumSet::Values(
                         chk.value

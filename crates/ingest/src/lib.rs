@@ -53,7 +53,7 @@ pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
 pub use pseudonym::Pseudonymiser;
 pub use report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};
 
-use crate::batch::{Block, CellView};
+use crate::batch::{Block, CellView, Work};
 use crate::report::Collector;
 
 /// Bounds that keep memory and time finite whatever the file claims.
@@ -105,6 +105,8 @@ pub struct Options {
     pub pseudonymiser: Option<Pseudonymiser>,
     /// The file's name in reports (default: the path as given).
     pub display_name: Option<String>,
+    /// Threads that check rows (default: one per core).
+    pub threads: Option<usize>,
 }
 
 impl Default for Options {
@@ -116,6 +118,7 @@ impl Default for Options {
             batch_rows: 65_536,
             pseudonymiser: None,
             display_name: None,
+            threads: None,
         }
     }
 }
@@ -258,7 +261,7 @@ pub fn read_file(
 
     let mut source = SourceInfo::default();
     let sheet_name = OnceLock::new();
-    let (tx, rx) = crossbeam_channel::bounded::<Result<Block, IngestError>>(4);
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Work, IngestError>>(4);
     let limits = &options.limits;
     let collector = std::thread::scope(|scope| -> Result<Collector, IngestError> {
         match &kind {
@@ -287,18 +290,28 @@ pub fn read_file(
             },
             other => other,
         };
+        let delimiter = match &kind {
+            Kind::Text(plan) => plan.delimiter,
+            Kind::Sheet(_) => b',',
+        };
+        let to_block = |w: Work| -> Result<Block, IngestError> {
+            match w {
+                Work::Block(b) => Ok(b),
+                Work::Chunk(c) => text::parse_chunk(c, delimiter, &file, limits),
+            }
+        };
         // The header is searched for in the first rows; they are kept until it is found.
         let mut held: Vec<Block> = Vec::new();
         let mut held_rows = 0usize;
-        let mut rx_iter = rx.iter();
         while held_rows < limits.header_scan_rows {
-            match rx_iter.next() {
-                Some(Ok(b)) => {
+            match rx.recv() {
+                Ok(Ok(w)) => {
+                    let b = to_block(w)?;
                     held_rows += b.len();
                     held.push(b);
                 }
-                Some(Err(e)) => return Err(e),
-                None => break,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
             }
         }
         source.sheet = sheet_name.get().cloned();
@@ -361,45 +374,88 @@ pub fn read_file(
                     .insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
             }
         }
-        let out = sink.wants_rows().then(|| {
-            output::Output::new(
-                schema,
-                options.batch_rows.max(1),
-                options.pseudonymiser.clone(),
-            )
-        });
-        let mut engine = engine::Engine::new(
+        let validator = engine::Validator::new(
             schema,
             &matched,
             header_row,
-            Collector::new(options.error_limit),
             matches!(kind, Kind::Text(_)),
             source.sheet.clone(),
             source
                 .encoding
                 .clone()
                 .unwrap_or_else(|| "UTF-8".to_owned()),
-            out,
             limits.max_cell_bytes,
+            sink.wants_rows(),
+            options.pseudonymiser.clone(),
         )?;
-        let mut process = |b: &Block, engine: &mut engine::Engine<'_>| -> Result<(), IngestError> {
-            let mut view = Vec::with_capacity(schema.fields.len());
-            for i in 0..b.len() {
-                let n = b.row(i, &mut view);
-                if n > header_row {
-                    engine.row(n, &view, sink).map_err(fix_file)?;
+        // Rows to expect, from the first rows' size and the file's: sizes the unique indexes.
+        let held_bytes: usize = held.iter().map(Block::text_len).sum();
+        let expected_rows = match (&kind, std::fs::metadata(path).map(|m| m.len())) {
+            (Kind::Text(_), Ok(len)) if held_rows > 0 && held_bytes > 0 => {
+                let per_row = (held_bytes / held_rows).max(1) as u64;
+                usize::try_from(len / per_row)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(held_rows / 10)
+                    .min(200_000_000)
+            }
+            _ => held_rows,
+        };
+        let mut merger = engine::Merger::new(
+            &validator,
+            Collector::new(options.error_limit),
+            validator.header_issues(&matched),
+            expected_rows,
+        );
+        let sat = engine::Saturation::new();
+        // The blocks read while looking for the header are checked here, in order; the rest
+        // by the workers, and merged back in file order.
+        let mut next_seq = 0u64;
+        for b in held {
+            let checked = validator.check(b.seq, b, &sat)?;
+            merger
+                .merge(&validator, checked, &sat, sink)
+                .map_err(fix_file)?;
+            next_seq += 1;
+        }
+        let workers = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .clamp(1, 16);
+        std::thread::scope(|inner| -> Result<(), IngestError> {
+            let (done_tx, done_rx) =
+                crossbeam_channel::bounded::<Result<engine::Checked, IngestError>>(workers * 2);
+            for _ in 0..workers {
+                let (rx, done_tx, validator, sat, to_block) =
+                    (rx.clone(), done_tx.clone(), &validator, &sat, &to_block);
+                inner.spawn(move || {
+                    for msg in rx.iter() {
+                        let res = msg
+                            .and_then(to_block)
+                            .and_then(|b| validator.check(b.seq, b, sat));
+                        let failed = res.is_err();
+                        if done_tx.send(res).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+            }
+            // Only the workers read blocks now: if they stop, the reader's sends fail and it
+            // stops too, instead of waiting on a full channel forever.
+            drop(rx);
+            drop(done_tx);
+            let mut waiting: std::collections::BTreeMap<u64, engine::Checked> =
+                std::collections::BTreeMap::new();
+            for res in &done_rx {
+                let checked = res?;
+                waiting.insert(checked.seq, checked);
+                while let Some(c) = waiting.remove(&next_seq) {
+                    merger.merge(&validator, c, &sat, sink).map_err(fix_file)?;
+                    next_seq += 1;
                 }
             }
             Ok(())
-        };
-        for b in &held {
-            process(b, &mut engine)?;
-        }
-        drop(held);
-        for msg in rx_iter {
-            process(&msg?, &mut engine)?;
-        }
-        engine.finish(sink).map_err(fix_file)
+        })?;
+        Ok(merger.finish(&validator))
     })?;
     let mut report = collector.finish(file, schema.name.clone(), source);
     report.stats.fields = schema.fields.len();

@@ -70,7 +70,6 @@ pub(crate) struct Output {
     cols: Vec<Col>,
     pii: Vec<bool>,
     rows: Int64Builder,
-    pub(crate) batch_rows: usize,
     pseudonymiser: Option<Pseudonymiser>,
 }
 
@@ -102,7 +101,6 @@ impl Output {
             cols,
             pii: schema.fields.iter().map(|f| f.pii).collect(),
             rows: Int64Builder::with_capacity(batch_rows),
-            batch_rows,
             pseudonymiser,
         }
     }

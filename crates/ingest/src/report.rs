@@ -50,6 +50,35 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    /// Every type, in declaration order.
+    pub const ALL: [ErrorType; 18] = [
+        Self::BlankLabel,
+        Self::DuplicateLabel,
+        Self::ExtraLabel,
+        Self::MissingLabel,
+        Self::BlankRow,
+        Self::ExtraCell,
+        Self::MissingCell,
+        Self::TypeError,
+        Self::ConstraintError,
+        Self::UniqueError,
+        Self::PrimaryKey,
+        Self::RowConstraint,
+        Self::EncodingError,
+        Self::FormulaError,
+        Self::CellError,
+        Self::ValueMapError,
+        Self::OversizedCell,
+        Self::NoData,
+    ];
+    /// How many types there are.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Position in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
     /// The code as written in reports (`type-error`).
     pub fn code(self) -> &'static str {
         match self {
@@ -351,6 +380,11 @@ impl Collector {
             })
     }
 
+    /// True when the list of this type is full.
+    pub(crate) fn is_full(&self, kind: ErrorType) -> bool {
+        self.listed.get(&kind).copied().unwrap_or(0) >= self.limit
+    }
+
     /// Counts an issue without building it.
     pub(crate) fn count_only(
         &mut self,
@@ -367,7 +401,29 @@ impl Collector {
             .keys()
             .find(|k| k.0 == kind && k.1.as_deref() == field && k.2 == severity)
             .cloned();
-        if let Some(g) = key.and_then(|k| self.group_index.get(&k).copied()) {
+        let g = match key.and_then(|k| self.group_index.get(&k).copied()) {
+            Some(g) => g,
+            None => {
+                // A new kind of problem after the list was full: a group without examples.
+                self.groups.push(Group {
+                    kind,
+                    title: kind.title(),
+                    severity,
+                    field_name: field.map(str::to_owned),
+                    label: None,
+                    count: 0,
+                    rows: Vec::new(),
+                    examples: Vec::new(),
+                    expected: None,
+                });
+                self.group_index.insert(
+                    (kind, field.map(str::to_owned), severity, kind.title()),
+                    self.groups.len() - 1,
+                );
+                self.groups.len() - 1
+            }
+        };
+        {
             let group = &mut self.groups[g];
             group.count += 1;
             if let Some(r) = row {

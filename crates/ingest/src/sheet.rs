@@ -11,7 +11,7 @@ use calamine::{Data, DataRef, Reader};
 use crossbeam_channel::Sender;
 
 use crate::Limits;
-use crate::batch::{Block, Slot};
+use crate::batch::{Block, Slot, Work};
 use crate::cell::column_letters;
 use crate::error::IngestError;
 
@@ -153,7 +153,7 @@ pub(crate) fn produce(
     file: &str,
     limits: &Limits,
     sheet_out: &OnceLock<String>,
-    tx: &Sender<Result<Block, IngestError>>,
+    tx: &Sender<Result<Work, IngestError>>,
 ) {
     let result = match kind {
         SheetKind::Xlsx => produce_xlsx(path, wanted, file, limits, sheet_out, tx),
@@ -180,8 +180,9 @@ struct RowBuilder<'a> {
     file: &'a str,
     sheet: &'a str,
     limits: &'a Limits,
-    tx: &'a Sender<Result<Block, IngestError>>,
+    tx: &'a Sender<Result<Work, IngestError>>,
     last_row_sent: u64,
+    seq: u64,
     stopped: bool,
 }
 
@@ -190,7 +191,7 @@ impl<'a> RowBuilder<'a> {
         file: &'a str,
         sheet: &'a str,
         limits: &'a Limits,
-        tx: &'a Sender<Result<Block, IngestError>>,
+        tx: &'a Sender<Result<Work, IngestError>>,
     ) -> Self {
         Self {
             block: Block::default(),
@@ -201,6 +202,7 @@ impl<'a> RowBuilder<'a> {
             limits,
             tx,
             last_row_sent: 0,
+            seq: 0,
             stopped: false,
         }
     }
@@ -287,8 +289,13 @@ impl<'a> RowBuilder<'a> {
 
     fn send(&mut self) {
         let mut full = std::mem::take(&mut self.block);
+        if full.rows.is_empty() {
+            return;
+        }
         full.seal();
-        if !full.rows.is_empty() && !self.stopped && self.tx.send(Ok(full)).is_err() {
+        full.seq = self.seq;
+        self.seq += 1;
+        if !full.rows.is_empty() && !self.stopped && self.tx.send(Ok(Work::Block(full))).is_err() {
             self.stopped = true;
         }
     }
@@ -331,7 +338,7 @@ fn produce_xlsx(
     file: &str,
     limits: &Limits,
     sheet_out: &OnceLock<String>,
-    tx: &Sender<Result<Block, IngestError>>,
+    tx: &Sender<Result<Work, IngestError>>,
 ) -> Result<(), IngestError> {
     let f = File::open(path).map_err(|source| IngestError::Io {
         file: file.to_owned(),
@@ -402,7 +409,7 @@ fn produce_whole<R>(
     file: &str,
     limits: &Limits,
     sheet_out: &OnceLock<String>,
-    tx: &Sender<Result<Block, IngestError>>,
+    tx: &Sender<Result<Work, IngestError>>,
 ) -> Result<(), IngestError>
 where
     R: Reader<BufReader<File>>,

@@ -12,13 +12,12 @@ use csv_core::{ReadRecordResult, ReaderBuilder};
 use encoding_rs::{DecoderResult, Encoding, UTF_8};
 
 use crate::Limits;
-use crate::batch::{Block, Slot};
+use crate::batch::{Block, Slot, Work};
 use crate::error::IngestError;
 
 const HEAD_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 1 << 20;
-const BLOCK_ROWS: usize = 8192;
-const BLOCK_BYTES: usize = 4 << 20;
+const CHUNK_BYTES: usize = 2 << 20;
 
 /// How a text file will be read.
 #[derive(Debug)]
@@ -142,15 +141,82 @@ pub(crate) fn sniff_delimiter(text: &str) -> u8 {
     best.0
 }
 
-/// The reading thread: decodes (when not UTF-8), splits records, numbers rows the way
-/// frictionless does (every record and every empty line is a row), and sends blocks.
+/// A piece of the decoded text that ends where a row ends, so that it can be parsed on its
+/// own: how the reading thread hands CSV to the workers.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    /// Rows before this chunk (its first row is `rows_before + 1`).
+    pub(crate) rows_before: u64,
+    pub(crate) text: Vec<u8>,
+}
+
+/// Finds row ends the way a CSV parser does: a quote opens a quoted field only at the start
+/// of a field (Hebrew abbreviations such as צה"ל put quotes inside plain fields), and inside
+/// a quoted field line breaks are data.
+struct Splitter {
+    delimiter: u8,
+    in_quotes: bool,
+    /// Where scanning resumes.
+    pos: usize,
+    /// Just after the last row end found.
+    boundary: usize,
+    /// Row ends found up to `boundary`.
+    rows: u64,
+}
+
+impl Splitter {
+    fn scan(&mut self, buf: &[u8], eof: bool) {
+        let mut i = self.pos;
+        while i < buf.len() {
+            if self.in_quotes {
+                let Some(k) = memchr::memchr(b'"', &buf[i..]) else {
+                    i = buf.len();
+                    break;
+                };
+                let q = i + k;
+                match buf.get(q + 1) {
+                    // A quote at the end of what we have: escaped or closing, we cannot tell yet.
+                    None if !eof => {
+                        i = q;
+                        break;
+                    }
+                    Some(b'"') => i = q + 2,
+                    _ => {
+                        self.in_quotes = false;
+                        i = q + 1;
+                    }
+                }
+            } else {
+                let Some(k) = memchr::memchr2(b'"', b'\n', &buf[i..]) else {
+                    i = buf.len();
+                    break;
+                };
+                let p = i + k;
+                if buf[p] == b'\n' {
+                    self.rows += 1;
+                    self.boundary = p + 1;
+                } else if p == 0
+                    || matches!(buf[p - 1], b'\n' | b'\r')
+                    || buf[p - 1] == self.delimiter
+                {
+                    self.in_quotes = true;
+                }
+                i = p + 1;
+            }
+        }
+        self.pos = i;
+    }
+}
+
+/// The reading thread: decodes (when not UTF-8) and cuts the text into chunks at row ends.
 pub(crate) fn produce(
     mut reader: Box<dyn Read + Send>,
     head: Vec<u8>,
     plan: &TextPlan,
     file: &str,
     limits: &Limits,
-    tx: &Sender<Result<Block, IngestError>>,
+    tx: &Sender<Result<Work, IngestError>>,
 ) {
     if let Err(e) = produce_inner(&mut reader, head, plan, file, limits, tx) {
         let _ = tx.send(Err(e));
@@ -169,73 +235,130 @@ fn produce_inner(
     plan: &TextPlan,
     file: &str,
     limits: &Limits,
-    tx: &Sender<Result<Block, IngestError>>,
+    tx: &Sender<Result<Work, IngestError>>,
 ) -> Result<(), IngestError> {
-    let io = |source| IngestError::Io {
-        file: file.to_owned(),
-        source,
-    };
     let mut decoder = Decoder {
         inner: (plan.encoding != UTF_8).then(|| plan.encoding.new_decoder_with_bom_removal()),
         name: plan.encoding.name(),
         raw_offset: 0,
     };
-    let mut rdr = ReaderBuilder::new().delimiter(plan.delimiter).build();
-
-    // `input` holds UTF-8 bytes not yet parsed: input[pos..len].
-    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK * 3 + 16);
-    let mut pos = 0usize;
     let mut raw = head;
     raw.drain(..plan.bom_len.min(raw.len()));
     let mut raw_eof = false;
-    let mut decoded_eof = false;
-
-    let mut block = new_block();
-    let mut used = 0usize; // bytes of block.data in use
-    let mut ends: Vec<usize> = vec![0; 64];
-    let mut nends = 0usize;
-    let mut record_start = 0usize;
-
-    let mut row: u64 = 0;
-    let mut newlines_in_record: u64 = 0;
-    let mut last_byte: u8 = 0;
-    let mut crlf_pending = false;
-
+    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + READ_CHUNK * 4);
+    let mut split = Splitter {
+        delimiter: plan.delimiter,
+        in_quotes: false,
+        pos: 0,
+        boundary: 0,
+        rows: 0,
+    };
+    let mut rows_before: u64 = 0;
+    let mut seq: u64 = 0;
     loop {
-        if pos == input.len() && !decoded_eof {
-            input.clear();
-            pos = 0;
+        let eof = raw_eof && raw.is_empty();
+        if !eof {
             fill(
                 reader,
                 &mut raw,
                 &mut raw_eof,
-                &mut input,
+                &mut pending,
                 &mut decoder,
                 file,
-                row,
-            )
-            .map_err(|e| match e {
-                FillError::Io(source) => io(source),
-                FillError::Decode(e) => e,
-            })?;
-            if input.is_empty() && raw_eof {
-                decoded_eof = true;
+                rows_before + split.rows,
+            )?;
+        }
+        let eof = raw_eof && raw.is_empty();
+        split.scan(&pending, eof);
+        let cut = if eof {
+            pending.len()
+        } else if pending.len() >= CHUNK_BYTES && split.boundary > 0 {
+            split.boundary
+        } else {
+            if pending.len() - split.boundary > limits.max_record_bytes {
+                return Err(IngestError::TooLarge {
+                    file: file.to_owned(),
+                    sheet: None,
+                    row: Some(rows_before + split.rows + 1),
+                    column: None,
+                    what: format!("a row of more than {} bytes", limits.max_record_bytes),
+                    limit: limits.max_record_bytes as u64,
+                    hint: "check that the file is really a table of rows (a quote character left open swallows the rest of the file)",
+                });
+            }
+            continue;
+        };
+        let rest = pending.split_off(cut);
+        let rows = if eof && cut > split.boundary {
+            split.rows + 1
+        } else {
+            split.rows
+        };
+        let text = std::mem::replace(&mut pending, {
+            let mut v = Vec::with_capacity(CHUNK_BYTES + READ_CHUNK * 4);
+            v.extend_from_slice(&rest);
+            v
+        });
+        split.pos -= cut.min(split.pos);
+        split.boundary = 0;
+        split.rows = 0;
+        if !text.is_empty() {
+            let chunk = Chunk {
+                seq,
+                rows_before,
+                text,
+            };
+            seq += 1;
+            rows_before += rows;
+            if tx.send(Ok(Work::Chunk(chunk))).is_err() {
+                return Ok(()); // the validating side stopped
             }
         }
-        let avail = &input[pos..];
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// Parses one chunk into a block of rows (on a worker thread). Every record and every empty
+/// line is a row, as frictionless counts them.
+pub(crate) fn parse_chunk(
+    chunk: Chunk,
+    delimiter: u8,
+    file: &str,
+    limits: &Limits,
+) -> Result<Block, IngestError> {
+    let text = &chunk.text;
+    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
+    let mut block = Block::with_capacity(0, 0);
+    // Unescaping only shortens fields: the output never outgrows the input.
+    block.data = vec![0; text.len() + 16];
+    block.seq = chunk.seq;
+    let mut used = 0usize;
+    let mut ends: Vec<usize> = vec![0; 64];
+    let mut nends = 0usize;
+    let mut record_start = 0usize;
+    let mut pos = 0usize;
+    let mut row = chunk.rows_before;
+    let mut newlines: u64 = 0;
+    let mut last_byte: u8 = 0;
+    let mut crlf_pending = false;
+    loop {
+        let avail = &text[pos..];
+        let lines_before = rdr.line();
         let (res, nin, nout, nend) =
             rdr.read_record(avail, &mut block.data[used..], &mut ends[nends..]);
         if nin > 0 {
-            let consumed = &avail[..nin];
             if crlf_pending {
                 // The '\n' of a CRLF that ended the previous record is consumed here.
-                if consumed[0] == b'\n' {
-                    newlines_in_record = newlines_in_record.wrapping_sub(1);
+                if avail[0] == b'\n' {
+                    newlines = newlines.wrapping_sub(1);
                 }
                 crlf_pending = false;
             }
-            newlines_in_record = newlines_in_record.wrapping_add(count_newlines(consumed));
-            last_byte = consumed[nin - 1];
+            // csv-core counts the line ends it consumes.
+            newlines = newlines.wrapping_add(rdr.line() - lines_before);
+            last_byte = avail[nin - 1];
         }
         pos += nin;
         used += nout;
@@ -243,20 +366,8 @@ fn produce_inner(
         match res {
             ReadRecordResult::InputEmpty => {}
             ReadRecordResult::OutputFull => {
-                let record_bytes = used - record_start;
-                if record_bytes >= limits.max_record_bytes {
-                    return Err(IngestError::TooLarge {
-                        file: file.to_owned(),
-                        sheet: None,
-                        row: Some(row + 1),
-                        column: None,
-                        what: format!("a row of more than {record_bytes} bytes"),
-                        limit: limits.max_record_bytes as u64,
-                        hint: "check that the file is really a table of rows (a quote character left open swallows the rest of the file)",
-                    });
-                }
-                let grow = block.data.len().max(1 << 16);
-                block.data.resize(block.data.len() + grow, 0);
+                let n = block.data.len();
+                block.data.resize(n + (n / 2).max(1 << 12), 0);
             }
             ReadRecordResult::OutputEndsFull => {
                 if ends.len() >= limits.max_columns {
@@ -275,60 +386,43 @@ fn produce_inner(
             }
             ReadRecordResult::Record | ReadRecordResult::End => {
                 let is_record = matches!(res, ReadRecordResult::Record);
-                let data = &block.data[record_start..used];
                 let term = u64::from(is_record && last_byte == b'\n');
-                let embedded = if newlines_in_record > term && is_record {
-                    count_newlines(data)
+                let embedded = if is_record && newlines > term {
+                    count_newlines(&block.data[record_start..used])
                 } else {
                     0
                 };
-                let blank_lines = newlines_in_record.saturating_sub(term + embedded);
                 // Empty lines before this record are rows of their own.
-                for _ in 0..blank_lines {
+                for _ in 0..newlines.saturating_sub(term + embedded) {
                     row += 1;
                     block.end_row(row);
-                }
-                if is_record {
-                    row += 1;
-                    let mut start = 0usize;
-                    for &end in &ends[..nends] {
-                        let len = end - start;
-                        let slot = if len > limits.max_cell_bytes {
-                            Slot::Oversized(len as u64)
-                        } else {
-                            Slot::Text(offset(record_start + start), offset(record_start + end))
-                        };
-                        block.slots.push(slot);
-                        start = end;
-                    }
-                    block.end_row(row);
-                    crlf_pending = last_byte == b'\r';
-                }
-                newlines_in_record = 0;
-                nends = 0;
-                record_start = used;
-                if block.len() >= BLOCK_ROWS || used >= BLOCK_BYTES || !is_record {
-                    block.data.truncate(used);
-                    block.seal();
-                    let full = std::mem::replace(&mut block, new_block());
-                    used = 0;
-                    record_start = 0;
-                    if !full.rows.is_empty() && tx.send(Ok(full)).is_err() {
-                        return Ok(()); // the validating side stopped
-                    }
                 }
                 if !is_record {
-                    return Ok(());
+                    break;
                 }
+                row += 1;
+                let mut start = 0usize;
+                for &end in &ends[..nends] {
+                    let len = end - start;
+                    let slot = if len > limits.max_cell_bytes {
+                        Slot::Oversized(len as u64)
+                    } else {
+                        Slot::Text(offset(record_start + start), offset(record_start + end))
+                    };
+                    block.slots.push(slot);
+                    start = end;
+                }
+                block.end_row(row);
+                crlf_pending = last_byte == b'\r';
+                newlines = 0;
+                nends = 0;
+                record_start = used;
             }
         }
     }
-}
-
-fn new_block() -> Block {
-    let mut b = Block::with_capacity(BLOCK_BYTES + (1 << 16), BLOCK_ROWS * 16);
-    b.data.resize(BLOCK_BYTES + (1 << 16), 0);
-    b
+    block.data.truncate(used);
+    block.seal();
+    Ok(block)
 }
 
 fn offset(n: usize) -> u32 {
@@ -336,15 +430,10 @@ fn offset(n: usize) -> u32 {
 }
 
 fn count_newlines(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
-enum FillError {
-    Io(std::io::Error),
-    Decode(IngestError),
-}
-
-/// Reads the next chunk into `out` as UTF-8 (decoded when the file is not UTF-8).
+/// Reads the next piece and appends it to `out` as UTF-8 (decoded when the file is not).
 fn fill(
     reader: &mut Box<dyn Read + Send>,
     raw: &mut Vec<u8>,
@@ -353,7 +442,7 @@ fn fill(
     decoder: &mut Decoder,
     file: &str,
     row: u64,
-) -> Result<(), FillError> {
+) -> Result<(), IngestError> {
     if raw.is_empty() && !*raw_eof {
         raw.resize(READ_CHUNK, 0);
         let mut n = 0;
@@ -365,32 +454,38 @@ fn fill(
                 }
                 Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FillError::Io(e)),
+                Err(source) => {
+                    return Err(IngestError::Io {
+                        file: file.to_owned(),
+                        source,
+                    });
+                }
             }
         }
         raw.truncate(n);
     }
     match &mut decoder.inner {
         None => {
-            std::mem::swap(out, raw);
+            out.extend_from_slice(raw);
             raw.clear();
         }
         Some(dec) => {
+            let start = out.len();
             let needed = dec
                 .max_utf8_buffer_length_without_replacement(raw.len())
                 .unwrap_or(raw.len() * 3 + 16);
-            out.resize(needed, 0);
+            out.resize(start + needed, 0);
             let (result, read, written) =
-                dec.decode_to_utf8_without_replacement(raw, out, *raw_eof);
-            out.truncate(written);
+                dec.decode_to_utf8_without_replacement(raw, &mut out[start..], *raw_eof);
+            out.truncate(start + written);
             if let DecoderResult::Malformed(bad, _) = result {
                 let offset = decoder.raw_offset + read as u64 - u64::from(bad);
-                return Err(FillError::Decode(IngestError::Encoding {
+                return Err(IngestError::Encoding {
                     file: file.to_owned(),
                     encoding: decoder.name.to_owned(),
                     offset,
-                    row: row + 1 + count_newlines(out),
-                }));
+                    row: row + 1 + count_newlines(&out[start..]),
+                });
             }
             decoder.raw_offset += read as u64;
             raw.drain(..read);
