@@ -197,10 +197,10 @@ impl Caster {
             if let Some(c) = self.map.get(text) {
                 return self.cast_text(c);
             }
-            if text.chars().any(char::is_uppercase) {
-                if let Some(c) = self.map.get(&text.to_lowercase()) {
-                    return self.cast_text(c);
-                }
+            if text.chars().any(char::is_uppercase)
+                && let Some(c) = self.map.get(&text.to_lowercase())
+            {
+                return self.cast_text(c);
             }
             if !self.canonical.contains(text) {
                 match self.unmapped {
@@ -625,48 +625,48 @@ impl Checks {
                 shown: shown.to_owned(),
             });
         };
-        if let Some(e) = &self.enumeration {
-            if !e.value.contains(v) {
-                fail("enum", e.severity, &e.shown);
-            }
+        if let Some(e) = &self.enumeration
+            && !e.value.contains(v)
+        {
+            fail("enum", e.severity, &e.shown);
         }
-        if let Some(l) = &self.minimum {
-            if v.compare(&l.value) == Some(Ordering::Less) {
-                fail("minimum", l.severity, &l.shown);
-            }
+        if let Some(l) = &self.minimum
+            && v.compare(&l.value) == Some(Ordering::Less)
+        {
+            fail("minimum", l.severity, &l.shown);
         }
-        if let Some(l) = &self.maximum {
-            if v.compare(&l.value) == Some(Ordering::Greater) {
-                fail("maximum", l.severity, &l.shown);
-            }
+        if let Some(l) = &self.maximum
+            && v.compare(&l.value) == Some(Ordering::Greater)
+        {
+            fail("maximum", l.severity, &l.shown);
         }
-        if let Some(l) = &self.exclusive_minimum {
-            if v.compare(&l.value).is_some_and(|o| o != Ordering::Greater) {
-                fail("exclusiveMinimum", l.severity, &l.shown);
-            }
+        if let Some(l) = &self.exclusive_minimum
+            && v.compare(&l.value).is_some_and(|o| o != Ordering::Greater)
+        {
+            fail("exclusiveMinimum", l.severity, &l.shown);
         }
-        if let Some(l) = &self.exclusive_maximum {
-            if v.compare(&l.value).is_some_and(|o| o != Ordering::Less) {
-                fail("exclusiveMaximum", l.severity, &l.shown);
-            }
+        if let Some(l) = &self.exclusive_maximum
+            && v.compare(&l.value).is_some_and(|o| o != Ordering::Less)
+        {
+            fail("exclusiveMaximum", l.severity, &l.shown);
         }
         if self.min_length.is_some() || self.max_length.is_some() || self.pattern.is_some() {
             let text = v.canonical();
             let len = text.chars().count();
-            if let Some(l) = &self.min_length {
-                if len < l.value {
-                    fail("minLength", l.severity, &l.shown);
-                }
+            if let Some(l) = &self.min_length
+                && len < l.value
+            {
+                fail("minLength", l.severity, &l.shown);
             }
-            if let Some(l) = &self.max_length {
-                if len > l.value {
-                    fail("maxLength", l.severity, &l.shown);
-                }
+            if let Some(l) = &self.max_length
+                && len > l.value
+            {
+                fail("maxLength", l.severity, &l.shown);
             }
-            if let Some(l) = &self.pattern {
-                if !l.value.is_match(&text) {
-                    fail("pattern", l.severity, &l.shown);
-                }
+            if let Some(l) = &self.pattern
+                && !l.value.is_match(&text)
+            {
+                fail("pattern", l.severity, &l.shown);
             }
         }
     }

@@ -68,8 +68,7 @@ pub fn format_float(f: f64) -> String {
         let i = f as i64;
         i.to_string()
     } else {
-        let s = f.to_string();
-        s
+        f.to_string()
     }
 }
 

@@ -395,10 +395,8 @@ impl<'s> Validator<'s> {
             }
             let candidate = tally.errors == 0 && !self.fatal;
             let (errors, warnings) = (tally.errors, tally.warnings);
-            if candidate {
-                if let Some(out) = &mut out {
-                    out.push(number, &values);
-                }
+            if candidate && let Some(out) = &mut out {
+                out.push(number, &values);
             }
             rows.push(Outcome {
                 number,
@@ -507,11 +505,7 @@ impl<'s> Validator<'s> {
                 }
                 Err(fail) => {
                     let enc = self.encoding.as_str();
-                    let (kind, note, detail): (
-                        ErrorType,
-                        String,
-                        Box<dyn Fn(&str) -> String + '_>,
-                    ) = match fail {
+                    let (kind, note, detail): (ErrorType, String, Detail<'_>) = match fail {
                         CastFail::Type => (
                             ErrorType::TypeError,
                             format!("type is \"{}\"", fp.caster.ty.as_str()),
@@ -563,23 +557,23 @@ impl<'s> Validator<'s> {
             }
         }
         for (c, cell) in cells.iter().enumerate().skip(self.width) {
-            if let CellView::Cell(cell) = cell {
-                if !cell.is_blank() {
-                    let at = At {
-                        row: number,
-                        col: Some(c),
-                        field: None,
-                    };
-                    t.report(
-                        &ctx,
-                        &at,
-                        ErrorType::ExtraCell,
-                        Severity::Error,
-                        Some(cell),
-                        "value beyond the last column",
-                        &|v| format!("{v} is to the right of the last column of the header"),
-                    );
-                }
+            if let CellView::Cell(cell) = cell
+                && !cell.is_blank()
+            {
+                let at = At {
+                    row: number,
+                    col: Some(c),
+                    field: None,
+                };
+                t.report(
+                    &ctx,
+                    &at,
+                    ErrorType::ExtraCell,
+                    Severity::Error,
+                    Some(cell),
+                    "value beyond the last column",
+                    &|v| format!("{v} is to the right of the last column of the header"),
+                );
             }
         }
         for r in &self.rules {
@@ -650,6 +644,9 @@ impl<'s> Validator<'s> {
             .collect()
     }
 }
+
+/// Builds an issue's sentence from the quoted cell.
+type Detail<'a> = Box<dyn Fn(&str) -> String + 'a>;
 
 /// A worker's running count for one row, and where its notes go.
 struct Tally<'a> {

@@ -82,7 +82,7 @@ pub enum IngestError {
         /// The row (1-based).
         row: Option<u64>,
         /// The column (1-based).
-        column: Option<usize>,
+        column: Option<u32>,
         /// What is too large.
         what: String,
         /// The limit.
@@ -120,7 +120,7 @@ pub enum IngestError {
     },
 }
 
-struct At<'a>(Option<&'a str>, Option<u64>, Option<usize>);
+struct At<'a>(Option<&'a str>, Option<u64>, Option<u32>);
 
 impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,6 +137,6 @@ impl fmt::Display for At<'_> {
     }
 }
 
-fn at(sheet: Option<&str>, row: Option<u64>, column: Option<usize>) -> At<'_> {
+fn at(sheet: Option<&str>, row: Option<u64>, column: Option<u32>) -> At<'_> {
     At(sheet, row, column)
 }

@@ -222,13 +222,14 @@ pub fn read_file(
         file: file.clone(),
         source,
     };
-    if sink.wants_rows() && options.pseudonymiser.is_none() {
-        if let Some(f) = schema.fields.iter().find(|f| f.pii) {
-            return Err(IngestError::NoKey {
-                schema: schema.name.clone(),
-                field: f.name.clone(),
-            });
-        }
+    if sink.wants_rows()
+        && options.pseudonymiser.is_none()
+        && let Some(f) = schema.fields.iter().find(|f| f.pii)
+    {
+        return Err(IngestError::NoKey {
+            schema: schema.name.clone(),
+            field: f.name.clone(),
+        });
     }
     let mut reader: Box<dyn Read + Send> = Box::new(File::open(path).map_err(io)?);
     let (head, at_eof) = text::read_head(&mut reader).map_err(io)?;

@@ -426,10 +426,11 @@ impl Collector {
         {
             let group = &mut self.groups[g];
             group.count += 1;
-            if let Some(r) = row {
-                if group.rows.len() < GROUP_ROWS && group.rows.last() != Some(&r) {
-                    group.rows.push(r);
-                }
+            if let Some(r) = row
+                && group.rows.len() < GROUP_ROWS
+                && group.rows.last() != Some(&r)
+            {
+                group.rows.push(r);
             }
         }
     }
@@ -479,10 +480,11 @@ impl Collector {
         };
         let group = &mut self.groups[g];
         group.count += 1;
-        if let Some(r) = issue.row_number {
-            if group.rows.len() < GROUP_ROWS && group.rows.last() != Some(&r) {
-                group.rows.push(r);
-            }
+        if let Some(r) = issue.row_number
+            && group.rows.len() < GROUP_ROWS
+            && group.rows.last() != Some(&r)
+        {
+            group.rows.push(r);
         }
         if group.examples.len() < GROUP_EXAMPLES {
             group.examples.push(issue.message.clone());

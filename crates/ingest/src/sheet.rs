@@ -212,7 +212,7 @@ impl<'a> RowBuilder<'a> {
             file: self.file.to_owned(),
             sheet: Some(self.sheet.to_owned()),
             row: Some(u64::from(row) + 1),
-            column: Some(col as usize + 1),
+            column: Some(col + 1),
             what: match text_len {
                 None => format!(
                     "a cell in column {} (column {})",

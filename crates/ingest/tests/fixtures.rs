@@ -83,7 +83,7 @@ fn dates(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     column(batch, name)
         .as_primitive::<Date32Type>()
         .iter()
-        .map(|d| d.map(|d| chrono_date(d)))
+        .map(|d| d.map(chrono_date))
         .collect()
 }
 
@@ -202,7 +202,7 @@ fn welfare_title_rows_xlsx() {
             .iter()
             .filter(|e| e.cell_ref.is_some())
             .count(),
-        report.errors.len() - 0
+        report.errors.len()
     );
 }
 

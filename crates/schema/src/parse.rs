@@ -242,17 +242,16 @@ impl Parser<'_> {
                 }
             }
         }
-        if field.field_type == FieldType::Boolean {
-            if let Some(both) = field
+        if field.field_type == FieldType::Boolean
+            && let Some(both) = field
                 .true_values
                 .iter()
                 .find(|t| field.false_values.contains(t))
-            {
-                return Err(self.invalid(
-                    path,
-                    format!("{both:?} is both a true value and a false value"),
-                ));
-            }
+        {
+            return Err(self.invalid(
+                path,
+                format!("{both:?} is both a true value and a false value"),
+            ));
         }
         Ok(field)
     }

@@ -96,16 +96,16 @@ impl Profile {
                 message: e.message().to_owned(),
             }
         })?;
-        if let Some(d) = &profile.delimiter {
-            if delimiter_byte(d).is_none() {
-                return Err(SchemaError::Invalid {
-                    file: file.to_owned(),
-                    path: "delimiter".to_owned(),
-                    message: format!(
-                        "{d:?} is not a one-byte delimiter; use \",\", \";\", \"|\" or \"tab\""
-                    ),
-                });
-            }
+        if let Some(d) = &profile.delimiter
+            && delimiter_byte(d).is_none()
+        {
+            return Err(SchemaError::Invalid {
+                file: file.to_owned(),
+                path: "delimiter".to_owned(),
+                message: format!(
+                    "{d:?} is not a one-byte delimiter; use \",\", \";\", \"|\" or \"tab\""
+                ),
+            });
         }
         if profile.header_row == Some(0) {
             return Err(SchemaError::Invalid {
