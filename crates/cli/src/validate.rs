@@ -73,14 +73,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 pub(crate) fn print_report(report: &ValidationReport, json: bool) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer_pretty(&mut out, &report.to_json()).context("writing the report")?;
-        writeln!(out)?;
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&report.to_json()).context("writing the report")?;
+        s.push('\n');
+        s
     } else {
-        write!(out, "{}", report.to_text())?;
+        report.to_text()
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        // `backbone validate … | head` closes the pipe early: not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing the report"),
     }
-    Ok(())
 }
 
 /// A file that cannot be read at all: one line on stderr (and a JSON document on stdout for
