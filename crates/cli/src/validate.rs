@@ -74,7 +74,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 
 pub(crate) fn print_report(report: &ValidationReport, json: bool) -> Result<()> {
     let text = if json {
-        let mut s = serde_json::to_string_pretty(&report.to_json()).context("writing the report")?;
+        let mut s =
+            serde_json::to_string_pretty(&report.to_json()).context("writing the report")?;
         s.push('\n');
         s
     } else {

@@ -1,7 +1,7 @@
 //! Every partner file in `tests/fixtures/files/` is a test: its report is a snapshot.
 //!
-//! Which schema and profile go with a file: `plain*` files use `schemas/plain.json`, all others
-//! `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
+//! Which schema and profile go with a file: `plain*` files use `schemas/plain.json`,
+//! `strict*` files `schemas/strict.json`, all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
 //! is used when it exists.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -21,6 +21,8 @@ fn read(name: &str) -> (ValidationReport, Collect) {
     let dir = fixtures();
     let schema_file = if name.starts_with("plain") {
         "plain.json"
+    } else if name.starts_with("strict") {
+        "strict.json"
     } else {
         "service_records.json"
     };
@@ -238,6 +240,42 @@ fn plain_frictionless_schema() {
 }
 
 #[test]
+fn strict_keys_value_map_and_blank_label() {
+    let (report, _) = snapshot("strict_keys.csv");
+    let kinds: std::collections::BTreeSet<&str> =
+        report.errors.iter().map(|e| e.kind.code()).collect();
+    for k in [
+        "primary-key",
+        "value-map-error",
+        "blank-label",
+        "constraint-error",
+    ] {
+        assert!(kinds.contains(k), "no {k} in {kinds:?}");
+    }
+}
+
+#[test]
+fn strict_header_only_has_no_data() {
+    let (report, _) = snapshot("strict_header_only.csv");
+    assert_eq!(report.verdict, backbone_ingest::Verdict::Rejected);
+    assert_eq!(report.errors[0].kind, backbone_ingest::ErrorType::NoData);
+}
+
+#[test]
+fn strict_labels_duplicate_and_missing_reject_the_file() {
+    let (report, sink) = snapshot("strict_labels.csv");
+    let kinds: Vec<&str> = report.errors.iter().map(|e| e.kind.code()).collect();
+    assert!(kinds.contains(&"duplicate-label"), "{kinds:?}");
+    assert!(kinds.contains(&"missing-label"), "{kinds:?}");
+    // Nothing is accepted from a file whose columns cannot be trusted, and the row says why.
+    assert_eq!(report.stats.accepted, 0);
+    assert_eq!(
+        sink.rejected[0].problems[0].kind,
+        backbone_ingest::ErrorType::MissingLabel
+    );
+}
+
+#[test]
 fn every_fixture_file_has_a_test() {
     let tested = [
         "clinic_windows1255.csv",
@@ -248,6 +286,9 @@ fn every_fixture_file_has_a_test() {
         "health_fund.ods",
         "municipality.xls",
         "plain.csv",
+        "strict_keys.csv",
+        "strict_header_only.csv",
+        "strict_labels.csv",
     ];
     for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
