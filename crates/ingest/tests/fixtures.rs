@@ -90,41 +90,8 @@ fn dates(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
 }
 
 fn chrono_date(days: i32) -> String {
-    // 1970-01-01 plus days, without pulling chrono into the test's dependencies.
-    let (mut y, mut d) = (1970, days);
-    loop {
-        let len = if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-            366
-        } else {
-            365
-        };
-        if d < len {
-            break;
-        }
-        d -= len;
-        y += 1;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let months = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut m = 0;
-    while d >= months[m] {
-        d -= months[m];
-        m += 1;
-    }
-    format!("{y:04}-{:02}-{:02}", m + 1, d + 1)
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days)))
+        .to_string()
 }
 
 #[test]

@@ -44,46 +44,10 @@ fn field(s: &str) -> String {
 }
 
 fn days_to_dmy(days: i32) -> (u32, u32, i32) {
-    let d = chrono_free_date(days);
-    (d.2, d.1, d.0)
-}
-
-/// (year, month, day) of days since 1970-01-01.
-fn chrono_free_date(mut d: i32) -> (i32, u32, u32) {
-    let mut y = 1970;
-    loop {
-        let len = if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-            366
-        } else {
-            365
-        };
-        if d < len {
-            break;
-        }
-        d -= len;
-        y += 1;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let months = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut m = 0;
-    while d >= months[m] {
-        d -= months[m];
-        m += 1;
-    }
-    (y, (m + 1) as u32, (d + 1) as u32)
+    use chrono::Datelike;
+    let d = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+        + chrono::Duration::days(i64::from(days));
+    (d.day(), d.month(), d.year())
 }
 
 proptest! {
