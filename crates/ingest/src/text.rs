@@ -328,101 +328,150 @@ pub(crate) fn parse_chunk(
     file: &str,
     limits: &Limits,
 ) -> Result<Block, IngestError> {
-    let text = &chunk.text;
-    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
     let mut block = Block::with_capacity(0, 0);
-    // Unescaping only shortens fields: the output never outgrows the input.
-    block.data = vec![0; text.len() + 16];
     block.seq = chunk.seq;
-    let mut used = 0usize;
+    // Unquoted cells are slices of the chunk itself; quoted records are unescaped by
+    // csv-core into the space after it.
+    block.data = chunk.text;
+    let text_len = block.data.len();
+    let mut rdr = ReaderBuilder::new().delimiter(delimiter).build();
     let mut ends: Vec<usize> = vec![0; 64];
-    let mut nends = 0usize;
-    let mut record_start = 0usize;
-    let mut pos = 0usize;
+    let mut out: Vec<u8> = Vec::new();
     let mut row = chunk.rows_before;
-    let mut newlines: u64 = 0;
-    let mut last_byte: u8 = 0;
-    let mut crlf_pending = false;
-    loop {
-        let avail = &text[pos..];
-        let lines_before = rdr.line();
-        let (res, nin, nout, nend) =
-            rdr.read_record(avail, &mut block.data[used..], &mut ends[nends..]);
-        if nin > 0 {
-            if crlf_pending {
-                // The '\n' of a CRLF that ended the previous record is consumed here.
-                if avail[0] == b'\n' {
-                    newlines = newlines.wrapping_sub(1);
-                }
-                crlf_pending = false;
-            }
-            // csv-core counts the line ends it consumes.
-            newlines = newlines.wrapping_add(rdr.line() - lines_before);
-            last_byte = avail[nin - 1];
+    let mut pos = 0usize;
+    let too_wide = |row: u64| IngestError::TooLarge {
+        file: file.to_owned(),
+        sheet: None,
+        row: Some(row),
+        column: None,
+        what: format!("a row of more than {} columns", limits.max_columns),
+        limit: limits.max_columns as u64,
+        hint: "a table has at most a few hundred columns; check the delimiter",
+    };
+    while pos < text_len {
+        let line_end =
+            memchr::memchr(b'\n', &block.data[pos..text_len]).map_or(text_len, |k| pos + k);
+        let mut line = pos..line_end;
+        if line.end > line.start && block.data[line.end - 1] == b'\r' {
+            line.end -= 1;
         }
-        pos += nin;
-        used += nout;
-        nends += nend;
-        match res {
-            ReadRecordResult::InputEmpty => {}
-            ReadRecordResult::OutputFull => {
-                let n = block.data.len();
-                block.data.resize(n + (n / 2).max(1 << 12), 0);
-            }
-            ReadRecordResult::OutputEndsFull => {
-                if ends.len() >= limits.max_columns {
-                    return Err(IngestError::TooLarge {
-                        file: file.to_owned(),
-                        sheet: None,
-                        row: Some(row + 1),
-                        column: None,
-                        what: format!("a row of more than {} columns", limits.max_columns),
-                        limit: limits.max_columns as u64,
-                        hint: "a table has at most a few hundred columns; check the delimiter",
-                    });
+        row += 1;
+        if line.is_empty() {
+            // An empty line is a row of its own (frictionless counts it as a blank row).
+            block.end_row(row);
+            pos = line_end + 1;
+            continue;
+        }
+        if memchr::memchr(b'"', &block.data[line.clone()]).is_none() {
+            // The common case: no quotes, so every delimiter separates two cells.
+            let mut start = line.start;
+            let mut cells = 0usize;
+            for d in memchr::memchr_iter(delimiter, &block.data[line.clone()]) {
+                push_cell(&mut block.slots, start, line.start + d, limits);
+                start = line.start + d + 1;
+                cells += 1;
+                if cells >= limits.max_columns {
+                    return Err(too_wide(row));
                 }
-                let n = ends.len();
-                ends.resize((n * 2).min(limits.max_columns), 0);
             }
-            ReadRecordResult::Record | ReadRecordResult::End => {
-                let is_record = matches!(res, ReadRecordResult::Record);
-                let term = u64::from(is_record && last_byte == b'\n');
-                let embedded = if is_record && newlines > term {
-                    count_newlines(&block.data[record_start..used])
-                } else {
-                    0
-                };
-                // Empty lines before this record are rows of their own.
-                for _ in 0..newlines.saturating_sub(term + embedded) {
-                    row += 1;
-                    block.end_row(row);
+            push_cell(&mut block.slots, start, line.end, limits);
+            block.end_row(row);
+            pos = line_end + 1;
+            continue;
+        }
+        // Quotes: csv-core reads exactly one record, which may run over several lines.
+        // Unescaping only shortens a record; it may run past this line, then `out` grows.
+        let need = line_end - pos + 16;
+        if out.len() < need {
+            out.resize(need, 0);
+        }
+        let mut nends = 0usize;
+        let mut consumed = 0usize;
+        let mut written = 0usize;
+        loop {
+            let (res, nin, nout, nend) = rdr.read_record(
+                &block.data[pos + consumed..text_len],
+                &mut out[written..],
+                &mut ends[nends..],
+            );
+            consumed += nin;
+            written += nout;
+            nends += nend;
+            match res {
+                ReadRecordResult::OutputEndsFull => {
+                    if ends.len() >= limits.max_columns {
+                        return Err(too_wide(row));
+                    }
+                    let n = ends.len();
+                    ends.resize((n * 2).min(limits.max_columns), 0);
                 }
-                if !is_record {
+                ReadRecordResult::OutputFull => {
+                    let n = out.len();
+                    out.resize(n * 2 + 16, 0);
+                }
+                ReadRecordResult::InputEmpty if pos + consumed < text_len => {}
+                // The chunk ends inside the record: hand csv-core the end of input.
+                ReadRecordResult::InputEmpty | ReadRecordResult::Record | ReadRecordResult::End => {
+                    if matches!(res, ReadRecordResult::InputEmpty) {
+                        continue_to_end(&mut rdr, &mut out, &mut written, &mut ends, &mut nends);
+                    }
                     break;
                 }
-                row += 1;
-                let mut start = 0usize;
-                for &end in &ends[..nends] {
-                    let len = end - start;
-                    let slot = if len > limits.max_cell_bytes {
-                        Slot::Oversized(len as u64)
-                    } else {
-                        Slot::Text(offset(record_start + start), offset(record_start + end))
-                    };
-                    block.slots.push(slot);
-                    start = end;
-                }
-                block.end_row(row);
-                crlf_pending = last_byte == b'\r';
-                newlines = 0;
-                nends = 0;
-                record_start = used;
             }
         }
+        let base = block.data.len();
+        block.data.extend_from_slice(&out[..written]);
+        let mut start = 0usize;
+        for &end in &ends[..nends] {
+            push_cell(&mut block.slots, base + start, base + end, limits);
+            start = end;
+        }
+        block.end_row(row);
+        pos += consumed;
+        // A record that ended with CR leaves its LF; a record that ended with LF is done.
+        let last = block.data[..text_len].get(pos.wrapping_sub(1)).copied();
+        if last == Some(b'\r') && block.data.get(pos) == Some(&b'\n') {
+            pos += 1;
+        }
     }
-    block.data.truncate(used);
     block.seal();
     Ok(block)
+}
+
+/// Flushes csv-core at the end of the input (a last record without a line end).
+fn continue_to_end(
+    rdr: &mut csv_core::Reader,
+    out: &mut Vec<u8>,
+    written: &mut usize,
+    ends: &mut Vec<usize>,
+    nends: &mut usize,
+) {
+    loop {
+        if out.len() < *written + 16 {
+            out.resize(*written + 64, 0);
+        }
+        if *nends >= ends.len() {
+            ends.resize(ends.len() * 2, 0);
+        }
+        let (res, _, nout, nend) = rdr.read_record(&[], &mut out[*written..], &mut ends[*nends..]);
+        *written += nout;
+        *nends += nend;
+        if !matches!(
+            res,
+            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull
+        ) {
+            return;
+        }
+    }
+}
+
+fn push_cell(slots: &mut Vec<Slot>, start: usize, end: usize, limits: &Limits) {
+    let len = end - start;
+    slots.push(if len > limits.max_cell_bytes {
+        Slot::Oversized(len as u64)
+    } else {
+        Slot::Text(offset(start), offset(end))
+    });
 }
 
 fn offset(n: usize) -> u32 {

@@ -85,7 +85,8 @@ proptest! {
     #[test]
     fn accepted_values_round_trip_through_arrow(
         records in proptest::collection::vec(
-            ("[a-zA-Zא-ת][a-zA-Zא-ת ,\"'-]{0,20}[a-zA-Zא-ת]", -1_000_000i64..1_000_000, 0i32..40_000, any::<bool>()),
+            // Names with quotes, delimiters and line breaks: quoted records over several lines.
+            ("[a-zA-Zא-ת][a-zA-Zא-ת ,\"'\n-]{0,20}[a-zA-Zא-ת]", -1_000_000i64..1_000_000, 0i32..40_000, any::<bool>()),
             1..60)
     ) {
         let mut text = String::from("שם,count,day,ok\n");
@@ -103,6 +104,8 @@ proptest! {
             prop_assert_eq!(b.column(1).as_primitive::<Int64Type>().value(i), *count);
             prop_assert_eq!(b.column(2).as_primitive::<Date32Type>().value(i), *day);
             prop_assert_eq!(b.column(3).as_boolean().value(i), *ok);
+            // A record is one row however many lines it spans; the header is row 1.
+            prop_assert_eq!(b.column(4).as_primitive::<Int64Type>().value(i), i as i64 + 2);
         }
     }
 
