@@ -135,6 +135,8 @@ pub(crate) struct Caster {
     /// Lower-cased raw spelling → canonical value.
     map: HashMap<String, String>,
     canonical: HashSet<String>,
+    /// The map's raw spellings as declared, for messages.
+    raw_keys: Vec<String>,
     unmapped: Unmapped,
 }
 
@@ -168,6 +170,11 @@ impl Caster {
             missing: missing.iter().map(|m| m.trim().to_owned()).collect(),
             map,
             canonical,
+            raw_keys: field
+                .value_map
+                .as_ref()
+                .map(|vm| vm.entries.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
             unmapped,
         }
     }
@@ -373,6 +380,18 @@ impl Caster {
             s = s.replace(self.decimal.as_str(), ".");
         }
         parse_plain_number(&s)
+    }
+
+    /// The accepted spellings, when the value map refuses any other.
+    pub(crate) fn spellings(&self) -> Option<String> {
+        if self.unmapped != Unmapped::Error {
+            return None;
+        }
+        let mut raw: Vec<&str> = self.raw_keys.iter().map(String::as_str).collect();
+        let mut canonical: Vec<&str> = self.canonical.iter().map(String::as_str).collect();
+        raw.sort_unstable();
+        canonical.sort_unstable();
+        Some(format!("{} (or {})", raw.join(", "), canonical.join(", ")))
     }
 
     /// What a valid value looks like, in words for a partner.

@@ -1068,6 +1068,9 @@ fn constraint_detail(constraint: &str, shown: &str, v: &str) -> String {
 
 /// What a valid value looks like, from the type and the constraints.
 fn expected_text(caster: &Caster, checks: &Checks) -> String {
+    if let Some(spellings) = caster.spellings() {
+        return format!("one of {spellings}");
+    }
     if let Some(e) = &checks.enumeration {
         let list: Vec<&str> = e.shown.split(", ").collect();
         if list.len() <= 12 {

@@ -72,6 +72,18 @@ pub enum IngestError {
         /// The file.
         file: String,
     },
+    /// The profile pins a header row the file does not have.
+    #[error("{file}{}: the profile says the header is on row {row}, but the file's first rows end at row {last}; check `header_row` in the partner profile", at(.sheet.as_deref(), None, None))]
+    HeaderRowMissing {
+        /// The file.
+        file: String,
+        /// The sheet.
+        sheet: Option<String>,
+        /// The row the profile names.
+        row: u64,
+        /// The last row that was read while looking for it.
+        last: u64,
+    },
     /// A size limit that keeps memory bounded was reached.
     #[error("{file}{}: {what} is more than backbone reads ({limit}); {hint}", at(.sheet.as_deref(), *.row, *.column))]
     TooLarge {

@@ -344,15 +344,15 @@ pub fn read_file(
             return Err(IngestError::Empty { file: file.clone() });
         }
         let header_idx = match profile.header_row {
-            Some(h) => candidates.iter().position(|(n, _)| *n == h as u64).ok_or_else(|| IngestError::TooLarge {
-                file: file.clone(),
-                sheet: source.sheet.clone(),
-                row: Some(h as u64),
-                column: None,
-                what: format!("header_row {h} of the profile"),
-                limit: candidates.last().map_or(0, |c| c.0),
-                hint: "the file has fewer rows than the profile's header_row; check the profile",
-            })?,
+            Some(h) => candidates
+                .iter()
+                .position(|(n, _)| *n == h as u64)
+                .ok_or_else(|| IngestError::HeaderRowMissing {
+                    file: file.clone(),
+                    sheet: source.sheet.clone(),
+                    row: h as u64,
+                    last: candidates.last().map_or(0, |c| c.0),
+                })?,
             None => {
                 let texts: Vec<Vec<String>> = candidates.iter().map(|(_, t)| t.clone()).collect();
                 header::find_header(&texts, schema).unwrap_or(0)

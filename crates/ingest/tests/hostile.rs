@@ -192,3 +192,31 @@ fn bad_bytes_in_a_declared_encoding_are_an_error_not_replacement_characters() {
     let err = validate(&temp("bad16.csv", &bad16)).unwrap_err();
     assert!(matches!(err, IngestError::Encoding { row: 2, .. }), "{err}");
 }
+
+#[test]
+fn a_header_row_the_file_does_not_have_is_one_clear_error() {
+    let opts = Options {
+        profile: Some(backbone_schema::Profile {
+            header_row: Some(99),
+            ..Default::default()
+        }),
+        ..Options::default()
+    };
+    let err = validate_file(&temp("short.csv", b"id,note\n1,a\n"), &schema(), &opts).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IngestError::HeaderRowMissing {
+                row: 99,
+                last: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("check `header_row` in the partner profile"),
+        "{err}"
+    );
+}

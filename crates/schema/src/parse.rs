@@ -522,6 +522,23 @@ impl Parser<'_> {
                 )
             })?)
         };
+        if let Operand::Field(r) = rhs {
+            let (a, b) = (schema.fields[lhs].field_type, schema.fields[r].field_type);
+            let numeric = |t: FieldType| matches!(t, FieldType::Integer | FieldType::Number);
+            let dated = |t: FieldType| matches!(t, FieldType::Date | FieldType::Datetime);
+            if a != b && !(numeric(a) && numeric(b)) && !(dated(a) && dated(b)) {
+                return Err(self.invalid(
+                    p,
+                    format!(
+                        "{expr:?} compares {} ({}) with {} ({}); a rule compares values of one kind",
+                        schema.fields[lhs].name,
+                        a.as_str(),
+                        schema.fields[r].name,
+                        b.as_str()
+                    ),
+                ));
+            }
+        }
         Ok(Rule {
             expr,
             lhs,

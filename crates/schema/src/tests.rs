@@ -26,6 +26,8 @@ fn broken_schemas_name_the_json_path() {
         @r#"s.json: $.fields[1]: header "b" would match both "a" and "b""#);
     insta::assert_snapshot!(err(r#"{"fields": [{"name": "d", "type": "date"}], "x-rules": ["d >= e"]}"#),
         @r#"s.json: $.x-rules[0]: "e" is not a field of this schema (quote a constant: 'e')"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "d", "type": "date"}, {"name": "n", "type": "integer"}], "x-rules": ["d >= n"]}"#),
+        @r#"s.json: $.x-rules[0]: "d >= n" compares d (date) with n (integer); a rule compares values of one kind"#);
     insta::assert_snapshot!(err(r#"{"fields": [{"name": "a",}]}"#),
         @"s.json: not valid JSON at line 1, column 26: trailing comma");
     insta::assert_snapshot!(err(r#"{"fields": {"name": "a"}}"#),
