@@ -378,13 +378,11 @@ fn produce_xlsx(
             DataRef::Int(i) => CellValue::Slot(Slot::Int(*i)),
             DataRef::Float(f) => CellValue::Slot(Slot::Float(*f)),
             DataRef::Bool(b) => CellValue::Slot(Slot::Bool(*b)),
-            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
-                if let (DataRef::DateTimeIso(_), Some(slot)) = (&rec.value, iso_slot(s)) {
-                    CellValue::Slot(slot)
-                } else {
-                    CellValue::Text(s)
-                }
-            }
+            DataRef::String(s) | DataRef::DurationIso(s) => CellValue::Text(s),
+            DataRef::DateTimeIso(s) => match iso_slot(s) {
+                Some(slot) => CellValue::Slot(slot),
+                None => CellValue::Text(s),
+            },
             DataRef::SharedString(s) => CellValue::Text(s),
             DataRef::DateTime(dt) => CellValue::Slot(datetime_slot(dt)),
             DataRef::Error(e) => {
