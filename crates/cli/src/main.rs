@@ -1,6 +1,7 @@
 //! `backbone`: the command a data manager runs.
 
 mod demo;
+mod ingest;
 mod validate;
 
 use std::path::PathBuf;
@@ -47,6 +48,48 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Validate a partner's file and store its accepted rows as one submission: one Delta
+    /// commit that also retires the partner's earlier file for the same period.
+    Ingest {
+        /// The partner's file.
+        file: PathBuf,
+        /// The partner's id.
+        #[arg(long)]
+        partner: String,
+        /// Schema: a path, or a name in the workspace's data-schemas/.
+        #[arg(long, short)]
+        schema: String,
+        /// The reporting period the file covers (2024-03, 2024-Q1, …).
+        #[arg(long)]
+        period: String,
+        /// Partner profile (TOML).
+        #[arg(long, short)]
+        profile: Option<PathBuf>,
+        /// The initiative's workspace (data-schemas/, store/, .backbone/secret.key).
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// List the submissions in the store.
+    Status {
+        /// Only this schema's table.
+        #[arg(long, short)]
+        schema: Option<String>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// List the versions of a schema's table and what each commit did.
+    History {
+        /// The schema's table.
+        #[arg(long, short)]
+        schema: String,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Validate the bundled example initiative's partner files and write a receipt for each.
     Demo {
         /// Where to put the example workspace.
@@ -73,6 +116,25 @@ fn main() -> ExitCode {
             limit_errors,
             workspace,
         }),
+        Command::Ingest {
+            file,
+            partner,
+            schema,
+            period,
+            profile,
+            workspace,
+            format,
+        } => ingest::run(&ingest::Args {
+            file,
+            partner,
+            schema,
+            period,
+            profile,
+            workspace,
+            json: format == Format::Json,
+        }),
+        Command::Status { schema, workspace } => ingest::status(&workspace, schema.as_deref()),
+        Command::History { schema, workspace } => ingest::history(&workspace, &schema),
         Command::Demo { dir } => demo::run(&dir),
     };
     match result {

@@ -1,0 +1,255 @@
+//! `backbone ingest`, `backbone status`, `backbone history`: files into the store.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use backbone_ingest::{
+    Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema, read_file,
+};
+use backbone_store::{Begun, Pending, Store, Submission};
+
+use crate::validate::{prepare, print_report, resolve_schema};
+
+pub(crate) struct Args {
+    pub(crate) file: PathBuf,
+    pub(crate) partner: String,
+    pub(crate) schema: String,
+    pub(crate) period: String,
+    pub(crate) profile: Option<PathBuf>,
+    pub(crate) workspace: PathBuf,
+    pub(crate) json: bool,
+}
+
+/// The workspace's pseudonymisation key: 32 random bytes in `.backbone/secret.key`, created
+/// on first use with owner-only permissions and never printed.
+pub(crate) fn secret(workspace: &Path) -> Result<Pseudonymiser> {
+    let path = workspace.join(".backbone").join("secret.key");
+    if !path.exists() {
+        let dir = workspace.join(".backbone");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| anyhow::anyhow!("no randomness for the secret key: {e}"))?;
+        write_private(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let key = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Pseudonymiser::new(&key).with_context(|| format!("{} is shorter than 16 bytes", path.display()))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// Streams accepted batches into the store as the file is read.
+struct StoreSink<'a, 's> {
+    pending: &'a mut Pending<'s>,
+    submission: &'a Submission,
+}
+
+impl Sink for StoreSink<'_, '_> {
+    fn wants_rows(&self) -> bool {
+        true
+    }
+    fn accepted(&mut self, batch: arrow_array::RecordBatch) -> Result<(), SinkError> {
+        self.pending
+            .write(self.submission, batch)
+            .map_err(|e| Box::new(e) as SinkError)
+    }
+    fn rejected(&mut self, _row: RejectedRow) -> Result<(), SinkError> {
+        // The rejects table is the next part of the store; the report lists them meanwhile.
+        Ok(())
+    }
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let schema = resolve_schema(&args.workspace, &args.schema)?;
+    let (schema, mut options) = prepare(&schema, args.profile.as_deref())?;
+    options.pseudonymiser = Some(secret(&args.workspace)?);
+    let file_name = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    options.display_name = Some(file_name.clone());
+    let store = Store::open(&args.workspace.join("store"))?;
+    // Before anything reads the file: its bytes, under their hash.
+    let sha256 = store.archive(&args.file)?;
+    let rows = arrow_schema(&schema);
+    let mut pending = match store.begin(
+        &schema.name,
+        &args.partner,
+        &args.period,
+        &sha256,
+        &rows,
+    )? {
+        Begun::Duplicate(s) => {
+            println!(
+                "{file_name}: the same bytes were ingested before as submission {} (table version {}); nothing to do",
+                s.id,
+                s.table_version
+                    .map_or_else(|| "?".to_owned(), |v| v.to_string())
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Begun::Writing(p) => *p,
+    };
+    let mut submission = Submission {
+        id: format!(
+            "{}-{}-{}-{}",
+            args.partner,
+            schema.name,
+            args.period,
+            &sha256[..12]
+        ),
+        partner: args.partner.clone(),
+        schema: schema.name.clone(),
+        period: args.period.clone(),
+        file_name,
+        sha256,
+        received: now_rfc3339(),
+        rows_read: 0,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        rows_with_warnings: 0,
+        verdict: String::new(),
+        supersedes: None,
+        table_version: None,
+    };
+    let report: ValidationReport = {
+        let mut sink = StoreSink {
+            pending: &mut pending,
+            submission: &submission,
+        };
+        match read_file(&args.file, &schema, &options, &mut sink) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("backbone: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
+    let s = &report.stats;
+    submission.rows_read = s.rows;
+    submission.rows_accepted = s.accepted;
+    submission.rows_rejected = s.rejected;
+    submission.rows_with_warnings = s.with_warnings;
+    submission.verdict = serde_json::to_value(report.verdict)?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let replaces = if s.accepted > 0 {
+        pending.supersedes().map(str::to_owned)
+    } else {
+        None
+    };
+    let version = pending.commit(submission.clone())?;
+    if args.json {
+        let doc = serde_json::json!({
+            "submission": submission.id,
+            "tableVersion": version,
+            "supersedes": replaces,
+            "report": report.to_json(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print_report(&report, false)?;
+        println!();
+        match (&replaces, s.accepted) {
+            (_, 0) => println!(
+                "recorded as submission {} (table version {version}); no row was stored",
+                submission.id
+            ),
+            (Some(old), _) => println!(
+                "stored as submission {} (table version {version}), replacing {old}",
+                submission.id
+            ),
+            (None, _) => println!(
+                "stored as submission {} (table version {version})",
+                submission.id
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backbone history`: every version of a schema's table and what made it.
+pub(crate) fn history(workspace: &Path, schema: &str) -> Result<ExitCode> {
+    let store = Store::open(&workspace.join("store"))?;
+    println!(
+        "{:>7}  {:<20}  {:<12}  what",
+        "version", "committed (UTC)", "operation"
+    );
+    for h in store.history(schema)? {
+        let what = match &h.submission {
+            Some(s) if s.rows_accepted == 0 => format!(
+                "{} {} {}: recorded, no row stored ({})",
+                s.partner, s.period, s.file_name, s.verdict
+            ),
+            Some(s) => format!(
+                "{} {} {}: {} rows in{}",
+                s.partner,
+                s.period,
+                s.file_name,
+                s.rows_accepted,
+                s.supersedes
+                    .as_ref()
+                    .map_or_else(String::new, |o| format!(", {o} out"))
+            ),
+            None => String::new(),
+        };
+        println!(
+            "{:>7}  {:<20}  {:<12}  {what}",
+            h.version, h.committed, h.operation
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backbone status`: the ledger of every schema's table.
+pub(crate) fn status(workspace: &Path, schema: Option<&str>) -> Result<ExitCode> {
+    let store = Store::open(&workspace.join("store"))?;
+    let schemas = match schema {
+        Some(s) => vec![s.to_owned()],
+        None => store.schemas()?,
+    };
+    println!(
+        "{:<14} {:<18} {:<10} {:<28} {:>6} {:>6} {:>6}  {:<22} {:>7}",
+        "schema", "partner", "period", "file", "read", "kept", "bad", "verdict", "version"
+    );
+    for name in schemas {
+        for s in store.submissions(&name)? {
+            println!(
+                "{:<14} {:<18} {:<10} {:<28} {:>6} {:>6} {:>6}  {:<22} {:>7}{}",
+                s.schema,
+                s.partner,
+                s.period,
+                s.file_name,
+                s.rows_read,
+                s.rows_accepted,
+                s.rows_rejected,
+                s.verdict,
+                s.table_version.map_or_else(String::new, |v| v.to_string()),
+                s.supersedes
+                    .map_or_else(String::new, |o| format!("  (replaces {o})"))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

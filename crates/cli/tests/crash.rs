@@ -1,0 +1,130 @@
+//! Crash safety: `backbone ingest` killed with SIGKILL at random moments leaves the store at
+//! the old or the new version, readable, with no row lost or doubled; rerunning completes it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use backbone_store::Store;
+
+const TRIALS: u64 = 50;
+const ROWS: usize = 3000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ingest_cmd(ws: &Path, file: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_backbone"));
+    c.arg("ingest")
+        .arg(file)
+        .args([
+            "--partner",
+            "clinic",
+            "--schema",
+            "service_records",
+            "--period",
+            "2024-01",
+            "--workspace",
+        ])
+        .arg(ws)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    c
+}
+
+/// The rows of trial `t`: each trial's file has its own record ids.
+fn file_for(dir: &Path, t: u64) -> (PathBuf, Vec<String>) {
+    let mut text = String::from("record_id,person_id,referral_date,region,service_type\n");
+    let mut ids = Vec::with_capacity(ROWS);
+    for i in 0..ROWS {
+        let id = format!("R{:02}-{:05}", t % 100, i);
+        text.push_str(&format!(
+            "{id},{},{:02}/01/2024,חיפה,counseling\n",
+            100_000 + i,
+            1 + i % 28
+        ));
+        ids.push(id);
+    }
+    let p = dir.join(format!("trial{t}.csv"));
+    std::fs::write(&p, text).unwrap();
+    ids.sort();
+    (p, ids)
+}
+
+fn stored(ws: &Path) -> Vec<String> {
+    let store = Store::open(&ws.join("store")).unwrap();
+    let mut ids: Vec<String> = Vec::new();
+    for b in store.read("service_records", None).unwrap() {
+        let c = b.column(b.schema().index_of("record_id").unwrap());
+        let c = c
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        ids.extend(c.iter().map(|v| v.unwrap_or_default().to_owned()));
+    }
+    ids.sort();
+    ids
+}
+
+#[test]
+fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
+    let ws = tempfile::tempdir().unwrap();
+    let ws = ws.path();
+    std::fs::create_dir_all(ws.join("data-schemas")).unwrap();
+    std::fs::copy(
+        root().join("data-schemas/service_records.json"),
+        ws.join("data-schemas/service_records.json"),
+    )
+    .unwrap();
+    let files = tempfile::tempdir().unwrap();
+
+    // A first, complete ingest: the state every trial starts from, and how long one takes.
+    let (first, mut committed) = file_for(files.path(), 0);
+    let started = Instant::now();
+    assert!(ingest_cmd(ws, &first).status().unwrap().success());
+    let full = started.elapsed();
+    assert_eq!(stored(ws), committed);
+
+    let mut seed: u64 = 0x5eed;
+    let (mut old_seen, mut new_seen) = (0, 0);
+    for t in 1..=TRIALS {
+        let (file, expected) = file_for(files.path(), t);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Anywhere from the start to a little past a normal ingest's end.
+        let at = Duration::from_micros((seed >> 33) % (full.as_micros() as u64 * 12 / 10 + 1));
+        let mut child = ingest_cmd(ws, &file).spawn().unwrap();
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = stored(ws);
+        if now == committed {
+            old_seen += 1;
+        } else {
+            assert_eq!(
+                now, expected,
+                "trial {t}: the store is neither the old nor the new version"
+            );
+            new_seen += 1;
+        }
+        // Rerunning completes it (or finds it already done).
+        assert!(
+            ingest_cmd(ws, &file).status().unwrap().success(),
+            "trial {t}: rerun failed"
+        );
+        assert_eq!(
+            stored(ws),
+            expected,
+            "trial {t}: rerun did not complete the ingest"
+        );
+        committed = expected;
+    }
+    // The kills landed on both sides of the commit.
+    assert!(
+        old_seen > 0 && new_seen > 0,
+        "old {old_seen}, new {new_seen}"
+    );
+}

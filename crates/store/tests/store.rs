@@ -1,0 +1,143 @@
+//! The store on a temporary directory: commit, supersede, read any version, the ledger.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use backbone_store::{Committed, Store, Submission};
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+fn rows(ids: &[&str], ages: &[i64]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("record_id", DataType::Utf8, false),
+        Field::new("age", DataType::Int64, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            Arc::new(Int64Array::from(ages.to_vec())),
+        ],
+    )
+    .unwrap()
+}
+
+fn submission(partner: &str, period: &str, sha: &str, accepted: u64) -> Submission {
+    Submission {
+        id: format!("{partner}-svc-{period}-{}", &sha[..6]),
+        partner: partner.into(),
+        schema: "svc".into(),
+        period: period.into(),
+        file_name: "f.csv".into(),
+        sha256: sha.into(),
+        received: "2024-04-01T00:00:00Z".into(),
+        rows_read: accepted,
+        rows_accepted: accepted,
+        rows_rejected: 0,
+        rows_with_warnings: 0,
+        verdict: "accepted".into(),
+        supersedes: None,
+        table_version: None,
+    }
+}
+
+fn ids(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = b
+                .column(b.schema().index_of("record_id").unwrap())
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..c.len())
+                .map(move |i| c.value(i).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_resubmission_replaces_the_old_rows_which_stay_in_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let schema = rows(&[], &[]).schema();
+
+    let v1 = store
+        .commit(
+            submission("P01", "2024-03", "aaaaaaaa", 2),
+            &schema,
+            vec![rows(&["a1", "a2"], &[30, 40])],
+        )
+        .unwrap();
+    let v2 = store
+        .commit(
+            submission("P02", "2024-03", "bbbbbbbb", 1),
+            &schema,
+            vec![rows(&["b1"], &[50])],
+        )
+        .unwrap();
+    // P01 corrects its March file.
+    let v3 = store
+        .commit(
+            submission("P01", "2024-03", "cccccccc", 1),
+            &schema,
+            vec![rows(&["a1-fixed"], &[31])],
+        )
+        .unwrap();
+    let (Committed::Version(v1), Committed::Version(v2), Committed::Version(v3)) = (v1, v2, v3)
+    else {
+        panic!()
+    };
+    assert!(v1 < v2 && v2 < v3);
+
+    assert_eq!(ids(&store.read("svc", None).unwrap()), ["a1-fixed", "b1"]);
+    assert_eq!(
+        ids(&store.read("svc", Some(v2)).unwrap()),
+        ["a1", "a2", "b1"]
+    );
+    assert_eq!(ids(&store.read("svc", Some(v1)).unwrap()), ["a1", "a2"]);
+
+    let ledger = store.submissions("svc").unwrap();
+    assert_eq!(ledger.len(), 3);
+    assert_eq!(
+        ledger[2].supersedes.as_deref(),
+        Some("P01-svc-2024-03-aaaaaa")
+    );
+    assert_eq!(ledger[2].table_version, Some(v3));
+
+    // The same bytes again: nothing changes, and we are told which submission they were.
+    let again = store
+        .commit(
+            submission("P01", "2024-03", "cccccccc", 1),
+            &schema,
+            vec![rows(&["a1-fixed"], &[31])],
+        )
+        .unwrap();
+    assert!(matches!(again, Committed::Duplicate(s) if s.id == "P01-svc-2024-03-cccccc"));
+    assert_eq!(store.version("svc").unwrap(), Some(v3));
+
+    // Rows carry their lineage.
+    let current = store.read("svc", None).unwrap();
+    let b = &current[0];
+    assert!(b.schema().index_of("_submission_id").is_ok());
+    assert!(b.schema().index_of("_partner").is_ok());
+}
+
+#[test]
+fn files_are_archived_by_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let f = dir.path().join("in.csv");
+    std::fs::write(&f, "a,b\n1,2\n").unwrap();
+    let sha = store.archive(&f).unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(
+        std::fs::read(store.archived(&sha).unwrap()).unwrap(),
+        b"a,b\n1,2\n"
+    );
+    assert_eq!(store.archive(&f).unwrap(), sha);
+}
