@@ -470,39 +470,10 @@ impl Store {
     /// submission that made it.
     pub fn history(&self, schema: &str) -> Result<Vec<Version>, StoreError> {
         self.rt.block_on(async {
-            let Some(table) = self.load(schema, None).await? else {
-                return Ok(Vec::new());
-            };
-            let Some(current) = table.version() else {
-                return Ok(Vec::new());
-            };
-            let infos: Vec<_> = table
-                .history(None)
-                .try_collect()
-                .await
-                .map_err(|e| StoreError::delta(schema, e))?;
-            let mut out = Vec::new();
-            for (i, info) in infos.iter().enumerate() {
-                let version = current - i as u64;
-                let submission = match info.info.get(LEDGER_KEY) {
-                    Some(v) => {
-                        let mut s: Submission = serde_json::from_value(v.clone())
-                            .map_err(|e| StoreError::Ledger(e.to_string()))?;
-                        s.table_version = Some(version);
-                        Some(s)
-                    }
-                    None => None,
-                };
-                let committed = info.timestamp.and_then(chrono_like_utc).unwrap_or_default();
-                out.push(Version {
-                    version,
-                    committed,
-                    operation: info.operation.clone().unwrap_or_default(),
-                    submission,
-                });
+            match self.load(schema, None).await? {
+                Some(table) => versions(&table, schema).await,
+                None => Ok(Vec::new()),
             }
-            out.reverse();
-            Ok(out)
         })
     }
 
@@ -513,8 +484,8 @@ impl Store {
     }
 }
 
-/// The ledger, from the table's history: one entry per commit that carries one.
-async fn ledger(table: &DeltaTable, schema: &str) -> Result<Vec<Submission>, StoreError> {
+/// Every version of a table, oldest first, each with the submission its commit carries.
+async fn versions(table: &DeltaTable, schema: &str) -> Result<Vec<Version>, StoreError> {
     let Some(current) = table.version() else {
         return Ok(Vec::new());
     };
@@ -523,18 +494,38 @@ async fn ledger(table: &DeltaTable, schema: &str) -> Result<Vec<Submission>, Sto
         .try_collect()
         .await
         .map_err(|e| StoreError::delta(schema, e))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(infos.len());
     // History is newest first, one entry per version down to 0.
     for (i, info) in infos.iter().enumerate() {
-        if let Some(v) = info.info.get(LEDGER_KEY) {
-            let mut s: Submission =
-                serde_json::from_value(v.clone()).map_err(|e| StoreError::Ledger(e.to_string()))?;
-            s.table_version = Some(current - i as u64);
-            out.push(s);
-        }
+        let version = current - i as u64;
+        let submission = match info.info.get(LEDGER_KEY) {
+            Some(v) => {
+                let mut s: Submission = serde_json::from_value(v.clone())
+                    .map_err(|e| StoreError::Ledger(e.to_string()))?;
+                s.table_version = Some(version);
+                Some(s)
+            }
+            None => None,
+        };
+        let committed = info.timestamp.and_then(chrono_like_utc).unwrap_or_default();
+        out.push(Version {
+            version,
+            committed,
+            operation: info.operation.clone().unwrap_or_default(),
+            submission,
+        });
     }
     out.reverse();
     Ok(out)
+}
+
+/// The ledger: the submissions the table's commits carry, oldest first.
+async fn ledger(table: &DeltaTable, schema: &str) -> Result<Vec<Submission>, StoreError> {
+    Ok(versions(table, schema)
+        .await?
+        .into_iter()
+        .filter_map(|v| v.submission)
+        .collect())
 }
 
 fn table_schema(rows: &SchemaRef) -> SchemaRef {
