@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use backbone_ingest::{
     Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema, read_file,
 };
-use backbone_store::{Begun, Pending, Store, Submission};
+use backbone_store::{Begun, Pending, Reject, Store, StoreError, Submission};
 
 use crate::validate::{prepare, print_report, resolve_schema};
 
@@ -54,10 +54,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-/// Streams accepted batches into the store as the file is read.
+/// Streams accepted batches into the store as the file is read, and rejected rows into the
+/// `rejects` table.
 struct StoreSink<'a, 's> {
     pending: &'a mut Pending<'s>,
     submission: &'a Submission,
+    /// The schema's field names, in the order of a rejected row's cells.
+    fields: Vec<String>,
 }
 
 impl Sink for StoreSink<'_, '_> {
@@ -69,8 +72,25 @@ impl Sink for StoreSink<'_, '_> {
             .write(self.submission, batch)
             .map_err(|e| Box::new(e) as SinkError)
     }
-    fn rejected(&mut self, _row: RejectedRow) -> Result<(), SinkError> {
-        // The rejects table is the next part of the store; the report lists them meanwhile.
+    fn rejected(&mut self, row: RejectedRow) -> Result<(), SinkError> {
+        for p in row.problems {
+            // The cell as written; personal-data cells are already `None` in a RejectedRow.
+            let cell = p
+                .field
+                .as_ref()
+                .and_then(|f| self.fields.iter().position(|n| n == f))
+                .and_then(|i| row.cells.get(i).cloned().flatten());
+            let reject = Reject {
+                row_number: row.row_number,
+                error_type: p.kind.code().to_owned(),
+                field: p.field,
+                cell,
+                message: p.note,
+            };
+            self.pending
+                .reject(self.submission, reject)
+                .map_err(|e| Box::new(e) as SinkError)?;
+        }
         Ok(())
     }
 }
@@ -84,7 +104,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         |n| n.to_string_lossy().into_owned(),
     );
     options.display_name = Some(file_name.clone());
-    let store = Store::open(&args.workspace.join("store"))?;
+    let store = open_store(&args.workspace)?;
     // Before anything reads the file: its bytes, under their hash.
     let sha256 = store.archive(&args.file)?;
     let rows = arrow_schema(&schema);
@@ -132,6 +152,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         let mut sink = StoreSink {
             pending: &mut pending,
             submission: &submission,
+            fields: schema.fields.iter().map(|f| f.name.clone()).collect(),
         };
         match read_file(&args.file, &schema, &options, &mut sink) {
             Ok(r) => r,
@@ -155,7 +176,23 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     } else {
         None
     };
-    let version = pending.commit(submission.clone())?;
+    let version = match pending.commit(submission.clone()) {
+        Ok(v) => v,
+        Err(StoreError::MirrorBehind { version, message }) => {
+            eprintln!(
+                "backbone: warning: the submissions table is behind the ledger ({message}); the next ingest catches it up"
+            );
+            version
+        }
+        Err(StoreError::Raced(id)) => {
+            println!(
+                "{}: another ingest stored the same bytes meanwhile, as submission {id}; nothing to do",
+                submission.file_name
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         let doc = serde_json::json!({
             "submission": submission.id,
@@ -186,13 +223,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 /// `backbone history`: every version of a schema's table and what made it.
-pub(crate) fn history(workspace: &Path, schema: &str) -> Result<ExitCode> {
-    let store = Store::open(&workspace.join("store"))?;
+pub(crate) fn history(workspace: &Path, schema: &str, as_of: Option<u64>) -> Result<ExitCode> {
+    let store = open_store(workspace)?;
     println!(
         "{:>7}  {:<20}  {:<12}  what",
         "version", "committed (UTC)", "operation"
     );
-    for h in store.history(schema)? {
+    for h in store.history(schema, as_of)? {
         let what = match &h.submission {
             Some(s) if s.rows_accepted == 0 => format!(
                 "{} {} {}: recorded, no row stored ({})",
@@ -219,8 +256,12 @@ pub(crate) fn history(workspace: &Path, schema: &str) -> Result<ExitCode> {
 }
 
 /// `backbone status`: the ledger of every schema's table.
-pub(crate) fn status(workspace: &Path, schema: Option<&str>) -> Result<ExitCode> {
-    let store = Store::open(&workspace.join("store"))?;
+pub(crate) fn status(
+    workspace: &Path,
+    schema: Option<&str>,
+    as_of: Option<u64>,
+) -> Result<ExitCode> {
+    let store = open_store(workspace)?;
     let schemas = match schema {
         Some(s) => vec![s.to_owned()],
         None => store.schemas()?,
@@ -230,7 +271,7 @@ pub(crate) fn status(workspace: &Path, schema: Option<&str>) -> Result<ExitCode>
         "schema", "partner", "period", "file", "read", "kept", "bad", "verdict", "version"
     );
     for name in schemas {
-        for s in store.submissions(&name)? {
+        for s in store.submissions(&name, as_of)? {
             println!(
                 "{:<14} {:<18} {:<10} {:<28} {:>6} {:>6} {:>6}  {:<22} {:>7}{}",
                 s.schema,
@@ -248,6 +289,65 @@ pub(crate) fn status(workspace: &Path, schema: Option<&str>) -> Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `backbone export`: a store table as CSV.
+pub(crate) fn export(
+    workspace: &Path,
+    table: &str,
+    as_of: Option<u64>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    let store = open_store(workspace)?;
+    let batches = match table {
+        "rejects" => store.read_rejects(as_of)?,
+        "submissions" if as_of.is_none() => store.read_ledger_table()?,
+        "submissions" => anyhow::bail!(
+            "the submissions table has no --as-of: use `backbone status --schema S --as-of V`"
+        ),
+        schema => {
+            if !store.schemas()?.iter().any(|s| s == schema) {
+                anyhow::bail!(
+                    "the store has no table {schema}; its tables: {}, rejects, submissions",
+                    store.schemas()?.join(", ")
+                );
+            }
+            store.read(schema, as_of)?
+        }
+    };
+    let sink: Box<dyn std::io::Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut writer = arrow_csv::WriterBuilder::new()
+        .with_header(true)
+        .build(sink);
+    for b in &batches {
+        writer.write(b).context("writing CSV")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backbone sweep`: give back the space of files killed ingests left.
+pub(crate) fn sweep(workspace: &Path, older_than_minutes: u64) -> Result<ExitCode> {
+    let store = open_store(workspace)?;
+    let swept = store.sweep(std::time::Duration::from_secs(older_than_minutes * 60))?;
+    println!(
+        "removed {} orphan file(s), {} bytes; every version of every table is still readable",
+        swept.files, swept.bytes
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The workspace's store (`store/`, shareable: no personal data) and its archive of the raw
+/// files as received (`archive/`, which holds personal data and stays with the data manager).
+pub(crate) fn open_store(workspace: &Path) -> Result<Store> {
+    Ok(Store::open_with_archive(
+        &workspace.join("store"),
+        &workspace.join("archive"),
+    )?)
 }
 
 fn now_rfc3339() -> String {

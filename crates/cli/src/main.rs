@@ -77,6 +77,9 @@ enum Command {
         /// Only this schema's table.
         #[arg(long, short)]
         schema: Option<String>,
+        /// The ledger as it was at this table version.
+        #[arg(long, requires = "schema")]
+        as_of: Option<u64>,
         /// The initiative's workspace.
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
@@ -86,6 +89,34 @@ enum Command {
         /// The schema's table.
         #[arg(long, short)]
         schema: String,
+        /// Only the versions up to this one.
+        #[arg(long)]
+        as_of: Option<u64>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Write a table of the store as CSV: a schema's rows, or `rejects`, or `submissions`.
+    Export {
+        /// A schema name, `rejects` (every problem of every rejected row) or `submissions`
+        /// (the ledger).
+        table: String,
+        /// Read the table as it was at this version.
+        #[arg(long)]
+        as_of: Option<u64>,
+        /// Write here instead of to standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Remove what killed ingests left behind (Parquet files no commit references, half
+    /// copies); every version of every table stays readable.
+    Sweep {
+        /// Leave files younger than this many minutes (an ingest may be writing them).
+        #[arg(long, default_value_t = 60)]
+        older_than_minutes: u64,
         /// The initiative's workspace.
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
@@ -133,8 +164,26 @@ fn main() -> ExitCode {
             workspace,
             json: format == Format::Json,
         }),
-        Command::Status { schema, workspace } => ingest::status(&workspace, schema.as_deref()),
-        Command::History { schema, workspace } => ingest::history(&workspace, &schema),
+        Command::Status {
+            schema,
+            as_of,
+            workspace,
+        } => ingest::status(&workspace, schema.as_deref(), as_of),
+        Command::History {
+            schema,
+            as_of,
+            workspace,
+        } => ingest::history(&workspace, &schema, as_of),
+        Command::Export {
+            table,
+            as_of,
+            out,
+            workspace,
+        } => ingest::export(&workspace, &table, as_of, out.as_deref()),
+        Command::Sweep {
+            older_than_minutes,
+            workspace,
+        } => ingest::sweep(&workspace, older_than_minutes),
         Command::Demo { dir } => demo::run(&dir),
     };
     match result {

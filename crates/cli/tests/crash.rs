@@ -111,9 +111,14 @@ fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
             new_seen += 1;
         }
         // Rerunning completes it (or finds it already done).
+        let rerun = ingest_cmd(ws, &file)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
         assert!(
-            ingest_cmd(ws, &file).status().unwrap().success(),
-            "trial {t}: rerun failed"
+            rerun.status.success(),
+            "trial {t}: rerun failed: {}",
+            String::from_utf8_lossy(&rerun.stderr)
         );
         assert_eq!(
             stored(ws),
@@ -127,4 +132,77 @@ fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
         old_seen > 0 && new_seen > 0,
         "old {old_seen}, new {new_seen}"
     );
+
+    // The sweep gives back what the killed ingests wrote and never committed...
+    let table = ws.join("store/tables/service_records");
+    let before = parquet_files(&table);
+    let sweep = |ws: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_backbone"))
+            .args(["sweep", "--older-than-minutes", "0", "--workspace"])
+            .arg(ws)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    sweep(ws);
+    let after = parquet_files(&table);
+    let referenced = referenced_in_log(&table);
+    assert_eq!(
+        after, referenced,
+        "after the sweep, exactly the files the log names remain"
+    );
+    assert!(before.len() >= after.len());
+    // ...and every version still reads, each with its whole submission.
+    let store = Store::open(&ws.join("store")).unwrap();
+    let current = store.version("service_records").unwrap().unwrap();
+    for v in 0..=current {
+        let rows: usize = store
+            .read("service_records", Some(v))
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert!(
+            rows == ROWS || (v == 0 && rows == 0),
+            "version {v}: {rows} rows"
+        );
+    }
+    assert!(sweep(ws).starts_with("removed 0 orphan file(s)"));
+}
+
+fn parquet_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() && name != "_delta_log" {
+                todo.push(p);
+            } else if name.ends_with(".parquet") && !p.starts_with(dir.join("_delta_log")) {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every data file any commit of the table added, read straight from the JSON log.
+fn referenced_in_log(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("_delta_log")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let action: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(path) = action["add"]["path"].as_str() {
+                    out.push(path.rsplit('/').next().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -152,7 +152,10 @@ fn personal_data_never_reaches_the_store() {
         "2024-Q1",
     );
     ingest(ws, &fixture("clinic_windows1255.csv"), "clinic", "2024-01");
-    let mut files = vec![ws.join("store/tables")];
+    // The whole store: data tables, rejects, the ledger's mirror, caches. (The raw files are
+    // archived outside it, in `archive/`.)
+    assert!(ws.join("archive").is_dir());
+    let mut files = vec![ws.join("store")];
     let mut seen = 0;
     while let Some(p) = files.pop() {
         if p.is_dir() {
@@ -245,4 +248,229 @@ os._exit(0)
     assert_eq!(run(None), stored_ids(ws, None).join(","));
     assert_eq!(run(Some(1)), stored_ids(ws, Some(1)).join(","));
     assert_eq!(run(Some(1)), "C01-0001");
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn rejected_rows_are_kept_with_their_problems_and_any_version_can_be_exported() {
+    let ws = workspace();
+    let ws = ws.path();
+    ingest(ws, &fixture("clinic_windows1255.csv"), "clinic", "2024-01");
+    // Without its profile the hotline's file matches no column: rejected outright.
+    ingest(
+        ws,
+        &fixture("hotline_bom_semicolon.csv"),
+        "hotline",
+        "2024-01",
+    );
+    ingest(
+        ws,
+        &fixture("welfare_title_rows.xlsx"),
+        "welfare",
+        "2024-Q1",
+    );
+
+    // Every problem of every rejected row, with its submission and physical row number.
+    let rejects = backbone(ws, &["export", "rejects"]);
+    assert!(
+        rejects.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rejects.stderr)
+    );
+    let rejects = text(&rejects);
+    let header = rejects.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "submission_id,schema,partner,period,row_number,error_type,field,cell,message"
+    );
+    // Row 3 of the clinic's file has 31/02/2024 as its referral date.
+    let feb31 = rejects
+        .lines()
+        .find(|l| l.contains(",3,") && l.contains("referral_date"))
+        .unwrap_or_else(|| panic!("no reject for row 3's date:\n{rejects}"));
+    assert!(
+        feb31.starts_with("clinic-service_records-2024-01-"),
+        "{feb31}"
+    );
+    assert!(feb31.contains("31/02/2024"), "{feb31}");
+    // A personal-data cell is never kept, even when it is what is wrong (row 11: "123").
+    let id_problem = rejects
+        .lines()
+        .find(|l| l.contains(",11,") && l.contains("person_id"))
+        .unwrap_or_else(|| panic!("no reject for row 11's person id:\n{rejects}"));
+    assert!(!id_problem.contains(",123,"), "{id_problem}");
+    // Every rejected row of the clinic's file is there (the report counts them).
+    let store = Store::open(&ws.join("store")).unwrap();
+    let clinic = &store.submissions("service_records", None).unwrap()[0];
+    let mut rows: Vec<&str> = rejects
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with(&clinic.id))
+        .map(|l| l.split(',').nth(4).unwrap())
+        .collect();
+    rows.dedup();
+    assert_eq!(rows.len() as u64, clinic.rows_rejected, "{rejects}");
+
+    // The ledger, mirrored as a table for outside readers.
+    let ledger = text(&backbone(ws, &["export", "submissions"]));
+    assert_eq!(ledger.lines().count(), 4, "{ledger}");
+    assert!(
+        ledger.contains("clinic_windows1255.csv") && ledger.contains("hotline_bom_semicolon.csv")
+    );
+
+    // --as-of: the table and the ledger as they were after the first submission.
+    let v1 = text(&backbone(
+        ws,
+        &["export", "service_records", "--as-of", "1"],
+    ));
+    assert_eq!(v1.lines().count(), 2, "{v1}");
+    assert!(v1.contains("C01-0001"));
+    let now = text(&backbone(ws, &["export", "service_records"]));
+    assert!(now.lines().count() > 2);
+    let status = text(&backbone(
+        ws,
+        &["status", "--schema", "service_records", "--as-of", "1"],
+    ));
+    assert!(
+        status.contains("clinic") && !status.contains("hotline"),
+        "{status}"
+    );
+    let history = text(&backbone(
+        ws,
+        &["history", "--schema", "service_records", "--as-of", "1"],
+    ));
+    assert_eq!(history.lines().count(), 3, "{history}");
+
+    // A version that does not exist is a clear error, not an empty answer.
+    let missing = backbone(ws, &["export", "service_records", "--as-of", "99"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("table service_records has no version 99"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+/// Two ingests at the same moment: both land (different partners), or one finds the other's
+/// identical commit (same file); nothing half-written either way.
+#[test]
+fn concurrent_ingests_both_land_or_say_why() {
+    let ws = workspace();
+    let ws = ws.path();
+    // The table exists before the race (creating it is a race of its own, tested below).
+    ingest(ws, &fixture("clinic_windows1255.csv"), "clinic", "2023-12");
+    let spawn = |file: String, partner: &str| {
+        Command::new(env!("CARGO_BIN_EXE_backbone"))
+            .args([
+                "ingest",
+                &file,
+                "--partner",
+                partner,
+                "--schema",
+                "service_records",
+                "--period",
+                "2024-01",
+                "--workspace",
+            ])
+            .arg(ws)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    for round in 0..3 {
+        let partners: Vec<String> = (0..4).map(|i| format!("p{round}{i}")).collect();
+        let children: Vec<_> = partners
+            .iter()
+            .map(|p| spawn(fixture("welfare_title_rows.xlsx"), p))
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+    let store = Store::open(&ws.join("store")).unwrap();
+    let ledger = store.submissions("service_records", None).unwrap();
+    assert_eq!(ledger.len(), 1 + 12);
+    // Versions are consecutive and each submission has its own.
+    let versions: Vec<u64> = ledger.iter().map(|s| s.table_version.unwrap()).collect();
+    assert_eq!(versions, (1..=13).collect::<Vec<_>>());
+    let stored = stored_ids(ws, None).len();
+    let single = {
+        let w = workspace();
+        ingest(
+            w.path(),
+            &fixture("welfare_title_rows.xlsx"),
+            "x",
+            "2024-01",
+        );
+        stored_ids(w.path(), None).len()
+    };
+    assert!(single >= 1);
+    assert_eq!(stored, 1 + 12 * single);
+
+    // The same file, the same partner and period, three times at once: one submission.
+    let children: Vec<_> = (0..3)
+        .map(|_| spawn(fixture("police_1904.xlsx"), "police"))
+        .collect();
+    let mut said = String::new();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        said.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    let ledger = store.submissions("service_records", None).unwrap();
+    assert_eq!(
+        ledger.iter().filter(|s| s.partner == "police").count(),
+        1,
+        "{said}"
+    );
+
+    // And the ledger's mirror caught up with all of it, each entry once.
+    let mirrored: usize = store
+        .read_ledger_table()
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(mirrored, ledger.len());
+}
+
+/// Two ingests into a store that has no table yet: one creates it, both land.
+#[test]
+fn concurrent_first_ingests_create_the_table_once() {
+    let ws = workspace();
+    let ws = ws.path();
+    let children: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|p| {
+            Command::new(env!("CARGO_BIN_EXE_backbone"))
+                .args([
+                    "ingest",
+                    &fixture("clinic_windows1255.csv"),
+                    "--partner",
+                    p,
+                    "--schema",
+                    "service_records",
+                    "--period",
+                    "2024-01",
+                    "--workspace",
+                ])
+                .arg(ws)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let store = Store::open(&ws.join("store")).unwrap();
+    assert_eq!(store.submissions("service_records", None).unwrap().len(), 2);
 }

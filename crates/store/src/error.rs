@@ -30,6 +30,21 @@ pub enum StoreError {
     /// Another ingest committed the same bytes for the same partner and period first.
     #[error("the same file was stored meanwhile by another ingest, as submission {0}")]
     Raced(String),
+    /// Other writers kept committing to the table; nothing of this submission is visible.
+    #[error("table {0}: other writers kept committing first; nothing was stored, try again")]
+    Busy(String),
+    /// The submission was committed, but the `submissions` table is behind the ledger (the
+    /// next write catches it up).
+    #[error("committed as version {version}, but the submissions table is behind: {message}")]
+    MirrorBehind {
+        /// The data table version committed.
+        version: u64,
+        /// Why the mirror could not be written.
+        message: String,
+    },
+    /// The version asked for does not exist.
+    #[error("table {0} has no version {1}")]
+    NoVersion(String, u64),
     /// A ledger entry in the log could not be read or written.
     #[error("ledger entry: {0}")]
     Ledger(String),

@@ -9,11 +9,15 @@
 //!
 //! Raw files are archived by content hash (`archive/ab/abcdef…`) before anything is read.
 //!
-//! Status: the first part of the store issue (commit, supersede, read any version, ledger,
-//! archive). Not yet here: the rejects table, conflict retries under concurrent ingests,
-//! sweeping orphan files after a crash, checkpoint measurements.
+//! Beside the data tables (`tables/<schema>`): `submissions`, the ledger mirrored as a Delta
+//! table for outside readers, and `rejects`, every problem of every rejected row (see
+//! [`ledger`] and [`aux`] for how each stays consistent with the data commit).
 
+mod aux;
 mod error;
+mod ledger;
+mod rejects;
+mod sweep;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,18 +25,18 @@ use std::sync::Arc;
 
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, StructType};
-use deltalake::operations::create::CreateBuilder;
+use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::{DeltaTable, FilterOp, FilterValue, TableProperty};
+use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use error::StoreError;
+pub use rejects::Reject;
+pub use sweep::Swept;
 
 /// Columns the store adds to every row.
 pub const SUBMISSION_COLUMN: &str = "_submission_id";
@@ -45,7 +49,10 @@ pub const LEDGER_KEY: &str = "backbone.submission";
 
 /// Time travel must outlive any reproducibility horizon: keep the log and removed files for
 /// 100 years (Delta's defaults, 30 and 7 days, would break `--as-of`).
-const RETENTION: &str = "interval 36500 days";
+pub(crate) const RETENTION: &str = "interval 36500 days";
+
+/// Parquet files roll at this size, so a big submission is several files, not one huge one.
+const TARGET_FILE_SIZE: u64 = 128 << 20;
 
 /// One submission: a partner's file for one schema and period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,7 +89,7 @@ pub struct Submission {
 }
 
 /// One version of a table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Version {
     /// The Delta table version.
     pub version: u64,
@@ -111,11 +118,143 @@ pub enum Begun<'s> {
     Writing(Box<Pending<'s>>),
 }
 
+/// The Parquet writer of a pending submission. It runs on its own thread, so that encoding
+/// and compressing the rows overlaps reading and validating the file.
+struct FileWriter {
+    tx: Option<crossbeam_channel::Sender<RecordBatch>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<Add>, StoreError>>>,
+    schema: String,
+}
+
+impl FileWriter {
+    fn start(table: DeltaTable, schema: &str) -> Result<Self, StoreError> {
+        let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(4);
+        let name = schema.to_owned();
+        let handle = std::thread::Builder::new()
+            .name("parquet-writer".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| StoreError::io(Path::new("tokio runtime"), e))?;
+                rt.block_on(async {
+                    let mut writer: Option<RecordBatchWriter> = None;
+                    for batch in rx {
+                        let w = match writer.as_mut() {
+                            Some(w) => w,
+                            // Settled on the first batch: it shows which columns repeat.
+                            None => writer.insert(
+                                RecordBatchWriter::for_table(&table)
+                                    .map_err(|e| StoreError::delta(&name, e))?
+                                    .with_target_file_size(TARGET_FILE_SIZE)
+                                    .with_writer_properties(writer_properties(&batch)),
+                            ),
+                        };
+                        w.write(batch)
+                            .await
+                            .map_err(|e| StoreError::delta(&name, e))?;
+                    }
+                    match writer {
+                        Some(mut w) => w.flush().await.map_err(|e| StoreError::delta(&name, e)),
+                        None => Ok(Vec::new()),
+                    }
+                })
+            })
+            .map_err(|e| StoreError::io(Path::new("parquet writer thread"), e))?;
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+            schema: schema.to_owned(),
+        })
+    }
+
+    fn send(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        // The writer stopped: its own error says why.
+        self.finish().and(Err(StoreError::Delta {
+            table: self.schema.clone(),
+            message: "the Parquet writer stopped".into(),
+        }))
+    }
+
+    /// Waits for the last file and returns the adds of every file written.
+    fn finish(&mut self) -> Result<Vec<Add>, StoreError> {
+        self.tx = None;
+        match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(StoreError::Delta {
+                table: self.schema.clone(),
+                message: "the Parquet writer panicked".into(),
+            }),
+            None => Err(StoreError::Delta {
+                table: self.schema.clone(),
+                message: "the Parquet writer was already finished".into(),
+            }),
+        }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Parquet settings: snappy, statistics per column chunk (Delta's file statistics come from
+/// them), row groups of 128 Ki rows (a row group is held in memory until it is complete),
+/// and dictionary pages only for columns whose values repeat (regions, service types) in the
+/// first batch: for identifiers and pseudonyms a dictionary is pure cost.
+fn writer_properties(
+    first: &RecordBatch,
+) -> deltalake::parquet::file::properties::WriterProperties {
+    use deltalake::arrow::array::{Array, Int64Array};
+    use deltalake::parquet::basic::Compression;
+    use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use deltalake::parquet::schema::types::ColumnPath;
+    const SAMPLE: usize = 10_000;
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_max_row_group_row_count(Some(128 * 1024));
+    let n = first.num_rows().min(SAMPLE);
+    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
+        let distinct = if let Some(c) = column.as_any().downcast_ref::<StringArray>() {
+            (0..n)
+                .filter(|&i| c.is_valid(i))
+                .map(|i| c.value(i))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        } else if let Some(c) = column.as_any().downcast_ref::<Int64Array>() {
+            (0..n)
+                .filter(|&i| c.is_valid(i))
+                .map(|i| c.value(i))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        } else {
+            continue;
+        };
+        if n >= 100 && distinct * 2 > n {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    builder.build()
+}
+
 /// A submission being written: its rows go to Parquet files, invisible until committed.
 pub struct Pending<'s> {
     store: &'s Store,
     table: DeltaTable,
-    writer: RecordBatchWriter,
+    files: FileWriter,
+    rejects: Vec<Reject>,
+    rejects_table: Option<DeltaTable>,
+    reject_files: Vec<Add>,
     supersedes: Option<String>,
     schema: String,
 }
@@ -129,29 +268,74 @@ impl Pending<'_> {
 
     /// Adds a batch of accepted rows (the store's columns are added here).
     pub fn write(&mut self, submission: &Submission, batch: RecordBatch) -> Result<(), StoreError> {
-        let schema = &self.schema;
         let batch = with_store_columns(&batch, submission)
-            .map_err(|e| StoreError::delta(schema, e.into()))?;
-        self.store
-            .rt
-            .block_on(self.writer.write(batch))
-            .map_err(|e| StoreError::delta(schema, e))
+            .map_err(|e| StoreError::delta(&self.schema, e.into()))?;
+        self.files.send(batch)
     }
 
-    /// One Delta commit: the new rows in, the superseded submission's rows out, the ledger
-    /// entry in the commit's metadata. Returns the table version it made.
+    /// Records one problem of a rejected row, for the `rejects` table.
+    pub fn reject(&mut self, submission: &Submission, reject: Reject) -> Result<(), StoreError> {
+        self.rejects.push(reject);
+        if self.rejects.len() >= rejects::BATCH {
+            self.flush_rejects(submission)?;
+        }
+        Ok(())
+    }
+
+    fn flush_rejects(&mut self, submission: &Submission) -> Result<(), StoreError> {
+        if self.rejects.is_empty() {
+            return Ok(());
+        }
+        let batch = rejects::rows(submission, &self.rejects)?;
+        self.rejects.clear();
+        let store = self.store;
+        let adds = store.rt.block_on(async {
+            if self.rejects_table.is_none() {
+                self.rejects_table = Some(
+                    aux::open_or_create(
+                        &store.rejects_dir(),
+                        "rejects",
+                        &rejects::schema(),
+                        &[],
+                        true,
+                    )
+                    .await?,
+                );
+            }
+            match &self.rejects_table {
+                Some(t) => aux::write_files(t, "rejects", vec![batch]).await,
+                None => Ok(Vec::new()),
+            }
+        })?;
+        self.reject_files.extend(adds);
+        Ok(())
+    }
+
+    /// Commits the submission. An error [`StoreError::MirrorBehind`] means the submission is
+    /// committed but the `submissions` table could not be brought up to date (the next write
+    /// does it).
+    ///
+    /// First its rejects, in one commit of the `rejects` table that an application
+    /// transaction named after the submission makes happen once only. Then one commit of the
+    /// data table: the new rows in, the superseded submission's rows out, the ledger entry in
+    /// the commit's metadata. Returns the data table version it made.
     ///
     /// A submission with no accepted row (rejected outright) changes no data: its commit
     /// carries only the ledger entry, and the submission it would have replaced stays.
     pub fn commit(mut self, mut submission: Submission) -> Result<u64, StoreError> {
+        self.flush_rejects(&submission)?;
+        let adds = self.files.finish()?;
         let replaces = submission.rows_accepted > 0;
         let schema = self.schema.clone();
+        let root = self.store.root.clone();
         self.store.rt.block_on(async {
-            let adds = self
-                .writer
-                .flush()
-                .await
-                .map_err(|e| StoreError::delta(&schema, e))?;
+            if let Some(table) = self.rejects_table.as_mut() {
+                let app = format!("backbone-rejects-{}", submission.id);
+                // False when an earlier run of this same submission committed them already.
+                let adds: Vec<Action> =
+                    self.reject_files.iter().cloned().map(Action::Add).collect();
+                aux::commit_once(table, "rejects", &adds, &app, None, 1).await?;
+            }
             // Another ingest may commit to the table between our read and our commit (without
             // datafusion delta-rs treats any two writes as conflicting). Then: reload, check
             // again that these bytes are not in yet, recompute what to remove, and commit the
@@ -164,7 +348,7 @@ impl Pending<'_> {
                         .update_state()
                         .await
                         .map_err(|e| StoreError::delta(&schema, e))?;
-                    let earlier = ledger(&self.table, &schema).await?;
+                    let earlier = ledger::submissions(&root, &self.table, &schema).await?;
                     if let Some(same) = earlier.iter().find(|s| {
                         s.sha256 == submission.sha256
                             && s.partner == submission.partner
@@ -172,15 +356,7 @@ impl Pending<'_> {
                     }) {
                         return Err(StoreError::Raced(same.id.clone()));
                     }
-                    self.supersedes = earlier
-                        .iter()
-                        .rev()
-                        .find(|s| {
-                            s.partner == submission.partner
-                                && s.period == submission.period
-                                && s.rows_accepted > 0
-                        })
-                        .map(|s| s.id.clone());
+                    self.supersedes = current_of(&earlier, &submission.partner, &submission.period);
                 }
                 submission.supersedes = if replaces {
                     self.supersedes.clone()
@@ -219,7 +395,8 @@ impl Pending<'_> {
                     partition_by: Some(vec![PARTNER_COLUMN.to_owned(), PERIOD_COLUMN.to_owned()]),
                     predicate: Some(format!(
                         "{PARTNER_COLUMN} = '{}' AND {PERIOD_COLUMN} = '{}'",
-                        submission.partner, submission.period
+                        submission.partner.replace('\'', "''"),
+                        submission.period.replace('\'', "''")
                     )),
                 };
                 let snapshot = self
@@ -231,8 +408,23 @@ impl Pending<'_> {
                     .build(Some(snapshot), self.table.log_store(), operation)
                     .await
                 {
-                    Ok(finalized) => return Ok(finalized.version()),
+                    Ok(finalized) => {
+                        let version = finalized.version();
+                        // The mirror for outside readers, from the table as just committed.
+                        self.table
+                            .update_state()
+                            .await
+                            .map_err(|e| StoreError::delta(&schema, e))?;
+                        return match self.store.mirror(&self.table, &schema).await {
+                            Ok(_) => Ok(version),
+                            Err(e) => Err(StoreError::MirrorBehind {
+                                version,
+                                message: e.to_string(),
+                            }),
+                        };
+                    }
                     Err(e) if is_conflict(&e) && attempt < MAX_ATTEMPTS => continue,
+                    Err(e) if is_conflict(&e) => return Err(StoreError::Busy(schema.clone())),
                     Err(e) => return Err(StoreError::delta(&schema, e)),
                 }
             }
@@ -240,9 +432,19 @@ impl Pending<'_> {
     }
 }
 
-const MAX_ATTEMPTS: u32 = 20;
+/// The submission whose rows a partner × period has now: the last one that stored rows.
+fn current_of(ledger: &[Submission], partner: &str, period: &str) -> Option<String> {
+    ledger
+        .iter()
+        .rev()
+        .find(|s| s.partner == partner && s.period == period && s.rows_accepted > 0)
+        .map(|s| s.id.clone())
+}
 
-fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
+/// Attempts at a commit that keeps losing races to other writers.
+pub(crate) const MAX_ATTEMPTS: u32 = 20;
+
+pub(crate) fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
     use deltalake::kernel::transaction::TransactionError;
     matches!(
         e,
@@ -258,44 +460,92 @@ fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
 /// A store rooted at a directory.
 pub struct Store {
     root: PathBuf,
+    archive: PathBuf,
     rt: tokio::runtime::Runtime,
 }
 
 impl Store {
-    /// Opens (creating the folders of) the store under `root`.
+    /// Opens (creating the folders of) the store under `root`, with its archive of raw files
+    /// in `root/archive`.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
+        Self::open_with_archive(root, &root.join("archive"))
+    }
+
+    /// Opens the store under `root`, archiving raw files in `archive`. The raw files hold
+    /// personal data; keeping them outside `root` leaves the store itself free of it, so it
+    /// can be shared with an outside reader as it is.
+    pub fn open_with_archive(root: &Path, archive: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root.join("tables")).map_err(|e| StoreError::io(root, e))?;
-        std::fs::create_dir_all(root.join("archive")).map_err(|e| StoreError::io(root, e))?;
+        std::fs::create_dir_all(archive).map_err(|e| StoreError::io(archive, e))?;
         let root = root.canonicalize().map_err(|e| StoreError::io(root, e))?;
+        let archive = archive
+            .canonicalize()
+            .map_err(|e| StoreError::io(archive, e))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StoreError::io(&root, e))?;
-        Ok(Self { root, rt })
+        Ok(Self { root, archive, rt })
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     fn table_dir(&self, schema: &str) -> PathBuf {
         self.root.join("tables").join(schema)
     }
 
-    fn table_url(&self, schema: &str) -> Result<url::Url, StoreError> {
-        let dir = self.table_dir(schema);
-        url::Url::from_directory_path(&dir)
-            .map_err(|()| StoreError::Location(dir.display().to_string()))
+    fn rejects_dir(&self) -> PathBuf {
+        self.root.join("rejects")
+    }
+
+    fn submissions_dir(&self) -> PathBuf {
+        self.root.join("submissions")
     }
 
     /// Copies a file's bytes into the archive under their sha256, before anything reads them;
-    /// returns the hash. Archiving the same bytes twice is a no-op.
+    /// returns the hash. Archiving the same bytes twice is a no-op. Streams: a file of any size
+    /// costs a fixed buffer.
     pub fn archive(&self, file: &Path) -> Result<String, StoreError> {
-        let bytes = std::fs::read(file).map_err(|e| StoreError::io(file, e))?;
-        let sha = hex(&Sha256::digest(&bytes));
-        let dir = self.root.join("archive").join(&sha[..2]);
-        let dest = dir.join(&sha);
-        if !dest.exists() {
-            std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-            // Write aside, then rename: a crash never leaves a half file under its hash.
-            let tmp = dir.join(format!(".{sha}.partial"));
-            std::fs::write(&tmp, &bytes).map_err(|e| StoreError::io(&tmp, e))?;
+        use std::io::{Read, Write};
+        let dir = &self.archive;
+        // Copy aside while hashing, then rename under the hash: a crash never leaves a half
+        // file under its hash, and the bytes hashed are the bytes kept.
+        let tmp = dir.join(format!(
+            ".{}.{}.partial",
+            std::process::id(),
+            ledger::unique()
+        ));
+        let mut input = std::fs::File::open(file).map_err(|e| StoreError::io(file, e))?;
+        let mut output = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(StoreError::io(file, e));
+                }
+            };
+            hasher.update(&buf[..n]);
+            if let Err(e) = output.write_all(&buf[..n]) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(StoreError::io(&tmp, e));
+            }
+        }
+        drop(output);
+        let sha = hex(&hasher.finalize());
+        let sub = dir.join(&sha[..2]);
+        let dest = sub.join(&sha);
+        if dest.exists() {
+            let _ = std::fs::remove_file(&tmp);
+        } else {
+            std::fs::create_dir_all(&sub).map_err(|e| StoreError::io(&sub, e))?;
             std::fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
         }
         Ok(sha)
@@ -303,11 +553,7 @@ impl Store {
 
     /// The archived bytes of a hash.
     pub fn archived(&self, sha256: &str) -> Option<PathBuf> {
-        let p = self
-            .root
-            .join("archive")
-            .join(sha256.get(..2)?)
-            .join(sha256);
+        let p = self.archive.join(sha256.get(..2)?).join(sha256);
         p.is_file().then_some(p)
     }
 
@@ -316,49 +562,32 @@ impl Store {
         schema: &str,
         version: Option<u64>,
     ) -> Result<Option<DeltaTable>, StoreError> {
-        let url = self.table_url(schema)?;
-        if !self.table_dir(schema).join("_delta_log").is_dir() {
-            return Ok(None);
-        }
-        let table = match version {
-            Some(v) => deltalake::open_table_with_version(url, v).await,
-            None => deltalake::open_table(url).await,
-        }
-        .map_err(|e| StoreError::delta(schema, e))?;
-        Ok(Some(table))
+        load_dir(&self.table_dir(schema), schema, version).await
     }
 
     async fn create(&self, schema: &str, rows: &SchemaRef) -> Result<DeltaTable, StoreError> {
-        let dir = self.table_dir(schema);
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let full = table_schema(rows);
-        let kernel: StructType = full
-            .as_ref()
-            .try_into_kernel()
-            .map_err(|e| StoreError::delta(schema, e.into()))?;
-        CreateBuilder::new()
-            .with_location(self.table_url(schema)?.to_string())
-            .with_table_name(schema)
-            .with_columns(kernel.fields().cloned())
-            .with_partition_columns([PARTNER_COLUMN, PERIOD_COLUMN])
-            .with_configuration_property(TableProperty::LogRetentionDuration, Some(RETENTION))
-            .with_configuration_property(
-                TableProperty::DeletedFileRetentionDuration,
-                Some(RETENTION),
-            )
-            .with_configuration_property(TableProperty::CheckpointInterval, Some("25"))
-            .await
-            .map_err(|e| StoreError::delta(schema, e))
+        aux::open_or_create(
+            &self.table_dir(schema),
+            schema,
+            &table_schema(rows),
+            &[PARTNER_COLUMN, PERIOD_COLUMN],
+            true,
+        )
+        .await
     }
 
-    /// Every submission recorded in a schema's table, oldest first, with the version each made.
-    pub fn submissions(&self, schema: &str) -> Result<Vec<Submission>, StoreError> {
-        self.rt.block_on(async {
-            let Some(table) = self.load(schema, None).await? else {
-                return Ok(Vec::new());
-            };
-            ledger(&table, schema).await
-        })
+    /// Every submission recorded in a schema's table, oldest first, with the version each
+    /// made; with `as_of`, only those up to that table version.
+    pub fn submissions(
+        &self,
+        schema: &str,
+        as_of: Option<u64>,
+    ) -> Result<Vec<Submission>, StoreError> {
+        Ok(self
+            .history(schema, as_of)?
+            .into_iter()
+            .filter_map(|v| v.submission)
+            .collect())
     }
 
     /// Commits a submission whose rows are all at hand (see [`Store::begin`] to stream them).
@@ -380,7 +609,7 @@ impl Store {
                 for b in batches {
                     w.write(&submission, b)?;
                 }
-                w.commit(submission).map(Committed::Version)
+                Ok(Committed::Version(w.commit(submission)?))
             }
         }
     }
@@ -396,61 +625,110 @@ impl Store {
         sha256: &str,
         rows: &SchemaRef,
     ) -> Result<Begun<'_>, StoreError> {
-        self.rt.block_on(async {
-            let table = match self.load(schema, None).await? {
-                Some(t) => t,
-                None => self.create(schema, rows).await?,
-            };
-            let earlier = ledger(&table, schema).await?;
-            if let Some(same) = earlier
-                .iter()
-                .find(|s| s.sha256 == sha256 && s.partner == partner && s.period == period)
-            {
-                return Ok(Begun::Duplicate(Box::new(same.clone())));
+        let table = self.rt.block_on(async {
+            match self.load(schema, None).await? {
+                Some(t) => Ok(t),
+                None => self.create(schema, rows).await,
             }
-            let supersedes = earlier
-                .iter()
-                .rev()
-                .find(|s| s.partner == partner && s.period == period && s.rows_accepted > 0)
-                .map(|s| s.id.clone());
-            let writer =
-                RecordBatchWriter::for_table(&table).map_err(|e| StoreError::delta(schema, e))?;
-            Ok(Begun::Writing(Box::new(Pending {
-                store: self,
-                table,
-                writer,
-                supersedes,
-                schema: schema.to_owned(),
-            })))
+        })?;
+        let earlier = self
+            .rt
+            .block_on(ledger::submissions(&self.root, &table, schema))?;
+        if let Some(same) = earlier
+            .iter()
+            .find(|s| s.sha256 == sha256 && s.partner == partner && s.period == period)
+        {
+            // A crash after the data commit may have left the mirror behind: catch it up.
+            self.sync_ledger_table(schema)?;
+            return Ok(Begun::Duplicate(Box::new(same.clone())));
+        }
+        let supersedes = current_of(&earlier, partner, period);
+        let files = FileWriter::start(table.clone(), schema)?;
+        Ok(Begun::Writing(Box::new(Pending {
+            store: self,
+            table,
+            files,
+            rejects: Vec::new(),
+            rejects_table: None,
+            reject_files: Vec::new(),
+            supersedes,
+            schema: schema.to_owned(),
+        })))
+    }
+
+    /// Brings the `submissions` table up to date with a schema's ledger (the entries its data
+    /// commits carry): the schema's partition is written again whole, in one file. Returns
+    /// whether it changed anything. Safe to run at any time, by any number of processes.
+    pub fn sync_ledger_table(&self, schema: &str) -> Result<bool, StoreError> {
+        self.rt.block_on(async {
+            match self.load(schema, None).await? {
+                Some(table) => self.mirror(&table, schema).await,
+                None => Ok(false),
+            }
         })
+    }
+
+    async fn mirror(&self, table: &DeltaTable, schema: &str) -> Result<bool, StoreError> {
+        const NAME: &str = "submissions";
+        let Some(current) = table.version() else {
+            return Ok(false);
+        };
+        let mut mirror = aux::open_or_create(
+            &self.submissions_dir(),
+            NAME,
+            &ledger::mirror_schema(),
+            &["schema"],
+            false,
+        )
+        .await?;
+        let app = format!("backbone-ledger-{schema}");
+        for _ in 0..MAX_ATTEMPTS {
+            let from = aux::txn_version(&mirror, NAME, &app).await?;
+            if from.is_some_and(|f| f >= current as i64) {
+                return Ok(false);
+            }
+            let entries = ledger::submissions(&self.root, table, schema).await?;
+            let mut actions: Vec<Action> =
+                aux::write_files(&mirror, NAME, vec![ledger::mirror_rows(&entries)?])
+                    .await?
+                    .into_iter()
+                    .map(Action::Add)
+                    .collect();
+            let old: Vec<_> = mirror
+                .get_active_add_actions_by_partitions(&[(
+                    "schema",
+                    FilterOp::Eq,
+                    FilterValue::Scalar(schema),
+                )])
+                .try_collect()
+                .await
+                .map_err(|e| StoreError::delta(NAME, e))?;
+            actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
+            if aux::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await? {
+                return Ok(true);
+            }
+            // Another process mirrored meanwhile: look again (our file is an orphan now).
+        }
+        Err(StoreError::Busy(NAME.to_owned()))
     }
 
     /// The rows of a schema's table at a version (the latest when `None`), with the store's
     /// columns (`_submission_id`, `_partner`, `_period`).
     pub fn read(&self, schema: &str, version: Option<u64>) -> Result<Vec<RecordBatch>, StoreError> {
-        self.rt.block_on(async {
-            let Some(table) = self.load(schema, version).await? else { return Ok(Vec::new()) };
-            let files: Vec<_> = table
-                .get_active_add_actions_by_partitions(&[])
-                .try_collect()
-                .await
-                .map_err(|e| StoreError::delta(schema, e))?;
-            let dir = self.table_dir(schema);
-            let mut out = Vec::new();
-            for f in files {
-                let path = dir.join(f.path().as_ref());
-                let partitions = f.partition_values_map();
-                let file = std::fs::File::open(&path).map_err(|e| StoreError::io(&path, e))?;
-                let reader = deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .and_then(|b| b.build())
-                    .map_err(|e| StoreError::Parquet(path.display().to_string(), e.to_string()))?;
-                for batch in reader {
-                    let batch = batch.map_err(|e| StoreError::Parquet(path.display().to_string(), e.to_string()))?;
-                    out.push(add_partition_columns(&batch, &partitions).map_err(|e| StoreError::delta(schema, e.into()))?);
-                }
-            }
-            Ok(out)
-        })
+        self.rt
+            .block_on(read_dir(&self.table_dir(schema), schema, version))
+    }
+
+    /// The `rejects` table (every problem of every rejected row), at a version or the latest.
+    pub fn read_rejects(&self, version: Option<u64>) -> Result<Vec<RecordBatch>, StoreError> {
+        self.rt
+            .block_on(read_dir(&self.rejects_dir(), "rejects", version))
+    }
+
+    /// The `submissions` table (the ledger's mirror for outside readers).
+    pub fn read_ledger_table(&self) -> Result<Vec<RecordBatch>, StoreError> {
+        self.rt
+            .block_on(read_dir(&self.submissions_dir(), "submissions", None))
     }
 
     /// The schemas that have a table.
@@ -467,13 +745,23 @@ impl Store {
     }
 
     /// Every version of a schema's table, oldest first: when, which operation, and the
-    /// submission that made it.
-    pub fn history(&self, schema: &str) -> Result<Vec<Version>, StoreError> {
+    /// submission that made it; with `as_of`, only the versions up to that one.
+    pub fn history(&self, schema: &str, as_of: Option<u64>) -> Result<Vec<Version>, StoreError> {
         self.rt.block_on(async {
-            match self.load(schema, None).await? {
-                Some(table) => versions(&table, schema).await,
-                None => Ok(Vec::new()),
+            let Some(table) = self.load(schema, None).await? else {
+                return match as_of {
+                    Some(v) => Err(StoreError::NoVersion(schema.to_owned(), v)),
+                    None => Ok(Vec::new()),
+                };
+            };
+            let mut versions = ledger::versions(&self.root, &table, schema).await?;
+            if let Some(v) = as_of {
+                if versions.len() as u64 <= v {
+                    return Err(StoreError::NoVersion(schema.to_owned(), v));
+                }
+                versions.truncate(v as usize + 1);
             }
+            Ok(versions)
         })
     }
 
@@ -484,48 +772,65 @@ impl Store {
     }
 }
 
-/// Every version of a table, oldest first, each with the submission its commit carries.
-async fn versions(table: &DeltaTable, schema: &str) -> Result<Vec<Version>, StoreError> {
-    let Some(current) = table.version() else {
-        return Ok(Vec::new());
-    };
-    let infos: Vec<_> = table
-        .history(None)
-        .try_collect()
-        .await
-        .map_err(|e| StoreError::delta(schema, e))?;
-    let mut out = Vec::with_capacity(infos.len());
-    // History is newest first, one entry per version down to 0.
-    for (i, info) in infos.iter().enumerate() {
-        let version = current - i as u64;
-        let submission = match info.info.get(LEDGER_KEY) {
-            Some(v) => {
-                let mut s: Submission = serde_json::from_value(v.clone())
-                    .map_err(|e| StoreError::Ledger(e.to_string()))?;
-                s.table_version = Some(version);
-                Some(s)
-            }
-            None => None,
+async fn load_dir(
+    dir: &Path,
+    name: &str,
+    version: Option<u64>,
+) -> Result<Option<DeltaTable>, StoreError> {
+    if !dir.join("_delta_log").is_dir() {
+        return match version {
+            Some(v) => Err(StoreError::NoVersion(name.to_owned(), v)),
+            None => Ok(None),
         };
-        let committed = info.timestamp.and_then(chrono_like_utc).unwrap_or_default();
-        out.push(Version {
-            version,
-            committed,
-            operation: info.operation.clone().unwrap_or_default(),
-            submission,
-        });
     }
-    out.reverse();
-    Ok(out)
+    let url = url::Url::from_directory_path(dir)
+        .map_err(|()| StoreError::Location(dir.display().to_string()))?;
+    let table = match version {
+        Some(v) => deltalake::open_table_with_version(url, v)
+            .await
+            .map_err(|_| StoreError::NoVersion(name.to_owned(), v))?,
+        None => deltalake::open_table(url)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?,
+    };
+    Ok(Some(table))
 }
 
-/// The ledger: the submissions the table's commits carry, oldest first.
-async fn ledger(table: &DeltaTable, schema: &str) -> Result<Vec<Submission>, StoreError> {
-    Ok(versions(table, schema)
-        .await?
-        .into_iter()
-        .filter_map(|v| v.submission)
-        .collect())
+/// The rows of a store table at a version, partition columns included.
+async fn read_dir(
+    dir: &Path,
+    name: &str,
+    version: Option<u64>,
+) -> Result<Vec<RecordBatch>, StoreError> {
+    let Some(table) = load_dir(dir, name, version).await? else {
+        return Ok(Vec::new());
+    };
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::delta(name, e))?;
+    let mut out = Vec::new();
+    for f in files {
+        let path = dir.join(f.path().as_ref());
+        let partitions = f.partition_values_map();
+        let file = std::fs::File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let parquet = |e: &dyn std::fmt::Display| {
+            StoreError::Parquet(path.display().to_string(), e.to_string())
+        };
+        let reader =
+            deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.build())
+                .map_err(|e| parquet(&e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet(&e))?;
+            out.push(
+                add_partition_columns(&batch, &partitions)
+                    .map_err(|e| StoreError::delta(name, e.into()))?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn table_schema(rows: &SchemaRef) -> SchemaRef {
@@ -564,19 +869,16 @@ fn add_partition_columns(
         .map(|f| f.as_ref().clone())
         .collect();
     let mut columns = batch.columns().to_vec();
-    for name in [PARTNER_COLUMN, PERIOD_COLUMN] {
+    let mut names: Vec<&String> = partitions.keys().collect();
+    names.sort();
+    for name in names {
         if batch.schema().index_of(name).is_err() {
             let v = partitions.get(name).cloned().flatten().unwrap_or_default();
-            fields.push(Field::new(name, DataType::Utf8, false));
+            fields.push(Field::new(name.as_str(), DataType::Utf8, false));
             columns.push(constant(&v, n));
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-}
-
-fn chrono_like_utc(millis: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -101,7 +101,7 @@ fn a_resubmission_replaces_the_old_rows_which_stay_in_history() {
     );
     assert_eq!(ids(&store.read("svc", Some(v1)).unwrap()), ["a1", "a2"]);
 
-    let ledger = store.submissions("svc").unwrap();
+    let ledger = store.submissions("svc", None).unwrap();
     assert_eq!(ledger.len(), 3);
     assert_eq!(
         ledger[2].supersedes.as_deref(),

@@ -1,0 +1,147 @@
+//! The store's own tables beside the data tables: `submissions` (the ledger's mirror) and
+//! `rejects` (every problem of every rejected row). Both are appended to, never rewritten,
+//! and each append is made idempotent by a Delta application transaction (`txn` action): an
+//! append that was committed once is never committed twice, even when an ingest killed after
+//! it is run again.
+
+use std::path::Path;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+
+use crate::{RETENTION, StoreError, is_conflict};
+
+/// Opens a store table, creating it with `schema` the first time.
+pub(crate) async fn open_or_create(
+    dir: &Path,
+    name: &str,
+    schema: &SchemaRef,
+    partitions: &[&str],
+    keep_history: bool,
+) -> Result<DeltaTable, StoreError> {
+    let url = url::Url::from_directory_path(dir)
+        .map_err(|()| StoreError::Location(dir.display().to_string()))?;
+    if dir.join("_delta_log").is_dir() {
+        return deltalake::open_table(url)
+            .await
+            .map_err(|e| StoreError::delta(name, e));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    let kernel: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| StoreError::delta(name, e.into()))?;
+    let mut create = CreateBuilder::new()
+        .with_location(url.to_string())
+        .with_table_name(name)
+        .with_columns(kernel.fields().cloned())
+        .with_partition_columns(partitions.iter().copied())
+        .with_configuration_property(deltalake::TableProperty::CheckpointInterval, Some("25"));
+    if keep_history {
+        // Time travel must outlive any reproducibility horizon.
+        create = create
+            .with_configuration_property(
+                deltalake::TableProperty::LogRetentionDuration,
+                Some(RETENTION),
+            )
+            .with_configuration_property(
+                deltalake::TableProperty::DeletedFileRetentionDuration,
+                Some(RETENTION),
+            );
+    }
+    let created = create.await;
+    match created {
+        Ok(t) => Ok(t),
+        // Another process created it between our look and our create: open theirs.
+        Err(_) if dir.join("_delta_log").is_dir() => deltalake::open_table(url)
+            .await
+            .map_err(|e| StoreError::delta(name, e)),
+        Err(e) => Err(StoreError::delta(name, e)),
+    }
+}
+
+/// The last version an application transaction recorded on `table`.
+pub(crate) async fn txn_version(
+    table: &DeltaTable,
+    name: &str,
+    app_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    table
+        .snapshot()
+        .map_err(|e| StoreError::delta(name, e))?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| StoreError::delta(name, e))
+}
+
+/// Writes `batches` to Parquet files of `table` (not yet visible) and returns their adds.
+pub(crate) async fn write_files(
+    table: &DeltaTable,
+    name: &str,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<Add>, StoreError> {
+    let mut writer = RecordBatchWriter::for_table(table).map_err(|e| StoreError::delta(name, e))?;
+    for b in batches {
+        writer
+            .write(b)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
+    }
+    writer.flush().await.map_err(|e| StoreError::delta(name, e))
+}
+
+/// Commits `actions` with the application transaction `app_id = version`, if the table's
+/// transaction `app_id` is still at `from` (what the caller computed the actions from).
+/// Returns false, committing nothing, when another writer moved it: the caller decides again.
+pub(crate) async fn commit_once(
+    table: &mut DeltaTable,
+    name: &str,
+    actions: &[Action],
+    app_id: &str,
+    from: Option<i64>,
+    version: i64,
+) -> Result<bool, StoreError> {
+    for attempt in 1..=crate::MAX_ATTEMPTS {
+        if attempt > 1 {
+            table
+                .update_state()
+                .await
+                .map_err(|e| StoreError::delta(name, e))?;
+        }
+        if txn_version(table, name, app_id).await? != from {
+            return Ok(false);
+        }
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(app_id, version))
+            .with_max_retries(0);
+        let snapshot = table.snapshot().map_err(|e| StoreError::delta(name, e))?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        match CommitBuilder::from(properties)
+            .with_actions(actions.to_vec())
+            .build(Some(snapshot), table.log_store(), operation)
+            .await
+        {
+            Ok(_) => {
+                table
+                    .update_state()
+                    .await
+                    .map_err(|e| StoreError::delta(name, e))?;
+                return Ok(true);
+            }
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(StoreError::delta(name, e)),
+        }
+    }
+    Err(StoreError::Busy(name.to_owned()))
+}

@@ -1,0 +1,246 @@
+//! The ledger: which submission each table version recorded.
+//!
+//! The truth is in the data table's own log: every commit's `commitInfo` carries its ledger
+//! entry (key [`LEDGER_KEY`]). Reading it back means reading one log file per version, so a
+//! derived cache (`store/cache/<schema>.ledger.jsonl`, appended to) remembers what was read up to which
+//! version, and each write reads only the log files written since: commit #5 000 does not
+//! re-read 4 999 log files. The cache may be deleted at any time; it is rebuilt from the log.
+//!
+//! For readers outside backbone the ledger is also mirrored into the `submissions` Delta
+//! table, one row per submission. The mirror is written after the data commit, whole (one
+//! file replaces the last: the table stays one file however long the history), and caught up
+//! by the next write (an application transaction per schema remembers how far it got), so it
+//! can lag a crashed ingest but never holds an entry the data table does not.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::kernel::Action;
+use serde::{Deserialize, Serialize};
+
+use crate::{LEDGER_KEY, StoreError, Submission, Version};
+
+/// The cache file: a first line naming the table, then one line per version. Lines are only
+/// ever appended (two writers may append the same versions; readers keep the first of each).
+#[derive(Serialize, Deserialize)]
+struct Header {
+    /// The Delta table's id: a table deleted and created again is not the cached one.
+    table_id: String,
+}
+
+fn cache_path(root: &Path, schema: &str) -> PathBuf {
+    root.join("cache").join(format!("{schema}.ledger.jsonl"))
+}
+
+/// The versions the cache holds, from 0 without gaps, and whether the file is sound (a file
+/// that is not is written again whole).
+fn read_cache(path: &Path, table_id: &str) -> (Vec<Version>, bool) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return (Vec::new(), false);
+    };
+    let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let header: Option<Header> = lines.next().and_then(|l| serde_json::from_slice(l).ok());
+    if header.is_none_or(|h| h.table_id != table_id) {
+        return (Vec::new(), false);
+    }
+    let mut out: Vec<Version> = Vec::new();
+    for line in lines {
+        let Ok(v) = serde_json::from_slice::<Version>(line) else {
+            // A torn last line (a writer killed mid-append): keep what came before.
+            return (out, false);
+        };
+        match v.version.cmp(&(out.len() as u64)) {
+            std::cmp::Ordering::Equal => out.push(v),
+            std::cmp::Ordering::Less => {} // appended twice by two writers
+            std::cmp::Ordering::Greater => return (out, false),
+        }
+    }
+    (out, true)
+}
+
+fn line(value: &impl Serialize) -> Result<Vec<u8>, StoreError> {
+    let mut l = serde_json::to_vec(value).map_err(|e| StoreError::Ledger(e.to_string()))?;
+    l.push(b'\n');
+    Ok(l)
+}
+
+fn append_cache(
+    path: &Path,
+    table_id: &str,
+    all: &[Version],
+    new_from: usize,
+    sound: bool,
+) -> Result<(), StoreError> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(path);
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    if !sound {
+        // Written again whole, aside then renamed: readers see the old file or the new one.
+        let mut bytes = line(&Header {
+            table_id: table_id.to_owned(),
+        })?;
+        for v in all {
+            bytes.extend(line(v)?);
+        }
+        let tmp = dir.join(format!(".{}.{}", std::process::id(), unique()));
+        std::fs::write(&tmp, bytes).map_err(|e| StoreError::io(&tmp, e))?;
+        return std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e));
+    }
+    let mut bytes = Vec::new();
+    for v in &all[new_from..] {
+        bytes.extend(line(v)?);
+    }
+    // One write of whole lines, in append mode.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(|e| StoreError::io(path, e))
+}
+
+pub(crate) fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Every version of `table` (as loaded) oldest first, each with the submission it recorded.
+/// Reads from the log only the versions the cache does not have.
+pub(crate) async fn versions(
+    root: &Path,
+    table: &DeltaTable,
+    schema: &str,
+) -> Result<Vec<Version>, StoreError> {
+    let Some(current) = table.version() else {
+        return Ok(Vec::new());
+    };
+    let table_id = table
+        .snapshot()
+        .map_err(|e| StoreError::delta(schema, e))?
+        .metadata()
+        .id()
+        .to_owned();
+    let path = cache_path(root, schema);
+    let (mut versions, sound) = read_cache(&path, &table_id);
+    let known = versions.len();
+    if known as u64 <= current {
+        for v in known as u64..=current {
+            versions.push(read_version(table, schema, v).await?);
+        }
+        append_cache(&path, &table_id, &versions, known, sound)?;
+    } else if !sound {
+        append_cache(&path, &table_id, &versions, known, sound)?;
+    }
+    versions.truncate(current as usize + 1);
+    Ok(versions)
+}
+
+/// One version's commit, read from its log file.
+async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Version, StoreError> {
+    let bytes = table
+        .log_store()
+        .read_commit_entry(v)
+        .await
+        .map_err(|e| StoreError::delta(schema, e))?
+        .ok_or_else(|| {
+            StoreError::Ledger(format!("table {schema}: version {v} has no log file"))
+        })?;
+    let actions =
+        deltalake::logstore::get_actions(v, &bytes).map_err(|e| StoreError::delta(schema, e))?;
+    let mut out = Version {
+        version: v,
+        committed: String::new(),
+        operation: String::new(),
+        submission: None,
+    };
+    for action in actions {
+        if let Action::CommitInfo(info) = action {
+            out.operation = info.operation.clone().unwrap_or_default();
+            out.committed = info
+                .timestamp
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
+            if let Some(entry) = info.info.get(LEDGER_KEY) {
+                let mut s: Submission = serde_json::from_value(entry.clone())
+                    .map_err(|e| StoreError::Ledger(format!("table {schema} version {v}: {e}")))?;
+                s.table_version = Some(v);
+                out.submission = Some(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The ledger of a table: its submissions, oldest first.
+pub(crate) async fn submissions(
+    root: &Path,
+    table: &DeltaTable,
+    schema: &str,
+) -> Result<Vec<Submission>, StoreError> {
+    Ok(versions(root, table, schema)
+        .await?
+        .into_iter()
+        .filter_map(|v| v.submission)
+        .collect())
+}
+
+/// The columns of the `submissions` mirror table.
+pub(crate) fn mirror_schema() -> SchemaRef {
+    let text = |n: &str, null| Field::new(n, DataType::Utf8, null);
+    let count = |n: &str| Field::new(n, DataType::Int64, false);
+    Arc::new(Schema::new(vec![
+        text("submission_id", false),
+        text("schema", false),
+        text("partner", false),
+        text("period", false),
+        text("file_name", false),
+        text("sha256", false),
+        text("received", false),
+        count("rows_read"),
+        count("rows_accepted"),
+        count("rows_rejected"),
+        count("rows_with_warnings"),
+        text("verdict", false),
+        text("supersedes", true),
+        count("table_version"),
+    ]))
+}
+
+/// Rows of the mirror table for these submissions.
+pub(crate) fn mirror_rows(entries: &[Submission]) -> Result<RecordBatch, StoreError> {
+    fn text<'a>(entries: &'a [Submission], f: impl Fn(&'a Submission) -> &'a str) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(entries.iter().map(f)))
+    }
+    fn count(entries: &[Submission], f: impl Fn(&Submission) -> u64) -> ArrayRef {
+        // Delta has no unsigned integers; a count never reaches 2^63.
+        Arc::new(Int64Array::from_iter_values(
+            entries
+                .iter()
+                .map(|s| i64::try_from(f(s)).unwrap_or(i64::MAX)),
+        ))
+    }
+    let columns = vec![
+        text(entries, |s| &s.id),
+        text(entries, |s| &s.schema),
+        text(entries, |s| &s.partner),
+        text(entries, |s| &s.period),
+        text(entries, |s| &s.file_name),
+        text(entries, |s| &s.sha256),
+        text(entries, |s| &s.received),
+        count(entries, |s| s.rows_read),
+        count(entries, |s| s.rows_accepted),
+        count(entries, |s| s.rows_rejected),
+        count(entries, |s| s.rows_with_warnings),
+        text(entries, |s| &s.verdict),
+        Arc::new(StringArray::from_iter(
+            entries.iter().map(|s| s.supersedes.as_deref()),
+        )) as ArrayRef,
+        count(entries, |s| s.table_version.unwrap_or_default()),
+    ];
+    RecordBatch::try_new(mirror_schema(), columns)
+        .map_err(|e| StoreError::Ledger(format!("submissions table: {e}")))
+}
