@@ -2,6 +2,7 @@
 
 mod demo;
 mod ingest;
+mod metrics;
 mod validate;
 
 use std::path::PathBuf;
@@ -121,6 +122,41 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Check the indicator and initiative declarations against the schemas.
+    Check {
+        /// The initiative's workspace (data-schemas/, pipelines/).
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Compute every indicator from one store version: indicators.csv/.parquet,
+    /// completeness.csv, quality.csv.
+    Metrics {
+        /// Read the store as it was: `service_records@12;population@1` (a results table's
+        /// store_version), or one number when the store has one table.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Where to write the results (default: WORKSPACE/results).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// List the submissions (partner, file, received, rows used) behind one indicator value.
+    Explain {
+        /// The indicator id.
+        indicator: String,
+        /// The period (`2024-Q1`).
+        period: String,
+        /// The breakdown (`region=צפון`); the total when absent.
+        breakdown: Option<String>,
+        /// Read the store as it was (a results table's store_version).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Validate the bundled example initiative's partner files and write a receipt for each.
     Demo {
         /// Where to put the example workspace.
@@ -184,6 +220,25 @@ fn main() -> ExitCode {
             older_than_minutes,
             workspace,
         } => ingest::sweep(&workspace, older_than_minutes),
+        Command::Check { workspace } => metrics::check(&workspace),
+        Command::Metrics {
+            as_of,
+            out,
+            workspace,
+        } => metrics::metrics(&workspace, as_of.as_deref(), out.as_deref()),
+        Command::Explain {
+            indicator,
+            period,
+            breakdown,
+            as_of,
+            workspace,
+        } => metrics::explain(
+            &workspace,
+            &indicator,
+            &period,
+            breakdown.as_deref(),
+            as_of.as_deref(),
+        ),
         Command::Demo { dir } => demo::run(&dir),
     };
     match result {

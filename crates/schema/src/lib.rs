@@ -20,6 +20,7 @@
 //! ```
 
 mod error;
+mod indicator;
 mod parse;
 mod profile;
 mod table;
@@ -29,6 +30,10 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 pub use error::SchemaError;
+pub use indicator::{
+    Band, Direction, Grain, Indicator, Initiative, Kind, Measure, Obligation, Partner, PeriodValue,
+    Population, Text, formula_ids, indicators_from_toml, load_indicators,
+};
 pub use profile::{FieldProfile, Profile};
 pub use table::{
     Bound, Check, CmpOp, Constraints, Field, FieldType, Operand, Pattern, Rule, Severity,

@@ -1,12 +1,14 @@
 //! How the cost of one submission's commit grows with the store's history.
 //!
-//!     cargo run --release -p backbone-store --example commit_cost -- [COMMITS] [DIR]
+//!     cargo run --release -p backbone-store --example commit_cost -- [COMMITS] [MODE] [DIR]
 //!
 //! Makes COMMITS (default 5000) small submissions into a fresh store, one after another,
-//! through the same calls `backbone ingest` makes (begin, write, commit, mirror the ledger):
-//! 20 partners, a new period every 20 commits, every 7th a resubmission of its partner's
-//! period. Prints the median time of commits #1–#20 and of the last 20 (in milliseconds),
-//! and their ratio.
+//! through the same calls `backbone ingest` makes (begin, write, commit, mirror the ledger).
+//! MODE `resubmit` (default): 20 partners × 12 months, then every commit replaces one of
+//! those 240 submissions, so the table stays the same size while its history grows; this
+//! is what checkpoints are for. MODE `grow`: a new period every 20 commits (every 7th a
+//! resubmission), so the table itself grows to thousands of files. Prints the median time of
+//! commits #6–#15 and of the last 20 (in milliseconds), and their ratio.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -21,6 +23,11 @@ fn main() {
     let commits: usize = args
         .next()
         .map_or(5000, |a| a.parse().expect("COMMITS: a number"));
+    let grow = match args.next().as_deref() {
+        None | Some("resubmit") => false,
+        Some("grow") => true,
+        Some(other) => panic!("MODE is resubmit or grow, not {other}"),
+    };
     let dir = match args.next() {
         Some(d) => std::path::PathBuf::from(d),
         None => std::env::temp_dir().join(format!("backbone-commit-cost-{}", std::process::id())),
@@ -34,11 +41,16 @@ fn main() {
     let mut times = Vec::with_capacity(commits);
     for i in 0..commits {
         let partner = format!("partner{:02}", i % 20);
-        // A resubmission every 7th commit: same partner and period as 20 commits ago.
-        let round = if i % 7 == 6 && i >= 20 {
-            i / 20 - 1
+        let round = if grow {
+            // A resubmission every 7th commit: same partner and period as 20 commits ago.
+            if i % 7 == 6 && i >= 20 {
+                i / 20 - 1
+            } else {
+                i / 20
+            }
         } else {
-            i / 20
+            // 20 partners × 12 months, then the same 240 submissions replaced again and again.
+            (i / 20) % 12
         };
         let period = format!("{}-{:02}", 2000 + round / 12, 1 + round % 12);
         let rows = 100;
@@ -80,13 +92,21 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let first = median(&times[..20.min(commits)]);
+    let first = median(&times[5.min(commits)..15.min(commits)]);
     let last = median(&times[commits.saturating_sub(20)..]);
+    println!("mode: {}", if grow { "grow" } else { "resubmit" });
     println!("commits: {commits}");
-    println!("median of commits #1-#20: {first:.1} ms");
+    println!("median of commits #6-#15: {first:.1} ms");
     println!("median of the last 20 commits: {last:.1} ms");
     println!("ratio: {:.2}", last / first);
-    let around10 = median(&times[5.min(commits)..15.min(commits)]);
-    println!("median of commits #6-#15: {around10:.1} ms");
+    for k in [100, 500, 1000, 2000, 3000, 4000, 5000] {
+        if k <= commits {
+            println!(
+                "median of commits #{}-#{k}: {:.1} ms",
+                k.saturating_sub(9),
+                median(&times[k.saturating_sub(10)..k])
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -120,7 +120,8 @@ pub(crate) async fn commit_once(
         }
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(app_id, version))
-            .with_max_retries(0);
+            .with_max_retries(0)
+            .with_cleanup_expired_logs(Some(false));
         let snapshot = table.snapshot().map_err(|e| StoreError::delta(name, e))?;
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
@@ -132,13 +133,7 @@ pub(crate) async fn commit_once(
             .build(Some(snapshot), table.log_store(), operation)
             .await
         {
-            Ok(_) => {
-                table
-                    .update_state()
-                    .await
-                    .map_err(|e| StoreError::delta(name, e))?;
-                return Ok(true);
-            }
+            Ok(_) => return Ok(true),
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(StoreError::delta(name, e)),
         }

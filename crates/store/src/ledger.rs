@@ -111,12 +111,29 @@ pub(crate) fn unique() -> u64 {
 /// Reads from the log only the versions the cache does not have.
 pub(crate) async fn versions(
     root: &Path,
+    memo: &Memo,
     table: &DeltaTable,
     schema: &str,
 ) -> Result<Vec<Version>, StoreError> {
-    let Some(current) = table.version() else {
-        return Ok(Vec::new());
-    };
+    match table.version() {
+        Some(current) => versions_to(root, memo, table, schema, current).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// What this process has read of each table's ledger: (table id, versions). A process that
+/// commits many submissions (the nightly run) parses the cache file once.
+pub(crate) type Memo = std::sync::Mutex<std::collections::HashMap<String, (String, Vec<Version>)>>;
+
+/// Every version of the table up to `current` (which may be newer than the version `table`
+/// was loaded at: the log files are read directly).
+pub(crate) async fn versions_to(
+    root: &Path,
+    memo: &Memo,
+    table: &DeltaTable,
+    schema: &str,
+    current: u64,
+) -> Result<Vec<Version>, StoreError> {
     let table_id = table
         .snapshot()
         .map_err(|e| StoreError::delta(schema, e))?
@@ -124,7 +141,22 @@ pub(crate) async fn versions(
         .id()
         .to_owned();
     let path = cache_path(root, schema);
-    let (mut versions, sound) = read_cache(&path, &table_id);
+    let remembered = memo.lock().ok().and_then(|m| {
+        m.get(schema)
+            .filter(|(id, _)| *id == table_id)
+            .map(|(_, v)| v.clone())
+    });
+    let (mut versions, sound) = match remembered {
+        Some(v) if v.len() as u64 > current => {
+            let mut v = v;
+            v.truncate(current as usize + 1);
+            return Ok(v);
+        }
+        // Only the versions this process has not seen yet are read, from the log; the file
+        // gets them appended (a line another process appended too is skipped on reading).
+        Some(v) => (v, path.is_file()),
+        None => read_cache(&path, &table_id),
+    };
     let known = versions.len();
     if known as u64 <= current {
         for v in known as u64..=current {
@@ -133,6 +165,9 @@ pub(crate) async fn versions(
         append_cache(&path, &table_id, &versions, known, sound)?;
     } else if !sound {
         append_cache(&path, &table_id, &versions, known, sound)?;
+    }
+    if let Ok(mut m) = memo.lock() {
+        m.insert(schema.to_owned(), (table_id, versions.clone()));
     }
     versions.truncate(current as usize + 1);
     Ok(versions)
@@ -178,10 +213,11 @@ async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Versio
 /// The ledger of a table: its submissions, oldest first.
 pub(crate) async fn submissions(
     root: &Path,
+    memo: &Memo,
     table: &DeltaTable,
     schema: &str,
 ) -> Result<Vec<Submission>, StoreError> {
-    Ok(versions(root, table, schema)
+    Ok(versions(root, memo, table, schema)
         .await?
         .into_iter()
         .filter_map(|v| v.submission)

@@ -101,6 +101,17 @@ pub struct Version {
     pub submission: Option<Submission>,
 }
 
+/// One Parquet file of a table version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its partner (a partition value: not a column of the file).
+    pub partner: String,
+    /// Its period (a partition value: not a column of the file).
+    pub period: String,
+}
+
 /// What a commit did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Committed {
@@ -348,7 +359,8 @@ impl Pending<'_> {
                         .update_state()
                         .await
                         .map_err(|e| StoreError::delta(&schema, e))?;
-                    let earlier = ledger::submissions(&root, &self.table, &schema).await?;
+                    let earlier =
+                        ledger::submissions(&root, &self.store.memo, &self.table, &schema).await?;
                     if let Some(same) = earlier.iter().find(|s| {
                         s.sha256 == submission.sha256
                             && s.partner == submission.partner
@@ -389,7 +401,8 @@ impl Pending<'_> {
                     .map_err(|e| StoreError::Ledger(e.to_string()))?;
                 let properties = CommitProperties::default()
                     .with_metadata([(LEDGER_KEY.to_owned(), entry)])
-                    .with_max_retries(0);
+                    .with_max_retries(0)
+                    .with_cleanup_expired_logs(Some(false));
                 let operation = DeltaOperation::Write {
                     mode: SaveMode::Append,
                     partition_by: Some(vec![PARTNER_COLUMN.to_owned(), PERIOD_COLUMN.to_owned()]),
@@ -410,12 +423,9 @@ impl Pending<'_> {
                 {
                     Ok(finalized) => {
                         let version = finalized.version();
-                        // The mirror for outside readers, from the table as just committed.
-                        self.table
-                            .update_state()
-                            .await
-                            .map_err(|e| StoreError::delta(&schema, e))?;
-                        return match self.store.mirror(&self.table, &schema).await {
+                        // The mirror for outside readers. The log is read at the version just
+                        // made; reloading the table would list the whole log folder again.
+                        return match self.store.mirror(&self.table, &schema, version).await {
                             Ok(_) => Ok(version),
                             Err(e) => Err(StoreError::MirrorBehind {
                                 version,
@@ -462,6 +472,7 @@ pub struct Store {
     root: PathBuf,
     archive: PathBuf,
     rt: tokio::runtime::Runtime,
+    memo: ledger::Memo,
 }
 
 impl Store {
@@ -485,7 +496,12 @@ impl Store {
             .enable_all()
             .build()
             .map_err(|e| StoreError::io(&root, e))?;
-        Ok(Self { root, archive, rt })
+        Ok(Self {
+            root,
+            archive,
+            rt,
+            memo: ledger::Memo::default(),
+        })
     }
 
     /// The store's folder.
@@ -633,7 +649,7 @@ impl Store {
         })?;
         let earlier = self
             .rt
-            .block_on(ledger::submissions(&self.root, &table, schema))?;
+            .block_on(ledger::submissions(&self.root, &self.memo, &table, schema))?;
         if let Some(same) = earlier
             .iter()
             .find(|s| s.sha256 == sha256 && s.partner == partner && s.period == period)
@@ -662,17 +678,24 @@ impl Store {
     pub fn sync_ledger_table(&self, schema: &str) -> Result<bool, StoreError> {
         self.rt.block_on(async {
             match self.load(schema, None).await? {
-                Some(table) => self.mirror(&table, schema).await,
+                Some(table) => match table.version() {
+                    Some(v) => self.mirror(&table, schema, v).await,
+                    None => Ok(false),
+                },
                 None => Ok(false),
             }
         })
     }
 
-    async fn mirror(&self, table: &DeltaTable, schema: &str) -> Result<bool, StoreError> {
+    /// Mirrors the ledger of `table` up to version `current` (which may be newer than the
+    /// version `table` was loaded at).
+    async fn mirror(
+        &self,
+        table: &DeltaTable,
+        schema: &str,
+        current: u64,
+    ) -> Result<bool, StoreError> {
         const NAME: &str = "submissions";
-        let Some(current) = table.version() else {
-            return Ok(false);
-        };
         let mut mirror = aux::open_or_create(
             &self.submissions_dir(),
             NAME,
@@ -687,7 +710,12 @@ impl Store {
             if from.is_some_and(|f| f >= current as i64) {
                 return Ok(false);
             }
-            let entries = ledger::submissions(&self.root, table, schema).await?;
+            let entries: Vec<Submission> =
+                ledger::versions_to(&self.root, &self.memo, table, schema, current)
+                    .await?
+                    .into_iter()
+                    .filter_map(|v| v.submission)
+                    .collect();
             let mut actions: Vec<Action> =
                 aux::write_files(&mirror, NAME, vec![ledger::mirror_rows(&entries)?])
                     .await?
@@ -717,6 +745,43 @@ impl Store {
     pub fn read(&self, schema: &str, version: Option<u64>) -> Result<Vec<RecordBatch>, StoreError> {
         self.rt
             .block_on(read_dir(&self.table_dir(schema), schema, version))
+    }
+
+    /// The Parquet files of a schema's table at a version (the latest when `None`), each with
+    /// its partner and period, and the version read; for engines that read the files
+    /// themselves (the metrics crate's polars). `None` when the table does not exist.
+    pub fn files(
+        &self,
+        schema: &str,
+        version: Option<u64>,
+    ) -> Result<Option<(u64, Vec<DataFile>)>, StoreError> {
+        let dir = self.table_dir(schema);
+        self.rt.block_on(async {
+            let Some(table) = load_dir(&dir, schema, version).await? else {
+                return Ok(None);
+            };
+            let Some(v) = table.version() else {
+                return Ok(None);
+            };
+            let files: Vec<_> = table
+                .get_active_add_actions_by_partitions(&[])
+                .try_collect()
+                .await
+                .map_err(|e| StoreError::delta(schema, e))?;
+            let out = files
+                .iter()
+                .map(|f| {
+                    let parts = f.partition_values_map();
+                    let get = |k: &str| parts.get(k).cloned().flatten().unwrap_or_default();
+                    DataFile {
+                        path: dir.join(f.path().as_ref()),
+                        partner: get(PARTNER_COLUMN),
+                        period: get(PERIOD_COLUMN),
+                    }
+                })
+                .collect();
+            Ok(Some((v, out)))
+        })
     }
 
     /// The `rejects` table (every problem of every rejected row), at a version or the latest.
@@ -754,7 +819,7 @@ impl Store {
                     None => Ok(Vec::new()),
                 };
             };
-            let mut versions = ledger::versions(&self.root, &table, schema).await?;
+            let mut versions = ledger::versions(&self.root, &self.memo, &table, schema).await?;
             if let Some(v) = as_of {
                 if versions.len() as u64 <= v {
                     return Err(StoreError::NoVersion(schema.to_owned(), v));

@@ -52,7 +52,9 @@ impl Store {
                     // delta-rs writes a commit aside as `_commit_<uuid>.json.tmp`, then renames.
                     name.starts_with("_commit_") && name.ends_with(".tmp")
                 } else {
-                    name.ends_with(".parquet") && !referenced.contains(name)
+                    // Data files, and object_store's staging copies of them (`….parquet#1`).
+                    (name.ends_with(".parquet") || name.contains(".parquet#"))
+                        && !referenced.contains(name)
                 };
                 if orphan {
                     remove_if_old(&f, cutoff, &mut swept)?;

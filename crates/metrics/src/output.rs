@@ -1,0 +1,375 @@
+//! The results tables on disk: CSV that Excel opens right (UTF-8 with a BOM, formula-like
+//! text neutralised) and Parquet (written by polars).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::{MetricsError, Results};
+
+const RESULT_COLUMNS: [&str; 12] = [
+    "indicator",
+    "period",
+    "breakdown",
+    "value",
+    "numerator",
+    "denominator",
+    "suppressed",
+    "coverage",
+    "baseline",
+    "target",
+    "status",
+    "store_version",
+];
+
+/// Text a spreadsheet would run as a formula gets a leading apostrophe.
+pub fn neutralise(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+/// A number as written in our CSV: no exponent, at most 6 decimals, trailing zeros dropped.
+pub fn number(v: Option<f64>) -> String {
+    match v {
+        None => String::new(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => {
+            let s = format!("{v:.6}");
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+    }
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>, MetricsError> {
+    use std::io::Write;
+    let err = |e: &dyn std::fmt::Display| MetricsError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut f = std::fs::File::create(path).map_err(|e| err(&e))?;
+    f.write_all("\u{feff}".as_bytes()).map_err(|e| err(&e))?;
+    Ok(csv::Writer::from_writer(f))
+}
+
+fn write_rows(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<(), MetricsError> {
+    let err = |e: &dyn std::fmt::Display| MetricsError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut w = csv_writer(path)?;
+    w.write_record(header).map_err(|e| err(&e))?;
+    for r in rows {
+        w.write_record(&r).map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))
+}
+
+/// The results table as a polars frame (the Parquet file's content).
+pub fn results_frame(results: &Results) -> Result<DataFrame, MetricsError> {
+    let r = &results.rows;
+    let text = |f: &dyn Fn(&crate::ResultRow) -> String| r.iter().map(f).collect::<Vec<_>>();
+    let num = |f: &dyn Fn(&crate::ResultRow) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
+    let columns = vec![
+        Column::new("indicator".into(), text(&|x| x.indicator.clone())),
+        Column::new("period".into(), text(&|x| x.period.clone())),
+        Column::new("breakdown".into(), text(&|x| x.breakdown.clone())),
+        Column::new("value".into(), num(&|x| x.value)),
+        Column::new("numerator".into(), num(&|x| x.numerator)),
+        Column::new("denominator".into(), num(&|x| x.denominator)),
+        Column::new(
+            "suppressed".into(),
+            r.iter().map(|x| x.suppressed).collect::<Vec<_>>(),
+        ),
+        Column::new("coverage".into(), num(&|x| x.coverage)),
+        Column::new("baseline".into(), num(&|x| x.baseline)),
+        Column::new("target".into(), num(&|x| x.target)),
+        Column::new("status".into(), text(&|x| x.status.clone())),
+        Column::new("store_version".into(), text(&|x| x.store_version.clone())),
+    ];
+    DataFrame::new_infer_height(columns).map_err(|e| MetricsError::Output {
+        path: "indicators.parquet".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes `indicators.csv`, `indicators.parquet`, `completeness.csv` and `quality.csv` into
+/// `dir`.
+pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
+    std::fs::create_dir_all(dir).map_err(|e| MetricsError::Output {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let rows = results
+        .rows
+        .iter()
+        .map(|x| {
+            vec![
+                neutralise(&x.indicator),
+                neutralise(&x.period),
+                neutralise(&x.breakdown),
+                number(x.value),
+                number(x.numerator),
+                number(x.denominator),
+                x.suppressed.to_string(),
+                number(x.coverage),
+                number(x.baseline),
+                number(x.target),
+                x.status.clone(),
+                neutralise(&x.store_version),
+            ]
+        })
+        .collect();
+    write_rows(&dir.join("indicators.csv"), &RESULT_COLUMNS, rows)?;
+
+    let path = dir.join("indicators.parquet");
+    let err = |e: &dyn std::fmt::Display| MetricsError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut df = results_frame(results)?;
+    let file = std::fs::File::create(&path).map_err(|e| err(&e))?;
+    ParquetWriter::new(file)
+        .finish(&mut df)
+        .map_err(|e| err(&e))?;
+
+    let expected = results
+        .expected
+        .iter()
+        .map(|e| {
+            vec![
+                neutralise(&e.partner),
+                neutralise(&e.schema),
+                neutralise(&e.period),
+                e.due.clone(),
+                e.status.clone(),
+                e.received.clone().unwrap_or_default(),
+                neutralise(&e.submission.clone().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    write_rows(
+        &dir.join("completeness.csv"),
+        &[
+            "partner",
+            "schema",
+            "period",
+            "due",
+            "status",
+            "received",
+            "submission",
+        ],
+        expected,
+    )?;
+
+    let quality = results
+        .quality
+        .iter()
+        .map(|q| {
+            let s = &q.submission;
+            vec![
+                neutralise(&s.partner),
+                neutralise(&s.schema),
+                neutralise(&s.period),
+                neutralise(&s.id),
+                neutralise(&s.file_name),
+                s.received.clone(),
+                s.rows_read.to_string(),
+                s.rows_accepted.to_string(),
+                s.rows_rejected.to_string(),
+                number(Some(q.rejected_share)),
+                neutralise(&q.main_errors),
+                q.timeliness.clone(),
+                q.volume.clone(),
+            ]
+        })
+        .collect();
+    write_rows(
+        &dir.join("quality.csv"),
+        &[
+            "partner",
+            "schema",
+            "period",
+            "submission",
+            "file",
+            "received",
+            "rows_read",
+            "rows_accepted",
+            "rows_rejected",
+            "rejected_share",
+            "main_errors",
+            "timeliness",
+            "volume",
+        ],
+        quality,
+    )
+}
+
+/// One value as a previous run published it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    /// The value (`None`: suppressed or not computable).
+    pub value: Option<f64>,
+    /// Whether it was suppressed.
+    pub suppressed: bool,
+    /// The store version it came from.
+    pub store_version: String,
+}
+
+/// The values of a previous `indicators.csv`, by (indicator, period, breakdown); `None` when
+/// there is none (the first run).
+pub fn read_previous(
+    dir: &Path,
+) -> Option<std::collections::BTreeMap<(String, String, String), Published>> {
+    let text = std::fs::read_to_string(dir.join("indicators.csv")).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let unquote = |s: &str| s.strip_prefix('\'').unwrap_or(s).to_owned();
+    let mut out = std::collections::BTreeMap::new();
+    for record in reader.records() {
+        let r = record.ok()?;
+        let get = |i: usize| r.get(i).unwrap_or_default();
+        out.insert(
+            (unquote(get(0)), unquote(get(1)), unquote(get(2))),
+            Published {
+                value: get(3).parse().ok(),
+                suppressed: get(6) == "true",
+                store_version: unquote(get(11)),
+            },
+        );
+    }
+    Some(out)
+}
+
+/// Writes `changes.csv`: every value that differs from the previous run's, with the
+/// submissions that arrived or were superseded since; returns a short summary for people.
+pub fn write_changes(
+    results: &Results,
+    previous: Option<&std::collections::BTreeMap<(String, String, String), Published>>,
+    since: &[backbone_store::Submission],
+    dir: &Path,
+) -> Result<String, MetricsError> {
+    let Some(previous) = previous else {
+        write_rows(&dir.join("changes.csv"), &CHANGE_COLUMNS, Vec::new())?;
+        return Ok("first results: nothing to compare with".into());
+    };
+    let causes = since
+        .iter()
+        .map(|s| match &s.supersedes {
+            Some(old) => format!("{} (replaces {old})", s.id),
+            None => s.id.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut rows = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &results.rows {
+        let key = (r.indicator.clone(), r.period.clone(), r.breakdown.clone());
+        let before = previous.get(&key);
+        seen.insert(key);
+        let changed = match before {
+            None => true,
+            Some(b) => b.suppressed != r.suppressed || !same(b.value, r.value),
+        };
+        if changed {
+            rows.push(change_row(
+                &r.indicator,
+                &r.period,
+                &r.breakdown,
+                before.and_then(|b| b.value),
+                r.value,
+                before.is_some_and(|b| b.suppressed),
+                r.suppressed,
+                &causes,
+            ));
+        }
+    }
+    for (k, b) in previous {
+        if !seen.contains(k) {
+            rows.push(change_row(
+                &k.0,
+                &k.1,
+                &k.2,
+                b.value,
+                None,
+                b.suppressed,
+                false,
+                &causes,
+            ));
+        }
+    }
+    let n = rows.len();
+    write_rows(&dir.join("changes.csv"), &CHANGE_COLUMNS, rows)?;
+    Ok(if n == 0 {
+        "no value changed".to_owned()
+    } else {
+        format!(
+            "{n} value(s) changed since the previous results, after {} new submission(s)",
+            since.len()
+        )
+    })
+}
+
+const CHANGE_COLUMNS: [&str; 9] = [
+    "indicator",
+    "period",
+    "breakdown",
+    "before",
+    "after",
+    "change",
+    "suppressed_before",
+    "suppressed_after",
+    "submissions",
+];
+
+fn same(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change_row(
+    indicator: &str,
+    period: &str,
+    breakdown: &str,
+    before: Option<f64>,
+    after: Option<f64>,
+    suppressed_before: bool,
+    suppressed_after: bool,
+    causes: &str,
+) -> Vec<String> {
+    let change = match (before, after) {
+        (Some(b), Some(a)) => number(Some(a - b)),
+        _ => String::new(),
+    };
+    vec![
+        neutralise(indicator),
+        neutralise(period),
+        neutralise(breakdown),
+        number(before),
+        number(after),
+        change,
+        suppressed_before.to_string(),
+        suppressed_after.to_string(),
+        neutralise(causes),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_are_plain() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("region=צפון"), "region=צפון");
+        assert_eq!(number(Some(12.0)), "12");
+        assert_eq!(number(Some(0.125)), "0.125");
+        assert_eq!(number(Some(2.0 / 3.0)), "0.666667");
+        assert_eq!(number(None), "");
+    }
+}

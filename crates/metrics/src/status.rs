@@ -1,0 +1,318 @@
+//! Completeness (who owed what, and whether it came on time), coverage behind each value,
+//! data quality per submission, and each value against the path from baseline to target.
+
+use std::collections::BTreeMap;
+
+use arrow_array::Array;
+use backbone_schema::{Direction, Grain, Indicator, Initiative};
+use backbone_store::{Store, Submission};
+use chrono::NaiveDate;
+
+use crate::compute::{self, Breakdown, PeriodKey};
+use crate::{AsOf, Expected, MetricsError, Quality};
+
+/// The last day of a period.
+fn period_end(grain: Grain, key: PeriodKey, first_month: u32) -> Option<NaiveDate> {
+    let (y, m) = *compute::months_of(grain, key, first_month).last()?;
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()
+}
+
+fn date_of(rfc3339: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(rfc3339.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The date the store version stands for: the last submission it holds (so that recomputing
+/// an old version gives the same "missing" and "late" as it gave then).
+fn version_date(ledgers: &BTreeMap<String, Vec<Submission>>) -> NaiveDate {
+    ledgers
+        .values()
+        .flatten()
+        .filter_map(|s| date_of(&s.received))
+        .max()
+        .unwrap_or_else(|| chrono::Utc::now().date_naive())
+}
+
+/// Every partner × schema × period owed, with its status.
+pub fn completeness(
+    initiative: &Initiative,
+    ledgers: &BTreeMap<String, Vec<Submission>>,
+) -> Vec<Expected> {
+    let today = version_date(ledgers);
+    let fm = initiative.first_month;
+    let mut out = Vec::new();
+    for o in &initiative.obligations {
+        let Some(mut key) = compute::parse_period(o.grain, &o.from) else {
+            continue;
+        };
+        let last =
+            o.to.as_deref()
+                .and_then(|t| compute::parse_period(o.grain, t));
+        let partners: Vec<&str> = if o.partners.is_empty() {
+            initiative.partners.iter().map(|p| p.id.as_str()).collect()
+        } else {
+            o.partners.iter().map(String::as_str).collect()
+        };
+        let ledger = ledgers.get(&o.schema).map(Vec::as_slice).unwrap_or(&[]);
+        loop {
+            if last.is_some_and(|l| key > l) {
+                break;
+            }
+            let Some(end) = period_end(o.grain, key, fm) else {
+                break;
+            };
+            // Periods that have not begun yet are not owed.
+            let start = compute::months_of(o.grain, key, fm)
+                .first()
+                .and_then(|&(y, m)| NaiveDate::from_ymd_opt(y, m, 1));
+            if start.is_none_or(|s| s > today) {
+                break;
+            }
+            let due = end + chrono::Duration::days(i64::from(o.due_days));
+            let label = compute::period_label(o.grain, key);
+            for p in &partners {
+                let usable: Vec<&Submission> = ledger
+                    .iter()
+                    .filter(|s| s.partner == *p && s.period == label && s.rows_accepted > 0)
+                    .collect();
+                let first = usable.iter().filter_map(|s| date_of(&s.received)).min();
+                let status = match first {
+                    Some(d) if d <= due => "on_time",
+                    Some(_) => "late",
+                    None if today > due => "missing",
+                    None => "not_due",
+                };
+                out.push(Expected {
+                    partner: (*p).to_owned(),
+                    schema: o.schema.clone(),
+                    period: label.clone(),
+                    grain: o.grain,
+                    due: due.format("%Y-%m-%d").to_string(),
+                    status: status.to_owned(),
+                    received: usable.first().map(|s| s.received.clone()),
+                    submission: usable.last().map(|s| s.id.clone()),
+                });
+            }
+            key = compute::next(o.grain, key);
+        }
+    }
+    out
+}
+
+/// The share of expected submissions received behind a value: for the partner's own cell
+/// when the breakdown is the partner, else for everyone owing the schema in that period.
+pub fn coverage(
+    initiative: &Initiative,
+    expected: &[Expected],
+    schema: &str,
+    grain: Grain,
+    period: PeriodKey,
+    breakdown: &Breakdown,
+) -> Option<f64> {
+    let fm = initiative.first_month;
+    let months = compute::months_of(grain, period, fm);
+    let partner = breakdown.strip_prefix("partner=");
+    let relevant: Vec<&Expected> = expected
+        .iter()
+        .filter(|e| e.schema == schema && partner.is_none_or(|p| e.partner == p))
+        .filter(|e| {
+            compute::parse_period(e.grain, &e.period).is_some_and(|k| {
+                compute::months_of(e.grain, k, fm)
+                    .iter()
+                    .any(|m| months.contains(m))
+            })
+        })
+        .collect();
+    if relevant.is_empty() {
+        return None;
+    }
+    let received = relevant
+        .iter()
+        .filter(|e| matches!(e.status.as_str(), "on_time" | "late"))
+        .count();
+    Some(received as f64 / relevant.len() as f64)
+}
+
+/// Quality of each submission in use (the latest that stored rows, per partner × schema ×
+/// period), with its main error types from the `rejects` table.
+pub fn quality(
+    store: &Store,
+    initiative: &Initiative,
+    ledgers: &BTreeMap<String, Vec<Submission>>,
+    expected: &[Expected],
+    _versions: &AsOf,
+) -> Result<Vec<Quality>, MetricsError> {
+    let _ = initiative;
+    // Error types per submission.
+    let mut errors: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for b in store.read_rejects(None)? {
+        let (Some(ids), Some(types)) = (
+            string_column(&b, "submission_id"),
+            string_column(&b, "error_type"),
+        ) else {
+            continue;
+        };
+        for (id, t) in ids.iter().zip(types.iter()) {
+            if let (Some(id), Some(t)) = (id, t) {
+                *errors
+                    .entry(id.to_owned())
+                    .or_default()
+                    .entry(t.to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ledger in ledgers.values() {
+        // The submission in use per partner × period: the last one, if it stored rows.
+        let mut current: BTreeMap<(&str, &str), &Submission> = BTreeMap::new();
+        for s in ledger {
+            if s.rows_accepted > 0
+                || !current.contains_key(&(s.partner.as_str(), s.period.as_str()))
+            {
+                current.insert((s.partner.as_str(), s.period.as_str()), s);
+            }
+        }
+        for s in current.values() {
+            let mut kinds: Vec<(&String, &u64)> = errors
+                .get(&s.id)
+                .map(|m| m.iter().collect())
+                .unwrap_or_default();
+            kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let main_errors = kinds
+                .iter()
+                .take(3)
+                .map(|(k, n)| format!("{k}:{n}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let timeliness = expected
+                .iter()
+                .find(|e| e.partner == s.partner && e.schema == s.schema && e.period == s.period)
+                .map(|e| e.status.clone())
+                .filter(|st| st == "on_time" || st == "late")
+                .unwrap_or_default();
+            // Rows against the partner's own other periods.
+            let mut others: Vec<u64> = current
+                .values()
+                .filter(|o| o.partner == s.partner && o.id != s.id && o.rows_accepted > 0)
+                .map(|o| o.rows_accepted)
+                .collect();
+            others.sort_unstable();
+            let volume = match others.get(others.len() / 2) {
+                Some(&m) if others.len() >= 3 && m > 0 => {
+                    let r = s.rows_accepted as f64 / m as f64;
+                    if r > 2.0 {
+                        "high"
+                    } else if r < 0.5 {
+                        "low"
+                    } else {
+                        ""
+                    }
+                }
+                _ => "",
+            };
+            out.push(Quality {
+                submission: (*s).clone(),
+                rejected_share: if s.rows_read > 0 {
+                    s.rows_rejected as f64 / s.rows_read as f64
+                } else {
+                    0.0
+                },
+                main_errors,
+                timeliness,
+                volume: volume.to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn string_column<'a>(
+    b: &'a arrow_array::RecordBatch,
+    name: &str,
+) -> Option<&'a arrow_array::StringArray> {
+    b.column_by_name(name)?.as_any().downcast_ref()
+}
+
+/// The baseline, the target that applies, and the status of a value against the straight
+/// path from baseline to target: `on_track` at or beyond the path, `at_risk` better than the
+/// baseline but behind the path, `off_track` no better than the baseline.
+pub fn against_path(
+    ind: &Indicator,
+    period: PeriodKey,
+    breakdown: &str,
+    value: Option<f64>,
+) -> (Option<f64>, Option<f64>, String) {
+    let g = ind.grain;
+    let total = breakdown.is_empty();
+    let baseline = ind.baseline.as_ref().filter(|_| total);
+    let targets: Vec<(PeriodKey, f64)> = ind
+        .targets
+        .iter()
+        .filter(|t| t.breakdown.as_deref().unwrap_or("") == breakdown)
+        .filter_map(|t| Some((compute::parse_period(g, &t.period)?, t.value)))
+        .collect();
+    let target = targets
+        .iter()
+        .filter(|(k, _)| *k >= period)
+        .min_by_key(|(k, _)| *k)
+        .or_else(|| targets.iter().max_by_key(|(k, _)| *k))
+        .copied();
+    let better = |a: f64, b: f64| match ind.direction {
+        Direction::Up => a >= b,
+        Direction::Down => a <= b,
+    };
+    let status = match (value, target) {
+        (None, _) | (_, None) => String::new(),
+        (Some(v), Some((tk, tv))) => {
+            let path = baseline
+                .and_then(|b| Some((compute::parse_period(g, &b.period)?, b.value)))
+                .map(|(bk, bv)| {
+                    let (ob, ot, o) = (
+                        compute::ordinal(g, bk),
+                        compute::ordinal(g, tk),
+                        compute::ordinal(g, period),
+                    );
+                    if ot <= ob {
+                        tv
+                    } else {
+                        let f = f64::from(o.clamp(ob, ot) - ob) / f64::from(ot - ob);
+                        bv + (tv - bv) * f
+                    }
+                });
+            match path {
+                Some(p) if better(v, p) => "on_track",
+                Some(_) if baseline.is_some_and(|b| better(v, b.value) && v != b.value) => {
+                    "at_risk"
+                }
+                Some(_) => "off_track",
+                None if better(v, tv) => "on_track",
+                None => "at_risk",
+            }
+            .to_owned()
+        }
+    };
+    (baseline.map(|b| b.value), target.map(|t| t.1), status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_ends_respect_the_reporting_year() {
+        assert_eq!(
+            period_end(Grain::Quarter, 202401, 1),
+            NaiveDate::from_ymd_opt(2024, 3, 31)
+        );
+        assert_eq!(
+            period_end(Grain::Month, 202402, 1),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        // Reporting year from September: 2024-Q2 ends on the last day of February 2025.
+        assert_eq!(
+            period_end(Grain::Quarter, 202402, 9),
+            NaiveDate::from_ymd_opt(2025, 2, 28)
+        );
+    }
+}

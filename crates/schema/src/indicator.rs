@@ -1,0 +1,714 @@
+//! Indicator definitions (`pipelines/indicators/*.toml`) and the initiative's declarations
+//! (`pipelines/initiative.toml`): what the partnership agreed to measure, and who owes which
+//! data when. Parsed here, cross-checked against the schemas by [`Indicator::check`], computed
+//! by the metrics crate.
+//!
+//! ```toml
+//! [[indicator]]
+//! id = "people_reached"
+//! label = { he = "אנשים שקיבלו שירות", en = "People reached" }
+//! schema = "service_records"
+//! kind = "distinct_count"
+//! field = "person_id"
+//! date_field = "referral_date"
+//! grain = "quarter"
+//! dimensions = ["region", "age_band"]
+//! bands.age_band = { field = "age", edges = [18, 30, 45, 65] }
+//! filter = "service_type <> 'hotline'"
+//! direction = "up"
+//! baseline = { period = "2024-Q1", value = 120 }
+//! targets = [{ period = "2025-Q4", value = 200 }]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::SchemaError;
+use crate::table::{FieldType, TableSchema};
+
+/// A text in Hebrew and English.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    /// Hebrew.
+    #[serde(default)]
+    pub he: String,
+    /// English.
+    #[serde(default)]
+    pub en: String,
+}
+
+impl Text {
+    /// The text in `lang` (`he` or `en`), falling back to the other language.
+    pub fn get(&self, lang: &str) -> &str {
+        let (first, second) = if lang == "he" {
+            (&self.he, &self.en)
+        } else {
+            (&self.en, &self.he)
+        };
+        if first.is_empty() { second } else { first }
+    }
+}
+
+/// What an indicator (or one side of a ratio) counts.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Rows.
+    Count,
+    /// Distinct values of `field` (unduplicated people, through the pseudonymous key).
+    DistinctCount,
+    /// The sum of `field`.
+    Sum,
+    /// The mean of `field`.
+    Mean,
+    /// `numerator / denominator × factor`.
+    Ratio,
+    /// `numerator / population × factor`, the population from a reference table.
+    Rate,
+    /// Arithmetic over other indicators of the same period and breakdown.
+    Derived,
+}
+
+impl Kind {
+    /// The name as written in declarations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::DistinctCount => "distinct_count",
+            Self::Sum => "sum",
+            Self::Mean => "mean",
+            Self::Ratio => "ratio",
+            Self::Rate => "rate",
+            Self::Derived => "derived",
+        }
+    }
+
+    /// Whether the value is a count of rows or people (subject to small-cell suppression).
+    pub fn is_count(self) -> bool {
+        matches!(self, Self::Count | Self::DistinctCount)
+    }
+}
+
+/// The period length results are computed for.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    /// `2024-03`.
+    Month,
+    /// `2024-Q1`.
+    Quarter,
+    /// `2024-H1`.
+    HalfYear,
+    /// `2024`.
+    Year,
+}
+
+impl Grain {
+    /// Months in one period.
+    pub fn months(self) -> u32 {
+        match self {
+            Self::Month => 1,
+            Self::Quarter => 3,
+            Self::HalfYear => 6,
+            Self::Year => 12,
+        }
+    }
+
+    /// The label of the period holding `(year, month)` (month 1–12), for a year starting in
+    /// `first_month`. A year that starts in September is named by the calendar year it
+    /// starts in.
+    pub fn label(self, year: i32, month: u32, first_month: u32) -> String {
+        let shifted = (month + 12 - first_month) % 12; // 0-based month of the reporting year
+        let year = if month >= first_month || first_month == 1 {
+            year
+        } else {
+            year - 1
+        };
+        match self {
+            Self::Month => format!("{year:04}-{month:02}"),
+            Self::Quarter => format!("{year:04}-Q{}", shifted / 3 + 1),
+            Self::HalfYear => format!("{year:04}-H{}", shifted / 6 + 1),
+            Self::Year => format!("{year:04}"),
+        }
+    }
+}
+
+/// Which way is good.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// More is better.
+    #[default]
+    Up,
+    /// Less is better.
+    Down,
+}
+
+/// One side of a ratio or rate.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// `count`, `distinct_count`, `sum` or `mean`.
+    pub kind: Kind,
+    /// The field summed, averaged or counted distinct.
+    pub field: Option<String>,
+    /// A boolean SQL expression over the schema's fields.
+    pub filter: Option<String>,
+    /// Another schema than the indicator's.
+    pub schema: Option<String>,
+    /// Another date field than the indicator's.
+    pub date_field: Option<String>,
+}
+
+/// Age bands and the like: a numeric field cut at edges. Edges `[18, 65]` give `<18`,
+/// `18-64`, `65+`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    /// The numeric field.
+    pub field: String,
+    /// Increasing edges.
+    pub edges: Vec<f64>,
+}
+
+impl Band {
+    /// The band label of a value.
+    pub fn label(&self, v: f64) -> String {
+        let fmt = |x: f64| {
+            if x.fract() == 0.0 {
+                format!("{}", x as i64)
+            } else {
+                format!("{x}")
+            }
+        };
+        let Some(first) = self.edges.first() else {
+            return "all".into();
+        };
+        if v < *first {
+            return format!("<{}", fmt(*first));
+        }
+        for w in self.edges.windows(2) {
+            if v >= w[0] && v < w[1] {
+                // Integer edges read as inclusive ranges: 18-29.
+                return if w[0].fract() == 0.0 && w[1].fract() == 0.0 {
+                    format!("{}-{}", fmt(w[0]), fmt(w[1] - 1.0))
+                } else {
+                    format!("{}-{}", fmt(w[0]), fmt(w[1]))
+                };
+            }
+        }
+        format!("{}+", fmt(*self.edges.last().unwrap_or(first)))
+    }
+}
+
+/// A value at a period.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodValue {
+    /// The period label (`2025-Q4`).
+    pub period: String,
+    /// The value.
+    pub value: f64,
+    /// For a target: the breakdown it applies to (`region=צפון`); the total when absent.
+    #[serde(default)]
+    pub breakdown: Option<String>,
+}
+
+/// A reference population for a rate: a table ingested like any other.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// The reference schema (e.g. population by region and year).
+    pub schema: String,
+    /// Its numeric field holding the population.
+    pub field: String,
+    /// Its field holding the year the population is for.
+    pub year_field: String,
+}
+
+/// One indicator.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    /// Stable id (`people_reached`).
+    pub id: String,
+    /// Name for people.
+    pub label: Text,
+    /// What it means and how it is computed, for the methods section.
+    #[serde(default)]
+    pub description: Text,
+    /// The schema whose rows it is computed from.
+    pub schema: String,
+    /// What it computes.
+    pub kind: Kind,
+    /// The field summed, averaged or counted distinct.
+    pub field: Option<String>,
+    /// A boolean SQL expression over the schema's fields (polars SQL).
+    pub filter: Option<String>,
+    /// Ratio and rate: the numerator.
+    pub numerator: Option<Measure>,
+    /// Ratio: the denominator.
+    pub denominator: Option<Measure>,
+    /// Rate: the reference population.
+    pub population: Option<Population>,
+    /// Ratio and rate: multiplied in (100 for a percentage, 1000 per thousand).
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// Derived: arithmetic over other indicators' ids (`a + b`, `a / b * 100`).
+    pub formula: Option<String>,
+    /// The date field that places a row in a period.
+    pub date_field: Option<String>,
+    /// The period length.
+    pub grain: Grain,
+    /// Breakdowns: schema fields or band names.
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Bands derived from numeric fields.
+    #[serde(default)]
+    pub bands: BTreeMap<String, Band>,
+    /// Which way is good.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Small-cell threshold; the initiative's when absent.
+    pub threshold: Option<u64>,
+    /// Where it started.
+    pub baseline: Option<PeriodValue>,
+    /// Where the partnership wants it.
+    #[serde(default)]
+    pub targets: Vec<PeriodValue>,
+    /// Unit for people (`%`, `per 1,000`).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// A file of indicators.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndicatorFile {
+    #[serde(default)]
+    indicator: Vec<Indicator>,
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> SchemaError {
+    let (line, column) = e.span().map_or((0, 0), |s| {
+        let before = &text[..s.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    });
+    SchemaError::Syntax {
+        file: file.to_owned(),
+        format: "TOML",
+        line,
+        column,
+        message: e.message().to_owned(),
+    }
+}
+
+/// Parses a file of `[[indicator]]` tables.
+pub fn indicators_from_toml(text: &str, file: &str) -> Result<Vec<Indicator>, SchemaError> {
+    let parsed: IndicatorFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    Ok(parsed.indicator)
+}
+
+/// Reads every `*.toml` in a folder of indicators, in name order, each with its file.
+pub fn load_indicators(dir: &Path) -> Result<Vec<(String, Indicator)>, SchemaError> {
+    let io = |source| SchemaError::Io {
+        file: dir.display().to_string(),
+        source,
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| SchemaError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        for i in indicators_from_toml(&text, &file)? {
+            out.push((file.clone(), i));
+        }
+    }
+    Ok(out)
+}
+
+impl Indicator {
+    /// The effective date field of one side.
+    pub fn date_field_of<'a>(&'a self, m: Option<&'a Measure>) -> Option<&'a str> {
+        m.and_then(|m| m.date_field.as_deref())
+            .or(self.date_field.as_deref())
+    }
+
+    /// Checks the indicator against the schemas it reads and the other indicators' ids.
+    /// Every problem is reported, each with its file and key (`indicator[2].numerator.field`).
+    pub fn check(
+        &self,
+        file: &str,
+        index: usize,
+        schemas: &BTreeMap<String, TableSchema>,
+        ids: &[&str],
+    ) -> Vec<SchemaError> {
+        let mut out = Vec::new();
+        let at = |key: &str| format!("indicator[{index}] ({}).{key}", self.id);
+        let mut err = |key: &str, message: String| {
+            out.push(SchemaError::Invalid {
+                file: file.to_owned(),
+                path: at(key),
+                message,
+            });
+        };
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            err("id", "use letters, digits and _ only".into());
+        }
+        if self.label.he.is_empty() && self.label.en.is_empty() {
+            err("label", "give a Hebrew or an English label".into());
+        }
+        let Some(schema) = schemas.get(&self.schema) else {
+            err(
+                "schema",
+                format!(
+                    "no schema {:?} in data-schemas/ (there are: {})",
+                    self.schema,
+                    schemas.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+            return out;
+        };
+        for (name, band) in &self.bands {
+            match schema.fields.iter().find(|f| f.name == band.field) {
+                None => err(
+                    &format!("bands.{name}.field"),
+                    format!("{:?} is not a field of {}", band.field, schema.name),
+                ),
+                Some(f) if !matches!(f.field_type, FieldType::Integer | FieldType::Number) => err(
+                    &format!("bands.{name}.field"),
+                    format!("{:?} is not numeric; bands cut numbers", band.field),
+                ),
+                Some(_) => {}
+            }
+            if band.edges.is_empty() || band.edges.windows(2).any(|w| w[0] >= w[1]) {
+                err(
+                    &format!("bands.{name}.edges"),
+                    "give increasing edges, e.g. [18, 30, 65]".into(),
+                );
+            }
+        }
+        // Each side of the indicator: (key prefix, schema, kind, field, date field).
+        let mut sides: Vec<(String, Option<&Measure>)> = Vec::new();
+        match self.kind {
+            Kind::Ratio => {
+                for (key, m) in [
+                    ("numerator", &self.numerator),
+                    ("denominator", &self.denominator),
+                ] {
+                    match m {
+                        Some(m) => sides.push((key.into(), Some(m))),
+                        None => err(key, format!("a ratio needs a {key}")),
+                    }
+                }
+            }
+            Kind::Rate => {
+                match &self.numerator {
+                    Some(m) => sides.push(("numerator".into(), Some(m))),
+                    None => err("numerator", "a rate needs a numerator".into()),
+                }
+                match &self.population {
+                    None => err("population", "a rate needs a reference population".into()),
+                    Some(p) => match schemas.get(&p.schema) {
+                        None => err(
+                            "population.schema",
+                            format!("no schema {:?} in data-schemas/", p.schema),
+                        ),
+                        Some(ps) => {
+                            for (key, f) in [("field", &p.field), ("year_field", &p.year_field)] {
+                                if !ps.fields.iter().any(|x| &x.name == f) {
+                                    err(
+                                        &format!("population.{key}"),
+                                        format!("{f:?} is not a field of {}", ps.name),
+                                    );
+                                }
+                            }
+                            for d in &self.dimensions {
+                                if !ps.fields.iter().any(|x| &x.name == d) {
+                                    err(
+                                        "dimensions",
+                                        format!(
+                                            "{d:?} is not in the population table {}: a rate can only be broken down by what the population is broken down by",
+                                            ps.name
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            Kind::Derived => {
+                match &self.formula {
+                    None => err("formula", "a derived indicator needs a formula".into()),
+                    Some(f) => {
+                        for word in formula_ids(f) {
+                            if word == self.id {
+                                err("formula", "an indicator cannot use itself".into());
+                            } else if !ids.contains(&word.as_str()) {
+                                err(
+                                    "formula",
+                                    format!("{word:?} is not the id of another indicator"),
+                                );
+                            }
+                        }
+                    }
+                }
+                return out;
+            }
+            _ => sides.push((String::new(), None)),
+        }
+        for (key, m) in sides {
+            let prefix = |k: &str| {
+                if key.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{key}.{k}")
+                }
+            };
+            let side_schema_name = m.and_then(|m| m.schema.as_deref()).unwrap_or(&self.schema);
+            let Some(s) = schemas.get(side_schema_name) else {
+                err(
+                    &prefix("schema"),
+                    format!("no schema {side_schema_name:?} in data-schemas/"),
+                );
+                continue;
+            };
+            let kind = m.map_or(self.kind, |m| m.kind);
+            let field = m.map_or(self.field.as_deref(), |m| m.field.as_deref());
+            if !kind.is_count() && !matches!(kind, Kind::Sum | Kind::Mean) {
+                err(
+                    &prefix("kind"),
+                    "a side of a ratio counts, counts distinct, sums or averages".into(),
+                );
+            }
+            match (kind, field) {
+                (Kind::Count | Kind::Ratio | Kind::Rate | Kind::Derived, _) => {}
+                (Kind::DistinctCount, None) => err(
+                    &prefix("field"),
+                    "a distinct_count needs the field that identifies a unit (the person's key)"
+                        .into(),
+                ),
+                (Kind::Sum | Kind::Mean, None) => {
+                    err(&prefix("field"), format!("a {} needs a field", kind.name()));
+                }
+                (_, Some(f)) => match s.fields.iter().find(|x| x.name == f) {
+                    None => err(
+                        &prefix("field"),
+                        format!("{f:?} is not a field of {}", s.name),
+                    ),
+                    Some(x)
+                        if matches!(kind, Kind::Sum | Kind::Mean)
+                            && !matches!(x.field_type, FieldType::Integer | FieldType::Number) =>
+                    {
+                        err(
+                            &prefix("field"),
+                            format!("{f:?} is not numeric; a {} needs a number", kind.name()),
+                        );
+                    }
+                    Some(_) => {}
+                },
+            }
+            match self.date_field_of(m) {
+                None => err(
+                    &prefix("date_field"),
+                    "name the date field that places a row in a period".into(),
+                ),
+                Some(d) => match s.fields.iter().find(|x| x.name == d) {
+                    None => err(
+                        &prefix("date_field"),
+                        format!("{d:?} is not a field of {}", s.name),
+                    ),
+                    Some(x) if !matches!(x.field_type, FieldType::Date | FieldType::Datetime) => {
+                        err(&prefix("date_field"), format!("{d:?} is not a date field"));
+                    }
+                    Some(_) => {}
+                },
+            }
+            for d in &self.dimensions {
+                let known = s.fields.iter().any(|x| &x.name == d)
+                    || self
+                        .bands
+                        .get(d)
+                        .is_some_and(|b| s.fields.iter().any(|x| x.name == b.field))
+                    || d == "partner";
+                if !known {
+                    let side = if key.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (the {key}'s schema)")
+                    };
+                    err(
+                        "dimensions",
+                        format!(
+                            "{d:?} is neither a field of {}{side} nor a band; every side must have every dimension",
+                            s.name
+                        ),
+                    );
+                }
+            }
+        }
+        if matches!(self.kind, Kind::Ratio | Kind::Rate) && self.factor.is_some_and(|f| f <= 0.0) {
+            err("factor", "a factor is a positive number (100, 1000)".into());
+        }
+        out
+    }
+}
+
+/// The identifiers a derived formula uses, each once, in order of appearance.
+pub fn formula_ids(formula: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in formula.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            cur.push(c);
+        } else {
+            if !cur.is_empty()
+                && !cur.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && !out.contains(&cur)
+            {
+                out.push(cur.clone());
+            }
+            cur.clear();
+        }
+    }
+    out
+}
+
+/// A partner of the initiative.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// Stable id (the inbox folder name).
+    pub id: String,
+    /// Name for people.
+    pub name: Text,
+    /// Sector (shelter, hotline, welfare, police, health).
+    #[serde(default)]
+    pub sector: String,
+    /// Region.
+    #[serde(default)]
+    pub region: String,
+    /// Who to write to about missing or bad files.
+    #[serde(default)]
+    pub contact: String,
+    /// The language of the partner's receipts (`he` or `en`).
+    #[serde(default = "hebrew")]
+    pub language: String,
+}
+
+fn hebrew() -> String {
+    "he".into()
+}
+
+/// Who owes which schema, how often, and by when.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Obligation {
+    /// Partner ids; empty means every partner.
+    #[serde(default)]
+    pub partners: Vec<String>,
+    /// The schema owed.
+    pub schema: String,
+    /// How often.
+    pub grain: Grain,
+    /// The first period owed (`2024-01`).
+    pub from: String,
+    /// The last period owed; open-ended when absent.
+    pub to: Option<String>,
+    /// Days after a period's end by which the file is due.
+    #[serde(default = "ten")]
+    pub due_days: u32,
+}
+
+fn ten() -> u32 {
+    10
+}
+
+/// The initiative: its name, partners, obligations and disclosure threshold.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Initiative {
+    /// Name for people.
+    pub name: Text,
+    /// The first month of the reporting year (1 = January).
+    #[serde(default = "one")]
+    pub first_month: u32,
+    /// Counts below this are suppressed (zero is not).
+    #[serde(default = "ten_u64")]
+    pub threshold: u64,
+    /// The partners.
+    #[serde(default, rename = "partner")]
+    pub partners: Vec<Partner>,
+    /// Who owes what.
+    #[serde(default, rename = "obligation")]
+    pub obligations: Vec<Obligation>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn ten_u64() -> u64 {
+    10
+}
+
+impl Initiative {
+    /// Parses `initiative.toml`.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, SchemaError> {
+        let i: Self = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+        if !(1..=12).contains(&i.first_month) {
+            return Err(SchemaError::Invalid {
+                file: file.to_owned(),
+                path: "first_month".into(),
+                message: "a month number, 1 to 12".into(),
+            });
+        }
+        for (n, o) in i.obligations.iter().enumerate() {
+            for p in &o.partners {
+                if !i.partners.iter().any(|x| &x.id == p) {
+                    return Err(SchemaError::Invalid {
+                        file: file.to_owned(),
+                        path: format!("obligation[{n}].partners"),
+                        message: format!("{p:?} is not a partner declared in this file"),
+                    });
+                }
+            }
+        }
+        Ok(i)
+    }
+
+    /// Reads and parses `initiative.toml`.
+    pub fn load(path: &Path) -> Result<Self, SchemaError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &file)
+    }
+
+    /// The partner with this id.
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+}
