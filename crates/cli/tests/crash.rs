@@ -2,6 +2,9 @@
 //! the old or the new version, readable, with no row lost or doubled; rerunning completes it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+use common::{root, stored_ids};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,10 +13,6 @@ use backbone_store::Store;
 
 const TRIALS: u64 = 50;
 const ROWS: usize = 3000;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn ingest_cmd(ws: &Path, file: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_backbone"));
@@ -53,21 +52,6 @@ fn file_for(dir: &Path, t: u64) -> (PathBuf, Vec<String>) {
     (p, ids)
 }
 
-fn stored(ws: &Path) -> Vec<String> {
-    let store = Store::open(&ws.join("store")).unwrap();
-    let mut ids: Vec<String> = Vec::new();
-    for b in store.read("service_records", None).unwrap() {
-        let c = b.column(b.schema().index_of("record_id").unwrap());
-        let c = c
-            .as_any()
-            .downcast_ref::<arrow_array::StringArray>()
-            .unwrap();
-        ids.extend(c.iter().map(|v| v.unwrap_or_default().to_owned()));
-    }
-    ids.sort();
-    ids
-}
-
 #[test]
 fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
     let ws = tempfile::tempdir().unwrap();
@@ -85,7 +69,7 @@ fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
     let started = Instant::now();
     assert!(ingest_cmd(ws, &first).status().unwrap().success());
     let full = started.elapsed();
-    assert_eq!(stored(ws), committed);
+    assert_eq!(stored_ids(ws, None), committed);
 
     let mut seed: u64 = 0x5eed;
     let (mut old_seen, mut new_seen) = (0, 0);
@@ -100,7 +84,7 @@ fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
         std::thread::sleep(at);
         let _ = child.kill();
         let _ = child.wait();
-        let now = stored(ws);
+        let now = stored_ids(ws, None);
         if now == committed {
             old_seen += 1;
         } else {
@@ -121,7 +105,7 @@ fn an_ingest_killed_at_any_moment_leaves_the_old_or_the_new_version() {
             String::from_utf8_lossy(&rerun.stderr)
         );
         assert_eq!(
-            stored(ws),
+            stored_ids(ws, None),
             expected,
             "trial {t}: rerun did not complete the ingest"
         );

@@ -2,12 +2,11 @@
 //! `explain` on the same workspace.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn backbone(ws: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_backbone"))

@@ -3,13 +3,12 @@
 //! records with plain SQL; every value must agree.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
 
 /// A small deterministic generator (no dependency, same numbers everywhere).
 struct Lcg(u64);

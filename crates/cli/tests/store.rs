@@ -2,14 +2,13 @@
 //! outside Delta reader.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{root, stored_ids};
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use backbone_store::Store;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn backbone(ws: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_backbone"))
@@ -60,21 +59,6 @@ fn ingest(ws: &Path, file: &str, partner: &str, period: &str) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-fn stored_ids(ws: &Path, version: Option<u64>) -> Vec<String> {
-    let store = Store::open(&ws.join("store")).unwrap();
-    let mut ids: Vec<String> = Vec::new();
-    for b in store.read("service_records", version).unwrap() {
-        let c = b.column(b.schema().index_of("record_id").unwrap());
-        let c = c
-            .as_any()
-            .downcast_ref::<arrow_array::StringArray>()
-            .unwrap();
-        ids.extend(c.iter().map(|v| v.unwrap_or_default().to_owned()));
-    }
-    ids.sort();
-    ids
 }
 
 #[test]

@@ -149,16 +149,15 @@ fn dimension_label(indicator: &Indicator, name: &str, raw: Option<&str>) -> Stri
     }
 }
 
-/// Aggregates one side (`measure`, or the indicator itself when `None`) over `rows`.
-pub fn aggregate(
+/// The rows one side counts: its filter (polars SQL) applied, rows without a date dropped,
+/// and each row's period key in `__period`.
+fn in_periods(
     rows: &LazyFrame,
     indicator: &Indicator,
     measure: Option<&Measure>,
     first_month: u32,
-) -> Result<Cells, MetricsError> {
+) -> Result<LazyFrame, MetricsError> {
     let id = indicator.id.as_str();
-    let kind = measure.map_or(indicator.kind, |m| m.kind);
-    let field = measure.map_or(indicator.field.as_deref(), |m| m.field.as_deref());
     let filter = measure.map_or(indicator.filter.as_deref(), |m| m.filter.as_deref());
     let date_field = indicator
         .date_field_of(measure)
@@ -172,9 +171,22 @@ pub fn aggregate(
         })?;
         lf = lf.filter(expr);
     }
-    lf = lf
+    Ok(lf
         .filter(col(date_field).is_not_null())
-        .with_column(period_expr(date_field, indicator.grain, first_month).alias("__period"));
+        .with_column(period_expr(date_field, indicator.grain, first_month).alias("__period")))
+}
+
+/// Aggregates one side (`measure`, or the indicator itself when `None`) over `rows`.
+pub fn aggregate(
+    rows: &LazyFrame,
+    indicator: &Indicator,
+    measure: Option<&Measure>,
+    first_month: u32,
+) -> Result<Cells, MetricsError> {
+    let id = indicator.id.as_str();
+    let kind = measure.map_or(indicator.kind, |m| m.kind);
+    let field = measure.map_or(indicator.field.as_deref(), |m| m.field.as_deref());
+    let lf = in_periods(rows, indicator, measure, first_month)?;
     let (value, units): (Expr, Expr) = match (kind, field) {
         (Kind::Count, _) => (len().cast(DataType::Float64), len().cast(DataType::UInt64)),
         (Kind::DistinctCount, Some(f)) => {
@@ -263,22 +275,8 @@ pub fn contributions(
     breakdown: &str,
 ) -> Result<BTreeMap<String, u64>, MetricsError> {
     let id = indicator.id.as_str();
-    let filter = measure.map_or(indicator.filter.as_deref(), |m| m.filter.as_deref());
-    let date_field = indicator
-        .date_field_of(measure)
-        .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
-    let mut lf = rows.clone();
-    if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
-        let expr = polars::sql::sql_expr(f).map_err(|e| MetricsError::Filter {
-            indicator: id.to_owned(),
-            filter: f.to_owned(),
-            message: e.to_string(),
-        })?;
-        lf = lf.filter(expr);
-    }
-    lf = lf
-        .filter(col(date_field).is_not_null())
-        .filter(period_expr(date_field, indicator.grain, first_month).eq(lit(period)));
+    let mut lf =
+        in_periods(rows, indicator, measure, first_month)?.filter(col("__period").eq(lit(period)));
     let mut keep_dim: Option<(String, String)> = None;
     if let Some((d, v)) = breakdown.split_once('=') {
         lf = lf.with_column(dimension_expr(indicator, d).alias("__dim"));

@@ -314,8 +314,7 @@ fn every_kind_grain_filter_and_breakdown_by_hand() {
     // Every row names the store version it came from.
     assert!(
         rows.iter()
-            .all(|r| r.store_version == r.store_version.clone()
-                && r.store_version.contains("service_records@3"))
+            .all(|r| r.store_version == "population@1;service_records@3")
     );
 
     // Completeness: 7 partners owe January; clinic and welfare sent it.

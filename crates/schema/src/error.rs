@@ -78,3 +78,30 @@ impl fmt::Display for JsonPath {
         f.write_str(&self.0)
     }
 }
+
+/// Reads a declaration file; returns its name for messages and its text.
+pub(crate) fn read_declaration(path: &std::path::Path) -> Result<(String, String), SchemaError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    Ok((file, text))
+}
+
+/// A TOML parse error, with the 1-based line and column of where it is.
+pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> SchemaError {
+    let (line, column) = e.span().map_or((0, 0), |s| {
+        let before = &text[..s.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    });
+    SchemaError::Syntax {
+        file: file.to_owned(),
+        format: "TOML",
+        line,
+        column,
+        message: e.message().to_owned(),
+    }
+}

@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::SchemaError;
+use crate::error::{SchemaError, read_declaration, toml_error};
 use crate::table::{FieldType, TableSchema};
 
 /// A text in Hebrew and English.
@@ -292,22 +292,6 @@ struct IndicatorFile {
     indicator: Vec<Indicator>,
 }
 
-fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> SchemaError {
-    let (line, column) = e.span().map_or((0, 0), |s| {
-        let before = &text[..s.start.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
-    });
-    SchemaError::Syntax {
-        file: file.to_owned(),
-        format: "TOML",
-        line,
-        column,
-        message: e.message().to_owned(),
-    }
-}
-
 /// Parses a file of `[[indicator]]` tables.
 pub fn indicators_from_toml(text: &str, file: &str) -> Result<Vec<Indicator>, SchemaError> {
     let parsed: IndicatorFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
@@ -329,11 +313,7 @@ pub fn load_indicators(dir: &Path) -> Result<Vec<(String, Indicator)>, SchemaErr
     files.sort();
     let mut out = Vec::new();
     for path in files {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| SchemaError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let (file, text) = read_declaration(&path)?;
         for i in indicators_from_toml(&text, &file)? {
             out.push((file.clone(), i));
         }
@@ -699,11 +679,7 @@ impl Initiative {
 
     /// Reads and parses `initiative.toml`.
     pub fn load(path: &Path) -> Result<Self, SchemaError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let (file, text) = read_declaration(path)?;
         Self::from_toml(&text, &file)
     }
 

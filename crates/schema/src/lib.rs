@@ -81,11 +81,7 @@ impl TableSchema {
 
     /// Reads and parses a schema file.
     pub fn load(path: &Path) -> Result<Self, SchemaError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let (file, text) = error::read_declaration(path)?;
         Self::from_json_str(&text, &file)
     }
 }

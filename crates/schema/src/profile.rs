@@ -86,16 +86,8 @@ pub struct FieldProfile {
 impl Profile {
     /// Parses a profile from TOML text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, SchemaError> {
-        let profile: Profile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            SchemaError::Syntax {
-                file: file.to_owned(),
-                format: "TOML",
-                line,
-                column,
-                message: e.message().to_owned(),
-            }
-        })?;
+        let profile: Profile =
+            toml::from_str(text).map_err(|e| crate::error::toml_error(file, text, &e))?;
         if let Some(d) = &profile.delimiter
             && delimiter_byte(d).is_none()
         {
@@ -119,11 +111,7 @@ impl Profile {
 
     /// Reads and parses a profile file.
     pub fn load(path: &std::path::Path) -> Result<Self, SchemaError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        let (file, text) = crate::error::read_declaration(path)?;
         Self::from_toml(&text, &file)
     }
 
@@ -139,13 +127,6 @@ fn delimiter_byte(d: &str) -> Option<u8> {
         s if s.len() == 1 => s.bytes().next(),
         _ => None,
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 impl TableSchema {
