@@ -31,7 +31,21 @@ pub(crate) fn secret(workspace: &Path) -> Result<Pseudonymiser> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key)
             .map_err(|e| anyhow::anyhow!("no randomness for the secret key: {e}"))?;
-        write_private(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+        // Written whole aside, then linked into place: two first ingests at once agree on one
+        // key (the link fails for the second, which then reads the first's), and nobody
+        // ever reads half a key.
+        let tmp = dir.join(format!(".secret.key.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, &key).with_context(|| format!("writing {}", tmp.display()))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("writing {}", path.display()));
+            }
+        }
     }
     let key = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     Pseudonymiser::new(&key).with_context(|| format!("{} is shorter than 16 bytes", path.display()))
