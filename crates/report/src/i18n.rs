@@ -1,0 +1,283 @@
+//! The report's words in Hebrew and English. Templates get them as `t.<key>`.
+
+use std::collections::BTreeMap;
+
+/// The language of a document.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Lang {
+    /// Hebrew, right to left.
+    #[default]
+    He,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From `he` or `en` (anything else is English).
+    pub fn parse(code: &str) -> Self {
+        if code.eq_ignore_ascii_case("he") {
+            Self::He
+        } else {
+            Self::En
+        }
+    }
+    /// `he` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::He => "he",
+            Self::En => "en",
+        }
+    }
+    /// `rtl` or `ltr`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::He => "rtl",
+            Self::En => "ltr",
+        }
+    }
+    /// Whether text runs right to left.
+    pub fn rtl(self) -> bool {
+        self == Self::He
+    }
+    /// The word for `key`; the key itself when there is none (a missing word shows, it does
+    /// not break the page).
+    pub fn t(self, key: &str) -> &'static str {
+        WORDS
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map_or("", |(_, en, he)| if self == Self::He { he } else { en })
+    }
+    /// Every word, for templates.
+    pub fn words(self) -> BTreeMap<&'static str, &'static str> {
+        WORDS
+            .iter()
+            .map(|(k, en, he)| (*k, if self == Self::He { *he } else { *en }))
+            .collect()
+    }
+}
+
+/// (key, English, Hebrew).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("report", "Steering committee report", "דוח לוועדת ההיגוי"),
+    ("period", "Period", "תקופה"),
+    ("data_as_of", "Data as of ", "נתונים נכון ל־"),
+    ("store_version", "Store version", "גרסת המאגר"),
+    ("generated", "Generated", "הופק"),
+    ("scorecard", "Scorecard", "כרטיס ניקוד"),
+    ("indicator", "Indicator", "מדד"),
+    ("latest", "Latest", "ערך אחרון"),
+    ("change", "Change", "שינוי"),
+    ("baseline", "Baseline", "קו בסיס"),
+    ("target", "Target", "יעד"),
+    ("target_path", "Target path", "מסלול היעד"),
+    ("status", "Status", "מצב"),
+    ("trend", "Trend", "מגמה"),
+    ("coverage", "Coverage", "כיסוי"),
+    ("actual", "Actual", "בפועל"),
+    ("forecast", "Forecast", "תחזית"),
+    ("on_track", "On track", "במסלול"),
+    ("at_risk", "At risk", "בסיכון"),
+    ("off_track", "Off track", "לא במסלול"),
+    ("no_target", "No target", "אין יעד"),
+    ("better", "better", "שיפור"),
+    ("worse", "worse", "הרעה"),
+    ("no_change", "no change", "ללא שינוי"),
+    ("since", "since", "לעומת"),
+    ("suppressed", "suppressed", "מוסתר"),
+    ("no_data", "no data", "אין נתונים"),
+    ("breakdowns", "Breakdowns", "פילוחים"),
+    ("by", "By", "לפי"),
+    ("value", "Value", "ערך"),
+    ("values_table", "The values", "הערכים"),
+    ("completeness", "Completeness of reporting", "שלמות הדיווח"),
+    (
+        "completeness_intro",
+        "Which partner sent which period, and when.",
+        "איזה שותף שלח איזו תקופה, ומתי.",
+    ),
+    ("partner", "Partner", "שותף"),
+    ("on_time", "on time", "בזמן"),
+    ("late", "late", "באיחור"),
+    ("missing", "missing", "חסר"),
+    ("not_due", "not yet due", "טרם הגיע מועדו"),
+    (
+        "quality",
+        "Data quality by partner",
+        "איכות הנתונים לפי שותף",
+    ),
+    ("submissions", "Submissions", "הגשות"),
+    ("rows", "Rows", "שורות"),
+    ("rejected_share", "Rows rejected", "שורות שנדחו"),
+    ("main_errors", "Main problems", "בעיות עיקריות"),
+    ("on_time_share", "On time", "בזמן"),
+    ("details", "Details", "פירוט"),
+    ("methods", "Methods", "שיטות"),
+    ("definition", "Definition", "הגדרה"),
+    ("computed_as", "Computed as", "אופן החישוב"),
+    ("grain", "Period", "תדירות"),
+    ("dimensions", "Breakdowns", "פילוחים"),
+    ("source", "Source", "מקור"),
+    ("direction_up", "Higher is better", "גבוה יותר — טוב יותר"),
+    ("direction_down", "Lower is better", "נמוך יותר — טוב יותר"),
+    (
+        "suppression_note",
+        "Values marked “suppressed” are hidden to protect privacy: counts below the threshold of",
+        "ערכים המסומנים „מוסתר” הוסתרו כדי להגן על פרטיות: ספירות מתחת לסף של",
+    ),
+    (
+        "suppression_note2",
+        "and values from which such a count could be worked out by subtraction.",
+        "וערכים שמהם אפשר היה לחשב ספירה כזו בחיסור.",
+    ),
+    (
+        "coverage_note",
+        "Coverage is the share of expected submissions received behind a value.",
+        "כיסוי הוא שיעור ההגשות הצפויות שהתקבלו ועומדות מאחורי הערך.",
+    ),
+    ("month", "monthly", "חודשי"),
+    ("quarter", "quarterly", "רבעוני"),
+    ("half_year", "half-yearly", "חצי־שנתי"),
+    ("year", "yearly", "שנתי"),
+    ("median", "Median of all partners", "חציון כל השותפים"),
+    ("this_partner", "This partner", "שותף זה"),
+    (
+        "error_rate_over_time",
+        "Rows rejected over time",
+        "שורות שנדחו לאורך זמן",
+    ),
+    (
+        "timeliness_over_time",
+        "Timeliness over time",
+        "עמידה בזמנים לאורך זמן",
+    ),
+    ("partner_page", "Data quality", "איכות נתונים"),
+    ("back", "Back to the report", "חזרה לדוח"),
+    (
+        "partners_on_time",
+        "Partners on time",
+        "שותפים שדיווחו בזמן",
+    ),
+    ("chart_trend_alt", "Line chart of", "תרשים קו של"),
+    ("chart_bars_alt", "Bar chart of", "תרשים עמודות של"),
+    ("exports", "Downloads", "הורדות"),
+    ("contents", "Contents", "תוכן"),
+    ("legend", "Legend", "מקרא"),
+    ("no_values", "No values yet.", "אין עדיין ערכים."),
+    ("first_period", "first period", "תקופה ראשונה"),
+    // Receipts.
+    (
+        "receipt",
+        "Receipt for your data submission",
+        "אישור קבלת דיווח",
+    ),
+    ("file", "File", "קובץ"),
+    ("table", "Table", "טבלה"),
+    ("received", "Received", "התקבל"),
+    ("submission", "Submission", "הגשה"),
+    (
+        "verdict_accepted",
+        "Accepted: every row is in.",
+        "התקבל: כל השורות נקלטו.",
+    ),
+    (
+        "verdict_accepted_with_problems",
+        "Accepted with problems: the rows below were not taken in, or need a look.",
+        "התקבל עם בעיות: השורות שלהלן לא נקלטו, או שכדאי לבדוק אותן.",
+    ),
+    (
+        "verdict_rejected",
+        "Not accepted: no row could be taken in. Please fix the file and send it again.",
+        "לא התקבל: אף שורה לא נקלטה. נא לתקן את הקובץ ולשלוח שוב.",
+    ),
+    (
+        "verdict_unreadable",
+        "The file could not be read.",
+        "לא ניתן היה לקרוא את הקובץ.",
+    ),
+    ("rows_read", "Rows read", "שורות שנקראו"),
+    ("rows_accepted", "Rows accepted", "שורות שנקלטו"),
+    ("rows_rejected", "Rows not accepted", "שורות שלא נקלטו"),
+    (
+        "rows_warnings",
+        "Rows accepted with a warning",
+        "שורות שנקלטו עם אזהרה",
+    ),
+    (
+        "replaces",
+        "This file replaces your earlier submission",
+        "קובץ זה מחליף את ההגשה הקודמת שלך",
+    ),
+    ("problems", "What to fix", "מה לתקן"),
+    ("row", "Row", "שורה"),
+    ("column", "Column", "עמודה"),
+    ("cell", "Cell", "תא"),
+    ("what_was_written", "Written", "נכתב"),
+    ("why", "Why", "הסיבה"),
+    ("valid_looks_like", "A valid value", "ערך תקין"),
+    (
+        "hidden_personal",
+        "(personal data, not shown)",
+        "(מידע אישי, לא מוצג)",
+    ),
+    (
+        "more_not_listed",
+        "more problems of this kind are not listed",
+        "בעיות נוספות מסוג זה אינן מפורטות",
+    ),
+    ("error", "error", "שגיאה"),
+    ("warning", "warning", "אזהרה"),
+    ("whole_file", "whole file", "כל הקובץ"),
+    (
+        "questions",
+        "Questions? Reply to this message; the data team reads every one.",
+        "שאלות? השיבו להודעה זו; צוות הנתונים קורא כל אחת.",
+    ),
+    (
+        "your_quality",
+        "Your data quality page",
+        "דף איכות הנתונים שלך",
+    ),
+];
+
+/// Error-type titles in Hebrew (the English ones come from the validation report).
+pub(crate) fn error_title(code: &str, lang: Lang, english: &str) -> String {
+    if lang == Lang::En {
+        return english.to_owned();
+    }
+    match code {
+        "blank-label" => "עמודה ללא כותרת",
+        "duplicate-label" => "עמודה שמופיעה פעמיים",
+        "extra-label" => "עמודה שאינה בתבנית (לא נקלטה)",
+        "missing-label" => "עמודה חסרה",
+        "blank-row" => "שורה ריקה",
+        "extra-cell" => "ערך מעבר לעמודה האחרונה",
+        "missing-cell" => "שורה קצרה מדי",
+        "type-error" => "סוג ערך שגוי",
+        "constraint-error" => "ערך שאינו מותר",
+        "unique-error" => "ערך שחוזר על עצמו",
+        "primary-key" => "מפתח חוזר או חסר",
+        "row-constraint" => "ערכים שסותרים זה את זה",
+        "encoding-error" => "תווים שלא ניתן לקרוא",
+        "formula-error" => "נוסחה ללא תוצאה שמורה",
+        "cell-error" => "ערך שגיאה של גיליון (כמו ‎#DIV/0!‎)",
+        "value-map-error" => "כתיב לא מוכר",
+        "oversized-cell" => "תא ארוך מדי",
+        "no-data" => "אין נתונים",
+        _ => english,
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_has_both_languages_and_keys_are_unique() {
+        let mut keys = std::collections::BTreeSet::new();
+        for (k, en, he) in WORDS {
+            assert!(!en.is_empty() && !he.is_empty(), "{k}");
+            assert!(keys.insert(k), "duplicate key {k}");
+        }
+    }
+}
