@@ -1,136 +1,166 @@
-//! `backbone demo`: the bundled example initiative, validated end to end.
+//! `backbone demo`: the bundled example initiative, a year of it. A dozen partners' messy
+//! files are generated, then the nightly run goes over them night by night as they arrive,
+//! with the clock set to each night, and the latest report ends at
+//! `DIR/reports/latest/index.html`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use backbone_ingest::{Options, Verdict, validate_file};
-use backbone_schema::{Profile, TableSchema};
 
-/// The example initiative's files, built into the binary so the demo works from anywhere.
-const SCHEMA: (&str, &str) = (
-    "service_records.json",
-    include_str!("../../../data-schemas/service_records.json"),
-);
-const PROFILES: &[(&str, &str)] = &[(
-    "hotline",
-    include_str!("../../../pipelines/profiles/hotline.toml"),
-)];
-const INBOX: &[(&str, &str, &[u8])] = &[
+use crate::generate;
+use crate::ingest::{self, Outcome, open_store, set_clock};
+use crate::run;
+
+/// The example initiative's declarations, built into the binary so the demo works from
+/// anywhere.
+const FILES: &[(&str, &str)] = &[
     (
-        "clinic",
-        "clinic_windows1255.csv",
-        include_bytes!("../../../pipelines/example-inbox/clinic/clinic_windows1255.csv"),
+        "data-schemas/service_records.json",
+        include_str!("../../../data-schemas/service_records.json"),
     ),
     (
-        "hotline",
-        "hotline_bom_semicolon.csv",
-        include_bytes!("../../../pipelines/example-inbox/hotline/hotline_bom_semicolon.csv"),
+        "data-schemas/population.json",
+        include_str!("../../../data-schemas/population.json"),
     ),
     (
-        "shelter",
-        "shelter_utf16_tab.tsv",
-        include_bytes!("../../../pipelines/example-inbox/shelter/shelter_utf16_tab.tsv"),
+        "pipelines/initiative.toml",
+        include_str!("../../../pipelines/initiative.toml"),
     ),
     (
-        "welfare",
-        "welfare_title_rows.xlsx",
-        include_bytes!("../../../pipelines/example-inbox/welfare/welfare_title_rows.xlsx"),
+        "pipelines/indicators/service.toml",
+        include_str!("../../../pipelines/indicators/service.toml"),
     ),
     (
-        "police",
-        "police_1904.xlsx",
-        include_bytes!("../../../pipelines/example-inbox/police/police_1904.xlsx"),
+        "pipelines/profiles/hotline.toml",
+        include_str!("../../../pipelines/profiles/hotline.toml"),
     ),
     (
-        "health_fund",
-        "health_fund.ods",
-        include_bytes!("../../../pipelines/example-inbox/health_fund/health_fund.ods"),
-    ),
-    (
-        "municipality",
-        "municipality.xls",
-        include_bytes!("../../../pipelines/example-inbox/municipality/municipality.xls"),
+        "pipelines/reference/population.csv",
+        include_str!("../../../pipelines/reference/population.csv"),
     ),
 ];
 
+/// What a demo workspace holds that the demo makes again on every run (the secret key and the
+/// declarations stay).
+const GENERATED: &[&str] = &[
+    "store",
+    "archive",
+    "inbox",
+    "processed",
+    "outbox",
+    "results",
+    "reports",
+    "runs",
+    "incoming",
+    "reminders.csv",
+];
+
 pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
-    let write = |rel: &str, bytes: &[u8]| -> Result<()> {
+    let marker = dir.join(".backbone/demo");
+    if dir.join("store").exists() && !marker.exists() {
+        anyhow::bail!(
+            "{} holds a workspace that is not a demo; give the demo an empty or new folder",
+            dir.display()
+        );
+    }
+    for g in GENERATED {
+        let p = dir.join(g);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("clearing {}", p.display()))?;
+        } else if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("clearing {}", p.display()))?;
+        }
+    }
+    for (rel, text) in FILES {
         let p = dir.join(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    };
-    write(&format!("data-schemas/{}", SCHEMA.0), SCHEMA.1.as_bytes())?;
-    for (partner, text) in PROFILES {
-        write(
-            &format!("pipelines/profiles/{partner}.toml"),
-            text.as_bytes(),
-        )?;
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
     }
-    for (partner, name, bytes) in INBOX {
-        write(&format!("inbox/{partner}/{name}"), bytes)?;
-    }
-    let schema = TableSchema::load(&dir.join("data-schemas").join(SCHEMA.0))?;
+    std::fs::create_dir_all(dir.join(".backbone"))?;
+    std::fs::write(&marker, "this workspace is made by `backbone demo`\n")?;
     println!(
-        "backbone demo: validating the example initiative's inbox in {}\n",
+        "backbone demo: a year of the example initiative in {}",
         dir.display()
     );
-    let (mut rows, mut accepted, mut rejected) = (0, 0, 0);
-    for (partner, name, _) in INBOX {
-        let profile_path = dir
-            .join("pipelines/profiles")
-            .join(format!("{partner}.toml"));
-        let mut options = Options {
-            display_name: Some(format!("{partner}/{name}")),
-            ..Options::default()
-        };
-        let schema = if profile_path.is_file() {
-            let profile = Profile::load(&profile_path)?;
-            let merged = schema.with_profile(&profile, &profile_path.display().to_string())?;
-            options.profile = Some(profile);
-            merged
-        } else {
-            schema.clone()
-        };
-        let file = dir.join("inbox").join(partner).join(name);
-        let report = validate_file(&file, &schema, &options)?;
-        let receipt_dir = format!("receipts/{partner}");
-        write(
-            &format!("{receipt_dir}/{name}.txt"),
-            report.to_text().as_bytes(),
-        )?;
-        write(
-            &format!("{receipt_dir}/{name}.json"),
-            serde_json::to_string_pretty(&report.to_json())?.as_bytes(),
-        )?;
-        let s = &report.stats;
-        rows += s.rows;
-        accepted += s.accepted;
-        rejected += s.rejected;
-        let mark = match report.verdict {
-            Verdict::Accepted => "✓",
-            Verdict::AcceptedWithProblems => "!",
-            Verdict::Rejected => "✗",
-        };
-        println!(
-            "  {mark} {:<13} {:<28} {:>3} rows, {:>3} accepted, {:>3} rejected  ({})",
-            partner,
-            name,
-            s.rows,
-            s.accepted,
-            s.rejected,
-            report.verdict.words()
-        );
+
+    // The reference population first, as the data team would load it.
+    set_clock(Some(format!("{}-01-05T09:00:00Z", generate::YEAR)));
+    let store = open_store(dir)?;
+    let population = ingest::Args {
+        file: dir.join("pipelines/reference/population.csv"),
+        partner: "cbs".into(),
+        schema: "population".into(),
+        period: generate::YEAR.to_string(),
+        profile: None,
+        workspace: dir.to_path_buf(),
+        json: false,
+    };
+    if let Outcome::Unreadable { error, .. } =
+        ingest::ingest_file(&store, &population, ingest::now_rfc3339())?
+    {
+        anyhow::bail!("the example population table: {error}");
     }
-    println!("\n{rows} rows read, {accepted} accepted, {rejected} rejected.");
-    println!("Receipts for partners: {}", dir.join("receipts").display());
+    drop(store);
+
+    let incoming = dir.join("incoming");
+    let arrivals = generate::year(&incoming, 20_240_101)?;
     println!(
-        "For example: {}",
-        dir.join("receipts/clinic/clinic_windows1255.csv.txt")
-            .display()
+        "  {} partner files generated (12 partners, one never reports) in {}",
+        arrivals.len(),
+        incoming.display()
+    );
+    let mut nights: BTreeMap<chrono::NaiveDate, Vec<&generate::Arrival>> = BTreeMap::new();
+    for a in &arrivals {
+        nights.entry(a.date).or_default().push(a);
+    }
+    let (mut files, mut rejected, mut stored) = (0, 0, 0u64);
+    for (date, batch) in &nights {
+        for a in batch {
+            let inbox = dir.join("inbox").join(a.partner);
+            std::fs::create_dir_all(&inbox)?;
+            let name = a.file.file_name().unwrap_or_default();
+            std::fs::rename(&a.file, inbox.join(name))
+                .with_context(|| format!("moving {} to the inbox", a.file.display()))?;
+        }
+        set_clock(Some(format!("{date}T22:00:00Z")));
+        let summary = run::night(&run::Args {
+            workspace: dir.to_path_buf(),
+            dry_run: false,
+            quiet: true,
+        })?;
+        let (n, r, s) = summary.counts();
+        files += n;
+        rejected += r;
+        stored += s;
+        println!("  night of {date}: {n:>2} file(s), {s:>5} rows stored, {r:>3} rows rejected");
+    }
+    set_clock(None);
+    let _ = std::fs::remove_dir_all(&incoming);
+    println!("\n{files} files, {stored} rows stored, {rejected} rows rejected.");
+    println!(
+        "Last night's summary:      {}",
+        dir.join("runs/latest.txt").display()
+    );
+    println!(
+        "Receipts for partners:     {}",
+        dir.join("outbox").display()
+    );
+    println!(
+        "Reminders:                 {}",
+        dir.join("reminders.csv").display()
+    );
+    println!(
+        "The report (Hebrew):       {}",
+        dir.join("reports/latest/index.html").display()
+    );
+    println!(
+        "The report (English):      {}",
+        dir.join("reports/latest/en/index.html").display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -109,51 +109,53 @@ impl Sink for StoreSink<'_, '_> {
     }
 }
 
-pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let schema = resolve_schema(&args.workspace, &args.schema)?;
+/// What one ingest did.
+pub(crate) enum Outcome {
+    /// The same bytes were stored before, as this submission.
+    Duplicate(Box<Submission>),
+    /// Another ingest stored the same bytes while this one read them.
+    Raced { file_name: String, id: String },
+    /// Recorded (with or without rows) at this table version.
+    Stored {
+        submission: Box<Submission>,
+        version: u64,
+        replaces: Option<String>,
+        report: Box<ValidationReport>,
+        /// A warning to pass on (the mirror table is behind).
+        warning: Option<String>,
+    },
+    /// The file could not be read at all (the report's one-line error).
+    Unreadable { file_name: String, error: String },
+}
+
+/// Ingests one file: archive, validate, pseudonymise, one Delta commit. `received` is the
+/// submission's time (RFC 3339).
+pub(crate) fn ingest_file(store: &Store, args: &Args, received: String) -> Result<Outcome> {
+    let (workspace, file, partner, period) =
+        (&args.workspace, &args.file, &args.partner, &args.period);
+    let schema = resolve_schema(workspace, &args.schema)?;
     let (schema, mut options) = prepare(&schema, args.profile.as_deref())?;
-    options.pseudonymiser = Some(secret(&args.workspace)?);
-    let file_name = args.file.file_name().map_or_else(
-        || args.file.display().to_string(),
+    options.pseudonymiser = Some(secret(workspace)?);
+    let file_name = file.file_name().map_or_else(
+        || file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     options.display_name = Some(file_name.clone());
-    let store = open_store(&args.workspace)?;
     // Before anything reads the file: its bytes, under their hash.
-    let sha256 = store.archive(&args.file)?;
+    let sha256 = store.archive(file)?;
     let rows = arrow_schema(&schema);
-    let mut pending = match store.begin(
-        &schema.name,
-        &args.partner,
-        &args.period,
-        &sha256,
-        &rows,
-    )? {
-        Begun::Duplicate(s) => {
-            println!(
-                "{file_name}: the same bytes were ingested before as submission {} (table version {}); nothing to do",
-                s.id,
-                s.table_version
-                    .map_or_else(|| "?".to_owned(), |v| v.to_string())
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
+    let mut pending = match store.begin(&schema.name, partner, period, &sha256, &rows)? {
+        Begun::Duplicate(s) => return Ok(Outcome::Duplicate(s)),
         Begun::Writing(p) => *p,
     };
     let mut submission = Submission {
-        id: format!(
-            "{}-{}-{}-{}",
-            args.partner,
-            schema.name,
-            args.period,
-            &sha256[..12]
-        ),
-        partner: args.partner.clone(),
+        id: format!("{partner}-{}-{period}-{}", schema.name, &sha256[..12]),
+        partner: partner.to_owned(),
         schema: schema.name.clone(),
-        period: args.period.clone(),
-        file_name,
+        period: period.to_owned(),
+        file_name: file_name.clone(),
         sha256,
-        received: now_rfc3339(),
+        received,
         rows_read: 0,
         rows_accepted: 0,
         rows_rejected: 0,
@@ -168,11 +170,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             submission: &submission,
             fields: schema.fields.iter().map(|f| f.name.clone()).collect(),
         };
-        match read_file(&args.file, &schema, &options, &mut sink) {
+        match read_file(file, &schema, &options, &mut sink) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("backbone: {e}");
-                return Ok(ExitCode::from(2));
+                return Ok(Outcome::Unreadable {
+                    file_name,
+                    error: e.to_string(),
+                });
             }
         }
     };
@@ -190,22 +194,64 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     } else {
         None
     };
-    let version = match pending.commit(submission.clone()) {
-        Ok(v) => v,
-        Err(StoreError::MirrorBehind { version, message }) => {
-            eprintln!(
-                "backbone: warning: the submissions table is behind the ledger ({message}); the next ingest catches it up"
-            );
-            version
-        }
-        Err(StoreError::Raced(id)) => {
+    let (version, warning) = match pending.commit(submission.clone()) {
+        Ok(v) => (v, None),
+        Err(StoreError::MirrorBehind { version, message }) => (
+            version,
+            Some(format!(
+                "the submissions table is behind the ledger ({message}); the next ingest catches it up"
+            )),
+        ),
+        Err(StoreError::Raced(id)) => return Ok(Outcome::Raced { file_name, id }),
+        Err(e) => return Err(e.into()),
+    };
+    submission.supersedes.clone_from(&replaces);
+    submission.table_version = Some(version);
+    Ok(Outcome::Stored {
+        submission: Box::new(submission),
+        version,
+        replaces,
+        report: Box::new(report),
+        warning,
+    })
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let store = open_store(&args.workspace)?;
+    let outcome = ingest_file(&store, args, now_rfc3339())?;
+    let (submission, version, replaces, report) = match outcome {
+        Outcome::Duplicate(s) => {
             println!(
-                "{}: another ingest stored the same bytes meanwhile, as submission {id}; nothing to do",
-                submission.file_name
+                "{}: the same bytes were ingested before as submission {} (table version {}); nothing to do",
+                s.file_name,
+                s.id,
+                s.table_version
+                    .map_or_else(|| "?".to_owned(), |v| v.to_string())
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(e.into()),
+        Outcome::Raced { file_name, id } => {
+            println!(
+                "{file_name}: another ingest stored the same bytes meanwhile, as submission {id}; nothing to do"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Outcome::Unreadable { error, .. } => {
+            eprintln!("backbone: {error}");
+            return Ok(ExitCode::from(2));
+        }
+        Outcome::Stored {
+            submission,
+            version,
+            replaces,
+            report,
+            warning,
+        } => {
+            if let Some(w) = warning {
+                eprintln!("backbone: warning: {w}");
+            }
+            (submission, version, replaces, report)
+        }
     };
     if args.json {
         let doc = serde_json::json!({
@@ -218,7 +264,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     } else {
         print_report(&report, false)?;
         println!();
-        match (&replaces, s.accepted) {
+        match (&replaces, report.stats.accepted) {
             (_, 0) => println!(
                 "recorded as submission {} (table version {version}); no row was stored",
                 submission.id
@@ -302,6 +348,9 @@ pub(crate) fn status(
             );
         }
     }
+    if as_of.is_none() {
+        crate::run::print_missing_and_runs(workspace)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -364,6 +413,25 @@ pub(crate) fn open_store(workspace: &Path) -> Result<Store> {
     )?)
 }
 
-fn now_rfc3339() -> String {
+static CLOCK: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets the clock of this process (the demo's simulated nights); `None` for the real one.
+pub(crate) fn set_clock(clock: Option<String>) {
+    if let Ok(mut c) = CLOCK.lock() {
+        *c = clock;
+    }
+}
+
+/// Now, as RFC 3339. `BACKBONE_CLOCK` (RFC 3339) replaces the system clock, for simulations
+/// such as the demo's year and for tests of lateness.
+pub(crate) fn now_rfc3339() -> String {
+    if let Some(clock) = CLOCK.lock().ok().and_then(|c| c.clone()) {
+        return clock;
+    }
+    if let Ok(clock) = std::env::var("BACKBONE_CLOCK")
+        && chrono::DateTime::parse_from_rfc3339(&clock).is_ok()
+    {
+        return clock;
+    }
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,8 +1,12 @@
 //! `backbone`: the command a data manager runs.
 
 mod demo;
+mod generate;
 mod ingest;
+mod init;
 mod metrics;
+mod report;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -157,7 +161,41 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
-    /// Validate the bundled example initiative's partner files and write a receipt for each.
+    /// The whole night: ingest new files from inbox/<partner>/ (receipts to outbox/),
+    /// recompute the indicators and the report when the store changed, write reminders and
+    /// a summary. Exit 0 when the run did its job, even if partners' files were rejected.
+    Run {
+        /// List what would be ingested, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Render the committee report from WORKSPACE/results: HTML, Markdown, PNG charts, a
+    /// workbook, and each partner's data-quality page.
+    Report {
+        /// Language: he (right to left) or en.
+        #[arg(long, default_value = "he")]
+        lang: String,
+        /// Where to write it (default: WORKSPACE/reports/latest).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also print it to report.pdf (needs Chromium).
+        #[arg(long)]
+        pdf: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Create an empty initiative workspace: commented declarations to fill in, inbox/ and
+    /// outbox/, and the pseudonymisation key (owner-only, never printed).
+    Init {
+        /// The new workspace's folder.
+        dir: PathBuf,
+    },
+    /// A year of the bundled example initiative: a dozen partners' generated files, run night
+    /// by night; the report ends in DIR/reports/latest/index.html.
     Demo {
         /// Where to put the example workspace.
         #[arg(default_value = "backbone-demo")]
@@ -167,6 +205,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Log lines (warnings and up unless RUST_LOG says otherwise) go to standard error, with
+    // colours only on a terminal.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
     let result = match cli.command {
         Command::Validate {
             file,
@@ -239,6 +287,23 @@ fn main() -> ExitCode {
             breakdown.as_deref(),
             as_of.as_deref(),
         ),
+        Command::Run { dry_run, workspace } => run::run(&run::Args {
+            workspace,
+            dry_run,
+            quiet: false,
+        }),
+        Command::Report {
+            lang,
+            out,
+            pdf,
+            workspace,
+        } => report::run(&report::Args {
+            workspace,
+            lang: Some(lang),
+            out,
+            pdf,
+        }),
+        Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
     };
     match result {

@@ -29,12 +29,33 @@ pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+/// What one computation of the results tables said.
+pub(crate) struct Computed {
+    /// One line: how many values, from which store version, where.
+    pub(crate) line: String,
+    /// What changed since the previous results, for people.
+    pub(crate) changes: String,
+}
+
 /// `backbone metrics`: the results tables of one store version.
 pub(crate) fn metrics(
     workspace: &Path,
     as_of: Option<&str>,
     out: Option<&Path>,
 ) -> Result<ExitCode> {
+    let c = compute(workspace, as_of, out)?;
+    println!("{}", c.line);
+    println!("{}", c.changes);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Computes the results tables of one store version into `out` (default
+/// `WORKSPACE/results`), with `changes.csv` against the previous ones there.
+pub(crate) fn compute(
+    workspace: &Path,
+    as_of: Option<&str>,
+    out: Option<&Path>,
+) -> Result<Computed> {
     let decl = Declarations::load(workspace)?;
     let problems = decl.check();
     if let Some(p) = problems.first() {
@@ -76,7 +97,7 @@ pub(crate) fn metrics(
         .with_context(|| format!("writing results to {}", dir.display()))?;
     let summary = backbone_metrics::write_changes(&results, previous.as_ref(), &since, &dir)?;
     let suppressed = results.rows.iter().filter(|r| r.suppressed).count();
-    println!(
+    let line = format!(
         "{} value(s) of {} indicator(s) from store version {} ({} suppressed); {} expected submission(s); results in {}",
         results.rows.len(),
         decl.indicators.len(),
@@ -85,8 +106,10 @@ pub(crate) fn metrics(
         results.expected.len(),
         dir.display()
     );
-    println!("{summary}");
-    Ok(ExitCode::SUCCESS)
+    Ok(Computed {
+        line,
+        changes: summary,
+    })
 }
 
 /// `backbone explain`: the submissions behind one value.

@@ -305,11 +305,11 @@ fn every_kind_grain_filter_and_breakdown_by_hand() {
     assert!((value(rows, "reached_per_1000", "2024", "region=צפון") - 0.002).abs() < 1e-12);
     assert!((value(rows, "reached_per_1000", "2024", "region=חיפה") - 2.0 / 500.0).abs() < 1e-12);
 
-    // Against baseline 40 (2024-Q1) and target 80 (2025-Q4): 3 is off track.
+    // Against baseline 1,800 (2024-Q1) and target 3,000 (2025-Q4): 3 is off track.
     let p = find(rows, "people_reached", "2024-Q1", "");
     assert_eq!(
         (p.baseline, p.target, p.status.as_str()),
-        (Some(40.0), Some(80.0), "off_track")
+        (Some(1800.0), Some(3000.0), "off_track")
     );
     // Every row names the store version it came from.
     assert!(
@@ -317,17 +317,17 @@ fn every_kind_grain_filter_and_breakdown_by_hand() {
             .all(|r| r.store_version == "population@1;service_records@3")
     );
 
-    // Completeness: 7 partners owe January; clinic and welfare sent it.
+    // Completeness: the 12 partners owe January; clinic and welfare sent it.
     let jan: Vec<_> = r
         .expected
         .iter()
         .filter(|e| e.period == "2024-01")
         .collect();
-    assert_eq!(jan.len(), 7);
+    assert_eq!(jan.len(), 12);
     assert_eq!(jan.iter().filter(|e| e.status == "on_time").count(), 2);
-    // Coverage of Q1: clinic 2 of 3 months, welfare 1 of 3 months, of 7 × 3 owed.
+    // Coverage of Q1: clinic 2 of 3 months, welfare 1 of 3 months, of 12 × 3 owed.
     let cov = find(rows, "referrals", "2024-Q1", "").coverage.unwrap();
-    assert!((cov - 3.0 / 21.0).abs() < 1e-9, "{cov}");
+    assert!((cov - 3.0 / 36.0).abs() < 1e-9, "{cov}");
     let cov = find(rows, "referrals", "2024-Q1", "partner=clinic")
         .coverage
         .unwrap();
