@@ -25,6 +25,14 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../data-schemas/population.json"),
     ),
     (
+        "data-schemas/backbone_activity.json",
+        include_str!("../../../data-schemas/backbone_activity.json"),
+    ),
+    (
+        "pipelines/indicators/working_together.toml",
+        include_str!("../../../pipelines/indicators/working_together.toml"),
+    ),
+    (
         "pipelines/initiative.toml",
         include_str!("../../../pipelines/initiative.toml"),
     ),
@@ -110,7 +118,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     let incoming = dir.join("incoming");
     let arrivals = generate::year(&incoming, 20_240_101)?;
     println!(
-        "  {} partner files generated (12 partners, one never reports) in {}",
+        "  {} files generated (12 partners, one of whom never reports, and the backbone organisation's own quarterly record) in {}",
         arrivals.len(),
         incoming.display()
     );

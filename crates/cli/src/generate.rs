@@ -616,7 +616,52 @@ pub(crate) fn year(dir: &Path, seed: u64) -> Result<Vec<Arrival>> {
             });
         }
     }
+    out.extend(backbone_activity(dir, &mut rng)?);
     out.sort_by(|a, b| (a.date, a.partner).cmp(&(b.date, b.partner)));
+    Ok(out)
+}
+
+/// The backbone organisation's own quarterly record: meetings, shared decisions and which
+/// partners took part. Engagement grows through the year.
+fn backbone_activity(dir: &Path, rng: &mut Rng) -> Result<Vec<Arrival>> {
+    let folder = dir.join("backbone");
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let partners: Vec<&str> = SOURCES.iter().map(|s| s.id).collect();
+    let mut out = Vec::new();
+    for quarter in 1..=4u32 {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["מזהה פעילות", "תאריך", "סוג פעילות", "שותף"])?;
+        let engaged = 7 + quarter as usize + rng.below(2) as usize;
+        let mut n = 0;
+        let mut row = |w: &mut csv::Writer<Vec<u8>>, kind: &str, partner: &str, rng: &mut Rng| {
+            n += 1;
+            let month = (quarter - 1) * 3 + 1 + rng.below(3) as u32;
+            let day = 1 + rng.below(28) as u32;
+            w.write_record([
+                format!("BB-{YEAR}{quarter}-{n:03}"),
+                format!("{day:02}/{month:02}/{YEAR}"),
+                kind.to_owned(),
+                partner.to_owned(),
+            ])
+        };
+        for p in partners.iter().take(engaged.min(partners.len())) {
+            row(&mut w, "מעורבות שותף", p, rng)?;
+        }
+        for _ in 0..(3 + quarter) {
+            row(&mut w, "פגישה", "backbone", rng)?;
+        }
+        for _ in 0..(1 + quarter / 2) {
+            row(&mut w, "החלטה משותפת", "backbone", rng)?;
+        }
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let path = folder.join(format!("backbone_activity_{YEAR}-Q{quarter}.csv"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        out.push(Arrival {
+            partner: "backbone",
+            file: path,
+            date: month_end(YEAR, quarter * 3) + chrono::Duration::days(10),
+        });
+    }
     Ok(out)
 }
 

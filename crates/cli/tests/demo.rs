@@ -19,7 +19,7 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         "{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(out.contains("133 files,"), "{out}");
+    assert!(out.contains("137 files,"), "{out}");
     assert!(out.contains("reports/latest/index.html"), "{out}");
 
     // The report, in Hebrew and English, with the initiative's indicators.
@@ -87,7 +87,7 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         .unwrap()
         .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
         .sum();
-    assert_eq!(processed, 133);
+    assert_eq!(processed, 137);
 
     // The nightly run on the finished year has nothing to do.
     let again = Command::new(env!("CARGO_BIN_EXE_backbone"))

@@ -36,6 +36,7 @@ fn workspace() -> tempfile::TempDir {
     for f in [
         "data-schemas/service_records.json",
         "data-schemas/population.json",
+        "data-schemas/backbone_activity.json",
         "pipelines/initiative.toml",
         "pipelines/indicators/service.toml",
     ] {

@@ -34,6 +34,7 @@ fn workspace() -> tempfile::TempDir {
     for f in [
         "data-schemas/service_records.json",
         "data-schemas/population.json",
+        "data-schemas/backbone_activity.json",
         "pipelines/initiative.toml",
         "pipelines/indicators/service.toml",
         "pipelines/profiles/hotline.toml",

@@ -16,12 +16,34 @@ fn schema() -> TableSchema {
     .unwrap()
 }
 
-fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+/// A file that is removed when the test is done with it (tests must not fill /tmp).
+struct Temp(PathBuf);
+
+impl std::ops::Deref for Temp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn temp(name: &str, bytes: &[u8]) -> Temp {
     let dir = std::env::temp_dir().join(format!("backbone-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
-    p
+    Temp(p)
 }
 
 fn validate(p: &Path) -> Result<backbone_ingest::ValidationReport, IngestError> {

@@ -2,7 +2,7 @@
 //! lost, and what validation accepts comes out of Arrow exactly as it went in.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
@@ -13,12 +13,34 @@ use proptest::prelude::*;
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
-fn temp(ext: &str, bytes: &[u8]) -> PathBuf {
+/// A file that is removed when the test is done with it (tests must not fill /tmp).
+struct Temp(PathBuf);
+
+impl std::ops::Deref for Temp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn temp(ext: &str, bytes: &[u8]) -> Temp {
     let dir = std::env::temp_dir().join(format!("backbone-prop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(format!("{}.{ext}", N.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&p, bytes).unwrap();
-    p
+    Temp(p)
 }
 
 fn schema() -> TableSchema {

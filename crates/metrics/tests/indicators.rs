@@ -119,7 +119,7 @@ fn workspace(threshold: u64) -> tempfile::TempDir {
     let p = ws.path();
     std::fs::create_dir_all(p.join("data-schemas")).unwrap();
     std::fs::create_dir_all(p.join("pipelines/indicators")).unwrap();
-    for s in ["service_records", "population"] {
+    for s in ["service_records", "population", "backbone_activity"] {
         std::fs::copy(
             root().join(format!("data-schemas/{s}.json")),
             p.join(format!("data-schemas/{s}.json")),

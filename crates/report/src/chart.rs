@@ -346,6 +346,7 @@ fn draw_trend<DB: DrawingBackend>(
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
             .label_font((FAMILY, px(k, 13)))
+            .legend_area_size(px(k, 26))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(0xcc, 0xcc, 0xcc))
             .draw()
@@ -376,7 +377,7 @@ fn draw_bars<DB: DrawingBackend>(
         .margin(px(k, 12))
         .x_label_area_size(px(k, 30))
         .y_label_area_size(label_area)
-        .build_cartesian_2d(0.0..hi, (0..n).into_segmented())
+        .build_cartesian_2d(0.0..hi, (0..n - 1).into_segmented())
         .map_err(e)?;
     let labels: Vec<String> = c.bars.iter().map(|b| text(&short(&b.label))).collect();
     let unit = c.unit.clone();

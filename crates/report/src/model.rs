@@ -868,7 +868,27 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage> {
     let t = |k: &str| lang.t(k).to_owned();
-    let tables = inputs.tables;
+    // Partners' submissions only: reference tables (population, loaded by the data team)
+    // have no timeliness and are nobody's error rate.
+    let is_partner = |id: &str| inputs.initiative.partner(id).is_some();
+    let filtered = ResultsTables {
+        values: Vec::new(),
+        expected: inputs
+            .tables
+            .expected
+            .iter()
+            .filter(|e| is_partner(&e.partner))
+            .cloned()
+            .collect(),
+        quality: inputs
+            .tables
+            .quality
+            .iter()
+            .filter(|q| is_partner(&q.partner))
+            .cloned()
+            .collect(),
+    };
+    let tables = &filtered;
     let mut periods: Vec<String> = tables
         .expected
         .iter()
