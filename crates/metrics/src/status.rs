@@ -100,7 +100,8 @@ pub fn completeness(
 }
 
 /// The share of expected submissions received behind a value: for the partner's own cell
-/// when the breakdown is the partner, else for everyone owing the schema in that period.
+/// when the breakdown is the partner, for the partners of a region when the breakdown is a
+/// `region` that partners are declared in, else for everyone owing the schema in that period.
 pub fn coverage(
     initiative: &Initiative,
     expected: &[Expected],
@@ -112,9 +113,19 @@ pub fn coverage(
     let fm = initiative.first_month;
     let months = compute::months_of(grain, period, fm);
     let partner = breakdown.strip_prefix("partner=");
+    let region = breakdown
+        .strip_prefix("region=")
+        .filter(|r| initiative.partners.iter().any(|p| p.region == *r));
+    let in_scope = |e: &Expected| match (partner, region) {
+        (Some(p), _) => e.partner == p,
+        (None, Some(r)) => initiative
+            .partner(&e.partner)
+            .is_some_and(|p| p.region == r),
+        (None, None) => true,
+    };
     let relevant: Vec<&Expected> = expected
         .iter()
-        .filter(|e| e.schema == schema && partner.is_none_or(|p| e.partner == p))
+        .filter(|e| e.schema == schema && in_scope(e))
         .filter(|e| {
             compute::parse_period(e.grain, &e.period).is_some_and(|k| {
                 compute::months_of(e.grain, k, fm)

@@ -332,6 +332,12 @@ fn every_kind_grain_filter_and_breakdown_by_hand() {
         .coverage
         .unwrap();
     assert!((cov - 2.0 / 3.0).abs() < 1e-9, "{cov}");
+    // A breakdown by region counts the partners declared in that region: clinic and welfare
+    // are Haifa's, and sent 3 of their 6 months.
+    let cov = find(rows, "contact_within_week", "2024-Q1", "region=חיפה")
+        .coverage
+        .unwrap();
+    assert!((cov - 3.0 / 6.0).abs() < 1e-9, "{cov}");
 }
 
 #[test]
