@@ -139,6 +139,9 @@ enum Command {
         /// store_version), or one number when the store has one table.
         #[arg(long)]
         as_of: Option<String>,
+        /// Compute every period again, even those whose rows did not change.
+        #[arg(long)]
+        full: bool,
         /// Where to write the results (default: WORKSPACE/results).
         #[arg(long, short)]
         out: Option<PathBuf>,
@@ -271,9 +274,10 @@ fn main() -> ExitCode {
         Command::Check { workspace } => metrics::check(&workspace),
         Command::Metrics {
             as_of,
+            full,
             out,
             workspace,
-        } => metrics::metrics(&workspace, as_of.as_deref(), out.as_deref()),
+        } => metrics::metrics(&workspace, as_of.as_deref(), out.as_deref(), full),
         Command::Explain {
             indicator,
             period,

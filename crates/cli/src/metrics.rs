@@ -42,8 +42,9 @@ pub(crate) fn metrics(
     workspace: &Path,
     as_of: Option<&str>,
     out: Option<&Path>,
+    full: bool,
 ) -> Result<ExitCode> {
-    let c = compute(workspace, as_of, out)?;
+    let c = compute(workspace, as_of, out, full)?;
     println!("{}", c.line);
     println!("{}", c.changes);
     Ok(ExitCode::SUCCESS)
@@ -55,6 +56,7 @@ pub(crate) fn compute(
     workspace: &Path,
     as_of: Option<&str>,
     out: Option<&Path>,
+    full: bool,
 ) -> Result<Computed> {
     let decl = Declarations::load(workspace)?;
     let problems = decl.check();
@@ -73,8 +75,14 @@ pub(crate) fn compute(
         Some(text) => AsOf::parse(text, &store.schemas()?)?,
         None => AsOf::default(),
     };
-    let results = backbone_metrics::compute(&store, &decl, &as_of)?;
     let dir = out.map_or_else(|| workspace.join("results"), Path::to_path_buf);
+    // The latest version reuses the values of unchanged periods; an old version, or
+    // `--full`, is computed whole.
+    let (results, incremental) = if as_of.0.is_empty() && !full {
+        backbone_metrics::compute_since(&store, &decl, &dir)?
+    } else {
+        (backbone_metrics::compute(&store, &decl, &as_of)?, None)
+    };
     // The previous results, to say what changed and why.
     let previous = backbone_metrics::read_previous(&dir);
     let before = previous
@@ -106,6 +114,10 @@ pub(crate) fn compute(
         results.expected.len(),
         dir.display()
     );
+    let line = match incremental {
+        Some(how) => format!("{line}\n{how}"),
+        None => line,
+    };
     Ok(Computed {
         line,
         changes: summary,

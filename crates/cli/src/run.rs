@@ -372,7 +372,7 @@ pub(crate) fn night(args: &Args) -> Result<Summary> {
     if !args.dry_run {
         let has_data = !store.schemas()?.is_empty();
         if has_data && (store_changed || !results_dir.join("indicators.csv").exists()) {
-            let computed = crate::metrics::compute(ws, None, None)?;
+            let computed = crate::metrics::compute(ws, None, None, false)?;
             summary.metrics = Some(computed.line);
             summary.changes = Some(computed.changes);
             summary.report = Some(crate::report::render_latest(ws)?);

@@ -129,6 +129,24 @@ fn ingest_then_metrics_then_explain() {
         said.contains("value(s) changed since the previous results, after 1 new submission(s)"),
         "{said}"
     );
+    // That was incremental: only the periods holding the changed rows (January's) were
+    // recomputed, and the result is the same, byte for byte, as a full computation.
+    assert!(
+        said.contains("incremental:") && said.contains("(changed months: 2024-01)"),
+        "{said}"
+    );
+    let full = tempfile::tempdir().unwrap();
+    ok(backbone(
+        ws,
+        &["metrics", "--full", "--out", full.path().to_str().unwrap()],
+    ));
+    for f in ["indicators.csv", "completeness.csv", "quality.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(ws.join("results").join(f)).unwrap(),
+            std::fs::read_to_string(full.path().join(f)).unwrap(),
+            "{f}: incremental and full differ"
+        );
+    }
     let changes = std::fs::read_to_string(ws.join("results/changes.csv")).unwrap();
     assert!(changes.contains("referrals,2024-Q1,,"), "{changes}");
     assert!(

@@ -2,7 +2,7 @@
 //! period, and aggregate for the total and for every breakdown, each from the rows (never by
 //! adding up breakdowns: distinct counts are not additive).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use backbone_schema::{Grain, Indicator, Kind, Measure};
 use polars::prelude::*;
@@ -151,11 +151,62 @@ fn dimension_label(indicator: &Indicator, name: &str, raw: Option<&str>) -> Stri
 
 /// The rows one side counts: its filter (polars SQL) applied, rows without a date dropped,
 /// and each row's period key in `__period`.
+/// The months whose rows changed since the previous results: an incremental computation
+/// recomputes only the periods that hold one of them.
+pub type Window = BTreeSet<(i32, u32)>;
+
+/// The key of the period holding `(year, month)` at `grain`.
+pub fn key_of_month(
+    grain: Grain,
+    (year, month): (i32, u32),
+    first_month: u32,
+) -> Option<PeriodKey> {
+    parse_period(grain, &grain.label(year, month, first_month))
+}
+
+/// The periods at `grain` that hold a month of the window.
+pub fn affected(grain: Grain, window: &Window, first_month: u32) -> BTreeSet<PeriodKey> {
+    window
+        .iter()
+        .filter_map(|m| key_of_month(grain, *m, first_month))
+        .collect()
+}
+
+/// Rows whose date falls in one of `keys`' periods: a range on the raw date column, which
+/// the Parquet reader can check against each file's statistics and skip what is outside.
+fn window_filter(
+    date_field: &str,
+    grain: Grain,
+    keys: &BTreeSet<PeriodKey>,
+    first_month: u32,
+) -> Expr {
+    let mut any = lit(false);
+    for k in keys {
+        let months = months_of(grain, *k, first_month);
+        let (Some(&(y0, m0)), Some(&(y1, m1))) = (months.first(), months.last()) else {
+            continue;
+        };
+        let start = chrono::NaiveDate::from_ymd_opt(y0, m0, 1);
+        let end = if m1 == 12 {
+            chrono::NaiveDate::from_ymd_opt(y1 + 1, 1, 1)
+        } else {
+            chrono::NaiveDate::from_ymd_opt(y1, m1 + 1, 1)
+        };
+        if let (Some(start), Some(end)) = (start, end) {
+            any = any.or(col(date_field)
+                .gt_eq(lit(start))
+                .and(col(date_field).lt(lit(end))));
+        }
+    }
+    any
+}
+
 fn in_periods(
     rows: &LazyFrame,
     indicator: &Indicator,
     measure: Option<&Measure>,
     first_month: u32,
+    window: Option<&Window>,
 ) -> Result<LazyFrame, MetricsError> {
     let id = indicator.id.as_str();
     let filter = measure.map_or(indicator.filter.as_deref(), |m| m.filter.as_deref());
@@ -163,6 +214,15 @@ fn in_periods(
         .date_field_of(measure)
         .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
     let mut lf = rows.clone();
+    if let Some(w) = window {
+        let keys = affected(indicator.grain, w, first_month);
+        lf = lf.filter(window_filter(
+            date_field,
+            indicator.grain,
+            &keys,
+            first_month,
+        ));
+    }
     if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
         let expr = polars::sql::sql_expr(f).map_err(|e| MetricsError::Filter {
             indicator: id.to_owned(),
@@ -182,11 +242,12 @@ pub fn aggregate(
     indicator: &Indicator,
     measure: Option<&Measure>,
     first_month: u32,
+    window: Option<&Window>,
 ) -> Result<Cells, MetricsError> {
     let id = indicator.id.as_str();
     let kind = measure.map_or(indicator.kind, |m| m.kind);
     let field = measure.map_or(indicator.field.as_deref(), |m| m.field.as_deref());
-    let lf = in_periods(rows, indicator, measure, first_month)?;
+    let lf = in_periods(rows, indicator, measure, first_month, window)?;
     let (value, units): (Expr, Expr) = match (kind, field) {
         (Kind::Count, _) => (len().cast(DataType::Float64), len().cast(DataType::UInt64)),
         (Kind::DistinctCount, Some(f)) => {
@@ -275,8 +336,8 @@ pub fn contributions(
     breakdown: &str,
 ) -> Result<BTreeMap<String, u64>, MetricsError> {
     let id = indicator.id.as_str();
-    let mut lf =
-        in_periods(rows, indicator, measure, first_month)?.filter(col("__period").eq(lit(period)));
+    let mut lf = in_periods(rows, indicator, measure, first_month, None)?
+        .filter(col("__period").eq(lit(period)));
     let mut keep_dim: Option<(String, String)> = None;
     if let Some((d, v)) = breakdown.split_once('=') {
         lf = lf.with_column(dimension_expr(indicator, d).alias("__dim"));

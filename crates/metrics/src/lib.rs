@@ -21,9 +21,10 @@ use std::path::Path;
 use backbone_schema::{Indicator, Initiative, Kind, TableSchema};
 use backbone_store::{Store, Submission};
 use polars::prelude::*;
+use sha2::Digest;
 
 pub use error::MetricsError;
-pub use output::{Published, read_previous, write_all, write_changes};
+pub use output::{Published, read_basis, read_previous, read_results, write_all, write_changes};
 
 use compute::{Breakdown, Cells, PeriodKey};
 
@@ -41,6 +42,9 @@ pub struct Declarations {
     pub indicators: Vec<(String, Indicator)>,
     /// The initiative: partners, obligations, threshold.
     pub initiative: Initiative,
+    /// sha256 of every declaration file read: results computed under other declarations are
+    /// never reused by an incremental computation.
+    pub fingerprint: String,
 }
 
 impl Declarations {
@@ -53,6 +57,7 @@ impl Declarations {
             file: dir.display().to_string(),
             source: e,
         };
+        let mut hasher = sha2::Sha256::new();
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .map_err(io)?
             .filter_map(Result::ok)
@@ -62,14 +67,32 @@ impl Declarations {
         files.sort();
         for f in files {
             let s = TableSchema::load(&f)?;
+            hasher.update(std::fs::read(&f).unwrap_or_default());
             schemas.insert(s.name.clone(), s);
         }
-        let indicators = backbone_schema::load_indicators(&workspace.join("pipelines/indicators"))?;
-        let initiative = Initiative::load(&workspace.join("pipelines/initiative.toml"))?;
+        let indicator_dir = workspace.join("pipelines/indicators");
+        let indicators = backbone_schema::load_indicators(&indicator_dir)?;
+        let mut declared: Vec<_> = std::fs::read_dir(&indicator_dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        declared.sort();
+        let initiative_path = workspace.join("pipelines/initiative.toml");
+        let initiative = Initiative::load(&initiative_path)?;
+        declared.push(initiative_path);
+        for f in declared {
+            hasher.update(f.display().to_string().as_bytes());
+            hasher.update(std::fs::read(&f).unwrap_or_default());
+        }
+        let fingerprint = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(Self {
             schemas,
             indicators,
             initiative,
+            fingerprint,
         })
     }
 
@@ -237,6 +260,8 @@ pub struct Results {
     pub expected: Vec<Expected>,
     /// Data quality rows.
     pub quality: Vec<Quality>,
+    /// The declarations' fingerprint.
+    pub declarations: String,
 }
 
 /// A schema's rows at a version as a lazy frame (partner and period added as columns); the
@@ -268,10 +293,8 @@ fn scan(
     Ok(Some((v, Some(lf))))
 }
 
-/// Computes every indicator, completeness and quality from one store version.
-pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Results, MetricsError> {
-    let first_month = decl.initiative.first_month;
-    // Which tables are read, and at which version.
+/// The tables the declarations read.
+fn needed(decl: &Declarations) -> BTreeSet<String> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
     for (_, i) in &decl.indicators {
         needed.insert(i.schema.clone());
@@ -287,6 +310,25 @@ pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Resul
     for o in &decl.initiative.obligations {
         needed.insert(o.schema.clone());
     }
+    needed
+}
+
+/// Computes every indicator, completeness and quality from one store version.
+pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Results, MetricsError> {
+    compute_window(store, decl, as_of, None)
+}
+
+/// As [`compute`]; with a window, only the indicator periods holding one of its months are
+/// computed (completeness and quality are always whole).
+fn compute_window(
+    store: &Store,
+    decl: &Declarations,
+    as_of: &AsOf,
+    window: Option<&compute::Window>,
+) -> Result<Results, MetricsError> {
+    let first_month = decl.initiative.first_month;
+    // Which tables are read, and at which version.
+    let needed = needed(decl);
     for t in as_of.0.keys() {
         if !needed.contains(t) && store.version(t)?.is_none() {
             return Err(MetricsError::AsOf(
@@ -326,7 +368,7 @@ pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Resul
             Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => {
                 match frame_of(&ind.schema) {
                     Some(lf) => {
-                        let cells = compute::aggregate(lf, ind, None, first_month)?;
+                        let cells = compute::aggregate(lf, ind, None, first_month, window)?;
                         single(ind, &cells, threshold)
                     }
                     None => Vec::new(),
@@ -336,7 +378,7 @@ pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Resul
                 let side = |m: &backbone_schema::Measure| -> Result<Cells, MetricsError> {
                     let s = m.schema.as_deref().unwrap_or(&ind.schema);
                     match frame_of(s) {
-                        Some(lf) => compute::aggregate(lf, ind, Some(m), first_month),
+                        Some(lf) => compute::aggregate(lf, ind, Some(m), first_month, window),
                         None => Ok(Cells::new()),
                     }
                 };
@@ -351,7 +393,7 @@ pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Resul
                 };
                 let s = n.schema.as_deref().unwrap_or(&ind.schema);
                 let num = match frame_of(s) {
-                    Some(lf) => compute::aggregate(lf, ind, Some(n), first_month)?,
+                    Some(lf) => compute::aggregate(lf, ind, Some(n), first_month, window)?,
                     None => Cells::new(),
                 };
                 let pop = match frame_of(&p.schema) {
@@ -423,12 +465,214 @@ pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Resul
             });
         }
     }
+    sort_rows(decl, &mut rows);
     Ok(Results {
         store_version,
         rows,
         expected,
         quality,
+        declarations: decl.fingerprint.clone(),
     })
+}
+
+/// The results' order: indicators as declared (derived ones last), then period, then
+/// breakdown. Full and incremental computations write the same bytes.
+fn sort_rows(decl: &Declarations, rows: &mut [ResultRow]) {
+    let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
+    order.sort_by_key(|i| i.kind == Kind::Derived);
+    let rank: BTreeMap<&str, (usize, backbone_schema::Grain)> = order
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.id.as_str(), (n, i.grain)))
+        .collect();
+    rows.sort_by_cached_key(|r| {
+        let (n, grain) = rank
+            .get(r.indicator.as_str())
+            .copied()
+            .unwrap_or((usize::MAX, backbone_schema::Grain::Year));
+        (
+            n,
+            compute::parse_period(grain, &r.period).unwrap_or(i32::MAX),
+            r.breakdown.clone(),
+        )
+    });
+}
+
+/// Recomputes from the latest store version, reusing the results in `dir` for every
+/// indicator period whose rows did not change: the months of the rows added or retired
+/// since those results (read from the changed Parquet files only) decide which periods are
+/// recomputed. Falls back to a full computation when there are no usable results in `dir`
+/// (none, other declarations, a reference table changed). Returns the results and, when
+/// incremental, what was recomputed.
+pub fn compute_since(
+    store: &Store,
+    decl: &Declarations,
+    dir: &Path,
+) -> Result<(Results, Option<String>), MetricsError> {
+    let full = || compute(store, decl, &AsOf::default()).map(|r| (r, None));
+    let (Some((basis_version, basis_decl)), Some(previous)) =
+        (output::read_basis(dir), output::read_results(dir))
+    else {
+        return full();
+    };
+    if basis_decl != decl.fingerprint {
+        return full();
+    }
+    let schemas = store.schemas()?;
+    let Ok(before) = AsOf::parse(&basis_version, &schemas) else {
+        return full();
+    };
+    let populations: BTreeSet<&str> = decl
+        .indicators
+        .iter()
+        .filter_map(|(_, i)| i.population.as_ref().map(|p| p.schema.as_str()))
+        .collect();
+    let mut window = compute::Window::new();
+    for t in needed(decl) {
+        let now = store.version(&t)?;
+        let then = before.0.get(&t).copied();
+        if now == then {
+            continue;
+        }
+        if populations.contains(t.as_str()) {
+            return full();
+        }
+        // Date fields that place this table's rows in periods.
+        let mut fields: BTreeSet<&str> = BTreeSet::new();
+        for (_, i) in &decl.indicators {
+            if i.schema == t {
+                fields.extend(i.date_field_of(None));
+            }
+            for m in [&i.numerator, &i.denominator].into_iter().flatten() {
+                if m.schema.as_deref().unwrap_or(&i.schema) == t {
+                    fields.extend(i.date_field_of(Some(m)));
+                }
+            }
+        }
+        let files_at = |v: Option<u64>| -> Result<BTreeSet<std::path::PathBuf>, MetricsError> {
+            Ok(match v {
+                None => BTreeSet::new(),
+                Some(v) => store
+                    .files(&t, Some(v))?
+                    .map(|(_, f)| f.into_iter().map(|d| d.path).collect())
+                    .unwrap_or_default(),
+            })
+        };
+        let (old, new) = (files_at(then)?, files_at(now)?);
+        for path in old.symmetric_difference(&new) {
+            months_in(path, &fields, &mut window)?;
+        }
+    }
+    let mut results = compute_window(store, decl, &AsOf::default(), Some(&window))?;
+    let fm = decl.initiative.first_month;
+    let mut recomputed = 0usize;
+    let mut kept = 0usize;
+    let mut rows = std::mem::take(&mut results.rows);
+    recomputed += rows.len();
+    for (_, ind) in &decl.indicators {
+        let affected = compute::affected(ind.grain, &window, fm);
+        let coverage_schema = ind
+            .numerator
+            .as_ref()
+            .and_then(|n| n.schema.clone())
+            .unwrap_or_else(|| ind.schema.clone());
+        for r in previous.iter().filter(|r| r.indicator == ind.id) {
+            let Some(key) = compute::parse_period(ind.grain, &r.period) else {
+                continue;
+            };
+            if affected.contains(&key) {
+                continue;
+            }
+            // The value stands; how complete the data behind it is, and how it compares
+            // with the path, are worked out again (a period can turn "missing" with time).
+            let coverage = status::coverage(
+                &decl.initiative,
+                &results.expected,
+                &coverage_schema,
+                ind.grain,
+                key,
+                &r.breakdown,
+            );
+            let (baseline, target, state) = status::against_path(ind, key, &r.breakdown, r.value);
+            rows.push(ResultRow {
+                coverage,
+                baseline,
+                target,
+                status: state,
+                store_version: results.store_version.clone(),
+                ..r.clone()
+            });
+            kept += 1;
+        }
+    }
+    sort_rows(decl, &mut rows);
+    results.rows = rows;
+    let months: Vec<String> = window.iter().map(|(y, m)| format!("{y}-{m:02}")).collect();
+    Ok((
+        results,
+        Some(format!(
+            "incremental: {recomputed} value(s) recomputed, {kept} kept (changed months: {})",
+            if months.is_empty() {
+                "none".to_owned()
+            } else {
+                months.join(", ")
+            }
+        )),
+    ))
+}
+
+/// Adds the months of the `fields` dates found in one Parquet file to `window`.
+fn months_in(
+    path: &Path,
+    fields: &BTreeSet<&str>,
+    window: &mut compute::Window,
+) -> Result<(), MetricsError> {
+    let where_ = path.display().to_string();
+    let mut lf =
+        LazyFrame::scan_parquet(PlRefPath::new(where_.as_str()), ScanArgsParquet::default())
+            .map_err(|e| MetricsError::compute(&where_, e))?;
+    let present = lf
+        .collect_schema()
+        .map_err(|e| MetricsError::compute(&where_, e))?;
+    let cols: Vec<Expr> = fields
+        .iter()
+        .filter(|f| present.contains(f))
+        .map(|f| {
+            col(*f)
+                .dt()
+                .year()
+                .alias(format!("{f}__y"))
+                .cast(DataType::Int32)
+        })
+        .chain(fields.iter().filter(|f| present.contains(f)).map(|f| {
+            col(*f)
+                .dt()
+                .month()
+                .cast(DataType::Int32)
+                .alias(format!("{f}__m"))
+        }))
+        .collect();
+    if cols.is_empty() {
+        return Ok(());
+    }
+    let df = lf
+        .select(cols)
+        .collect()
+        .map_err(|e| MetricsError::compute(&where_, e))?;
+    for f in fields.iter().filter(|f| present.contains(f)) {
+        let (Ok(y), Ok(m)) = (df.column(&format!("{f}__y")), df.column(&format!("{f}__m"))) else {
+            continue;
+        };
+        let (Ok(y), Ok(m)) = (y.i32(), m.i32()) else {
+            continue;
+        };
+        for i in 0..y.len() {
+            if let (Some(y), Some(m)) = (y.get(i), m.get(i)) {
+                window.insert((y, m as u32));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One side of an indicator (`value`, `numerator`, `denominator`) and the submissions behind

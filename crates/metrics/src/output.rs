@@ -133,6 +133,16 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
     ParquetWriter::new(file)
         .finish(&mut df)
         .map_err(|e| err(&e))?;
+    // What these results were computed from, for the next incremental computation.
+    let basis = dir.join("basis.json");
+    let doc = serde_json::json!({
+        "store_version": results.store_version,
+        "declarations": results.declarations,
+    });
+    std::fs::write(&basis, doc.to_string()).map_err(|e| MetricsError::Output {
+        path: basis.display().to_string(),
+        message: e.to_string(),
+    })?;
 
     let expected = results
         .expected
@@ -203,6 +213,71 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
             "volume",
         ],
         quality,
+    )
+}
+
+/// The store version and declarations fingerprint of the results in `dir`.
+pub fn read_basis(dir: &Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("basis.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((
+        v["store_version"].as_str()?.to_owned(),
+        v["declarations"].as_str()?.to_owned(),
+    ))
+}
+
+/// The rows of `dir/indicators.parquet`, exactly as computed (the CSV rounds).
+pub fn read_results(dir: &Path) -> Option<Vec<crate::ResultRow>> {
+    let file = std::fs::File::open(dir.join("indicators.parquet")).ok()?;
+    let df = ParquetReader::new(file).finish().ok()?;
+    let text = |name: &str| -> Option<Vec<String>> {
+        let c = df.column(name).ok()?.str().ok()?.clone();
+        Some(
+            (0..c.len())
+                .map(|i| c.get(i).unwrap_or_default().to_owned())
+                .collect(),
+        )
+    };
+    let num = |name: &str| -> Option<Vec<Option<f64>>> {
+        let c = df.column(name).ok()?.f64().ok()?.clone();
+        Some((0..c.len()).map(|i| c.get(i)).collect())
+    };
+    let (indicator, period, breakdown, status, store_version) = (
+        text("indicator")?,
+        text("period")?,
+        text("breakdown")?,
+        text("status")?,
+        text("store_version")?,
+    );
+    let (value, numerator, denominator, coverage, baseline, target) = (
+        num("value")?,
+        num("numerator")?,
+        num("denominator")?,
+        num("coverage")?,
+        num("baseline")?,
+        num("target")?,
+    );
+    let flags = df.column("suppressed").ok()?.bool().ok()?.clone();
+    let suppressed: Vec<bool> = (0..flags.len())
+        .map(|i| flags.get(i).unwrap_or(false))
+        .collect();
+    Some(
+        (0..df.height())
+            .map(|i| crate::ResultRow {
+                indicator: indicator[i].clone(),
+                period: period[i].clone(),
+                breakdown: breakdown[i].clone(),
+                value: value[i],
+                numerator: numerator[i],
+                denominator: denominator[i],
+                suppressed: suppressed[i],
+                coverage: coverage[i],
+                baseline: baseline[i],
+                target: target[i],
+                status: status[i].clone(),
+                store_version: store_version[i].clone(),
+            })
+            .collect(),
     )
 }
 
