@@ -528,8 +528,14 @@ pub fn compute_since(
         .filter_map(|(_, i)| i.population.as_ref().map(|p| p.schema.as_str()))
         .collect();
     let mut window = compute::Window::new();
+    // The versions the difference is taken at are the versions computed from: an ingest
+    // landing meanwhile waits for the next computation.
+    let mut current = AsOf::default();
     for t in needed(decl) {
         let now = store.version(&t)?;
+        if let Some(v) = now {
+            current.0.insert(t.clone(), v);
+        }
         let then = before.0.get(&t).copied();
         if now == then {
             continue;
@@ -563,7 +569,7 @@ pub fn compute_since(
             months_in(path, &fields, &mut window)?;
         }
     }
-    let mut results = compute_window(store, decl, &AsOf::default(), Some(&window))?;
+    let mut results = compute_window(store, decl, &current, Some(&window))?;
     let fm = decl.initiative.first_month;
     let mut recomputed = 0usize;
     let mut kept = 0usize;
