@@ -170,8 +170,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn receipt_info(ws: &Path, decl: &Declarations, partner: &str, lang: Lang) -> ReceiptInfo {
-    let _ = ws;
+fn receipt_info(decl: &Declarations, partner: &str, lang: Lang) -> ReceiptInfo {
     ReceiptInfo {
         initiative: decl.initiative.name.get(lang.code()).to_owned(),
         partner: decl.initiative.partner(partner).map_or_else(
@@ -220,7 +219,7 @@ pub(crate) fn receipt(
         received: submission.received.clone(),
         submission: submission.id.clone(),
         replaces: submission.supersedes.clone(),
-        ..receipt_info(ws, decl, &submission.partner, lang)
+        ..receipt_info(decl, &submission.partner, lang)
     };
     let r = backbone_report::receipt(report, &info, lang)?;
     let json = serde_json::json!({
@@ -250,7 +249,7 @@ pub(crate) fn unreadable_receipt(
     let info = ReceiptInfo {
         file: file_name.to_owned(),
         received: now_rfc3339(),
-        ..receipt_info(ws, &decl, partner, lang)
+        ..receipt_info(&decl, partner, lang)
     };
     let r = backbone_report::unreadable_receipt(&info, error, lang)?;
     write_receipt(ws, partner, file_name, &r, None)

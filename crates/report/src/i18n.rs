@@ -39,8 +39,8 @@ impl Lang {
     pub fn rtl(self) -> bool {
         self == Self::He
     }
-    /// The word for `key`; the key itself when there is none (a missing word shows, it does
-    /// not break the page).
+    /// The word for `key`; empty when there is none (a unit test checks every key has both
+    /// languages).
     pub fn t(self, key: &str) -> &'static str {
         WORDS
             .iter()
