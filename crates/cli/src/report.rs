@@ -67,7 +67,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| ws.join("reports").join("latest"));
-    let html = render(ws, &decl, lang, &out)?;
+    let html = render(ws, &decl, &load_tables(ws)?, lang, &out)?;
     println!("report: {}", html.display());
     if args.pdf {
         let Some(chromium) = backbone_report::find_chromium() else {
@@ -82,22 +82,33 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Renders the report of `WORKSPACE/results` into `out`, with the results exports beside it.
-pub(crate) fn render(ws: &Path, decl: &Declarations, lang: Lang, out: &Path) -> Result<PathBuf> {
+/// The results tables of `WORKSPACE/results`.
+fn load_tables(ws: &Path) -> Result<ResultsTables> {
     let results = ws.join("results");
-    let tables = ResultsTables::load(&results).with_context(|| {
+    ResultsTables::load(&results).with_context(|| {
         format!(
             "reading the results in {} (run `backbone metrics` first)",
             results.display()
         )
-    })?;
+    })
+}
+
+/// Renders the report of `WORKSPACE/results` into `out`, with the results exports beside it.
+pub(crate) fn render(
+    ws: &Path,
+    decl: &Declarations,
+    tables: &ResultsTables,
+    lang: Lang,
+    out: &Path,
+) -> Result<PathBuf> {
+    let results = ws.join("results");
     let indicators: Vec<_> = decl.indicators.iter().map(|(_, i)| i.clone()).collect();
     let names = dimension_names(decl);
     let report = Report {
         inputs: Inputs {
             initiative: &decl.initiative,
             indicators: &indicators,
-            tables: &tables,
+            tables,
             dimension_names: &names,
         },
         lang,
@@ -122,13 +133,13 @@ pub(crate) fn render(ws: &Path, decl: &Declarations, lang: Lang, out: &Path) -> 
 
 /// The nightly report: `reports/latest/` (Hebrew, `index.html`, with `en/` beside it), and
 /// a copy kept under `reports/<data date>-v<store version>/`. Returns the latest's path.
-pub(crate) fn render_latest(ws: &Path) -> Result<String> {
-    let decl = Declarations::load(ws)?;
+pub(crate) fn render_latest(ws: &Path, decl: &Declarations) -> Result<String> {
+    let tables = load_tables(ws)?;
     let reports = ws.join("reports");
     let next = reports.join(".next");
     let _ = std::fs::remove_dir_all(&next);
-    render(ws, &decl, Lang::He, &next)?;
-    render(ws, &decl, Lang::En, &next.join("en"))?;
+    render(ws, decl, &tables, Lang::He, &next)?;
+    render(ws, decl, &tables, Lang::En, &next.join("en"))?;
     // Swap into place: a reader sees the old report or the new, never half of one.
     let latest = reports.join("latest");
     let old = reports.join(".old");
@@ -138,7 +149,6 @@ pub(crate) fn render_latest(ws: &Path) -> Result<String> {
     }
     std::fs::rename(&next, &latest).with_context(|| format!("moving {}", next.display()))?;
     let _ = std::fs::remove_dir_all(&old);
-    let tables = ResultsTables::load(&ws.join("results"))?;
     let stamp: String = tables
         .store_version()
         .chars()
@@ -239,17 +249,17 @@ pub(crate) fn receipt(
 /// The receipt of a file that could not be read.
 pub(crate) fn unreadable_receipt(
     ws: &Path,
+    decl: &Declarations,
     partner: &str,
     file_name: &str,
     error: &str,
     language: &str,
 ) -> Result<String> {
-    let decl = Declarations::load(ws)?;
     let lang = Lang::parse(language);
     let info = ReceiptInfo {
         file: file_name.to_owned(),
         received: now_rfc3339(),
-        ..receipt_info(&decl, partner, lang)
+        ..receipt_info(decl, partner, lang)
     };
     let r = backbone_report::unreadable_receipt(&info, error, lang)?;
     write_receipt(ws, partner, file_name, &r, None)

@@ -375,7 +375,7 @@ pub(crate) fn night(args: &Args) -> Result<Summary> {
             let computed = crate::metrics::compute(ws, None, None, false)?;
             summary.metrics = Some(computed.line);
             summary.changes = Some(computed.changes);
-            summary.report = Some(crate::report::render_latest(ws)?);
+            summary.report = Some(crate::report::render_latest(ws, &decl)?);
         }
         if has_data {
             summary.reminders = reminders(ws, &decl.initiative)?;
@@ -436,8 +436,9 @@ fn ingest_one(
         Outcome::Unreadable { file_name, error } => {
             result.outcome = "unreadable".into();
             result.note = Some(error.clone());
-            let receipt =
-                crate::report::unreadable_receipt(ws, &p.partner, &file_name, &error, &language)?;
+            let receipt = crate::report::unreadable_receipt(
+                ws, decl, &p.partner, &file_name, &error, &language,
+            )?;
             result.receipt = Some(receipt);
         }
         Outcome::Stored {

@@ -116,17 +116,7 @@ pub fn receipt(
         lang => lang.code(),
         dir => lang.dir(),
         t => Value::from_serialize(lang.words()),
-        info => context! {
-            initiative => info.initiative.clone(),
-            partner => info.partner.clone(),
-            file => info.file.clone(),
-            schema => info.schema.clone(),
-            period => info.period.clone(),
-            received => info.received.clone(),
-            submission => info.submission.clone(),
-            replaces => info.replaces.clone(),
-            quality_page => info.quality_page.clone(),
-        },
+        info => info_value(info),
         verdict => report.verdict,
         verdict_words => t(verdict),
         rows => s.rows,
@@ -150,17 +140,7 @@ pub fn unreadable_receipt(
         lang => lang.code(),
         dir => lang.dir(),
         t => Value::from_serialize(lang.words()),
-        info => context! {
-            initiative => info.initiative.clone(),
-            partner => info.partner.clone(),
-            file => info.file.clone(),
-            schema => info.schema.clone(),
-            period => info.period.clone(),
-            received => info.received.clone(),
-            submission => info.submission.clone(),
-            replaces => info.replaces.clone(),
-            quality_page => info.quality_page.clone(),
-        },
+        info => info_value(info),
         verdict => "unreadable",
         verdict_words => lang.t("verdict_unreadable"),
         rows => 0,
@@ -172,6 +152,21 @@ pub fn unreadable_receipt(
         error => error,
     };
     build(ctx)
+}
+
+/// What the templates know of the submission.
+fn info_value(info: &ReceiptInfo) -> Value {
+    context! {
+        initiative => info.initiative.clone(),
+        partner => info.partner.clone(),
+        file => info.file.clone(),
+        schema => info.schema.clone(),
+        period => info.period.clone(),
+        received => info.received.clone(),
+        submission => info.submission.clone(),
+        replaces => info.replaces.clone(),
+        quality_page => info.quality_page.clone(),
+    }
 }
 
 fn build(ctx: Value) -> Result<Receipt, ReportError> {

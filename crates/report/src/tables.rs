@@ -96,6 +96,48 @@ pub struct ResultsTables {
     pub quality: Vec<QualityRow>,
 }
 
+/// The columns of `indicators.csv`, as the metrics crate writes them.
+pub(crate) const VALUE_COLUMNS: [&str; 12] = [
+    "indicator",
+    "period",
+    "breakdown",
+    "value",
+    "numerator",
+    "denominator",
+    "suppressed",
+    "coverage",
+    "baseline",
+    "target",
+    "status",
+    "store_version",
+];
+/// The columns of `completeness.csv`.
+pub(crate) const EXPECTED_COLUMNS: [&str; 7] = [
+    "partner",
+    "schema",
+    "period",
+    "due",
+    "status",
+    "received",
+    "submission",
+];
+/// The columns of `quality.csv`.
+pub(crate) const QUALITY_COLUMNS: [&str; 13] = [
+    "partner",
+    "schema",
+    "period",
+    "submission",
+    "file",
+    "received",
+    "rows_read",
+    "rows_accepted",
+    "rows_rejected",
+    "rejected_share",
+    "main_errors",
+    "timeliness",
+    "volume",
+];
+
 /// Takes off the apostrophe that neutralised formula-like text.
 fn unquote(s: &str) -> String {
     match s.strip_prefix('\'') {
@@ -158,23 +200,7 @@ impl ResultsTables {
     /// Reads the tables from a results folder (`WORKSPACE/results`).
     pub fn load(dir: &Path) -> Result<Self, ReportError> {
         let path = dir.join("indicators.csv");
-        let rows = read(
-            &path,
-            &[
-                "indicator",
-                "period",
-                "breakdown",
-                "value",
-                "numerator",
-                "denominator",
-                "suppressed",
-                "coverage",
-                "baseline",
-                "target",
-                "status",
-                "store_version",
-            ],
-        )?;
+        let rows = read(&path, &VALUE_COLUMNS)?;
         let mut values = Vec::with_capacity(rows.len());
         for (i, r) in rows.into_iter().enumerate() {
             let n = |k: usize, name: &str| number(&path, i, name, &r[k]);
@@ -194,48 +220,20 @@ impl ResultsTables {
             });
         }
         let path = dir.join("completeness.csv");
-        let expected = read(
-            &path,
-            &[
-                "partner",
-                "schema",
-                "period",
-                "due",
-                "status",
-                "received",
-                "submission",
-            ],
-        )?
-        .into_iter()
-        .map(|r| ExpectedRow {
-            partner: r[0].clone(),
-            schema: r[1].clone(),
-            period: r[2].clone(),
-            due: r[3].clone(),
-            status: r[4].clone(),
-            received: r[5].clone(),
-            submission: r[6].clone(),
-        })
-        .collect();
+        let expected = read(&path, &EXPECTED_COLUMNS)?
+            .into_iter()
+            .map(|r| ExpectedRow {
+                partner: r[0].clone(),
+                schema: r[1].clone(),
+                period: r[2].clone(),
+                due: r[3].clone(),
+                status: r[4].clone(),
+                received: r[5].clone(),
+                submission: r[6].clone(),
+            })
+            .collect();
         let path = dir.join("quality.csv");
-        let rows = read(
-            &path,
-            &[
-                "partner",
-                "schema",
-                "period",
-                "submission",
-                "file",
-                "received",
-                "rows_read",
-                "rows_accepted",
-                "rows_rejected",
-                "rejected_share",
-                "main_errors",
-                "timeliness",
-                "volume",
-            ],
-        )?;
+        let rows = read(&path, &QUALITY_COLUMNS)?;
         let mut quality = Vec::with_capacity(rows.len());
         for (i, r) in rows.into_iter().enumerate() {
             let count = |k: usize, name: &str| -> Result<u64, ReportError> {

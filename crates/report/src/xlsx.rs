@@ -6,6 +6,7 @@ use std::path::Path;
 use backbone_schema::Initiative;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
+use crate::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
 use crate::{Lang, ReportError, ResultsTables};
 
 fn sheet<'a>(
@@ -51,20 +52,7 @@ fn build(
     let ws = sheet(
         &mut book,
         if he { "מדדים" } else { "indicators" },
-        &[
-            "indicator",
-            "period",
-            "breakdown",
-            "value",
-            "numerator",
-            "denominator",
-            "suppressed",
-            "coverage",
-            "baseline",
-            "target",
-            "status",
-            "store_version",
-        ],
+        &VALUE_COLUMNS,
         lang,
     )?;
     let pct = Format::new().set_num_format("0%");
@@ -127,21 +115,7 @@ fn build(
     let ws = sheet(
         &mut book,
         if he { "איכות" } else { "quality" },
-        &[
-            "partner",
-            "schema",
-            "period",
-            "submission",
-            "file",
-            "received",
-            "rows_read",
-            "rows_accepted",
-            "rows_rejected",
-            "rejected_share",
-            "main_errors",
-            "timeliness",
-            "volume",
-        ],
+        &QUALITY_COLUMNS,
         lang,
     )?;
     for (i, q) in tables.quality.iter().enumerate() {
