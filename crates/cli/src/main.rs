@@ -7,6 +7,7 @@ mod init;
 mod metrics;
 mod report;
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -197,12 +198,51 @@ enum Command {
         /// The new workspace's folder.
         dir: PathBuf,
     },
+    /// The partners' upload portal: each partner uploads with its own token, gets the
+    /// receipt at once, and sees its own history; files wait in inbox/ for the nightly run.
+    Serve {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// The largest upload in MB (default: [portal] max_upload_mb, 50).
+        #[arg(long)]
+        max_upload_mb: Option<u64>,
+        /// Uploads per partner per hour (default: [portal] uploads_per_hour, 30).
+        #[arg(long)]
+        uploads_per_hour: Option<u32>,
+        /// Mark the session cookie Secure (when an HTTPS proxy is in front).
+        #[arg(long)]
+        secure_cookies: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Partners' access to the upload portal.
+    Partner {
+        #[command(subcommand)]
+        command: PartnerCommand,
+    },
     /// A year of the bundled example initiative: a dozen partners' generated files, run night
     /// by night; the report ends in DIR/reports/latest/index.html.
     Demo {
         /// Where to put the example workspace.
         #[arg(default_value = "backbone-demo")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PartnerCommand {
+    /// Make (or replace) a partner's access token and print it once; only its hash is kept.
+    Token {
+        /// The partner's id.
+        partner: Option<String>,
+        /// The data manager's token instead: every partner, completeness, runs.
+        #[arg(long, conflicts_with = "partner")]
+        admin: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
     },
 }
 
@@ -307,6 +347,27 @@ fn main() -> ExitCode {
             out,
             pdf,
         }),
+        Command::Serve {
+            addr,
+            max_upload_mb,
+            uploads_per_hour,
+            secure_cookies,
+            workspace,
+        } => serve::serve(&serve::Args {
+            workspace,
+            addr,
+            max_upload_mb,
+            uploads_per_hour,
+            secure_cookies,
+        }),
+        Command::Partner {
+            command:
+                PartnerCommand::Token {
+                    partner,
+                    admin,
+                    workspace,
+                },
+        } => serve::token(&workspace, partner.as_deref(), admin),
         Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
     };

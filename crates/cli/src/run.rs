@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use backbone_metrics::Declarations;
-use backbone_schema::{Grain, Initiative};
+use backbone_schema::Initiative;
 use serde::Serialize;
 
 use crate::ingest::{self, Outcome, now_rfc3339, open_store};
@@ -151,38 +151,6 @@ fn young(path: &Path) -> bool {
         .is_some_and(|age| age.as_secs() < 10)
 }
 
-/// The schemas a partner owes.
-fn schemas_of<'a>(initiative: &'a Initiative, partner: &str) -> Vec<(&'a str, Grain)> {
-    let mut out: Vec<(&str, Grain)> = initiative
-        .obligations
-        .iter()
-        .filter(|o| o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
-        .map(|o| (o.schema.as_str(), o.grain))
-        .collect();
-    out.dedup();
-    out
-}
-
-/// The period named in a file name, at `grain`: `…2024-03…`, `…2024_Q1…`, `…2024-H2…`,
-/// `…2024…`.
-pub(crate) fn period_in_name(name: &str, grain: Grain) -> Option<String> {
-    let pattern = match grain {
-        Grain::Month => r"(?:^|[^0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?:[^0-9]|$)",
-        Grain::Quarter => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?Q([1-4])(?:[^0-9]|$)",
-        Grain::HalfYear => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?H([12])(?:[^0-9]|$)",
-        Grain::Year => r"(?:^|[^0-9])(20[0-9]{2})(?:[^0-9]|$)",
-    };
-    let re = regex::Regex::new(pattern).ok()?;
-    let c = re.captures(name)?;
-    let year = c.get(1)?.as_str();
-    Some(match grain {
-        Grain::Month => format!("{year}-{}", c.get(2)?.as_str()),
-        Grain::Quarter => format!("{year}-Q{}", c.get(2)?.as_str()),
-        Grain::HalfYear => format!("{year}-H{}", c.get(2)?.as_str()),
-        Grain::Year => year.to_owned(),
-    })
-}
-
 /// The files waiting in `inbox/<partner>/`, oldest name first, with their schema and period.
 pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Planned>> {
     let inbox = workspace.join("inbox");
@@ -221,7 +189,7 @@ pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Plan
                     "`{partner}` is not a partner in pipelines/initiative.toml"
                 ))
             } else {
-                let owed = schemas_of(initiative, &partner);
+                let owed = initiative.schemas_of(&partner);
                 let schema = match owed.as_slice() {
                     [] => Err(format!("{partner} owes no data (no obligation names it)")),
                     [one] => Ok(*one),
@@ -237,17 +205,13 @@ pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Plan
                         }),
                 };
                 schema.and_then(|(schema, grain)| {
-                    period_in_name(&name, grain)
+                    grain
+                        .period_in(&name)
                         .map(|p| (schema.to_owned(), p))
                         .ok_or_else(|| {
                             format!(
-                                "cannot tell which period `{name}` covers: put it in the name, e.g. `{}`",
-                                match grain {
-                                    Grain::Month => "report_2024-03.csv",
-                                    Grain::Quarter => "report_2024-Q1.csv",
-                                    Grain::HalfYear => "report_2024-H1.csv",
-                                    Grain::Year => "report_2024.csv",
-                                }
+                                "cannot tell which period `{name}` covers: put it in the name, e.g. `report_{}.csv`",
+                                grain.example()
                             )
                         })
                 })

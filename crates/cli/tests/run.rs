@@ -3,63 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-use common::root;
+use common::{backbone_at as backbone, example_workspace as workspace, root, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn backbone(ws: &Path, args: &[&str], clock: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_backbone"))
-        .args(args)
-        .arg("--workspace")
-        .arg(ws)
-        .env("BACKBONE_CLOCK", clock)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A workspace with the example's declarations and no data but the population table.
-fn workspace() -> tempfile::TempDir {
-    let ws = tempfile::tempdir().unwrap();
-    let p = ws.path();
-    for f in [
-        "data-schemas/service_records.json",
-        "data-schemas/population.json",
-        "data-schemas/backbone_activity.json",
-        "pipelines/initiative.toml",
-        "pipelines/indicators/service.toml",
-        "pipelines/profiles/hotline.toml",
-    ] {
-        std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
-        std::fs::copy(root().join(f), p.join(f)).unwrap();
-    }
-    let population = root().join("pipelines/reference/population.csv");
-    let o = backbone(
-        p,
-        &[
-            "ingest",
-            population.to_str().unwrap(),
-            "--partner",
-            "cbs",
-            "--schema",
-            "population",
-            "--period",
-            "2024",
-        ],
-        "2024-01-02T08:00:00Z",
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    ws
-}
 
 /// Puts a fixture into `inbox/<partner>/` under a new name.
 fn drop_in(ws: &Path, partner: &str, fixture: &str, name: &str) -> PathBuf {

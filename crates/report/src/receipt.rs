@@ -33,6 +33,11 @@ pub struct ReceiptInfo {
     pub replaces: Option<String>,
     /// A link to the partner's data-quality page, when it is shared with them.
     pub quality_page: Option<String>,
+    /// A line under the verdict: what happens next (the upload portal says whether the file
+    /// waits for tonight's run or was stored at once).
+    pub notice: Option<String>,
+    /// A link back (href, words) at the top of the page, for the upload portal.
+    pub back_link: Option<(String, String)>,
 }
 
 /// The receipt, as HTML and as plain text.
@@ -166,6 +171,9 @@ fn info_value(info: &ReceiptInfo) -> Value {
         submission => info.submission.clone(),
         replaces => info.replaces.clone(),
         quality_page => info.quality_page.clone(),
+        notice => info.notice.clone(),
+        back_href => info.back_link.as_ref().map(|(h, _)| h.clone()),
+        back_words => info.back_link.as_ref().map(|(_, w)| w.clone()),
     }
 }
 

@@ -134,6 +134,38 @@ impl Grain {
             Self::Year => format!("{year:04}"),
         }
     }
+
+    /// The period a file name or a typed-in value names, at this grain, as its label:
+    /// `…2024-03…` and `…2024_03…` give `2024-03`, `…2024_Q1…` gives `2024-Q1`, `…2024-H2…`
+    /// gives `2024-H2`, `…2024…` gives `2024`. The nightly run reads periods from file names
+    /// with it, and the upload portal checks what a partner types.
+    pub fn period_in(self, name: &str) -> Option<String> {
+        let pattern = match self {
+            Self::Month => r"(?:^|[^0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?:[^0-9]|$)",
+            Self::Quarter => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?Q([1-4])(?:[^0-9]|$)",
+            Self::HalfYear => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?H([12])(?:[^0-9]|$)",
+            Self::Year => r"(?:^|[^0-9])(20[0-9]{2})(?:[^0-9]|$)",
+        };
+        let re = regex::Regex::new(pattern).ok()?;
+        let c = re.captures(name)?;
+        let year = c.get(1)?.as_str();
+        Some(match self {
+            Self::Month => format!("{year}-{}", c.get(2)?.as_str()),
+            Self::Quarter => format!("{year}-Q{}", c.get(2)?.as_str()),
+            Self::HalfYear => format!("{year}-H{}", c.get(2)?.as_str()),
+            Self::Year => year.to_owned(),
+        })
+    }
+
+    /// An example period label at this grain, for messages.
+    pub fn example(self) -> &'static str {
+        match self {
+            Self::Month => "2024-03",
+            Self::Quarter => "2024-Q1",
+            Self::HalfYear => "2024-H1",
+            Self::Year => "2024",
+        }
+    }
 }
 
 /// Which way is good.
@@ -642,6 +674,39 @@ pub struct Initiative {
     /// Who owes what.
     #[serde(default, rename = "obligation")]
     pub obligations: Vec<Obligation>,
+    /// The partners' upload service (`backbone serve`).
+    #[serde(default)]
+    pub portal: Portal,
+}
+
+/// What the upload portal does with a file and what it shows partners (`[portal]` in
+/// `initiative.toml`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Portal {
+    /// `true`: an uploaded file is ingested at once (a run starts after each upload);
+    /// `false` (default): it waits in the inbox for the nightly run.
+    pub ingest_at_once: bool,
+    /// Partners may open the committee report (`reports/latest`).
+    pub share_report: bool,
+    /// Partners may open their own data-quality page (default: yes).
+    pub share_quality: bool,
+    /// The largest upload, in megabytes.
+    pub max_upload_mb: u64,
+    /// Uploads one partner may make in an hour.
+    pub uploads_per_hour: u32,
+}
+
+impl Default for Portal {
+    fn default() -> Self {
+        Self {
+            ingest_at_once: false,
+            share_report: false,
+            share_quality: true,
+            max_upload_mb: 50,
+            uploads_per_hour: 30,
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -686,5 +751,18 @@ impl Initiative {
     /// The partner with this id.
     pub fn partner(&self, id: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.id == id)
+    }
+
+    /// The schemas a partner owes, with their grain, in declaration order.
+    pub fn schemas_of(&self, partner: &str) -> Vec<(&str, Grain)> {
+        let mut out: Vec<(&str, Grain)> = Vec::new();
+        for o in &self.obligations {
+            if (o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
+                && !out.iter().any(|(s, _)| *s == o.schema)
+            {
+                out.push((o.schema.as_str(), o.grain));
+            }
+        }
+        out
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use backbone_store::Store;
 
@@ -24,4 +25,59 @@ pub fn stored_ids(ws: &Path, version: Option<u64>) -> Vec<String> {
     }
     ids.sort();
     ids
+}
+
+/// Runs `backbone ARGS --workspace WS` with the clock set.
+pub fn backbone_at(ws: &Path, args: &[&str], clock: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(args)
+        .arg("--workspace")
+        .arg(ws)
+        .env("BACKBONE_CLOCK", clock)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Standard output and error together.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A workspace with the example's declarations and no data but the population table.
+pub fn example_workspace() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    let p = ws.path();
+    for f in [
+        "data-schemas/service_records.json",
+        "data-schemas/population.json",
+        "data-schemas/backbone_activity.json",
+        "pipelines/initiative.toml",
+        "pipelines/indicators/service.toml",
+        "pipelines/profiles/hotline.toml",
+    ] {
+        std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(root().join(f), p.join(f)).unwrap();
+    }
+    let population = root().join("pipelines/reference/population.csv");
+    let o = backbone_at(
+        p,
+        &[
+            "ingest",
+            population.to_str().unwrap(),
+            "--partner",
+            "cbs",
+            "--schema",
+            "population",
+            "--period",
+            "2024",
+        ],
+        "2024-01-02T08:00:00Z",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    ws
 }

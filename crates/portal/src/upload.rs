@@ -1,0 +1,553 @@
+//! What happens to an uploaded file once its bytes are on disk: which table and period it
+//! is for, the same check as `backbone validate`, the receipt, and the inbox. Everything here
+//! is blocking (file reading, validation) and runs on the blocking pool.
+
+use std::path::{Path, PathBuf};
+
+use backbone_ingest::{Options, ValidationReport, validate_file};
+use backbone_report::{Lang, ReceiptInfo};
+use backbone_schema::{Grain, Initiative, Profile, TableSchema};
+use backbone_store::{Store, Submission};
+use serde::{Deserialize, Serialize};
+
+use crate::PortalError;
+use crate::tokens::{Who, random_hex};
+use crate::words::t;
+
+/// A file received in full, not yet checked.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    /// Where its bytes are (under `.backbone/portal/tmp/`).
+    pub(crate) tmp: PathBuf,
+    pub(crate) bytes: u64,
+    pub(crate) sha256: String,
+    /// The name the partner's browser or script gave (shown to that partner only).
+    pub(crate) file_name: String,
+}
+
+/// One upload, as the portal remembers it (`.backbone/portal/uploads/<partner>/<id>.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Upload {
+    /// `up-<time>-<random>`.
+    pub id: String,
+    /// The partner it is for.
+    pub partner: String,
+    /// Who uploaded it (`partner:<id>` or `admin`).
+    pub by: String,
+    /// Table and period.
+    pub schema: String,
+    /// Reporting period.
+    pub period: String,
+    /// The name it was uploaded under (never used as a path).
+    pub file_name: String,
+    /// The name the portal gave it in the inbox.
+    pub stored_as: String,
+    /// sha256 of the bytes.
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+    /// When it arrived (RFC 3339).
+    pub received: String,
+    /// What the content turned out to be (`csv`, `xlsx`, `ods`, `xls`, `xlsb`), empty when
+    /// unreadable.
+    pub format: String,
+    /// `accepted`, `accepted_with_problems`, `rejected`, `unreadable`.
+    pub verdict: String,
+    /// Rows read, accepted, rejected.
+    pub rows: u64,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// `queued`, `ingesting`, `duplicate`, `unreadable` when it arrived; see [`Upload::now`].
+    pub status: String,
+    /// The submission or upload with the same bytes.
+    pub duplicate_of: Option<String>,
+    /// The submission it will replace, if the partner already has one for the period.
+    pub replaces: Option<String>,
+}
+
+/// An upload with its receipt.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    pub(crate) upload: Upload,
+    pub(crate) receipt_html: String,
+    pub(crate) report: serde_json::Value,
+}
+
+/// The portal's folders in a workspace.
+#[derive(Clone, Debug)]
+pub(crate) struct Dirs {
+    pub(crate) ws: PathBuf,
+}
+
+impl Dirs {
+    pub(crate) fn portal(&self) -> PathBuf {
+        self.ws.join(".backbone/portal")
+    }
+    pub(crate) fn tmp(&self) -> PathBuf {
+        self.portal().join("tmp")
+    }
+    pub(crate) fn uploads(&self, partner: &str) -> PathBuf {
+        self.portal().join("uploads").join(partner)
+    }
+    pub(crate) fn unreadable(&self, partner: &str) -> PathBuf {
+        self.portal().join("unreadable").join(partner)
+    }
+    pub(crate) fn inbox(&self, partner: &str) -> PathBuf {
+        self.ws.join("inbox").join(partner)
+    }
+    pub(crate) fn store(&self) -> Result<Store, PortalError> {
+        Ok(Store::open_with_archive(
+            &self.ws.join("store"),
+            &self.ws.join("archive"),
+        )?)
+    }
+}
+
+/// The table and period a file is for: what the form says, else what the file name says,
+/// checked against what the partner owes.
+pub(crate) fn target(
+    initiative: &Initiative,
+    partner: &str,
+    file_name: &str,
+    schema: Option<&str>,
+    period: Option<&str>,
+) -> Result<(String, String), String> {
+    let owed = initiative.schemas_of(partner);
+    let (schema, grain): (&str, Grain) = match (schema.filter(|s| !s.is_empty()), owed.as_slice()) {
+        (_, []) => return Err(format!("{partner} owes no data (no obligation names it)")),
+        (Some(s), _) => *owed.iter().find(|(o, _)| *o == s).ok_or_else(|| {
+            format!(
+                "{partner} does not send `{s}`; the tables it sends: {}",
+                names(&owed)
+            )
+        })?,
+        (None, [one]) => *one,
+        (None, many) => *many
+            .iter()
+            .find(|(s, _)| file_name.contains(s))
+            .ok_or_else(|| {
+                format!(
+                    "say which table the file is for (field `schema`): one of {}",
+                    names(many)
+                )
+            })?,
+    };
+    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => grain.period_in(p).filter(|found| found.len() == p.len()).ok_or_else(|| {
+            format!(
+                "`{p}` is not a period of `{schema}`, which is reported by {}: write it like {}",
+                grain_words(grain),
+                grain.example()
+            )
+        })?,
+        None => grain.period_in(file_name).ok_or_else(|| {
+            format!(
+                "say which period the file covers (field `period`, like {}), or put it in the file name",
+                grain.example()
+            )
+        })?,
+    };
+    let obligation = initiative.obligations.iter().find(|o| {
+        o.schema == schema && (o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
+    });
+    if let Some(o) = obligation
+        && (period < o.from || o.to.as_ref().is_some_and(|to| &period > to))
+    {
+        return Err(format!(
+            "{partner} reports `{schema}` from {}{}; {period} is outside",
+            o.from,
+            o.to.as_ref()
+                .map_or_else(String::new, |to| format!(" to {to}"))
+        ));
+    }
+    Ok((schema.to_owned(), period))
+}
+
+fn names(owed: &[(&str, Grain)]) -> String {
+    owed.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+}
+
+fn grain_words(g: Grain) -> &'static str {
+    match g {
+        Grain::Month => "month",
+        Grain::Quarter => "quarter",
+        Grain::HalfYear => "half-year",
+        Grain::Year => "year",
+    }
+}
+
+/// A file name fit to show: the last path component, no control characters, at most 200
+/// characters. It is never used as a path.
+pub(crate) fn display_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    if clean.trim().is_empty() {
+        "upload".to_owned()
+    } else {
+        clean
+    }
+}
+
+/// What the nightly run's ledger says about this partner.
+struct History {
+    submissions: Vec<Submission>,
+}
+
+impl History {
+    fn load(dirs: &Dirs, initiative: &Initiative, partner: &str) -> Self {
+        let mut submissions = Vec::new();
+        match dirs.store() {
+            Ok(store) => {
+                let have = store.schemas().unwrap_or_default();
+                for (schema, _) in initiative.schemas_of(partner) {
+                    if !have.iter().any(|s| s == schema) {
+                        continue;
+                    }
+                    match store.submissions(schema, None) {
+                        Ok(list) => {
+                            submissions.extend(list.into_iter().filter(|s| s.partner == partner))
+                        }
+                        Err(e) => tracing::warn!("cannot read the ledger of {schema}: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot open the store: {e}"),
+        }
+        Self { submissions }
+    }
+
+    /// The submission now in use for (schema, period): the last one made.
+    fn current(&self, schema: &str, period: &str) -> Option<&Submission> {
+        self.submissions
+            .iter()
+            .filter(|s| s.schema == schema && s.period == period)
+            .max_by(|a, b| a.table_version.cmp(&b.table_version))
+    }
+}
+
+/// The partner's own submissions in the store, newest first, each marked in use or replaced.
+pub(crate) fn submissions_of(
+    dirs: &Dirs,
+    initiative: &Initiative,
+    partner: &str,
+) -> Vec<(Submission, bool)> {
+    let history = History::load(dirs, initiative, partner);
+    let mut out: Vec<(Submission, bool)> = history
+        .submissions
+        .iter()
+        .map(|s| {
+            let current = history
+                .current(&s.schema, &s.period)
+                .is_some_and(|c| c.id == s.id);
+            (s.clone(), current)
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.received.cmp(&a.0.received));
+    out
+}
+
+/// How the upload is handled, decided by the caller.
+pub(crate) struct Handling<'a> {
+    pub(crate) dirs: &'a Dirs,
+    pub(crate) initiative: &'a Initiative,
+    pub(crate) partner: &'a str,
+    pub(crate) by: &'a Who,
+    pub(crate) schema: &'a str,
+    pub(crate) period: &'a str,
+    pub(crate) lang: Lang,
+    pub(crate) now: &'a str,
+    pub(crate) at_once: bool,
+}
+
+/// Checks the file, decides what becomes of it, moves it, and writes the receipt.
+pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, PortalError> {
+    let Handling {
+        dirs,
+        initiative,
+        partner,
+        schema,
+        period,
+        lang,
+        now,
+        ..
+    } = *h;
+    let id = format!("up-{}-{}", compact(now), random_hex(3)?);
+    let schema_path = dirs.ws.join("data-schemas").join(format!("{schema}.json"));
+    let table = TableSchema::load(&schema_path)?;
+    let profile_path = dirs
+        .ws
+        .join("pipelines/profiles")
+        .join(format!("{partner}.toml"));
+    let mut options = Options {
+        display_name: Some(incoming.file_name.clone()),
+        // One worker thread per upload: the service checks several partners' files at once.
+        threads: Some(1),
+        ..Options::default()
+    };
+    let table = if profile_path.is_file() {
+        let profile = Profile::load(&profile_path)?;
+        let merged = table.with_profile(&profile, &profile_path.display().to_string())?;
+        options.profile = Some(profile);
+        merged
+    } else {
+        table
+    };
+    let checked = validate_file(&incoming.tmp, &table, &options);
+
+    let history = History::load(dirs, initiative, partner);
+    let mut upload = Upload {
+        id: id.clone(),
+        partner: partner.to_owned(),
+        by: h.by.label(),
+        schema: schema.to_owned(),
+        period: period.to_owned(),
+        file_name: incoming.file_name.clone(),
+        stored_as: String::new(),
+        sha256: incoming.sha256.clone(),
+        bytes: incoming.bytes,
+        received: now.to_owned(),
+        format: String::new(),
+        verdict: "unreadable".to_owned(),
+        rows: 0,
+        accepted: 0,
+        rejected: 0,
+        status: String::new(),
+        duplicate_of: None,
+        replaces: None,
+    };
+    let mut info = ReceiptInfo {
+        initiative: initiative.name.get(lang.code()).to_owned(),
+        partner: initiative.partner(partner).map_or_else(
+            || partner.to_owned(),
+            |p| p.name.get(lang.code()).to_owned(),
+        ),
+        file: incoming.file_name.clone(),
+        schema: schema.to_owned(),
+        period: period.to_owned(),
+        received: now.to_owned(),
+        submission: id.clone(),
+        back_link: Some(("/".to_owned(), t(lang, "back"))),
+        quality_page: initiative
+            .portal
+            .share_quality
+            .then(|| "/quality".to_owned()),
+        ..ReceiptInfo::default()
+    };
+    let stem = format!(
+        "{schema}_{period}_{}_{}",
+        compact(now),
+        &incoming.sha256[..12]
+    );
+    let (receipt, report_json) = match checked {
+        Err(e) => {
+            upload.status = "unreadable".into();
+            upload.stored_as = format!("{stem}.bin");
+            let dir = dirs.unreadable(partner);
+            place(&incoming.tmp, &dir, &upload.stored_as)?;
+            info.notice = Some(t(lang, "notice_unreadable"));
+            let message = e.to_string();
+            let receipt = backbone_report::unreadable_receipt(&info, &message, lang)?;
+            let json = serde_json::json!({
+                "valid": false,
+                "verdict": "unreadable",
+                "errors": [{"type": "source-error", "message": message, "severity": "error"}],
+            });
+            (receipt, json)
+        }
+        Ok(report) => {
+            fill(&mut upload, &report);
+            let ext = if report.source.format.is_empty() {
+                "bin".to_owned()
+            } else {
+                report.source.format.clone()
+            };
+            upload.stored_as = format!("{stem}.{ext}");
+            let same = history
+                .submissions
+                .iter()
+                .find(|s| s.sha256 == incoming.sha256 && s.schema == schema && s.period == period)
+                .map(|s| s.id.clone())
+                .or_else(|| queued_same(dirs, partner, schema, period, &incoming.sha256));
+            match same {
+                Some(other) => {
+                    upload.status = "duplicate".into();
+                    info.notice = Some(t(lang, "notice_duplicate").replace("{what}", &other));
+                    upload.duplicate_of = Some(other);
+                    // The same bytes are already archived or waiting: nothing is lost.
+                    let _ = std::fs::remove_file(&incoming.tmp);
+                }
+                None => {
+                    upload.replaces = history.current(schema, period).map(|s| s.id.clone());
+                    let waiting = queued_for(dirs, partner, schema, period);
+                    place(&incoming.tmp, &dirs.inbox(partner), &upload.stored_as)?;
+                    upload.status = if h.at_once { "ingesting" } else { "queued" }.into();
+                    let mut notice = t(
+                        lang,
+                        if h.at_once {
+                            "notice_ingesting"
+                        } else {
+                            "notice_queued"
+                        },
+                    );
+                    if let Some(when) = waiting {
+                        notice.push(' ');
+                        notice
+                            .push_str(&t(lang, "notice_replaces_queued").replace("{when}", &when));
+                    }
+                    info.notice = Some(notice);
+                    info.replaces.clone_from(&upload.replaces);
+                }
+            }
+            let receipt = backbone_report::receipt(&report, &info, lang)?;
+            (receipt, report.to_json())
+        }
+    };
+    save(dirs, &upload, &receipt.html, &report_json)?;
+    Ok(Checked {
+        upload,
+        receipt_html: receipt.html,
+        report: report_json,
+    })
+}
+
+fn fill(upload: &mut Upload, report: &ValidationReport) {
+    upload.format.clone_from(&report.source.format);
+    upload.verdict = serde_json::to_value(report.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    upload.rows = report.stats.rows;
+    upload.accepted = report.stats.accepted;
+    upload.rejected = report.stats.rejected;
+}
+
+/// `2026-11-27T03:15:00Z` → `20261127T031500Z`: sorts by time, safe in a file name.
+fn compact(now: &str) -> String {
+    now.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+/// Moves a received file into `dir` under `name` (both ours, never the partner's).
+fn place(tmp: &Path, dir: &Path, name: &str) -> Result<(), PortalError> {
+    std::fs::create_dir_all(dir).map_err(PortalError::io(dir))?;
+    let dest = dir.join(name);
+    std::fs::rename(tmp, &dest).map_err(PortalError::io(&dest))
+}
+
+/// An upload of the same bytes still waiting in the inbox (the name carries the sha256's
+/// first 12 hex digits; the record says the rest).
+fn queued_same(
+    dirs: &Dirs,
+    partner: &str,
+    schema: &str,
+    period: &str,
+    sha256: &str,
+) -> Option<String> {
+    let short = sha256.get(..12)?;
+    let names = inbox_names(dirs, partner);
+    names.iter().find(|n| n.contains(short))?;
+    uploads_of(dirs, partner)
+        .into_iter()
+        .find(|u| {
+            u.sha256 == sha256
+                && u.schema == schema
+                && u.period == period
+                && names.contains(&u.stored_as)
+        })
+        .map(|u| u.id)
+}
+
+/// When the partner's last upload for (schema, period) still waiting in the inbox arrived.
+fn queued_for(dirs: &Dirs, partner: &str, schema: &str, period: &str) -> Option<String> {
+    let names = inbox_names(dirs, partner);
+    uploads_of(dirs, partner)
+        .into_iter()
+        .find(|u| u.schema == schema && u.period == period && names.contains(&u.stored_as))
+        .map(|u| u.received)
+}
+
+fn inbox_names(dirs: &Dirs, partner: &str) -> Vec<String> {
+    std::fs::read_dir(dirs.inbox(partner))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn save(
+    dirs: &Dirs,
+    upload: &Upload,
+    receipt_html: &str,
+    report: &serde_json::Value,
+) -> Result<(), PortalError> {
+    let dir = dirs.uploads(&upload.partner);
+    std::fs::create_dir_all(&dir).map_err(PortalError::io(&dir))?;
+    let write = |name: String, bytes: &[u8]| -> Result<(), PortalError> {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).map_err(PortalError::io(&tmp))?;
+        let dest = dir.join(name);
+        std::fs::rename(&tmp, &dest).map_err(PortalError::io(&dest))
+    };
+    write(format!("{}.html", upload.id), receipt_html.as_bytes())?;
+    let doc = serde_json::json!({"upload": upload, "report": report});
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    write(format!("{}.json", upload.id), text.as_bytes())
+}
+
+/// A partner's uploads, newest first.
+pub(crate) fn uploads_of(dirs: &Dirs, partner: &str) -> Vec<Upload> {
+    let mut out: Vec<Upload> = std::fs::read_dir(dirs.uploads(partner))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter_map(|p| std::fs::read_to_string(p).ok())
+                .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .filter_map(|v| serde_json::from_value::<Upload>(v["upload"].clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| b.id.cmp(&a.id));
+    out
+}
+
+/// One upload's record and receipt, if it is this partner's. `id` comes from a URL: only
+/// ids the portal makes are looked up.
+pub(crate) fn upload_of(
+    dirs: &Dirs,
+    partner: &str,
+    id: &str,
+) -> Option<(serde_json::Value, String)> {
+    if !id.starts_with("up-") || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return None;
+    }
+    let dir = dirs.uploads(partner);
+    let json = std::fs::read_to_string(dir.join(format!("{id}.json"))).ok()?;
+    let html = std::fs::read_to_string(dir.join(format!("{id}.html"))).ok()?;
+    Some((serde_json::from_str(&json).ok()?, html))
+}
+
+/// Where an upload stands now: still in the inbox, or in the store as which submission.
+pub(crate) fn now_status(
+    dirs: &Dirs,
+    upload: &Upload,
+    ledger: &[(Submission, bool)],
+) -> (String, Option<String>) {
+    match upload.status.as_str() {
+        "queued" | "ingesting" => {
+            if dirs
+                .inbox(&upload.partner)
+                .join(&upload.stored_as)
+                .is_file()
+            {
+                (upload.status.clone(), None)
+            } else if let Some((s, _)) = ledger.iter().find(|(s, _)| s.sha256 == upload.sha256) {
+                ("stored".to_owned(), Some(s.id.clone()))
+            } else {
+                ("processed".to_owned(), None)
+            }
+        }
+        other => (other.to_owned(), upload.duplicate_of.clone()),
+    }
+}

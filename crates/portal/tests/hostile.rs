@@ -1,0 +1,227 @@
+//! Hostile files and many partners at once: every upload is answered and accounted for,
+//! and the service stays up for everyone else.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+
+/// An .xlsx whose sheet unpacks to 400 MB of nothing from a few hundred KB.
+fn zip_bomb() -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    z.start_file("[Content_Types].xml", opts).unwrap();
+    z.write_all(b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>").unwrap();
+    z.start_file("xl/workbook.xml", opts).unwrap();
+    z.write_all(b"<?xml version=\"1.0\"?><workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheets><sheet name=\"s\" sheetId=\"1\"/></sheets></workbook>").unwrap();
+    z.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..400 {
+        z.write_all(&zeros).unwrap();
+    }
+    z.finish().unwrap();
+    buf.into_inner()
+}
+
+/// A real workbook that claims the whole sheet (A1:XFD1048576) and holds a header and the
+/// far corner.
+fn enormous_sheet() -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in [
+        "record_id",
+        "person_id",
+        "referral_date",
+        "region",
+        "service_type",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1_048_575, 16_383, "corner").unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+fn garbage(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A CSV with a million columns.
+fn wide_csv() -> Vec<u8> {
+    let mut s = String::with_capacity(10 << 20);
+    for i in 0..1_000_000 {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!("c{i}"));
+    }
+    s.push('\n');
+    s.push_str(&"1,".repeat(999_999));
+    s.push_str("1\n");
+    s.into_bytes()
+}
+
+#[test]
+fn hostile_files_get_an_answer_and_other_partners_keep_uploading() {
+    let p = Portal::start(workspace(3, ""), |c| c.checkers = 2);
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        ("bomb_2024-03.xlsx", zip_bomb()),
+        ("huge_2024-04.xlsx", enormous_sheet()),
+        ("noise_2024-05.csv", garbage(1 << 20)),
+        ("wide_2024-06.csv", wide_csv()),
+    ];
+    std::thread::scope(|s| {
+        let attacker = s.spawn(|| {
+            hostile
+                .iter()
+                .map(|(name, bytes)| {
+                    let a = upload(&p, p.token("p01"), name, bytes, &[]);
+                    (name.to_string(), a)
+                })
+                .collect::<Vec<_>>()
+        });
+        // Meanwhile, two other partners upload ordinary files.
+        let others: Vec<_> = ["p02", "p03"]
+            .into_iter()
+            .map(|who| {
+                let p = &p;
+                s.spawn(move || {
+                    (1..=4)
+                        .map(|m| {
+                            upload(
+                                p,
+                                p.token(who),
+                                &format!("ok_2024-0{m}.csv"),
+                                &csv("B01", m, 20, 1),
+                                &[],
+                            )
+                            .status
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for o in others {
+            assert_eq!(
+                o.join().unwrap(),
+                vec![201; 4],
+                "other partners' uploads kept working"
+            );
+        }
+        for (name, a) in attacker.join().unwrap() {
+            assert!(
+                matches!(a.status, 201 | 422),
+                "{name}: {} {}",
+                a.status,
+                &a.body[..a.body.len().min(300)]
+            );
+            let j = a.json();
+            let id = j["upload"]["id"].as_str().unwrap();
+            let receipt = get(
+                &p.url(&format!("/uploads/{id}")),
+                Some(p.token("p01")),
+                None,
+            );
+            assert_eq!(receipt.status, 200, "{name} has a receipt");
+            if a.status == 422 {
+                assert_eq!(j["upload"]["status"], "unreadable");
+                assert!(receipt.body.contains("fix it"), "{name}: {}", receipt.body);
+            }
+        }
+    });
+    // The bomb and the noise were not queued, and their bytes were kept aside.
+    let unreadable = std::fs::read_dir(p.ws().join(".backbone/portal/unreadable/p01"))
+        .unwrap()
+        .count();
+    assert!(unreadable >= 2, "{unreadable}");
+    assert_eq!(p.inbox("p02").len(), 4);
+    assert_eq!(
+        upload(
+            &p,
+            p.token("p01"),
+            "ok_2024-07.csv",
+            &csv("A01", 7, 3, 0),
+            &[]
+        )
+        .status,
+        201,
+        "still up"
+    );
+}
+
+#[test]
+fn twenty_partners_at_once_two_hundred_uploads_every_one_answered_and_accounted_for() {
+    let p = Portal::start(workspace(20, ""), |c| c.uploads_per_hour = Some(100));
+    let partners: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+    let statuses: Vec<Vec<(u16, String)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = partners
+            .iter()
+            .enumerate()
+            .map(|(n, who)| {
+                let p = &p;
+                s.spawn(move || {
+                    (0..10u32)
+                        .map(|k| {
+                            // Each file differs (its row count), months 1–10.
+                            let bytes = csv(&format!("P{n:02}"), k + 1, 5 + k as usize + n, 1);
+                            let a = upload(
+                                p,
+                                p.token(who),
+                                &format!("f_2024-{:02}.csv", k + 1),
+                                &bytes,
+                                &[],
+                            );
+                            let id = if a.status == 201 {
+                                a.json()["upload"]["id"].as_str().unwrap().to_owned()
+                            } else {
+                                String::new()
+                            };
+                            (a.status, id)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all: Vec<&(u16, String)> = statuses.iter().flatten().collect();
+    assert_eq!(all.len(), 200);
+    assert!(
+        all.iter().all(|(s, _)| *s == 201),
+        "{:?}",
+        all.iter().filter(|(s, _)| *s != 201).collect::<Vec<_>>()
+    );
+    let ids: std::collections::BTreeSet<&String> = all.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), 200, "every upload its own id");
+    for who in &partners {
+        assert_eq!(p.inbox(who).len(), 10, "{who}'s inbox");
+    }
+    let log = p.audit();
+    let uploads: Vec<_> = log.iter().filter(|e| e["action"] == "upload").collect();
+    assert_eq!(uploads.len(), 200);
+    for id in ids {
+        assert_eq!(
+            uploads
+                .iter()
+                .filter(|e| e["upload"] == id.as_str())
+                .count(),
+            1,
+            "{id} logged once"
+        );
+    }
+}
