@@ -183,3 +183,28 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PortalError> {
     f.write_all(bytes).map_err(PortalError::io(path))?;
     f.sync_all().map_err(PortalError::io(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_its_holder_and_rotation_revokes_the_old_one() {
+        let dir = std::env::temp_dir().join(format!("bb-tokens-{}", std::process::id()));
+        let tokens = Tokens::of(&dir);
+        let a = Who::Partner("a".into());
+        let first = tokens.issue(&a, "t1").unwrap_or_default();
+        let admin = tokens.issue(&Who::Admin, "t1").unwrap_or_default();
+        assert_eq!(tokens.verify(&first), Some(a.clone()));
+        assert_eq!(tokens.verify(&format!(" {first}\n")), Some(a.clone()));
+        assert_eq!(tokens.verify(&admin), Some(Who::Admin));
+        assert_eq!(tokens.verify(&first[..first.len() - 1]), None);
+        assert_eq!(tokens.verify("bbt_"), None);
+        assert_eq!(tokens.verify(""), None);
+        let second = tokens.issue(&a, "t2").unwrap_or_default();
+        assert_eq!(tokens.verify(&first), None);
+        assert_eq!(tokens.verify(&second), Some(a));
+        assert_eq!(tokens.holders().map(|h| h.len()).unwrap_or_default(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

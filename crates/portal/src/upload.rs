@@ -551,3 +551,96 @@ pub(crate) fn now_status(
         other => (other.to_owned(), upload.duplicate_of.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn initiative() -> Initiative {
+        Initiative::from_toml(
+            r#"
+name = { he = "ש", en = "I" }
+[[partner]]
+id = "a"
+name = { he = "א", en = "A" }
+[[partner]]
+id = "b"
+name = { he = "ב", en = "B" }
+[[obligation]]
+schema = "service_records"
+partners = ["a", "b"]
+grain = "month"
+from = "2024-01"
+to = "2024-12"
+[[obligation]]
+schema = "backbone_activity"
+partners = ["b"]
+grain = "quarter"
+from = "2024-Q1"
+"#,
+            "initiative.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_period_comes_from_the_form_or_the_name_at_the_tables_grain() {
+        let i = initiative();
+        let t = |file: &str, schema: Option<&str>, period: Option<&str>| {
+            target(&i, "a", file, schema, period)
+        };
+        assert_eq!(
+            t("march_2024_03.xlsx", None, None),
+            Ok(("service_records".into(), "2024-03".into()))
+        );
+        assert_eq!(
+            t("x.csv", None, Some(" 2024-11 ")),
+            Ok(("service_records".into(), "2024-11".into()))
+        );
+        // The form wins over the name.
+        assert_eq!(
+            t("report_2024-01.csv", None, Some("2024-02")),
+            Ok(("service_records".into(), "2024-02".into()))
+        );
+        // A typed period must be a whole period of the grain, within the obligation.
+        for bad in [
+            "2024-Q1", "2024", "2024-13", "24-03", "2024-03x", "2025-01", "2023-12",
+        ] {
+            assert!(t("x.csv", None, Some(bad)).is_err(), "{bad}");
+        }
+        assert!(t("x.csv", None, None).is_err_and(|e| e.contains("2024-03")));
+    }
+
+    #[test]
+    fn a_partner_with_several_tables_names_one() {
+        let i = initiative();
+        let t = |file: &str, schema: Option<&str>, period: Option<&str>| {
+            target(&i, "b", file, schema, period)
+        };
+        assert!(t("x_2024-03.csv", None, None).is_err_and(|e| e.contains("backbone_activity")));
+        assert_eq!(
+            t("backbone_activity_2024-Q2.xlsx", None, None),
+            Ok(("backbone_activity".into(), "2024-Q2".into()))
+        );
+        assert_eq!(
+            t("x.csv", Some("backbone_activity"), Some("2024-q3")),
+            Ok(("backbone_activity".into(), "2024-Q3".into())),
+            "written as the label"
+        );
+        assert_eq!(
+            t("x.csv", Some("backbone_activity"), Some("2024-03")),
+            Err("`2024-03` is not a period of `backbone_activity`, which is reported by quarter: write it like 2024-Q1".into()),
+        );
+        assert!(target(&i, "a", "x_2024-03.csv", Some("backbone_activity"), None).is_err());
+        assert!(target(&i, "nobody", "x_2024-03.csv", None, None).is_err());
+    }
+
+    #[test]
+    fn shown_names_are_one_plain_component() {
+        assert_eq!(display_name("../../etc/passwd"), "passwd");
+        assert_eq!(display_name("C:\\Users\\x\\דוח.xlsx"), "דוח.xlsx");
+        assert_eq!(display_name("a\u{0}b\nc.csv"), "abc.csv");
+        assert_eq!(display_name("dir/"), "upload");
+        assert_eq!(display_name(&"x".repeat(500)).chars().count(), 200);
+    }
+}

@@ -929,10 +929,10 @@ async fn upload_form(
             Lang::He,
             "err_signed_out",
         );
-        if let Ok(mut mp) = mp {
-            if !expects_continue(&headers) {
-                drain_fields(&mut mp, DRAIN_CAP).await;
-            }
+        if let Ok(mut mp) = mp
+            && !expects_continue(&headers)
+        {
+            drain_fields(&mut mp, DRAIN_CAP).await;
         }
         event.status = r.status.as_u16();
         event.outcome = r.code.into();

@@ -29,7 +29,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     (
         "upload_help",
         "CSV, Excel or OpenDocument, up to {mb} MB. The file is checked at once and you get its receipt.",
-        "CSV, Excel או OpenDocument, עד {mb} MB. הקובץ נבדק מיד ומתקבלת קבלה.",
+        "CSV, Excel או OpenDocument, עד \u{2066}{mb} MB\u{2069}. הקובץ נבדק מיד ומתקבלת קבלה.",
     ),
     ("your_uploads", "Your uploads", "ההעלאות שלכם"),
     ("all_uploads", "Uploads", "העלאות"),
@@ -122,7 +122,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     (
         "err_too_large",
         "The file is larger than the limit of {mb} MB. Send the data sheet alone, or split the file by period.",
-        "הקובץ גדול מהמגבלה של {mb} MB. שלחו רק את גיליון הנתונים, או פצלו את הקובץ לפי תקופה.",
+        "הקובץ גדול מהמגבלה של \u{2066}{mb} MB\u{2069}. שלחו רק את גיליון הנתונים, או פצלו את הקובץ לפי תקופה.",
     ),
     (
         "err_rate",

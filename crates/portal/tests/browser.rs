@@ -195,6 +195,9 @@ fn a_browser_signs_in_uploads_with_the_form_and_sees_the_receipt() {
         home.as_str().unwrap().contains("ממתין להרצה הלילית"),
         "{home}"
     );
+    let shot = call("GET", &format!("{session}/screenshot"), None);
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-home.png");
+    std::fs::write(&out, base64_decode(shot.as_str().unwrap())).unwrap();
     call("DELETE", &session, None);
     assert_eq!(p.inbox("p02").len(), 1);
     let log = p.audit();
