@@ -97,6 +97,29 @@ fn element(session: &str, css: &str) -> String {
         .to_owned()
 }
 
+/// The element once the page that has it is loaded (a click that navigates may return
+/// before the next page is there).
+fn wait_element(session: &str, css: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let mut r = agent()
+            .post(&format!("{session}/element"))
+            .header("Content-Type", "application/json")
+            .send(
+                json!({"using": "css selector", "value": css})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        if let Some(id) = v["value"][ELEMENT].as_str() {
+            return id.to_owned();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no {css}: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_browser_signs_in_uploads_with_the_form_and_sees_the_receipt() {
     let Some(d) = driver() else {
@@ -144,12 +167,12 @@ fn a_browser_signs_in_uploads_with_the_form_and_sees_the_receipt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("דיווח מרץ.csv");
     std::fs::write(&path, csv("B02", 3, 30, 2)).unwrap();
+    let file = wait_element(&session, "#file");
     let html = call("GET", &format!("{session}/source"), None);
     assert!(
         html.as_str().unwrap().contains("dir=\"rtl\""),
         "Hebrew, right to left"
     );
-    let file = element(&session, "#file");
     call(
         "POST",
         &format!("{session}/element/{file}/value"),
@@ -165,6 +188,7 @@ fn a_browser_signs_in_uploads_with_the_form_and_sees_the_receipt() {
     call("POST", &format!("{session}/element/{send}/click"), None);
 
     // The receipt.
+    wait_element(&session, "p.verdict");
     let source = call("GET", &format!("{session}/source"), None);
     let source = source.as_str().unwrap();
     assert!(source.contains("קבלה"), "a receipt: {source}");
@@ -190,6 +214,7 @@ fn a_browser_signs_in_uploads_with_the_form_and_sees_the_receipt() {
         &format!("{session}/url"),
         Some(json!({"url": p.url("/")})),
     );
+    wait_element(&session, "#file");
     let home = call("GET", &format!("{session}/source"), None);
     assert!(
         home.as_str().unwrap().contains("ממתין להרצה הלילית"),
