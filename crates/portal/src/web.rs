@@ -1150,6 +1150,33 @@ async fn receipt_page(
     .await
 }
 
+/// A page of `reports/latest` (its English copy under `en/`): the data manager's always, a
+/// partner's only when the workspace shares it.
+fn latest_report_page(
+    app: &App,
+    who: &Who,
+    shared: bool,
+    lang: Lang,
+    page: &str,
+) -> Result<Response, Refusal> {
+    if matches!(who, Who::Partner(_)) && !shared {
+        return Err(Refusal::word(
+            StatusCode::FORBIDDEN,
+            "not_shared",
+            lang,
+            "err_not_shared",
+        ));
+    }
+    let base = app.dirs.ws.join("reports/latest");
+    let base = if lang == Lang::En {
+        base.join("en")
+    } else {
+        base
+    };
+    let html = std::fs::read_to_string(base.join(page)).map_err(|_| not_found_refusal(lang))?;
+    Ok(html_response(StatusCode::OK, html))
+}
+
 async fn quality_page(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -1157,23 +1184,8 @@ async fn quality_page(
 ) -> Response {
     with_caller(&app, &headers, "/quality", &q, |who, lang| {
         let partner = subject(&app, who, q.partner.as_deref(), lang)?;
-        if matches!(who, Who::Partner(_)) && !app.initiative.portal.share_quality {
-            return Err(Refusal::word(
-                StatusCode::FORBIDDEN,
-                "not_shared",
-                lang,
-                "err_not_shared",
-            ));
-        }
-        let base = app.dirs.ws.join("reports/latest");
-        let base = if lang == Lang::En {
-            base.join("en")
-        } else {
-            base
-        };
-        let html = std::fs::read_to_string(base.join("partners").join(format!("{partner}.html")))
-            .map_err(|_| not_found_refusal(lang))?;
-        Ok(html_response(StatusCode::OK, html))
+        let shared = app.initiative.portal.share_quality;
+        latest_report_page(&app, who, shared, lang, &format!("partners/{partner}.html"))
     })
     .await
 }
@@ -1184,23 +1196,13 @@ async fn report_page(
     Query(q): Query<Params>,
 ) -> Response {
     with_caller(&app, &headers, "/report", &q, |who, lang| {
-        if matches!(who, Who::Partner(_)) && !app.initiative.portal.share_report {
-            return Err(Refusal::word(
-                StatusCode::FORBIDDEN,
-                "not_shared",
-                lang,
-                "err_not_shared",
-            ));
-        }
-        let base = app.dirs.ws.join("reports/latest");
-        let base = if lang == Lang::En {
-            base.join("en")
-        } else {
-            base
-        };
-        let html = std::fs::read_to_string(base.join("index.html"))
-            .map_err(|_| not_found_refusal(lang))?;
-        Ok(html_response(StatusCode::OK, html))
+        latest_report_page(
+            &app,
+            who,
+            app.initiative.portal.share_report,
+            lang,
+            "index.html",
+        )
     })
     .await
 }
