@@ -5,6 +5,7 @@
 //! it is run again.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
@@ -18,6 +19,22 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::{RETENTION, StoreError, is_conflict};
 
+/// Opens the table at `url` (its latest version, or `version`), listing its log through
+/// [`LogDirStore`](crate::logdir::LogDirStore) so that opening costs the same at version
+/// 5 000 as at version 10.
+pub(crate) async fn open_table(
+    url: &url::Url,
+    version: Option<u64>,
+) -> Result<DeltaTable, deltalake::DeltaTableError> {
+    let store: Arc<dyn deltalake::ObjectStore> = Arc::new(crate::logdir::LogDirStore::new());
+    let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone())?
+        .with_storage_backend(store, url.clone());
+    if let Some(v) = version {
+        builder = builder.with_version(v);
+    }
+    builder.load().await
+}
+
 /// Opens a store table, creating it with `schema` the first time.
 pub(crate) async fn open_or_create(
     dir: &Path,
@@ -29,7 +46,7 @@ pub(crate) async fn open_or_create(
     let url = url::Url::from_directory_path(dir)
         .map_err(|()| StoreError::Location(dir.display().to_string()))?;
     if dir.join("_delta_log").is_dir() {
-        return deltalake::open_table(url)
+        return open_table(&url, None)
             .await
             .map_err(|e| StoreError::delta(name, e));
     }
@@ -60,7 +77,7 @@ pub(crate) async fn open_or_create(
     match created {
         Ok(t) => Ok(t),
         // Another process created it between our look and our create: open theirs.
-        Err(_) if dir.join("_delta_log").is_dir() => deltalake::open_table(url)
+        Err(_) if dir.join("_delta_log").is_dir() => open_table(&url, None)
             .await
             .map_err(|e| StoreError::delta(name, e)),
         Err(e) => Err(StoreError::delta(name, e)),

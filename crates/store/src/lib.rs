@@ -16,6 +16,7 @@
 mod aux;
 mod error;
 mod ledger;
+mod logdir;
 mod rejects;
 mod sweep;
 
@@ -851,10 +852,10 @@ async fn load_dir(
     let url = url::Url::from_directory_path(dir)
         .map_err(|()| StoreError::Location(dir.display().to_string()))?;
     let table = match version {
-        Some(v) => deltalake::open_table_with_version(url, v)
+        Some(v) => aux::open_table(&url, Some(v))
             .await
             .map_err(|_| StoreError::NoVersion(name.to_owned(), v))?,
-        None => deltalake::open_table(url)
+        None => aux::open_table(&url, None)
             .await
             .map_err(|e| StoreError::delta(name, e))?,
     };
