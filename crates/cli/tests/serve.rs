@@ -143,6 +143,19 @@ fn an_upload_waits_for_the_nightly_run_then_shows_as_stored_and_a_correction_rep
     let first = l["submissions"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(l["uploads"][0]["submission"], first.as_str());
     assert_eq!(l["submissions"][0]["current"], true);
+    // The data manager's page: the completeness grid of the run, in words.
+    let admin = token(ws, &["--admin"]);
+    let (s, page) = get(&format!("{}/admin?lang=en", server.url), &admin);
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("<td class=\"on_time\">on time</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td class=\"not_due\">not due yet</td>"),
+        "the partners whose January is not due until the 15th"
+    );
+    assert_eq!(get(&format!("{}/admin", server.url), &welfare).0, 403);
     // The nightly receipt, for the partner and no one else.
     assert_eq!(
         get(&format!("{}/receipts/{first}", server.url), &clinic).0,

@@ -1228,7 +1228,7 @@ async fn admin_page(
     let app2 = app.clone();
     with_caller(&app, &headers, "/admin", &q, |who, lang| {
         admin_only(who, lang)?;
-        let grid = completeness_grid(&app2);
+        let grid = completeness_grid(&app2, lang);
         let runs = last_runs(&app2, 10);
         let holders = app2.tokens.holders().unwrap_or_default();
         Ok(app2.page(
@@ -1266,7 +1266,7 @@ fn completeness_rows(app: &App) -> Vec<BTreeMap<String, String>> {
 }
 
 /// The completeness grid: per schema, partner × period status.
-fn completeness_grid(app: &App) -> Vec<Value> {
+fn completeness_grid(app: &App, lang: Lang) -> Vec<Value> {
     let rows = completeness_rows(app);
     let mut by_schema: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> =
         BTreeMap::new();
@@ -1295,9 +1295,17 @@ fn completeness_grid(app: &App) -> Vec<Value> {
             let rows: Vec<Value> = partners
                 .into_iter()
                 .map(|(partner, cells)| {
-                    let cells: Vec<String> = ps
+                    let cells: Vec<Value> = ps
                         .iter()
-                        .map(|p| cells.get(p).cloned().unwrap_or_default())
+                        .map(|p| {
+                            let code = cells.get(p).cloned().unwrap_or_default();
+                            let words = if code.is_empty() {
+                                String::new()
+                            } else {
+                                t(lang, &format!("c_{code}"))
+                            };
+                            context! { code => code, words => words }
+                        })
                         .collect();
                     context! { partner => partner, cells => cells }
                 })
