@@ -635,6 +635,27 @@ async fn read_form(
     session: Option<&Session>,
     lang: Lang,
 ) -> Result<(Fields, Option<Incoming>), Refusal> {
+    let mut incoming: Option<Incoming> = None;
+    let result = read_fields(app, mp, session, lang, &mut incoming).await;
+    match result {
+        Ok(fields) => Ok((fields, incoming)),
+        Err(r) => {
+            // A field after the file was refused: the file's bytes go too.
+            if let Some(i) = incoming {
+                let _ = tokio::fs::remove_file(&i.tmp).await;
+            }
+            Err(r)
+        }
+    }
+}
+
+async fn read_fields(
+    app: &App,
+    mp: &mut Multipart,
+    session: Option<&Session>,
+    lang: Lang,
+    incoming: &mut Option<Incoming>,
+) -> Result<Fields, Refusal> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large(app, lang)
@@ -650,7 +671,6 @@ async fn read_form(
         }
     };
     let mut fields = Fields::default();
-    let mut incoming: Option<Incoming> = None;
     let mut count = 0;
     while let Some(mut field) = mp.next_field().await.map_err(bad)? {
         count += 1;
@@ -720,7 +740,7 @@ async fn read_form(
             }
             out.flush().await.map_err(internal)?;
             out.sync_all().await.map_err(internal)?;
-            incoming = Some(Incoming {
+            *incoming = Some(Incoming {
                 tmp,
                 bytes,
                 sha256: hex(&hasher.finalize()),
@@ -752,7 +772,7 @@ async fn read_form(
             }
         }
     }
-    Ok((fields, incoming))
+    Ok(fields)
 }
 
 fn too_large(app: &App, lang: Lang) -> Refusal {

@@ -114,6 +114,19 @@ fn the_period_and_table_are_checked_against_what_the_partner_owes() {
     );
     assert_eq!(a.status, 201, "{}", a.body);
     assert!(p.inbox("p01").len() == 1, "only the good one was queued");
+    // A field after the file that is refused: the file's bytes are not kept either.
+    let long = "9".repeat(2000);
+    let (ct, body) = multipart_parts(&[
+        ("file", Some("data_2024-04.csv"), &file),
+        ("period", None, long.as_bytes()),
+    ]);
+    let r = agent()
+        .post(&p.url("/api/submissions"))
+        .header("Authorization", &format!("Bearer {}", p.token("p01")))
+        .header("Content-Type", &ct)
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
     assert!(
         !p.ws().join(".backbone/portal/tmp").exists()
             || std::fs::read_dir(p.ws().join(".backbone/portal/tmp"))
