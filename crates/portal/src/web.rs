@@ -683,16 +683,7 @@ async fn read_fields(
         }
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            if let Some(s) = session
-                && !fields.csrf.as_deref().is_some_and(|c| s.csrf_ok(c))
-            {
-                return Err(Refusal::word(
-                    StatusCode::FORBIDDEN,
-                    "csrf",
-                    lang,
-                    "err_csrf",
-                ));
-            }
+            csrf_check(session, &fields, lang)?;
             if incoming.is_some() {
                 return Err(Refusal::new(
                     StatusCode::BAD_REQUEST,
@@ -775,6 +766,19 @@ async fn read_fields(
     Ok(fields)
 }
 
+/// A signed-in form must carry its session's anti-forgery token (API calls have none).
+fn csrf_check(session: Option<&Session>, fields: &Fields, lang: Lang) -> Result<(), Refusal> {
+    match session {
+        Some(s) if !fields.csrf.as_deref().is_some_and(|c| s.csrf_ok(c)) => Err(Refusal::word(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            lang,
+            "err_csrf",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn too_large(app: &App, lang: Lang) -> Refusal {
     Refusal::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -847,16 +851,7 @@ async fn receive(
             return Err(r);
         }
     };
-    if let Some(s) = session
-        && !fields.csrf.as_deref().is_some_and(|c| s.csrf_ok(c))
-    {
-        return Err(Refusal::word(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            lang,
-            "err_csrf",
-        ));
-    }
+    csrf_check(session, &fields, lang)?;
     let Some(incoming) = incoming else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
