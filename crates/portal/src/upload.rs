@@ -364,12 +364,18 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, Por
                 report.source.format.clone()
             };
             upload.stored_as = format!("{stem}.{ext}");
+            let waiting = waiting(dirs, partner, schema, period);
             let same = history
                 .submissions
                 .iter()
                 .find(|s| s.sha256 == incoming.sha256 && s.schema == schema && s.period == period)
                 .map(|s| s.id.clone())
-                .or_else(|| queued_same(dirs, partner, schema, period, &incoming.sha256));
+                .or_else(|| {
+                    waiting
+                        .iter()
+                        .find(|u| u.sha256 == incoming.sha256)
+                        .map(|u| u.id.clone())
+                });
             match same {
                 Some(other) => {
                     upload.status = "duplicate".into();
@@ -380,7 +386,6 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, Por
                 }
                 None => {
                     upload.replaces = history.current(schema, period).map(|s| s.id.clone());
-                    let waiting = queued_for(dirs, partner, schema, period);
                     place(&incoming.tmp, &dirs.inbox(partner), &upload.stored_as)?;
                     upload.status = if h.at_once { "ingesting" } else { "queued" }.into();
                     let mut notice = t(
@@ -391,10 +396,9 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, Por
                             "notice_queued"
                         },
                     );
-                    if let Some(when) = waiting {
+                    if let Some(when) = waiting.first().map(|u| &u.received) {
                         notice.push(' ');
-                        notice
-                            .push_str(&t(lang, "notice_replaces_queued").replace("{when}", &when));
+                        notice.push_str(&t(lang, "notice_replaces_queued").replace("{when}", when));
                     }
                     info.notice = Some(notice);
                     info.replaces.clone_from(&upload.replaces);
@@ -435,36 +439,22 @@ fn place(tmp: &Path, dir: &Path, name: &str) -> Result<(), PortalError> {
     std::fs::rename(tmp, &dest).map_err(PortalError::io(&dest))
 }
 
-/// An upload of the same bytes still waiting in the inbox (the name carries the sha256's
-/// first 12 hex digits; the record says the rest).
-fn queued_same(
-    dirs: &Dirs,
-    partner: &str,
-    schema: &str,
-    period: &str,
-    sha256: &str,
-) -> Option<String> {
-    let short = sha256.get(..12)?;
-    let names = inbox_names(dirs, partner);
-    names.iter().find(|n| n.contains(short))?;
+/// The partner's uploads for (schema, period) still waiting in the inbox, newest first. The
+/// inbox names say whether there are any (they start with `<schema>_<period>_`), so the
+/// upload records are read only when there are.
+fn waiting(dirs: &Dirs, partner: &str, schema: &str, period: &str) -> Vec<Upload> {
+    let prefix = format!("{schema}_{period}_");
+    let names: Vec<String> = inbox_names(dirs, partner)
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
     uploads_of(dirs, partner)
         .into_iter()
-        .find(|u| {
-            u.sha256 == sha256
-                && u.schema == schema
-                && u.period == period
-                && names.contains(&u.stored_as)
-        })
-        .map(|u| u.id)
-}
-
-/// When the partner's last upload for (schema, period) still waiting in the inbox arrived.
-fn queued_for(dirs: &Dirs, partner: &str, schema: &str, period: &str) -> Option<String> {
-    let names = inbox_names(dirs, partner);
-    uploads_of(dirs, partner)
-        .into_iter()
-        .find(|u| u.schema == schema && u.period == period && names.contains(&u.stored_as))
-        .map(|u| u.received)
+        .filter(|u| u.schema == schema && u.period == period && names.contains(&u.stored_as))
+        .collect()
 }
 
 fn inbox_names(dirs: &Dirs, partner: &str) -> Vec<String> {

@@ -215,6 +215,13 @@ impl App {
         }
     }
 
+    /// Logs a refusal on an event that was being filled in.
+    fn log_refusal(&self, mut event: Event, r: &Refusal) {
+        event.status = r.status.as_u16();
+        event.outcome = r.code.into();
+        self.log(event, "refused");
+    }
+
     fn log(&self, mut event: Event, action: &str) {
         event.action = action.to_owned();
         self.audit.record(&event);
@@ -602,6 +609,16 @@ fn expects_continue(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
 }
 
+/// Drains a refused upload's body (unless the client waits for a 100 Continue it will not
+/// get).
+async fn drain_refused(mp: Result<Multipart, MultipartRejection>, headers: &HeaderMap) {
+    if let Ok(mut mp) = mp
+        && !expects_continue(headers)
+    {
+        drain_fields(&mut mp, DRAIN_CAP).await;
+    }
+}
+
 async fn drain_fields(mp: &mut Multipart, mut budget: u64) {
     while budget > 0 {
         let Ok(Some(mut field)) = mp.next_field().await else {
@@ -944,23 +961,15 @@ async fn upload_form(
             Lang::He,
             "err_signed_out",
         );
-        if let Ok(mut mp) = mp
-            && !expects_continue(&headers)
-        {
-            drain_fields(&mut mp, DRAIN_CAP).await;
-        }
-        event.status = r.status.as_u16();
-        event.outcome = r.code.into();
-        app.log(event, "refused");
+        drain_refused(mp, &headers).await;
+        app.log_refusal(event, &r);
         return app.refusal_page(&r, Lang::He, None, None);
     };
     event.who = s.who.label();
     let lang = lang_of(&app, Some(&s.who), None);
     if !same_origin(&headers) {
         let r = Refusal::word(StatusCode::FORBIDDEN, "cross_site", lang, "err_csrf");
-        event.status = r.status.as_u16();
-        event.outcome = r.code.into();
-        app.log(event, "refused");
+        app.log_refusal(event, &r);
         return app.refusal_page(&r, lang, Some(&s.who), Some(&s.csrf));
     }
     match receive(&app, &s.who, &headers, mp, Some(&s), lang, &mut event).await {
@@ -971,9 +980,7 @@ async fn upload_form(
             html_response(StatusCode::OK, checked.receipt_html)
         }
         Err(r) => {
-            event.status = r.status.as_u16();
-            event.outcome = r.code.into();
-            app.log(event, "refused");
+            app.log_refusal(event, &r);
             app.refusal_page(&r, lang, Some(&s.who), Some(&s.csrf))
         }
     }
@@ -989,14 +996,8 @@ async fn api_upload(
     let who = match api_caller(&app, &headers) {
         Ok(w) => w,
         Err(r) => {
-            if let Ok(mut mp) = mp
-                && !expects_continue(&headers)
-            {
-                drain_fields(&mut mp, DRAIN_CAP).await;
-            }
-            event.status = r.status.as_u16();
-            event.outcome = r.code.into();
-            app.log(event, "refused");
+            drain_refused(mp, &headers).await;
+            app.log_refusal(event, &r);
             return json_refusal(&r);
         }
     };
@@ -1024,9 +1025,7 @@ async fn api_upload(
                 .into_response()
         }
         Err(r) => {
-            event.status = r.status.as_u16();
-            event.outcome = r.code.into();
-            app.log(event, "refused");
+            app.log_refusal(event, &r);
             json_refusal(&r)
         }
     }
