@@ -23,7 +23,7 @@
 //! assert_eq!((report.stats.accepted, report.stats.rejected), (1, 1));
 //! assert_eq!(report.errors[0].row_number, Some(3));
 //! assert_eq!(report.errors[0].message, r#"Row 3, column "גיל": "-3" is less than the minimum, 0"#);
-//! # std::fs::remove_dir_all(&dir).unwrap();
+//! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
 mod batch;

@@ -17,33 +17,33 @@ fn schema() -> TableSchema {
 }
 
 /// A file that is removed when the test is done with it (tests must not fill /tmp).
-struct Temp(PathBuf);
+/// A file in a directory of its own, both removed when dropped.
+struct Temp {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 impl std::ops::Deref for Temp {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl AsRef<Path> for Temp {
     fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        &self.path
     }
 }
 
 fn temp(name: &str, bytes: &[u8]) -> Temp {
-    let dir = std::env::temp_dir().join(format!("backbone-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    Temp(p)
+    let dir = tempfile::Builder::new()
+        .prefix("backbone-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    Temp { path, _dir: dir }
 }
 
 fn validate(p: &Path) -> Result<backbone_ingest::ValidationReport, IngestError> {
@@ -157,16 +157,11 @@ fn garbage_gets_an_answer() {
         Err(e) => assert!(!e.to_string().is_empty()),
     }
     // A zip that is not a workbook, an empty file, a truncated xlsx.
-    let err = validate(&temp("empty.csv", b"")).unwrap_err();
+    let empty = temp("empty.csv", b"");
+    let err = validate(&empty).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "{}: the file is empty",
-            std::env::temp_dir()
-                .join(format!("backbone-hostile-{}", std::process::id()))
-                .join("empty.csv")
-                .display()
-        )
+        format!("{}: the file is empty", empty.display())
     );
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     zip.start_file("readme.txt", zip::write::SimpleFileOptions::default())

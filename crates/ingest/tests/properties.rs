@@ -14,33 +14,35 @@ use proptest::prelude::*;
 static N: AtomicUsize = AtomicUsize::new(0);
 
 /// A file that is removed when the test is done with it (tests must not fill /tmp).
-struct Temp(PathBuf);
+/// A file in a directory of its own, both removed when dropped.
+struct Temp {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 impl std::ops::Deref for Temp {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
 impl AsRef<Path> for Temp {
     fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        &self.path
     }
 }
 
 fn temp(ext: &str, bytes: &[u8]) -> Temp {
-    let dir = std::env::temp_dir().join(format!("backbone-prop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{}.{ext}", N.fetch_add(1, Ordering::Relaxed)));
-    std::fs::write(&p, bytes).unwrap();
-    Temp(p)
+    let dir = tempfile::Builder::new()
+        .prefix("backbone-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir
+        .path()
+        .join(format!("{}.{ext}", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&path, bytes).unwrap();
+    Temp { path, _dir: dir }
 }
 
 fn schema() -> TableSchema {

@@ -149,8 +149,6 @@ fn dimension_label(indicator: &Indicator, name: &str, raw: Option<&str>) -> Stri
     }
 }
 
-/// The rows one side counts: its filter (polars SQL) applied, rows without a date dropped,
-/// and each row's period key in `__period`.
 /// The months whose rows changed since the previous results: an incremental computation
 /// recomputes only the periods that hold one of them.
 pub type Window = BTreeSet<(i32, u32)>;
@@ -201,6 +199,8 @@ fn window_filter(
     any
 }
 
+/// The rows one side counts: its filter (polars SQL) applied, rows without a date dropped,
+/// and each row's period key in `__period` (for `backbone explain`).
 fn in_periods(
     rows: &LazyFrame,
     indicator: &Indicator,
@@ -236,91 +236,620 @@ fn in_periods(
         .with_column(period_expr(date_field, indicator.grain, first_month).alias("__period")))
 }
 
-/// Aggregates one side (`measure`, or the indicator itself when `None`) over `rows`.
-pub fn aggregate(
-    rows: &LazyFrame,
-    indicator: &Indicator,
-    measure: Option<&Measure>,
-    first_month: u32,
-    window: Option<&Window>,
-) -> Result<Cells, MetricsError> {
-    let id = indicator.id.as_str();
-    let kind = measure.map_or(indicator.kind, |m| m.kind);
-    let field = measure.map_or(indicator.field.as_deref(), |m| m.field.as_deref());
-    let lf = in_periods(rows, indicator, measure, first_month, window)?;
-    let (value, units): (Expr, Expr) = match (kind, field) {
-        (Kind::Count, _) => (len().cast(DataType::Float64), len().cast(DataType::UInt64)),
-        (Kind::DistinctCount, Some(f)) => {
-            let n = col(f).drop_nulls().n_unique().cast(DataType::UInt64);
-            (n.clone().cast(DataType::Float64), n)
+/// A table's rows at one version: all of them as one frame, and the same rows in batches of
+/// files that [`aggregate_all`] reads one after the other, so that its memory follows the
+/// batch rather than the table.
+pub struct Rows {
+    /// Every file.
+    pub all: LazyFrame,
+    /// Consecutive files, about [`BATCH_BYTES`] of Parquet each.
+    pub batches: Vec<LazyFrame>,
+}
+
+/// The Parquet bytes read at once by [`aggregate_all`]: large enough that a store of many
+/// small files is read in few steps, small enough that the columns read stay a few hundred
+/// MiB.
+pub const BATCH_BYTES: u64 = 96 << 20;
+
+impl Rows {
+    /// The rows of `files` (lazy frames, one per file) whose sizes on disk are `sizes`.
+    pub fn new(files: Vec<LazyFrame>, sizes: &[u64]) -> PolarsResult<Self> {
+        let all = concat(files.clone(), UnionArgs::default())?;
+        let mut batches = Vec::new();
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        for (f, size) in files.into_iter().zip(sizes) {
+            batch.push(f);
+            bytes += size;
+            if bytes >= BATCH_BYTES {
+                batches.push(concat(std::mem::take(&mut batch), UnionArgs::default())?);
+                bytes = 0;
+            }
         }
-        (Kind::Sum, Some(f)) => (
-            col(f).cast(DataType::Float64).sum(),
-            col(f).count().cast(DataType::UInt64),
-        ),
-        (Kind::Mean, Some(f)) => (
-            col(f).cast(DataType::Float64).mean(),
-            col(f).count().cast(DataType::UInt64),
-        ),
-        (k, _) => {
-            return Err(MetricsError::compute(
-                id,
-                format!("{} cannot be aggregated from rows here", k.name()),
-            ));
+        if !batch.is_empty() {
+            batches.push(concat(batch, UnionArgs::default())?);
         }
-    };
-    let aggs = [value.alias("__value"), units.alias("__units")];
-    let mut out = Cells::new();
-    // The total, then each dimension alone: every level straight from the rows.
-    let mut levels: Vec<Option<&str>> = vec![None];
-    levels.extend(indicator.dimensions.iter().map(|d| Some(d.as_str())));
-    for level in levels {
-        let grouped = match level {
-            None => lf.clone().group_by([col("__period")]).agg(aggs.clone()),
-            Some(d) => lf
-                .clone()
-                .group_by([col("__period"), dimension_expr(indicator, d).alias("__dim")])
-                .agg(aggs.clone()),
+        Ok(Self { all, batches })
+    }
+}
+
+/// Dense integer codes of the values of a distinct-counted field, the same for a value in
+/// every batch, so that counting distinct codes is counting distinct values, exactly. Each
+/// value's text is hashed once, here; the counting itself ([`distinct_per_group`]) then needs
+/// no hashing at all.
+///
+/// Written here rather than with polars: casting 5M pseudonyms to polars' categorical type
+/// took a third of the whole computation (its dictionary is built for concurrent use), and
+/// polars' per-group `n_unique` sorts each group; this map and one pass per breakdown level
+/// do the same in a fraction of the time (`BENCHMARKS.md`).
+#[derive(Default)]
+struct Codes {
+    /// Pseudonyms (32 hex digits, as the store writes them) by their 128-bit value: kept in
+    /// the map itself, a lookup reads no other memory.
+    pseudonyms: std::collections::HashMap<u128, u32, rustc_hash::FxBuildHasher>,
+    /// Any other text.
+    map: std::collections::HashMap<Box<str>, u32, rustc_hash::FxBuildHasher>,
+    /// The code of every row read so far, in row order; [`NO_CODE`] for an empty cell.
+    rows: Vec<u32>,
+}
+
+/// The code of an empty cell.
+const NO_CODE: u32 = u32::MAX;
+
+impl Codes {
+    fn extend(&mut self, values: &StringChunked) -> Result<(), String> {
+        self.rows.reserve(values.len());
+        for v in values.iter() {
+            let code = match v {
+                None => NO_CODE,
+                Some(v) => {
+                    let next = u32::try_from(self.len())
+                        .ok()
+                        .filter(|&c| c != NO_CODE)
+                        .ok_or("more than 4 billion distinct values")?;
+                    match pseudonym_bits(v) {
+                        Some(bits) => *self.pseudonyms.entry(bits).or_insert(next),
+                        None => match self.map.get(v) {
+                            Some(&c) => c,
+                            None => {
+                                self.map.insert(v.into(), next);
+                                next
+                            }
+                        },
+                    }
+                }
+            };
+            self.rows.push(code);
+        }
+        Ok(())
+    }
+
+    /// The number of distinct values coded.
+    fn len(&self) -> usize {
+        self.pseudonyms.len() + self.map.len()
+    }
+}
+
+/// The 128 bits of a pseudonym written as 32 lowercase hex digits; `None` for any other text
+/// (two texts that differ never get the same bits: uppercase or shorter text is not taken).
+fn pseudonym_bits(v: &str) -> Option<u128> {
+    if v.len() != 32 || !v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    u128::from_str_radix(v, 16).ok()
+}
+
+/// A breakdown's values coded by first appearance, with the text of each code.
+#[derive(Default)]
+struct Labels {
+    map: std::collections::HashMap<Box<str>, u32, rustc_hash::FxBuildHasher>,
+    texts: Vec<Box<str>>,
+    /// Every row's code; [`NO_CODE`] for an empty cell.
+    rows: Vec<u32>,
+}
+
+impl Labels {
+    fn extend(&mut self, values: &StringChunked) -> Result<(), String> {
+        self.rows.reserve(values.len());
+        for v in values.iter() {
+            let code = match v {
+                None => NO_CODE,
+                Some(v) => match self.map.get(v) {
+                    Some(&c) => c,
+                    None => {
+                        let c = u32::try_from(self.texts.len())
+                            .ok()
+                            .filter(|&c| c != NO_CODE)
+                            .ok_or("more than 4 billion breakdown values")?;
+                        self.map.insert(v.into(), c);
+                        self.texts.push(v.into());
+                        c
+                    }
+                },
+            };
+            self.rows.push(code);
+        }
+        Ok(())
+    }
+}
+
+/// What a prepared column holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    /// A period key (`Int32`).
+    Period,
+    /// A filter's verdict (`Boolean`, empty = false).
+    Flag,
+    /// A breakdown's text.
+    Label,
+    /// A value summed or averaged (`Float64`).
+    Number,
+    /// A distinct-counted value's text, coded.
+    Code,
+}
+
+/// A row's period key when it has no date.
+const NO_PERIOD: i32 = i32::MIN;
+
+/// The prepared columns of a table as plain vectors, one entry per row, batch after batch:
+/// what [`tally`] reads.
+#[derive(Default)]
+struct Columns {
+    rows: usize,
+    periods: BTreeMap<String, Vec<i32>>,
+    flags: BTreeMap<String, Vec<bool>>,
+    labels: BTreeMap<String, Labels>,
+    /// Empty cells are NaN.
+    numbers: BTreeMap<String, Vec<f64>>,
+    codes: BTreeMap<String, Codes>,
+}
+
+impl Columns {
+    fn extend(&mut self, df: &DataFrame, roles: &BTreeMap<&str, Role>) -> PolarsResult<()> {
+        for (&name, &role) in roles {
+            let c = df.column(name)?;
+            match role {
+                Role::Period => self
+                    .periods
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(c.i32()?.iter().map(|v| v.unwrap_or(NO_PERIOD))),
+                Role::Flag => self
+                    .flags
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(c.bool()?.iter().map(|v| v.unwrap_or(false))),
+                Role::Number => self
+                    .numbers
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN))),
+                Role::Code => self
+                    .codes
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(c.str()?)
+                    .map_err(|e| polars_err!(ComputeError: "{e}"))?,
+                Role::Label => self
+                    .labels
+                    .entry(name.to_owned())
+                    .or_default()
+                    .extend(c.str()?)
+                    .map_err(|e| polars_err!(ComputeError: "{e}"))?,
+            }
+        }
+        self.rows += df.height();
+        Ok(())
+    }
+}
+
+/// Aggregates every plan from the prepared columns: for each grouping (a period column, and a
+/// breakdown or none for the total) every row gets a group, then each side adds its rows up:
+/// rows passing its filter, sums and counts of values, and distinct codes (rows sorted by
+/// group once, then one pass with `seen[code]` = the last group the code was counted in).
+/// Calls `cell(side, breakdown name, (period, breakdown text), cell)` for every group where
+/// some rows pass the side's filter.
+///
+/// Written by hand rather than as polars group-bys: the groups are few (periods × a
+/// breakdown's values), so plain arrays indexed by group beat hashing every row once per side
+/// and level, and distinct counts need no hashing at all once values are coded (polars' took
+/// four times as long on the peers' 5M rows; `BENCHMARKS.md`).
+fn tally(
+    plans: &[Plan],
+    columns: &Columns,
+    mut cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Cell),
+) {
+    let n = columns.rows;
+    // (period column, breakdown column or none for the total) → (plan, breakdown name).
+    type On<'p> = Vec<(usize, Option<&'p str>)>;
+    let mut groupings: BTreeMap<(&str, Option<&str>), On> = BTreeMap::new();
+    for (k, plan) in plans.iter().enumerate() {
+        groupings
+            .entry((plan.period.as_str(), None))
+            .or_default()
+            .push((k, None));
+        for (d, c) in &plan.dims {
+            groupings
+                .entry((plan.period.as_str(), Some(c.as_str())))
+                .or_default()
+                .push((k, Some(d.as_str())));
+        }
+    }
+    let empty_labels = Labels::default();
+    for ((period, dim), on) in groupings {
+        let Some(periods) = columns.periods.get(period) else {
+            continue;
         };
-        let df = grouped
-            .collect()
-            .map_err(|e| MetricsError::compute(id, e))?;
-        let periods = df
-            .column("__period")
-            .and_then(|c| c.i32().cloned())
-            .map_err(|e| MetricsError::compute(id, e))?;
-        let values = df
-            .column("__value")
-            .and_then(|c| c.f64().cloned())
-            .map_err(|e| MetricsError::compute(id, e))?;
-        let units = df
-            .column("__units")
-            .and_then(|c| c.u64().cloned())
-            .map_err(|e| MetricsError::compute(id, e))?;
-        let dims = match level {
-            Some(_) => Some(
-                df.column("__dim")
-                    .and_then(|c| c.str().cloned())
-                    .map_err(|e| MetricsError::compute(id, e))?,
-            ),
+        let labels = dim.map(|d| columns.labels.get(d).unwrap_or(&empty_labels));
+        // Each row's group (u32::MAX: no date), and each group's (period, label code). The
+        // groups are looked up in a plain array indexed by (period, label) when the periods'
+        // span is small (it is: months of a few years), else in a hash map.
+        let mut keys: Vec<(i32, u32)> = Vec::new();
+        let mut group = vec![u32::MAX; n];
+        let (low, high) = periods
+            .iter()
+            .filter(|&&p| p != NO_PERIOD)
+            .fold((i32::MAX, i32::MIN), |(l, h), &p| (l.min(p), h.max(p)));
+        // Label codes, and one more slot for an empty cell.
+        let width = labels.map_or(1, |l| l.texts.len() + 1);
+        let span = (i64::from(high) - i64::from(low) + 1).max(0) as usize;
+        let mut slots = if span.saturating_mul(width) <= 1 << 22 {
+            Some(vec![u32::MAX; span * width])
+        } else {
+            None
+        };
+        let mut ids: std::collections::HashMap<(i32, u32), u32, rustc_hash::FxBuildHasher> =
+            Default::default();
+        for (i, g) in group.iter_mut().enumerate() {
+            let p = periods.get(i).copied().unwrap_or(NO_PERIOD);
+            if p == NO_PERIOD {
+                continue;
+            }
+            let d = labels.map_or(0, |l| l.rows.get(i).copied().unwrap_or(NO_CODE));
+            let mut new = || {
+                keys.push((p, d));
+                (keys.len() - 1) as u32
+            };
+            *g = match &mut slots {
+                Some(slots) => {
+                    let column = if d == NO_CODE { width - 1 } else { d as usize };
+                    let at = (p - low) as usize * width + column;
+                    match slots.get_mut(at) {
+                        Some(s) if *s == u32::MAX => {
+                            *s = new();
+                            *s
+                        }
+                        Some(s) => *s,
+                        None => continue,
+                    }
+                }
+                None => *ids.entry((p, d)).or_insert_with(new),
+            };
+        }
+        let groups = keys.len();
+        // Rows by group, for distinct counts (a counting sort), built only when needed.
+        let mut by_group: Option<(Vec<usize>, Vec<u32>)> = None;
+        for &(k, dim_name) in &on {
+            let plan = &plans[k];
+            let keep = plan.filter.as_deref().and_then(|f| columns.flags.get(f));
+            let passes = |i: usize| keep.is_none_or(|k| k.get(i).copied().unwrap_or(false));
+            let mut rows = vec![0u64; groups];
+            let mut units = vec![0u64; groups];
+            let mut sums = vec![0f64; groups];
+            match (plan.kind, plan.field.as_deref()) {
+                (Kind::DistinctCount, Some(f)) => {
+                    let Some(codes) = columns.codes.get(f) else {
+                        continue;
+                    };
+                    let (start, order) = by_group.get_or_insert_with(|| {
+                        let mut start = vec![0usize; groups + 1];
+                        for &g in &group {
+                            if g != u32::MAX {
+                                start[g as usize + 1] += 1;
+                            }
+                        }
+                        for g in 0..groups {
+                            start[g + 1] += start[g];
+                        }
+                        let mut next = start.clone();
+                        let mut order = vec![0u32; start[groups]];
+                        for (i, &g) in group.iter().enumerate() {
+                            if g != u32::MAX {
+                                order[next[g as usize]] = i as u32;
+                                next[g as usize] += 1;
+                            }
+                        }
+                        (start, order)
+                    });
+                    let mut seen = vec![u32::MAX; codes.len()];
+                    for g in 0..groups {
+                        for &i in &order[start[g]..start[g + 1]] {
+                            let i = i as usize;
+                            if !passes(i) {
+                                continue;
+                            }
+                            rows[g] += 1;
+                            let c = codes.rows.get(i).copied().unwrap_or(NO_CODE);
+                            if let Some(s) = seen.get_mut(c as usize)
+                                && *s != g as u32
+                            {
+                                *s = g as u32;
+                                units[g] += 1;
+                            }
+                        }
+                    }
+                }
+                (Kind::Sum | Kind::Mean, Some(f)) => {
+                    let values = columns.numbers.get(f);
+                    for (i, &g) in group.iter().enumerate() {
+                        if g == u32::MAX || !passes(i) {
+                            continue;
+                        }
+                        rows[g as usize] += 1;
+                        if let Some(v) = values.and_then(|v| v.get(i)).filter(|v| !v.is_nan()) {
+                            units[g as usize] += 1;
+                            sums[g as usize] += v;
+                        }
+                    }
+                }
+                _ => {
+                    for (i, &g) in group.iter().enumerate() {
+                        if g != u32::MAX && passes(i) {
+                            rows[g as usize] += 1;
+                        }
+                    }
+                    units.clone_from(&rows);
+                }
+            }
+            for (g, &(p, d)) in keys.iter().enumerate() {
+                if rows[g] == 0 {
+                    continue;
+                }
+                let value = match plan.kind {
+                    Kind::Sum => Some(sums[g]),
+                    Kind::Mean => (units[g] > 0).then(|| sums[g] / units[g] as f64),
+                    _ => Some(units[g] as f64),
+                };
+                let raw = labels.and_then(|l| l.texts.get(d as usize)).map(|t| &**t);
+                cell(
+                    k,
+                    dim_name,
+                    (p, raw),
+                    Cell {
+                        value,
+                        units: units[g],
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// One side of an indicator: the indicator itself (`measure` is `None`), or its numerator or
+/// denominator.
+#[derive(Clone, Copy, Debug)]
+pub struct Side<'a> {
+    /// The indicator.
+    pub indicator: &'a Indicator,
+    /// The measure, for a ratio's or a rate's side.
+    pub measure: Option<&'a Measure>,
+}
+
+impl Side<'_> {
+    /// The table the side reads.
+    pub fn schema(&self) -> &str {
+        self.measure
+            .and_then(|m| m.schema.as_deref())
+            .unwrap_or(&self.indicator.schema)
+    }
+}
+
+/// What one side needs from the prepared columns.
+struct Plan {
+    /// The column of the row's period key.
+    period: String,
+    /// The column of the side's filter, when it has one.
+    filter: Option<String>,
+    /// The column summed, averaged or counted distinct.
+    field: Option<String>,
+    kind: Kind,
+    /// (dimension name, column) for each breakdown.
+    dims: Vec<(String, String)>,
+    /// With a window: the periods recomputed (cells of other periods are partial and dropped).
+    keys: Option<BTreeSet<PeriodKey>>,
+}
+
+/// The columns one pass over a table prepares for every side that reads it, each computed
+/// once however many sides use it (a period key per date field and grain, a flag per filter,
+/// a text per breakdown, a field as numbers or as integer codes).
+struct Prep<'a> {
+    rows: &'a LazyFrame,
+    exprs: Vec<Expr>,
+    names: std::collections::HashMap<String, String>,
+}
+
+impl<'a> Prep<'a> {
+    fn new(rows: &'a LazyFrame) -> Self {
+        Self {
+            rows,
+            exprs: Vec::new(),
+            names: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The column computing `expr` (registered under `key`); its type is checked against the
+    /// table at once so that an error names the indicator that brought the expression.
+    fn column(&mut self, key: String, expr: Expr, indicator: &str) -> Result<String, MetricsError> {
+        if let Some(name) = self.names.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = format!("__c{}", self.exprs.len());
+        let expr = expr.alias(name.as_str());
+        self.rows
+            .clone()
+            .select([expr.clone()])
+            .collect_schema()
+            .map_err(|e| MetricsError::compute(indicator, e))?;
+        self.exprs.push(expr);
+        self.names.insert(key, name.clone());
+        Ok(name)
+    }
+
+    fn plan(
+        &mut self,
+        side: &Side<'_>,
+        first_month: u32,
+        window: Option<&Window>,
+    ) -> Result<Plan, MetricsError> {
+        let ind = side.indicator;
+        let id = ind.id.as_str();
+        let kind = side.measure.map_or(ind.kind, |m| m.kind);
+        let field = side
+            .measure
+            .map_or(ind.field.as_deref(), |m| m.field.as_deref());
+        let filter = side
+            .measure
+            .map_or(ind.filter.as_deref(), |m| m.filter.as_deref())
+            .filter(|f| !f.trim().is_empty());
+        let date_field = ind
+            .date_field_of(side.measure)
+            .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
+        let period = self.column(
+            format!("period\u{1f}{date_field}\u{1f}{:?}", ind.grain),
+            period_expr(date_field, ind.grain, first_month),
+            id,
+        )?;
+        let filter = match filter {
+            Some(f) => {
+                let expr = polars::sql::sql_expr(f).map_err(|e| MetricsError::Filter {
+                    indicator: id.to_owned(),
+                    filter: f.to_owned(),
+                    message: e.to_string(),
+                })?;
+                // A row the filter cannot decide (a comparison with an empty cell) is out,
+                // as in SQL's WHERE.
+                Some(self.column(format!("filter\u{1f}{f}"), expr.fill_null(lit(false)), id)?)
+            }
             None => None,
         };
-        for i in 0..df.height() {
-            let Some(period) = periods.get(i) else {
-                continue;
+        let field = match (kind, field) {
+            (Kind::Count, _) => None,
+            (Kind::DistinctCount, Some(f)) => {
+                Some(self.column(format!("text\u{1f}{f}"), col(f).cast(DataType::String), id)?)
+            }
+            (Kind::Sum | Kind::Mean, Some(f)) => Some(self.column(
+                format!("number\u{1f}{f}"),
+                col(f).cast(DataType::Float64),
+                id,
+            )?),
+            (k, _) => {
+                return Err(MetricsError::compute(
+                    id,
+                    format!("{} cannot be aggregated from rows here", k.name()),
+                ));
+            }
+        };
+        let mut dims = Vec::new();
+        for d in &ind.dimensions {
+            let key = match ind.bands.get(d) {
+                Some(b) => format!("band\u{1f}{}\u{1f}{:?}", b.field, b.edges),
+                None => format!("dimension\u{1f}{d}"),
             };
-            let breakdown = match (level, &dims) {
-                (Some(d), Some(dims)) => {
-                    format!("{d}={}", dimension_label(indicator, d, dims.get(i)))
-                }
-                _ => String::new(),
-            };
-            let cell = Cell {
-                value: values.get(i),
-                units: units.get(i).unwrap_or(0),
-            };
-            out.insert((period, breakdown), cell);
+            dims.push((d.clone(), self.column(key, dimension_expr(ind, d), id)?));
         }
+        Ok(Plan {
+            period,
+            filter,
+            field,
+            kind,
+            dims,
+            keys: window.map(|w| affected(ind.grain, w, first_month)),
+        })
+    }
+}
+
+/// Aggregates every side at once, for the total and for every breakdown, each from the rows.
+/// One pass over each table prepares the columns all its sides need; then one `group_by` per
+/// period column and level computes every side that shares it (a side's filter applied within
+/// each group). Returns the cells of each side, in the order of `sides`.
+///
+/// With a window, only the rows of the periods it touches are read (the Parquet reader skips
+/// files outside by their statistics), and only those periods' cells are returned.
+pub fn aggregate_all(
+    frames: &BTreeMap<String, Rows>,
+    sides: &[Side<'_>],
+    first_month: u32,
+    window: Option<&Window>,
+) -> Result<Vec<Cells>, MetricsError> {
+    let mut out: Vec<Cells> = vec![Cells::new(); sides.len()];
+    let schemas: BTreeSet<&str> = sides.iter().map(Side::schema).collect();
+    for schema in schemas {
+        let Some(rows) = frames.get(schema) else {
+            continue; // no rows at this version: every side's cells are empty
+        };
+        let members: Vec<usize> = (0..sides.len())
+            .filter(|&i| sides[i].schema() == schema)
+            .collect();
+        let mut prep = Prep::new(&rows.all);
+        let mut plans = Vec::with_capacity(members.len());
+        let mut wanted = lit(false);
+        for &i in &members {
+            let side = &sides[i];
+            plans.push(prep.plan(side, first_month, window)?);
+            if let Some(w) = window {
+                let ind = side.indicator;
+                if let Some(date_field) = ind.date_field_of(side.measure) {
+                    let keys = affected(ind.grain, w, first_month);
+                    wanted = wanted.or(window_filter(date_field, ind.grain, &keys, first_month));
+                }
+            }
+        }
+        let exprs = std::mem::take(&mut prep.exprs);
+        // What each prepared column is for.
+        let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
+        for plan in &plans {
+            roles.insert(&plan.period, Role::Period);
+            if let Some(f) = &plan.filter {
+                roles.insert(f, Role::Flag);
+            }
+            for (_, c) in &plan.dims {
+                roles.insert(c, Role::Label);
+            }
+            match (plan.kind, &plan.field) {
+                (Kind::DistinctCount, Some(f)) => roles.insert(f, Role::Code),
+                (_, Some(f)) => roles.insert(f, Role::Number),
+                _ => None,
+            };
+        }
+        let mut columns = Columns::default();
+        for batch in &rows.batches {
+            let mut lf = batch.clone();
+            if window.is_some() {
+                lf = lf.filter(wanted.clone());
+            }
+            let df = lf
+                .select(exprs.clone())
+                .collect()
+                .map_err(|e| MetricsError::compute(schema, e))?;
+            columns
+                .extend(&df, &roles)
+                .map_err(|e| MetricsError::compute(schema, e))?;
+        }
+        tally(&plans, &columns, |k, dim_name, (p, raw), cell| {
+            if plans[k]
+                .keys
+                .as_ref()
+                .is_some_and(|keys| !keys.contains(&p))
+            {
+                return;
+            }
+            let ind = sides[members[k]].indicator;
+            let breakdown = match dim_name {
+                Some(d) => format!("{d}={}", dimension_label(ind, d, raw)),
+                None => String::new(),
+            };
+            out[members[k]].insert((p, breakdown), cell);
+        });
     }
     Ok(out)
 }

@@ -247,6 +247,9 @@ pub struct Quality {
     pub timeliness: String,
     /// Rows accepted against the partner's own history: `high`, `low`, or empty.
     pub volume: String,
+    /// Numeric fields whose mean is far outside the partner's own other periods, each as
+    /// `field=mean [lowest, highest]` (the usual range), separated by `; `.
+    pub unusual: String,
 }
 
 /// Everything one run computes.
@@ -264,18 +267,19 @@ pub struct Results {
     pub declarations: String,
 }
 
-/// A schema's rows at a version as a lazy frame (partner and period added as columns); the
-/// frame is `None` when the version has no rows (every submission rejected).
+/// A schema's rows at a version (partner and period added as columns); `None` when the
+/// version has no rows (every submission rejected).
 #[allow(clippy::type_complexity)]
 fn scan(
     store: &Store,
     schema: &str,
     version: Option<u64>,
-) -> Result<Option<(u64, Option<LazyFrame>)>, MetricsError> {
+) -> Result<Option<(u64, Option<compute::Rows>)>, MetricsError> {
     let Some((v, files)) = store.files(schema, version)? else {
         return Ok(None);
     };
     let mut frames = Vec::with_capacity(files.len());
+    let mut sizes = Vec::with_capacity(files.len());
     for f in &files {
         let path = f.path.display().to_string();
         let lf = LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
@@ -285,12 +289,13 @@ fn scan(
                 lit(f.period.as_str()).alias(PERIOD),
             ]);
         frames.push(lf);
+        sizes.push(std::fs::metadata(&f.path).map_or(0, |m| m.len()));
     }
     if frames.is_empty() {
         return Ok(Some((v, None)));
     }
-    let lf = concat(frames, UnionArgs::default()).map_err(|e| MetricsError::compute(schema, e))?;
-    Ok(Some((v, Some(lf))))
+    let rows = compute::Rows::new(frames, &sizes).map_err(|e| MetricsError::compute(schema, e))?;
+    Ok(Some((v, Some(rows))))
 }
 
 /// The tables the declarations read.
@@ -337,7 +342,7 @@ fn compute_window(
             ));
         }
     }
-    let mut frames: BTreeMap<String, LazyFrame> = BTreeMap::new();
+    let mut frames: BTreeMap<String, compute::Rows> = BTreeMap::new();
     let mut versions = AsOf::default();
     let mut ledgers: BTreeMap<String, Vec<Submission>> = BTreeMap::new();
     for t in &needed {
@@ -352,7 +357,13 @@ fn compute_window(
     }
     let store_version = versions.label();
     let expected = status::completeness(&decl.initiative, &ledgers);
-    let quality = status::quality(store, &decl.initiative, &ledgers, &expected, &versions)?;
+    let mut means = BTreeMap::new();
+    for (t, rows) in &frames {
+        if let Some(schema) = decl.schemas.get(t) {
+            means.extend(status::means(&rows.all, schema)?);
+        }
+    }
+    let quality = status::quality(store, &ledgers, &expected, &means)?;
 
     let mut rows = Vec::new();
     // Values by indicator, for derived indicators (computed after their inputs).
@@ -361,43 +372,51 @@ fn compute_window(
     let mut suppressed_of: BTreeMap<String, BTreeSet<(PeriodKey, Breakdown)>> = BTreeMap::new();
     let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
     order.sort_by_key(|i| i.kind == Kind::Derived);
-    for ind in order {
-        let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
-        let frame_of = |schema: &str| frames.get(schema);
-        let computed = match ind.kind {
-            Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => {
-                match frame_of(&ind.schema) {
-                    Some(lf) => {
-                        let cells = compute::aggregate(lf, ind, None, first_month, window)?;
-                        single(ind, &cells, threshold)
-                    }
-                    None => Vec::new(),
-                }
-            }
+    // Every side counted from rows, aggregated together: one pass over each table.
+    let mut sides: Vec<compute::Side> = Vec::new();
+    for ind in &order {
+        let side = |measure| compute::Side {
+            indicator: ind,
+            measure,
+        };
+        match ind.kind {
+            Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => sides.push(side(None)),
             Kind::Ratio => {
-                let side = |m: &backbone_schema::Measure| -> Result<Cells, MetricsError> {
-                    let s = m.schema.as_deref().unwrap_or(&ind.schema);
-                    match frame_of(s) {
-                        Some(lf) => compute::aggregate(lf, ind, Some(m), first_month, window),
-                        None => Ok(Cells::new()),
-                    }
-                };
-                match (&ind.numerator, &ind.denominator) {
-                    (Some(n), Some(d)) => ratio(ind, &side(n)?, &side(d)?, threshold),
-                    _ => Vec::new(),
+                if let (Some(n), Some(d)) = (&ind.numerator, &ind.denominator) {
+                    sides.extend([side(Some(n)), side(Some(d))]);
                 }
             }
             Kind::Rate => {
-                let (Some(n), Some(p)) = (&ind.numerator, &ind.population) else {
+                if let (Some(n), Some(_)) = (&ind.numerator, &ind.population) {
+                    sides.push(side(Some(n)));
+                }
+            }
+            Kind::Derived => {}
+        }
+    }
+    let mut cells = compute::aggregate_all(&frames, &sides, first_month, window)?.into_iter();
+    let mut next_cells = || cells.next().unwrap_or_default();
+    for ind in order {
+        let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
+        let computed = match ind.kind {
+            Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => {
+                single(ind, &next_cells(), threshold)
+            }
+            Kind::Ratio => match (&ind.numerator, &ind.denominator) {
+                (Some(_), Some(_)) => {
+                    let numerator = next_cells();
+                    let denominator = next_cells();
+                    ratio(ind, &numerator, &denominator, threshold)
+                }
+                _ => Vec::new(),
+            },
+            Kind::Rate => {
+                let (Some(_), Some(p)) = (&ind.numerator, &ind.population) else {
                     continue;
                 };
-                let s = n.schema.as_deref().unwrap_or(&ind.schema);
-                let num = match frame_of(s) {
-                    Some(lf) => compute::aggregate(lf, ind, Some(n), first_month, window)?,
-                    None => Cells::new(),
-                };
-                let pop = match frame_of(&p.schema) {
-                    Some(lf) => compute::population(lf, ind)?,
+                let num = next_cells();
+                let pop = match frames.get(&p.schema) {
+                    Some(rows) => compute::population(&rows.all, ind)?,
                     None => BTreeMap::new(),
                 };
                 rate(ind, &num, &pop, threshold)
@@ -740,13 +759,19 @@ pub fn explain(
     let mut out = Vec::new();
     for (name, m) in sides {
         let schema = m.and_then(|m| m.schema.as_deref()).unwrap_or(&ind.schema);
-        let Some((v, Some(lf))) = scan(store, schema, as_of.0.get(schema).copied())? else {
+        let Some((v, Some(rows))) = scan(store, schema, as_of.0.get(schema).copied())? else {
             out.push((name.to_owned(), Vec::new()));
             continue;
         };
         let ledger = store.submissions(schema, Some(v))?;
-        let used =
-            compute::contributions(&lf, ind, m, decl.initiative.first_month, key, breakdown)?;
+        let used = compute::contributions(
+            &rows.all,
+            ind,
+            m,
+            decl.initiative.first_month,
+            key,
+            breakdown,
+        )?;
         let mut rows: Vec<(Submission, u64)> = used
             .into_iter()
             .filter_map(|(id, n)| Some((ledger.iter().find(|s| s.id == id)?.clone(), n)))

@@ -192,6 +192,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
                 neutralise(&q.main_errors),
                 q.timeliness.clone(),
                 q.volume.clone(),
+                neutralise(&q.unusual),
             ]
         })
         .collect();
@@ -211,6 +212,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
             "main_errors",
             "timeliness",
             "volume",
+            "unusual",
         ],
         quality,
     )

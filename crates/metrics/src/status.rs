@@ -9,7 +9,7 @@ use backbone_store::{Store, Submission};
 use chrono::NaiveDate;
 
 use crate::compute::{self, Breakdown, PeriodKey};
-use crate::{AsOf, Expected, MetricsError, Quality};
+use crate::{Expected, MetricsError, Quality};
 
 /// The last day of a period.
 fn period_end(grain: Grain, key: PeriodKey, first_month: u32) -> Option<NaiveDate> {
@@ -148,12 +148,10 @@ pub fn coverage(
 /// period), with its main error types from the `rejects` table.
 pub fn quality(
     store: &Store,
-    initiative: &Initiative,
     ledgers: &BTreeMap<String, Vec<Submission>>,
     expected: &[Expected],
-    _versions: &AsOf,
+    means: &BTreeMap<String, BTreeMap<String, f64>>,
 ) -> Result<Vec<Quality>, MetricsError> {
-    let _ = initiative;
     // Error types per submission.
     let mut errors: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for b in store.read_rejects(None)? {
@@ -222,7 +220,25 @@ pub fn quality(
                 }
                 _ => "",
             };
+            // Each numeric field's mean against the partner's own other periods.
+            let mut unusual = Vec::new();
+            for (field, &v) in means.get(&s.id).into_iter().flatten() {
+                let history: Vec<f64> = current
+                    .values()
+                    .filter(|o| o.partner == s.partner && o.id != s.id)
+                    .filter_map(|o| means.get(&o.id)?.get(field).copied())
+                    .collect();
+                if let Some((low, high)) = far_outside(v, &history) {
+                    unusual.push(format!(
+                        "{field}={} [{}, {}]",
+                        short(v),
+                        short(low),
+                        short(high)
+                    ));
+                }
+            }
             out.push(Quality {
+                unusual: unusual.join("; "),
                 submission: (*s).clone(),
                 rejected_share: if s.rows_read > 0 {
                     s.rows_rejected as f64 / s.rows_read as f64
@@ -237,6 +253,109 @@ pub fn quality(
     }
     Ok(out)
 }
+
+/// Whether `value` (a submission's mean of a field) is far outside `history` (the same mean
+/// in the partner's other periods): more than three robust standard deviations (1.4826 × the
+/// median absolute deviation) from their median, and more than a quarter of the median away,
+/// so that a history of near-identical values does not flag ordinary wobble. Needs three
+/// periods of history. Returns the usual range: the lowest and highest of the history, leaving
+/// out history values that are themselves far from its median.
+pub fn far_outside(value: f64, history: &[f64]) -> Option<(f64, f64)> {
+    let mut h: Vec<f64> = history.iter().copied().filter(|x| x.is_finite()).collect();
+    if h.len() < 3 || !value.is_finite() {
+        return None;
+    }
+    h.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| {
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let m = median(&h);
+    let mut dev: Vec<f64> = h.iter().map(|x| (x - m).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = median(&dev);
+    let tolerance = (3.0 * 1.4826 * mad).max(0.25 * m.abs());
+    if (value - m).abs() <= tolerance {
+        return None;
+    }
+    // The usual range: the history without its own strays.
+    let usual: Vec<f64> = h
+        .into_iter()
+        .filter(|x| (x - m).abs() <= tolerance)
+        .collect();
+    Some((*usual.first()?, *usual.last()?))
+}
+
+/// A mean as written in `quality.csv`: at most three decimals, no trailing zeros.
+fn short(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The mean of every numeric field of a table per submission (integer and number fields
+/// that are neither personal nor unique: identifiers have no usual value).
+pub fn means(
+    rows: &polars::prelude::LazyFrame,
+    schema: &backbone_schema::TableSchema,
+) -> Result<BTreeMap<String, BTreeMap<String, f64>>, MetricsError> {
+    use backbone_schema::FieldType;
+    use polars::prelude::*;
+    let fields: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|f| matches!(f.field_type, FieldType::Integer | FieldType::Number))
+        .filter(|f| !f.pii && f.constraints.unique.as_ref().is_none_or(|u| !u.value))
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    if fields.is_empty() {
+        return Ok(out);
+    }
+    let present = rows
+        .clone()
+        .collect_schema()
+        .map_err(|e| MetricsError::compute(&schema.name, e))?;
+    let aggs: Vec<Expr> = fields
+        .iter()
+        .filter(|f| present.contains(f))
+        .map(|f| col(*f).cast(DataType::Float64).mean())
+        .collect();
+    let df = rows
+        .clone()
+        .group_by([col(SUBMISSION)])
+        .agg(aggs)
+        .collect()
+        .map_err(|e| MetricsError::compute(&schema.name, e))?;
+    let ids = df
+        .column(SUBMISSION)
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| MetricsError::compute(&schema.name, e))?;
+    for f in fields.iter().filter(|f| present.contains(f)) {
+        let Ok(values) = df.column(f).and_then(|c| c.f64().cloned()) else {
+            continue;
+        };
+        for (id, v) in ids.iter().zip(values.iter()) {
+            if let (Some(id), Some(v)) = (id, v) {
+                out.entry(id.to_owned())
+                    .or_default()
+                    .insert((*f).to_owned(), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The column that names a row's submission.
+const SUBMISSION: &str = "_submission_id";
 
 fn string_column<'a>(
     b: &'a arrow_array::RecordBatch,
@@ -325,5 +444,32 @@ mod tests {
             period_end(Grain::Quarter, 202402, 9),
             NaiveDate::from_ymd_opt(2025, 2, 28)
         );
+    }
+
+    #[test]
+    fn far_outside_needs_history_and_a_real_departure() {
+        // Too little history: nothing is unusual yet.
+        assert_eq!(far_outside(100.0, &[1.0, 2.0]), None);
+        // Far from a steady history: flagged, with the usual range.
+        assert_eq!(
+            far_outside(88.0, &[35.0, 36.0, 34.0, 37.0]),
+            Some((34.0, 37.0))
+        );
+        assert_eq!(
+            far_outside(3.0, &[35.0, 36.0, 34.0, 37.0]),
+            Some((34.0, 37.0))
+        );
+        // Within the history's own spread: not flagged.
+        assert_eq!(far_outside(38.0, &[35.0, 36.0, 34.0, 37.0]), None);
+        // A history of identical values does not turn a small wobble into an alarm (the
+        // quarter-of-the-median floor), but a large move still counts.
+        assert_eq!(far_outside(31.0, &[30.0, 30.0, 30.0]), None);
+        assert_eq!(far_outside(45.0, &[30.0, 30.0, 30.0]), Some((30.0, 30.0)));
+        // One wild month in the history does not hide the next one (median, not mean).
+        assert_eq!(
+            far_outside(90.0, &[35.0, 36.0, 34.0, 500.0]),
+            Some((34.0, 36.0))
+        );
+        assert_eq!(far_outside(f64::NAN, &[1.0, 1.0, 1.0]), None);
     }
 }

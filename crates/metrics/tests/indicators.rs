@@ -385,3 +385,89 @@ fn as_of_an_old_version_gives_the_old_results_after_a_resubmission() {
     let again = backbone_metrics::compute(&store, &decl, &as_of).unwrap();
     assert_eq!(again.rows, before.rows);
 }
+
+/// A month of the clinic's referrals: people `p{month}-{i}` of the given ages.
+fn month_of(month: u32, ages: &[i64]) -> Vec<Row<'static>> {
+    ages.iter()
+        .enumerate()
+        .map(|(i, &age)| -> Row<'static> {
+            let person: &'static str = Box::leak(format!("p{month}-{i}").into_boxed_str());
+            let date: &'static str = Box::leak(format!("2024-{month:02}-10").into_boxed_str());
+            (
+                person,
+                date,
+                None,
+                "female",
+                age,
+                "צפון",
+                "counseling",
+                None,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_mean_far_outside_the_partners_own_history_is_named_in_the_quality_table() {
+    let ws = workspace(1);
+    let decl = Declarations::load(ws.path()).unwrap();
+    let store = Store::open(&ws.path().join("store")).unwrap();
+    let schema = &decl.schemas["service_records"];
+    // Four ordinary months (mean ages 35, 36, 34, 37), then a month of ages 86 and 90: each
+    // row is inside the schema's 0–120, so no row check stops it, but the mean (88) is far
+    // from anything this partner has sent (say, a column of birth years' last digits, or of
+    // another field, mapped onto age).
+    let usual: [&[i64]; 4] = [&[30, 40], &[31, 41], &[29, 39], &[32, 42]];
+    for (i, ages) in usual.iter().enumerate() {
+        let m = i as u32 + 1;
+        submit(
+            &store,
+            schema,
+            "clinic",
+            &format!("2024-{m:02}"),
+            &format!("u{m}"),
+            &month_of(m, ages),
+        );
+    }
+    submit(
+        &store,
+        schema,
+        "clinic",
+        "2024-05",
+        "odd",
+        &month_of(5, &[86, 90]),
+    );
+    // Another partner's history is not the clinic's: its one month is never compared.
+    submit(
+        &store,
+        schema,
+        "welfare",
+        "2024-05",
+        "w",
+        &month_of(5, &[88, 88]),
+    );
+    let r = backbone_metrics::compute(&store, &decl, &AsOf::default()).unwrap();
+    let unusual = |partner: &str, period: &str| {
+        r.quality
+            .iter()
+            .find(|q| q.submission.partner == partner && q.submission.period == period)
+            .map(|q| q.unusual.clone())
+            .unwrap()
+    };
+    assert_eq!(unusual("clinic", "2024-05"), "age=88 [34, 37]");
+    // The ordinary months stay quiet: each against the four others (one of them the odd one,
+    // which the median shrugs off), and `minutes`, the same in every month, never varies.
+    for m in 1..=4 {
+        assert_eq!(unusual("clinic", &format!("2024-{m:02}")), "", "month {m}");
+    }
+    assert_eq!(unusual("welfare", "2024-05"), "");
+    // The column reaches quality.csv.
+    let out = ws.path().join("results");
+    backbone_metrics::write_all(&r, &out).unwrap();
+    let csv = std::fs::read_to_string(out.join("quality.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",volume,unusual"));
+    assert!(
+        csv.contains("\"age=88 [34, 37]\"") || csv.contains(",age=88 [34, 37]"),
+        "{csv}"
+    );
+}

@@ -109,6 +109,23 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("rows", "Rows", "שורות"),
     ("rejected_share", "Rows rejected", "שורות שנדחו"),
     ("main_errors", "Main problems", "בעיות עיקריות"),
+    (
+        "own_history",
+        "Unusual against its own history",
+        "חריג לעומת התקופות הקודמות שלו",
+    ),
+    (
+        "volume_high",
+        "rows: more than twice the usual",
+        "שורות: יותר מפי שניים מהרגיל",
+    ),
+    (
+        "volume_low",
+        "rows: less than half the usual",
+        "שורות: פחות ממחצית הרגיל",
+    ),
+    ("mean", "mean", "ממוצע"),
+    ("usually", "usually", "בדרך כלל"),
     ("on_time_share", "On time", "בזמן"),
     ("details", "Details", "פירוט"),
     ("methods", "Methods", "שיטות"),

@@ -7,7 +7,7 @@ use backbone_schema::{Direction, Grain, Indicator, Initiative, Kind};
 use serde::Serialize;
 
 use crate::chart::{Bar, BarChart, Chart, TrendChart, format_value};
-use crate::tables::{ResultsTables, ValueRow};
+use crate::tables::{QualityRow, ResultsTables, ValueRow};
 use crate::{Lang, period};
 
 /// Everything the report needs besides the results tables.
@@ -851,6 +851,38 @@ pub(crate) struct PartnerPeriod {
     pub timeliness: String,
     pub timeliness_word: String,
     pub partners_on_time: String,
+    /// Rows and numeric fields far outside the partner's own other periods, in words.
+    pub unusual: String,
+}
+
+/// A quality row's departures from the partner's own history, in words: its row count
+/// (`volume`) and each numeric field's mean (`unusual`: `field=mean [lowest, highest]`).
+fn unusual_words(q: &QualityRow, lang: Lang) -> Vec<String> {
+    let mut out = Vec::new();
+    match q.volume.as_str() {
+        "high" => out.push(lang.t("volume_high").to_owned()),
+        "low" => out.push(lang.t("volume_low").to_owned()),
+        _ => {}
+    }
+    for item in q.unusual.split("; ").filter(|i| !i.is_empty()) {
+        let parsed = item.split_once('=').and_then(|(field, rest)| {
+            let (mean, range) = rest.split_once(" [")?;
+            let (low, high) = range.strip_suffix(']')?.split_once(", ")?;
+            Some((field, mean, low, high))
+        });
+        out.push(match parsed {
+            Some((field, mean, low, high)) => format!(
+                "{field}: {} {} ({} {}–{})",
+                lang.t("mean"),
+                ltr(lang, mean),
+                lang.t("usually"),
+                ltr(lang, low),
+                ltr(lang, high)
+            ),
+            None => item.to_owned(),
+        });
+    }
+    out
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -928,6 +960,25 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
                 .filter(|e| &e.period == per && e.status != "not_due")
                 .collect();
             let on_time = owed.iter().filter(|e| e.status == "on_time").count();
+            let unusual: Vec<String> = tables
+                .quality
+                .iter()
+                .filter(|q| q.partner == p.id && &q.period == per)
+                .flat_map(|q| {
+                    let words = unusual_words(q, lang);
+                    let several = tables
+                        .quality
+                        .iter()
+                        .any(|o| o.partner == p.id && o.schema != q.schema);
+                    words.into_iter().map(move |w| {
+                        if several {
+                            format!("{}: {w}", q.schema)
+                        } else {
+                            w
+                        }
+                    })
+                })
+                .collect();
             mine.push(share.map(|s| s * 100.0));
             med.push(m.map(|s| s * 100.0));
             rows.push(PartnerPeriod {
@@ -945,6 +996,7 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
                 } else {
                     format!("{on_time}/{}", owed.len())
                 },
+                unusual: unusual.join("; "),
             });
         }
         let title = format!("{} — {name}", t("error_rate_over_time"));

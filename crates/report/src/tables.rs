@@ -83,6 +83,10 @@ pub struct QualityRow {
     pub timeliness: String,
     /// `high`, `low` or empty.
     pub volume: String,
+    /// Numeric fields whose mean is far outside the partner's own history:
+    /// `field=mean [lowest, highest]`, separated by `; ` (empty in results written before
+    /// the column existed).
+    pub unusual: String,
 }
 
 /// The three results tables of one metrics run.
@@ -121,8 +125,9 @@ pub(crate) const EXPECTED_COLUMNS: [&str; 7] = [
     "received",
     "submission",
 ];
-/// The columns of `quality.csv`.
-pub(crate) const QUALITY_COLUMNS: [&str; 13] = [
+/// The columns of `quality.csv` (`unusual` is read where present: results written before it
+/// existed lack it).
+pub(crate) const QUALITY_COLUMNS: [&str; 14] = [
     "partner",
     "schema",
     "period",
@@ -136,6 +141,7 @@ pub(crate) const QUALITY_COLUMNS: [&str; 13] = [
     "main_errors",
     "timeliness",
     "volume",
+    "unusual",
 ];
 
 /// Takes off the apostrophe that neutralised formula-like text.
@@ -146,7 +152,9 @@ fn unquote(s: &str) -> String {
     }
 }
 
-fn read(path: &Path, header: &[&str]) -> Result<Vec<Vec<String>>, ReportError> {
+/// The rows of a results table whose header starts with `header`; a column of `optional`
+/// (read after those) is empty where the file does not have it.
+fn read(path: &Path, header: &[&str], optional: &[&str]) -> Result<Vec<Vec<String>>, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, &e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -169,6 +177,10 @@ fn read(path: &Path, header: &[&str]) -> Result<Vec<Vec<String>>, ReportError> {
             });
         }
     }
+    let extra: Vec<Option<usize>> = optional
+        .iter()
+        .map(|name| found.iter().position(|h| h == *name))
+        .collect();
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let r = record.map_err(|e| ReportError::Table {
@@ -178,7 +190,9 @@ fn read(path: &Path, header: &[&str]) -> Result<Vec<Vec<String>>, ReportError> {
         })?;
         out.push(
             (0..header.len())
-                .map(|k| unquote(r.get(k).unwrap_or_default()))
+                .map(Some)
+                .chain(extra.iter().copied())
+                .map(|k| unquote(k.and_then(|k| r.get(k)).unwrap_or_default()))
                 .collect(),
         );
     }
@@ -200,7 +214,7 @@ impl ResultsTables {
     /// Reads the tables from a results folder (`WORKSPACE/results`).
     pub fn load(dir: &Path) -> Result<Self, ReportError> {
         let path = dir.join("indicators.csv");
-        let rows = read(&path, &VALUE_COLUMNS)?;
+        let rows = read(&path, &VALUE_COLUMNS, &[])?;
         let mut values = Vec::with_capacity(rows.len());
         for (i, r) in rows.into_iter().enumerate() {
             let n = |k: usize, name: &str| number(&path, i, name, &r[k]);
@@ -220,7 +234,7 @@ impl ResultsTables {
             });
         }
         let path = dir.join("completeness.csv");
-        let expected = read(&path, &EXPECTED_COLUMNS)?
+        let expected = read(&path, &EXPECTED_COLUMNS, &[])?
             .into_iter()
             .map(|r| ExpectedRow {
                 partner: r[0].clone(),
@@ -233,7 +247,7 @@ impl ResultsTables {
             })
             .collect();
         let path = dir.join("quality.csv");
-        let rows = read(&path, &QUALITY_COLUMNS)?;
+        let rows = read(&path, &QUALITY_COLUMNS[..13], &QUALITY_COLUMNS[13..])?;
         let mut quality = Vec::with_capacity(rows.len());
         for (i, r) in rows.into_iter().enumerate() {
             let count = |k: usize, name: &str| -> Result<u64, ReportError> {
@@ -257,6 +271,7 @@ impl ResultsTables {
                 main_errors: r[10].clone(),
                 timeliness: r[11].clone(),
                 volume: r[12].clone(),
+                unusual: r[13].clone(),
             });
         }
         Ok(Self {

@@ -140,6 +140,7 @@ fn build(
         put_text(ws, r, 10, &q.main_errors)?;
         put_text(ws, r, 11, &q.timeliness)?;
         put_text(ws, r, 12, &q.volume)?;
+        put_text(ws, r, 13, &q.unusual)?;
     }
     ws.autofit();
     Ok(book)
