@@ -1,8 +1,8 @@
 //! A realistic year of messy partner files for the example initiative, made up but shaped
 //! like what partners send: Hebrew headers, Windows-1255 and UTF-8 CSV, semicolons with
 //! decimal commas, spreadsheets with title rows and real date cells, an OpenDocument sheet,
-//! one partner with many errors, one resubmission, one partner who is always late and one
-//! who never reports. Deterministic: the same seed gives the same bytes.
+//! one partner with many errors, one resubmission, one month typed in other units, one partner
+//! who is always late and one who never reports. Deterministic: the same seed gives the same bytes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -184,6 +184,11 @@ const fn src(
 /// The partner whose June file is resubmitted, corrected, a week after the first.
 const RESUBMITTER: &str = "welfare";
 const RESUBMITTED_MONTH: u32 = 6;
+
+/// The partner whose September file has its minutes in hours (a new staff member's
+/// spreadsheet): every row is valid, the month's mean is not what this partner ever sends.
+const HOURS_PARTNER: &str = "clinic";
+const HOURS_MONTH: u32 = 9;
 
 /// A file that arrives: where it is, whose, and when.
 pub(crate) struct Arrival {
@@ -572,6 +577,11 @@ pub(crate) fn year(dir: &Path, seed: u64) -> Result<Vec<Arrival>> {
         for month in 1..=12 {
             let resubmits = s.id == RESUBMITTER && month == RESUBMITTED_MONTH;
             let mut recs = records(&mut rng, s, index, month, false);
+            if s.id == HOURS_PARTNER && month == HOURS_MONTH {
+                for r in &mut recs {
+                    r.minutes = (r.minutes / 60.0 * 100.0).round() / 100.0;
+                }
+            }
             let arrives = month_end(YEAR, month) + chrono::Duration::days(s.delay_days);
             if resubmits {
                 // The first file of June: a third of its dates typed as text the system

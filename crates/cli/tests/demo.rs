@@ -79,6 +79,20 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         english.starts_with("Receipt for your data submission"),
         "{english}"
     );
+    // The clinic's September minutes, typed in hours: every row valid, the month's mean far
+    // outside the clinic's other months, in the quality table and on its page.
+    let quality = std::fs::read_to_string(ws.join("results/quality.csv")).unwrap();
+    let flagged: Vec<&str> = quality
+        .lines()
+        .filter(|l| l.contains("\"minutes="))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(flagged[0].starts_with("clinic,service_records,2024-09,"));
+    let page = std::fs::read_to_string(ws.join("reports/latest/en/partners/clinic.html")).unwrap();
+    assert!(
+        page.contains("minutes: mean 1.49 (usually "),
+        "the clinic's page"
+    );
     let reminders = std::fs::read_to_string(ws.join("reminders.csv")).unwrap();
     assert!(reminders.contains("crisis_center") && reminders.contains("info@crisis.example.org"));
 

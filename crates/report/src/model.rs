@@ -870,14 +870,22 @@ fn unusual_words(q: &QualityRow, lang: Lang) -> Vec<String> {
             let (low, high) = range.strip_suffix(']')?.split_once(", ")?;
             Some((field, mean, low, high))
         });
+        // Three significant figures or so: the point is the order of magnitude.
+        let round = |v: &str| match v.parse::<f64>() {
+            Ok(x) if x.abs() >= 100.0 => format!("{x:.0}"),
+            Ok(x) if x.abs() >= 10.0 => format!("{x:.1}"),
+            Ok(x) => format!("{x:.2}"),
+            Err(_) => v.to_owned(),
+        };
         out.push(match parsed {
             Some((field, mean, low, high)) => format!(
-                "{field}: {} {} ({} {}–{})",
+                "{}: {} {} ({} {})",
+                ltr(lang, field),
                 lang.t("mean"),
-                ltr(lang, mean),
+                ltr(lang, &round(mean)),
                 lang.t("usually"),
-                ltr(lang, low),
-                ltr(lang, high)
+                // The range as one left-to-right unit: low, then high, in either language.
+                ltr(lang, &format!("{}–{}", round(low), round(high)))
             ),
             None => item.to_owned(),
         });
@@ -1058,6 +1066,46 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn departures_from_a_partners_history_in_words() {
+        let q = QualityRow {
+            partner: "clinic".into(),
+            schema: "service_records".into(),
+            period: "2024-09".into(),
+            submission: "s".into(),
+            file: "f.csv".into(),
+            received: String::new(),
+            rows_read: 56,
+            rows_accepted: 53,
+            rows_rejected: 3,
+            rejected_share: 0.05,
+            main_errors: String::new(),
+            timeliness: "on_time".into(),
+            volume: "high".into(),
+            unusual: "minutes=1.494 [83.956, 99.885]; age=120 [30, 41.5]".into(),
+        };
+        assert_eq!(
+            unusual_words(&q, Lang::En),
+            [
+                "rows: more than twice the usual",
+                "minutes: mean 1.49 (usually 84.0–99.9)",
+                "age: mean 120 (usually 30.0–41.5)",
+            ]
+        );
+        // Hebrew: the field and the range each one left-to-right unit.
+        assert_eq!(
+            unusual_words(&q, Lang::He)[1],
+            "\u{2066}minutes\u{2069}: ממוצע \u{2066}1.49\u{2069} (בדרך כלל \u{2066}84.0–99.9\u{2069})"
+        );
+        // Nothing unusual: nothing said.
+        let quiet = QualityRow {
+            volume: String::new(),
+            unusual: String::new(),
+            ..q
+        };
+        assert!(unusual_words(&quiet, Lang::En).is_empty());
+    }
     use super::*;
 
     #[test]
