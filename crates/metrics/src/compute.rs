@@ -685,11 +685,23 @@ impl<'a> Prep<'a> {
         }
         let name = format!("__c{}", self.exprs.len());
         let expr = expr.alias(name.as_str());
-        self.rows
+        let schema = self
+            .rows
             .clone()
             .select([expr.clone()])
             .collect_schema()
             .map_err(|e| MetricsError::compute(indicator, e))?;
+        if key.starts_with("filter\u{1f}")
+            && schema.get(&name).is_some_and(|t| *t != DataType::Boolean)
+        {
+            return Err(MetricsError::compute(
+                indicator,
+                format!(
+                    "the filter {:?} is not a condition (true or false for each row)",
+                    key.trim_start_matches("filter\u{1f}")
+                ),
+            ));
+        }
         self.exprs.push(expr);
         self.names.insert(key, name.clone());
         Ok(name)
@@ -1191,6 +1203,29 @@ dimensions = ["region"]
             Column::new("flag".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
         ];
         DataFrame::new_infer_height(columns).unwrap().lazy()
+    }
+
+    #[test]
+    fn a_filter_that_is_not_a_condition_names_its_indicator() {
+        let text = DECLARED.replace("filter = \"flag = true\"", "filter = \"value + 1\"");
+        let indicators = backbone_schema::indicators_from_toml(&text, "t.toml").unwrap();
+        let rows = vec![(Some(19_800), None, "A".to_owned(), Some(1.0), None)];
+        let tables = BTreeMap::from([(
+            "t".to_owned(),
+            Rows {
+                all: frame(&rows),
+                batches: vec![frame(&rows)],
+            },
+        )]);
+        let sides = [Side {
+            indicator: &indicators[0],
+            measure: None,
+        }];
+        let err = aggregate_all(&tables, &sides, 1, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "indicator flagged: the filter \"value + 1\" is not a condition (true or false for each row)"
+        );
     }
 
     proptest! {
