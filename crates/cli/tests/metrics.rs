@@ -140,7 +140,14 @@ fn ingest_then_metrics_then_explain() {
         ws,
         &["metrics", "--full", "--out", full.path().to_str().unwrap()],
     ));
-    for f in ["indicators.csv", "completeness.csv", "quality.csv"] {
+    // basis.json: the same version and declarations, and the same means per submission
+    // (the incremental run read only the new submission's rows for them).
+    for f in [
+        "indicators.csv",
+        "completeness.csv",
+        "quality.csv",
+        "basis.json",
+    ] {
         assert_eq!(
             std::fs::read_to_string(ws.join("results").join(f)).unwrap(),
             std::fs::read_to_string(full.path().join(f)).unwrap(),

@@ -265,6 +265,41 @@ pub struct Results {
     pub quality: Vec<Quality>,
     /// The declarations' fingerprint.
     pub declarations: String,
+    /// Each submission's mean of each numeric field (what `unusual` compares): kept with the
+    /// results, so that an incremental computation reads only new submissions' rows for them.
+    pub means: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Means of submissions already known, and the files whose submissions are not: what an
+/// incremental computation passes instead of reading every table for the means.
+struct KnownMeans {
+    means: BTreeMap<String, BTreeMap<String, f64>>,
+    /// New Parquet files by table.
+    new_files: BTreeMap<String, Vec<std::path::PathBuf>>,
+}
+
+/// The means of the submissions in `files` (Parquet files of table `t`).
+fn means_of_files(
+    decl: &Declarations,
+    t: &str,
+    files: &[std::path::PathBuf],
+) -> Result<BTreeMap<String, BTreeMap<String, f64>>, MetricsError> {
+    let Some(schema) = decl.schemas.get(t) else {
+        return Ok(BTreeMap::new());
+    };
+    let mut frames = Vec::new();
+    for f in files {
+        let path = f.display().to_string();
+        frames.push(
+            LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
+                .map_err(|e| MetricsError::compute(t, e))?,
+        );
+    }
+    if frames.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let all = concat(frames, UnionArgs::default()).map_err(|e| MetricsError::compute(t, e))?;
+    status::means(&all, schema)
 }
 
 /// A schema's rows at a version (partner and period added as columns); `None` when the
@@ -320,7 +355,7 @@ fn needed(decl: &Declarations) -> BTreeSet<String> {
 
 /// Computes every indicator, completeness and quality from one store version.
 pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Results, MetricsError> {
-    compute_window(store, decl, as_of, None)
+    compute_window(store, decl, as_of, None, None)
 }
 
 /// As [`compute`]; with a window, only the indicator periods holding one of its months are
@@ -330,6 +365,7 @@ fn compute_window(
     decl: &Declarations,
     as_of: &AsOf,
     window: Option<&compute::Window>,
+    known: Option<KnownMeans>,
 ) -> Result<Results, MetricsError> {
     let first_month = decl.initiative.first_month;
     // Which tables are read, and at which version.
@@ -358,12 +394,27 @@ fn compute_window(
     let store_version = versions.label();
     let expected = status::completeness(&decl.initiative, &ledgers);
     let mut means = BTreeMap::new();
-    for (t, rows) in &frames {
-        if let Some(schema) = decl.schemas.get(t) {
-            means.extend(status::means(&rows.all, schema)?);
+    match known {
+        // Submissions never change: known means stand, new files give the new ones'.
+        Some(known) => {
+            means = known.means;
+            for (t, files) in &known.new_files {
+                means.extend(means_of_files(decl, t, files)?);
+            }
+        }
+        None => {
+            for (t, rows) in &frames {
+                if let Some(schema) = decl.schemas.get(t) {
+                    means.extend(status::means(&rows.all, schema)?);
+                }
+            }
         }
     }
+
     let quality = status::quality(store, &ledgers, &expected, &means)?;
+    // Only the submissions in use are kept.
+    let in_use: BTreeSet<&str> = quality.iter().map(|q| q.submission.id.as_str()).collect();
+    means.retain(|id, _| in_use.contains(id.as_str()));
 
     let mut rows = Vec::new();
     // Values by indicator, for derived indicators (computed after their inputs).
@@ -491,6 +542,7 @@ fn compute_window(
         expected,
         quality,
         declarations: decl.fingerprint.clone(),
+        means,
     })
 }
 
@@ -547,6 +599,7 @@ pub fn compute_since(
         .filter_map(|(_, i)| i.population.as_ref().map(|p| p.schema.as_str()))
         .collect();
     let mut window = compute::Window::new();
+    let mut new_files: BTreeMap<String, Vec<std::path::PathBuf>> = BTreeMap::new();
     // The versions the difference is taken at are the versions computed from: an ingest
     // landing meanwhile waits for the next computation.
     let mut current = AsOf::default();
@@ -587,8 +640,10 @@ pub fn compute_since(
         for path in old.symmetric_difference(&new) {
             months_in(path, &fields, &mut window)?;
         }
+        new_files.insert(t.clone(), new.difference(&old).cloned().collect::<Vec<_>>());
     }
-    let mut results = compute_window(store, decl, &current, Some(&window))?;
+    let known = output::read_means(dir).map(|means| KnownMeans { means, new_files });
+    let mut results = compute_window(store, decl, &current, Some(&window), known)?;
     let fm = decl.initiative.first_month;
     let mut recomputed = 0usize;
     let mut kept = 0usize;

@@ -138,6 +138,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
     let doc = serde_json::json!({
         "store_version": results.store_version,
         "declarations": results.declarations,
+        "means": results.means,
     });
     std::fs::write(&basis, doc.to_string()).map_err(|e| MetricsError::Output {
         path: basis.display().to_string(),
@@ -226,6 +227,15 @@ pub fn read_basis(dir: &Path) -> Option<(String, String)> {
         v["store_version"].as_str()?.to_owned(),
         v["declarations"].as_str()?.to_owned(),
     ))
+}
+
+/// The means per submission kept with the results in `dir` (`basis.json`).
+pub fn read_means(
+    dir: &Path,
+) -> Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>> {
+    let text = std::fs::read_to_string(dir.join("basis.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v.get("means")?.clone()).ok()
 }
 
 /// The rows of `dir/indicators.parquet`, exactly as computed (the CSV rounds).
