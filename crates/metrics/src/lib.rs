@@ -424,55 +424,27 @@ fn compute_window(
     let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
     order.sort_by_key(|i| i.kind == Kind::Derived);
     // Every side counted from rows, aggregated together: one pass over each table.
-    let mut sides: Vec<compute::Side> = Vec::new();
-    for ind in &order {
-        let side = |measure| compute::Side {
-            indicator: ind,
-            measure,
-        };
-        match ind.kind {
-            Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => sides.push(side(None)),
-            Kind::Ratio => {
-                if let (Some(n), Some(d)) = (&ind.numerator, &ind.denominator) {
-                    sides.extend([side(Some(n)), side(Some(d))]);
-                }
-            }
-            Kind::Rate => {
-                if let (Some(n), Some(_)) = (&ind.numerator, &ind.population) {
-                    sides.push(side(Some(n)));
-                }
-            }
-            Kind::Derived => {}
-        }
-    }
+    let sides: Vec<compute::Side> = order.iter().flat_map(|i| sides_of(i)).collect();
     let mut cells = compute::aggregate_all(&frames, &sides, first_month, window)?.into_iter();
-    let mut next_cells = || cells.next().unwrap_or_default();
     for ind in order {
         let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
-        let computed = match ind.kind {
-            Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean => {
-                single(ind, &next_cells(), threshold)
+        let mine: Vec<Cells> = cells.by_ref().take(sides_of(ind).len()).collect();
+        let computed = match (ind.kind, mine.as_slice()) {
+            (Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean, [value]) => {
+                single(ind, value, threshold)
             }
-            Kind::Ratio => match (&ind.numerator, &ind.denominator) {
-                (Some(_), Some(_)) => {
-                    let numerator = next_cells();
-                    let denominator = next_cells();
-                    ratio(ind, &numerator, &denominator, threshold)
-                }
-                _ => Vec::new(),
-            },
-            Kind::Rate => {
-                let (Some(_), Some(p)) = (&ind.numerator, &ind.population) else {
-                    continue;
-                };
-                let num = next_cells();
-                let pop = match frames.get(&p.schema) {
+            (Kind::Ratio, [numerator, denominator]) => {
+                ratio(ind, numerator, denominator, threshold)
+            }
+            (Kind::Rate, [numerator]) => {
+                let pop = match ind.population.as_ref().and_then(|p| frames.get(&p.schema)) {
                     Some(rows) => compute::population(&rows.all, ind)?,
                     None => BTreeMap::new(),
                 };
-                rate(ind, &num, &pop, threshold)
+                rate(ind, numerator, &pop, threshold)
             }
-            Kind::Derived => {
+            (Kind::Rate, _) => continue,
+            (Kind::Derived, _) => {
                 let derived = compute::derive(ind, &values)?;
                 let inputs = backbone_schema::formula_ids(ind.formula.as_deref().unwrap_or(""));
                 derived
@@ -492,6 +464,8 @@ fn compute_window(
                     })
                     .collect()
             }
+            // A declaration missing a side (`backbone check` names it): no values.
+            _ => Vec::new(),
         };
         let mut vals = BTreeMap::new();
         let mut hidden = BTreeSet::new();
@@ -544,6 +518,22 @@ fn compute_window(
         declarations: decl.fingerprint.clone(),
         means,
     })
+}
+
+/// The sides of an indicator counted from rows, in the order its values are put together: the
+/// value itself, a ratio's numerator and denominator, a rate's numerator; none for a derived
+/// indicator or a declaration missing a side.
+fn sides_of(ind: &Indicator) -> Vec<compute::Side<'_>> {
+    let side = |measure| compute::Side {
+        indicator: ind,
+        measure,
+    };
+    match (ind.kind, &ind.numerator, &ind.denominator, &ind.population) {
+        (Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean, ..) => vec![side(None)],
+        (Kind::Ratio, Some(n), Some(d), _) => vec![side(Some(n)), side(Some(d))],
+        (Kind::Rate, Some(n), _, Some(_)) => vec![side(Some(n))],
+        _ => Vec::new(),
+    }
 }
 
 /// The results' order: indicators as declared (derived ones last), then period, then
