@@ -244,6 +244,8 @@ pub struct Rows {
     pub all: LazyFrame,
     /// Consecutive files, about [`BATCH_BYTES`] of Parquet each.
     pub batches: Vec<LazyFrame>,
+    /// Each file, with its path.
+    pub files: Vec<(String, LazyFrame)>,
 }
 
 /// The Parquet bytes read at once by [`aggregate_all`]: large enough that a store of many
@@ -252,14 +254,17 @@ pub struct Rows {
 pub const BATCH_BYTES: u64 = 96 << 20;
 
 impl Rows {
-    /// The rows of `files` (lazy frames, one per file) whose sizes on disk are `sizes`.
-    pub fn new(files: Vec<LazyFrame>, sizes: &[u64]) -> PolarsResult<Self> {
-        let all = concat(files.clone(), UnionArgs::default())?;
+    /// The rows of `files` (path and lazy frame of each file) whose sizes on disk are `sizes`.
+    pub fn new(files: Vec<(String, LazyFrame)>, sizes: &[u64]) -> PolarsResult<Self> {
+        let all = concat(
+            files.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )?;
         let mut batches = Vec::new();
         let mut batch = Vec::new();
         let mut bytes = 0u64;
-        for (f, size) in files.into_iter().zip(sizes) {
-            batch.push(f);
+        for ((_, f), size) in files.iter().zip(sizes) {
+            batch.push(f.clone());
             bytes += size;
             if bytes >= BATCH_BYTES {
                 batches.push(concat(std::mem::take(&mut batch), UnionArgs::default())?);
@@ -269,7 +274,11 @@ impl Rows {
         if !batch.is_empty() {
             batches.push(concat(batch, UnionArgs::default())?);
         }
-        Ok(Self { all, batches })
+        Ok(Self {
+            all,
+            batches,
+            files,
+        })
     }
 }
 
@@ -282,15 +291,56 @@ impl Rows {
 /// took a third of the whole computation (its dictionary is built for concurrent use), and
 /// polars' per-group `n_unique` sorts each group; this map and one pass per breakdown level
 /// do the same in a fraction of the time (`BENCHMARKS.md`).
+///
+/// The values are split into [`SHARDS`] by their first byte, each shard with its own
+/// dictionary coded by its own thread: looking a pseudonym up is a random read in a table of
+/// millions, the longest step of the whole computation, and two cores wait for memory
+/// twice as fast as one.
 #[derive(Default)]
 struct Codes {
+    shards: [Shard; SHARDS],
+    /// The code of every row read so far, in row order; [`NO_CODE`] for an empty cell.
+    rows: Vec<u32>,
+}
+
+/// How many dictionaries, and threads, code a field's values.
+const SHARDS: usize = 2;
+
+/// The shard of a (non-empty) value.
+fn shard_of(v: &str) -> usize {
+    v.as_bytes().first().map_or(0, |&b| usize::from(b) % SHARDS)
+}
+
+/// The dictionary of one shard: shard `s` gives codes `s`, `s + SHARDS`, `s + 2·SHARDS`, …
+#[derive(Default)]
+struct Shard {
     /// Pseudonyms (32 hex digits, as the store writes them) by their 128-bit value: kept in
     /// the map itself, a lookup reads no other memory.
     pseudonyms: std::collections::HashMap<u128, u32, rustc_hash::FxBuildHasher>,
     /// Any other text.
     map: TextCodes,
-    /// The code of every row read so far, in row order; [`NO_CODE`] for an empty cell.
-    rows: Vec<u32>,
+}
+
+impl Shard {
+    fn len(&self) -> usize {
+        self.pseudonyms.len() + self.map.len()
+    }
+
+    /// Codes the values of `values` that belong to shard `s` into `out` (one slot per value);
+    /// the other slots are left as they are.
+    fn code(&mut self, s: usize, values: &StringChunked, out: &mut [u32]) -> Result<(), String> {
+        for (v, slot) in values.iter().zip(out.iter_mut()) {
+            let Some(v) = v.filter(|v| shard_of(v) == s) else {
+                continue;
+            };
+            let next = next_code(self.len().saturating_mul(SHARDS).saturating_add(s))?;
+            *slot = match pseudonym_bits(v) {
+                Some(bits) => *self.pseudonyms.entry(bits).or_insert(next),
+                None => intern(&mut self.map, v, next).0,
+            };
+        }
+        Ok(())
+    }
 }
 
 /// The code of an empty cell.
@@ -320,26 +370,49 @@ fn next_code(len: usize) -> Result<u32, String> {
 
 impl Codes {
     fn extend(&mut self, values: &StringChunked) -> Result<(), String> {
-        self.rows.reserve(values.len());
-        for v in values.iter() {
-            let code = match v {
-                None => NO_CODE,
-                Some(v) => {
-                    let next = next_code(self.len())?;
-                    match pseudonym_bits(v) {
-                        Some(bits) => *self.pseudonyms.entry(bits).or_insert(next),
-                        None => intern(&mut self.map, v, next).0,
+        let start = self.rows.len();
+        self.rows.resize(start + values.len(), NO_CODE);
+        let out = &mut self.rows[start..];
+        let [first, rest @ ..] = &mut self.shards;
+        std::thread::scope(|scope| {
+            // Every other shard on a thread of its own, into a vector of its own; the first
+            // on this thread, straight into the rows' codes.
+            let others: Vec<_> = rest
+                .iter_mut()
+                .enumerate()
+                .map(|(i, shard)| {
+                    scope.spawn(move || {
+                        let mut mine = vec![NO_CODE; values.len()];
+                        shard.code(i + 1, values, &mut mine).map(|()| mine)
+                    })
+                })
+                .collect();
+            first.code(0, values, out)?;
+            for other in others {
+                let mine = other
+                    .join()
+                    .map_err(|_| "a thread coding values stopped".to_owned())??;
+                for (slot, code) in out.iter_mut().zip(mine) {
+                    if code != NO_CODE {
+                        *slot = code;
                     }
                 }
-            };
-            self.rows.push(code);
-        }
-        Ok(())
+            }
+            Ok(())
+        })
     }
 
-    /// The number of distinct values coded.
+    /// One more than the highest code given: the size of an array indexed by code.
     fn len(&self) -> usize {
-        self.pseudonyms.len() + self.map.len()
+        self.shards
+            .iter()
+            .enumerate()
+            .map(|(s, shard)| match shard.len() {
+                0 => 0,
+                n => (n - 1) * SHARDS + s + 1,
+            })
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -464,7 +537,8 @@ impl Columns {
 /// rows passing its filter, sums and counts of values, and distinct codes (rows sorted by
 /// group once, then one pass with `seen[code]` = the last group the code was counted in).
 /// Calls `cell(side, breakdown name, (period, breakdown text), cell)` for every group where
-/// some rows pass the side's filter.
+/// some rows pass the side's filter. The groupings are independent: each core takes the next
+/// one until none is left.
 ///
 /// Written by hand rather than as polars group-bys: the groups are few (periods × a
 /// breakdown's values), so plain arrays indexed by group beat hashing every row once per side
@@ -475,9 +549,7 @@ fn tally(
     columns: &Columns,
     mut cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Cell),
 ) {
-    let n = columns.rows;
     // (period column, breakdown column or none for the total) → (plan, breakdown name).
-    type On<'p> = Vec<(usize, Option<&'p str>)>;
     let mut groupings: BTreeMap<(&str, Option<&str>), On> = BTreeMap::new();
     for (k, plan) in plans.iter().enumerate() {
         groupings
@@ -491,12 +563,64 @@ fn tally(
                 .push((k, Some(d.as_str())));
         }
     }
-    let empty_labels = Labels::default();
-    for ((period, dim), on) in groupings {
-        let Some(periods) = columns.periods.get(period) else {
-            continue;
-        };
-        let labels = dim.map(|d| columns.labels.get(d).unwrap_or(&empty_labels));
+    let groupings: Vec<_> = groupings.into_iter().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(((period, dim), on)) = groupings.get(g) else {
+                return done;
+            };
+            done.push((g, tally_grouping(plans, columns, period, *dim, on)));
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(groupings.len());
+    let mut done = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut done = work();
+        for h in helpers {
+            match h.join() {
+                Ok(theirs) => done.extend(theirs),
+                // A bug, not a file's doing: the same panic as on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        done
+    });
+    // In the groupings' order, whichever thread tallied them.
+    done.sort_by_key(|(g, _)| *g);
+    for (_, cells) in done {
+        for (k, dim_name, key, c) in cells {
+            cell(k, dim_name, key, c);
+        }
+    }
+}
+
+/// The sides tallied in one grouping: (side, breakdown name) for each.
+type On<'p> = Vec<(usize, Option<&'p str>)>;
+
+/// One cell tallied: (side, breakdown name, (period, breakdown text), cell).
+type Tallied<'p, 'c> = (usize, Option<&'p str>, (PeriodKey, Option<&'c str>), Cell);
+
+/// The cells of the sides `on` in the grouping by `period` and the breakdown column `dim`.
+fn tally_grouping<'p, 'c>(
+    plans: &[Plan],
+    columns: &'c Columns,
+    period: &str,
+    dim: Option<&str>,
+    on: &On<'p>,
+) -> Vec<Tallied<'p, 'c>> {
+    let n = columns.rows;
+    let mut out = Vec::new();
+    let Some(periods) = columns.periods.get(period) else {
+        return out;
+    };
+    {
+        // A breakdown column never read (no batch) leaves every row's breakdown empty.
+        let labels = dim.and_then(|d| columns.labels.get(d));
         // Each row's group (u32::MAX: no date), and each group's (period, label code). The
         // groups are looked up in a plain array indexed by (period, label) when the periods'
         // span is small (it is: months of a few years), else in a hash map.
@@ -521,7 +645,12 @@ fn tally(
             if p == NO_PERIOD {
                 continue;
             }
-            let d = labels.map_or(0, |l| l.rows.get(i).copied().unwrap_or(NO_CODE));
+            let d = match dim {
+                Some(_) => labels
+                    .and_then(|l| l.rows.get(i).copied())
+                    .unwrap_or(NO_CODE),
+                None => 0,
+            };
             let mut new = || {
                 keys.push((p, d));
                 (keys.len() - 1) as u32
@@ -545,7 +674,7 @@ fn tally(
         let groups = keys.len();
         // Rows by group, for distinct counts (a counting sort), built only when needed.
         let mut by_group: Option<(Vec<usize>, Vec<u32>)> = None;
-        for &(k, dim_name) in &on {
+        for &(k, dim_name) in on {
             let plan = &plans[k];
             let keep = plan.filter.as_deref().and_then(|f| columns.flags.get(f));
             let passes = |i: usize| keep.is_none_or(|k| k.get(i).copied().unwrap_or(false));
@@ -627,7 +756,7 @@ fn tally(
                     _ => Some(units[g] as f64),
                 };
                 let raw = labels.and_then(|l| l.texts.get(d as usize)).map(|t| &**t);
-                cell(
+                out.push((
                     k,
                     dim_name,
                     (p, raw),
@@ -635,10 +764,11 @@ fn tally(
                         value,
                         units: units[g],
                     },
-                );
+                ));
             }
         }
     }
+    out
 }
 
 /// One side of an indicator: the indicator itself (`measure` is `None`), or its numerator or
@@ -851,6 +981,7 @@ pub fn aggregate_all(
         }
         let mut columns = Columns::default();
         for batch in &rows.batches {
+            let started = std::time::Instant::now();
             let mut lf = batch.clone();
             if window.is_some() {
                 lf = lf.filter(wanted.clone());
@@ -859,10 +990,19 @@ pub fn aggregate_all(
                 .select(exprs.clone())
                 .collect()
                 .map_err(|e| MetricsError::compute(schema, e))?;
+            let read = started.elapsed();
             columns
                 .extend(&df, &roles)
                 .map_err(|e| MetricsError::compute(schema, e))?;
+            tracing::debug!(
+                table = schema,
+                rows = df.height(),
+                ?read,
+                coded = ?started.elapsed().saturating_sub(read),
+                "batch read"
+            );
         }
+        let started = std::time::Instant::now();
         tally(&plans, &columns, |k, dim_name, (p, raw), cell| {
             if plans[k]
                 .keys
@@ -878,6 +1018,7 @@ pub fn aggregate_all(
             };
             out[members[k]].insert((p, breakdown), cell);
         });
+        tracing::debug!(table = schema, took = ?started.elapsed(), "tallied");
     }
     Ok(out)
 }
@@ -1231,6 +1372,7 @@ dimensions = ["region"]
             Rows {
                 all: frame(&rows),
                 batches: vec![frame(&rows)],
+                files: Vec::new(),
             },
         )]);
         let sides = [Side {
@@ -1258,7 +1400,7 @@ dimensions = ["region"]
             let batches = if batches.is_empty() { vec![frame(&rows)] } else { batches };
             let tables = BTreeMap::from([(
                 "t".to_owned(),
-                Rows { all: frame(&rows), batches },
+                Rows { all: frame(&rows), batches, files: Vec::new() },
             )]);
             let sides: Vec<Side> = indicators
                 .iter()

@@ -290,16 +290,39 @@ fn means_of_files(
     let mut frames = Vec::new();
     for f in files {
         let path = f.display().to_string();
-        frames.push(
+        let rows =
             LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
-                .map_err(|e| MetricsError::compute(t, e))?,
-        );
+                .map_err(|e| MetricsError::compute(t, e))?;
+        frames.push((path, rows));
     }
-    if frames.is_empty() {
-        return Ok(BTreeMap::new());
+    status::means(&frames, schema)
+}
+
+/// The means of every submission of the tables read: from every file, or, in an incremental
+/// run, those already known and the new files'.
+fn submission_means(
+    decl: &Declarations,
+    frames: &BTreeMap<String, compute::Rows>,
+    known: Option<KnownMeans>,
+) -> Result<BTreeMap<String, BTreeMap<String, f64>>, MetricsError> {
+    let mut means = BTreeMap::new();
+    match known {
+        // Submissions never change: known means stand, new files give the new ones'.
+        Some(known) => {
+            means = known.means;
+            for (t, files) in &known.new_files {
+                means.extend(means_of_files(decl, t, files)?);
+            }
+        }
+        None => {
+            for (t, rows) in frames {
+                if let Some(schema) = decl.schemas.get(t) {
+                    means.extend(status::means(&rows.files, schema)?);
+                }
+            }
+        }
     }
-    let all = concat(frames, UnionArgs::default()).map_err(|e| MetricsError::compute(t, e))?;
-    status::means(&all, schema)
+    Ok(means)
 }
 
 /// A schema's rows at a version (partner and period added as columns); `None` when the
@@ -323,7 +346,7 @@ fn scan(
                 lit(f.partner.as_str()).alias(PARTNER),
                 lit(f.period.as_str()).alias(PERIOD),
             ]);
-        frames.push(lf);
+        frames.push((path, lf));
         sizes.push(std::fs::metadata(&f.path).map_or(0, |m| m.len()));
     }
     if frames.is_empty() {
@@ -393,24 +416,29 @@ fn compute_window(
     }
     let store_version = versions.label();
     let expected = status::completeness(&decl.initiative, &ledgers);
-    let mut means = BTreeMap::new();
-    match known {
-        // Submissions never change: known means stand, new files give the new ones'.
-        Some(known) => {
-            means = known.means;
-            for (t, files) in &known.new_files {
-                means.extend(means_of_files(decl, t, files)?);
-            }
-        }
-        None => {
-            for (t, rows) in &frames {
-                if let Some(schema) = decl.schemas.get(t) {
-                    means.extend(status::means(&rows.all, schema)?);
-                }
-            }
-        }
-    }
-
+    let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
+    order.sort_by_key(|i| i.kind == Kind::Derived);
+    // Every side counted from rows, aggregated together: one pass over each table. The means
+    // of the submissions (for quality) are read at the same time, on another thread: the
+    // tallies keep one core busy for long stretches.
+    let sides: Vec<compute::Side> = order.iter().flat_map(|i| sides_of(i)).collect();
+    let (cells, means) = std::thread::scope(|scope| {
+        let means = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let means = submission_means(decl, &frames, known);
+            tracing::debug!(took = ?started.elapsed(), "means of the submissions");
+            means
+        });
+        let cells = compute::aggregate_all(&frames, &sides, first_month, window);
+        let means = match means.join() {
+            Ok(means) => means,
+            // A bug, not a file's doing: the same panic as on this thread.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (cells, means)
+    });
+    let mut cells = cells?.into_iter();
+    let mut means = means?;
     let quality = status::quality(store, &ledgers, &expected, &means)?;
     // Only the submissions in use are kept.
     let in_use: BTreeSet<&str> = quality.iter().map(|q| q.submission.id.as_str()).collect();
@@ -421,11 +449,6 @@ fn compute_window(
     let mut values: BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>> =
         BTreeMap::new();
     let mut suppressed_of: BTreeMap<String, BTreeSet<(PeriodKey, Breakdown)>> = BTreeMap::new();
-    let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
-    order.sort_by_key(|i| i.kind == Kind::Derived);
-    // Every side counted from rows, aggregated together: one pass over each table.
-    let sides: Vec<compute::Side> = order.iter().flat_map(|i| sides_of(i)).collect();
-    let mut cells = compute::aggregate_all(&frames, &sides, first_month, window)?.into_iter();
     for ind in order {
         let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
         let mine: Vec<Cells> = cells.by_ref().take(sides_of(ind).len()).collect();

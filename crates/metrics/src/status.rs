@@ -302,53 +302,125 @@ fn short(v: f64) -> String {
 }
 
 /// The mean of every numeric field of a table per submission (integer and number fields
-/// that are neither personal nor unique: identifiers have no usual value).
+/// that are neither personal nor unique: identifiers have no usual value), from the table's
+/// Parquet files, `(path, rows)` each.
+///
+/// A file holds the rows of one submission (one commit writes it, for one partner and
+/// period), so each file is summed with no grouping and its submission read from its first
+/// row: grouping five million rows by their submission id took longer than all the sums.
+/// A submission's files are added up in the order of their paths, so that its means do not
+/// depend on which other files were read with it (an incremental run reads only new ones).
 pub fn means(
-    rows: &polars::prelude::LazyFrame,
+    files: &[(String, polars::prelude::LazyFrame)],
     schema: &backbone_schema::TableSchema,
 ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, MetricsError> {
     use backbone_schema::FieldType;
     use polars::prelude::*;
+    let err = |e: PolarsError| MetricsError::compute(&schema.name, e);
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let Some((_, first)) = files.first() else {
+        return Ok(out);
+    };
+    let present = first.clone().collect_schema().map_err(err)?;
     let fields: Vec<&str> = schema
         .fields
         .iter()
         .filter(|f| matches!(f.field_type, FieldType::Integer | FieldType::Number))
         .filter(|f| !f.pii && f.constraints.unique.as_ref().is_none_or(|u| !u.value))
         .map(|f| f.name.as_str())
+        .filter(|f| present.contains(f))
         .collect();
-    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     if fields.is_empty() {
         return Ok(out);
     }
-    let present = rows
-        .clone()
-        .collect_schema()
-        .map_err(|e| MetricsError::compute(&schema.name, e))?;
-    let aggs: Vec<Expr> = fields
+    const FILE: &str = "__file";
+    let file_no = |i: usize| {
+        lit(u32::try_from(i).unwrap_or(u32::MAX))
+            .cast(DataType::UInt32)
+            .alias(FILE)
+    };
+    // Each file's first submission id, and its sums and counts; polars reads the files at once.
+    let ids = files
         .iter()
-        .filter(|f| present.contains(f))
-        .map(|f| col(*f).cast(DataType::Float64).mean())
-        .collect();
-    let df = rows
-        .clone()
-        .group_by([col(SUBMISSION)])
-        .agg(aggs)
-        .collect()
-        .map_err(|e| MetricsError::compute(&schema.name, e))?;
-    let ids = df
+        .enumerate()
+        .map(|(i, (_, rows))| {
+            rows.clone()
+                .select([col(SUBMISSION), file_no(i)])
+                .slice(0, 1)
+        })
+        .collect::<Vec<_>>();
+    let sums = files
+        .iter()
+        .enumerate()
+        .map(|(i, (_, rows))| {
+            let mut aggs = vec![file_no(i)];
+            for (j, f) in fields.iter().enumerate() {
+                let x = col(*f).cast(DataType::Float64);
+                aggs.push(x.clone().sum().alias(format!("s{j}")));
+                aggs.push(x.count().cast(DataType::UInt64).alias(format!("n{j}")));
+            }
+            rows.clone().select(aggs)
+        })
+        .collect::<Vec<_>>();
+    let ids = concat(ids, UnionArgs::default())
+        .and_then(LazyFrame::collect)
+        .map_err(err)?;
+    let sums = concat(sums, UnionArgs::default())
+        .and_then(LazyFrame::collect)
+        .map_err(err)?;
+    let mut submission_of: BTreeMap<u32, String> = BTreeMap::new();
+    let id_files = ids
+        .column(FILE)
+        .and_then(|c| c.u32().cloned())
+        .map_err(err)?;
+    let id_texts = ids
         .column(SUBMISSION)
         .and_then(|c| c.str().cloned())
-        .map_err(|e| MetricsError::compute(&schema.name, e))?;
-    for f in fields.iter().filter(|f| present.contains(f)) {
-        let Ok(values) = df.column(f).and_then(|c| c.f64().cloned()) else {
-            continue;
-        };
-        for (id, v) in ids.iter().zip(values.iter()) {
-            if let (Some(id), Some(v)) = (id, v) {
-                out.entry(id.to_owned())
-                    .or_default()
-                    .insert((*f).to_owned(), v);
-            }
+        .map_err(err)?;
+    for (file, id) in id_files.iter().zip(id_texts.iter()) {
+        if let (Some(file), Some(id)) = (file, id) {
+            submission_of.insert(file, id.to_owned());
+        }
+    }
+    // (submission, field) → (path, sum, count) of each of its files.
+    type Part<'a> = (&'a str, f64, u64);
+    let mut parts: BTreeMap<(&str, &str), Vec<Part>> = BTreeMap::new();
+    let sum_files = sums
+        .column(FILE)
+        .and_then(|c| c.u32().cloned())
+        .map_err(err)?;
+    for (j, f) in fields.iter().enumerate() {
+        let s = sums
+            .column(&format!("s{j}"))
+            .and_then(|c| c.f64().cloned())
+            .map_err(err)?;
+        let n = sums
+            .column(&format!("n{j}"))
+            .and_then(|c| c.u64().cloned())
+            .map_err(err)?;
+        for ((file, s), n) in sum_files.iter().zip(s.iter()).zip(n.iter()) {
+            let (Some(file), Some(s), Some(n)) = (file, s, n) else {
+                continue;
+            };
+            let (Some(id), Some((path, _))) = (submission_of.get(&file), files.get(file as usize))
+            else {
+                continue;
+            };
+            parts
+                .entry((id.as_str(), f))
+                .or_default()
+                .push((path.as_str(), s, n));
+        }
+    }
+    for ((id, f), mut p) in parts {
+        p.sort_by(|a, b| a.0.cmp(b.0));
+        let (sum, count) = p
+            .iter()
+            .fold((0.0, 0u64), |(s, n), &(_, fs, fn_)| (s + fs, n + fn_));
+        if count > 0 {
+            out.entry(id.to_owned())
+                .or_default()
+                .insert(f.to_owned(), sum / count as f64);
         }
     }
     Ok(out)
@@ -443,6 +515,59 @@ mod tests {
         assert_eq!(
             period_end(Grain::Quarter, 202402, 9),
             NaiveDate::from_ymd_opt(2025, 2, 28)
+        );
+    }
+
+    #[test]
+    fn a_submissions_mean_weighs_each_of_its_files_by_its_values() {
+        use polars::prelude::*;
+        let schema = backbone_schema::TableSchema::from_json_str(
+            r#"{"name": "t", "fields": [
+                {"name": "minutes", "type": "integer"},
+                {"name": "score", "type": "number"},
+                {"name": "age", "type": "integer", "x-pii": true}]}"#,
+            "t.json",
+        )
+        .unwrap();
+        let file = |id: &str, minutes: &[Option<i64>], score: &[Option<f64>]| {
+            let n = minutes.len();
+            df!(
+                SUBMISSION => vec![id; n],
+                "minutes" => minutes,
+                "score" => score,
+                "age" => vec![40i64; n],
+            )
+            .unwrap()
+            .lazy()
+        };
+        let files = vec![
+            // Submission a in two files: its mean is over its four values, not the files'.
+            ("b/1.parquet".to_owned(), file("a", &[Some(10)], &[None])),
+            (
+                "a/1.parquet".to_owned(),
+                file("a", &[Some(1), Some(2), None, Some(3)], &[None; 4]),
+            ),
+            (
+                "c/1.parquet".to_owned(),
+                file("b", &[Some(7)], &[Some(0.5)]),
+            ),
+            ("d/1.parquet".to_owned(), file("c", &[], &[])),
+        ];
+        let means = means(&files, &schema).unwrap();
+        // Neither a field with no value (a's score) nor a personal field (age) has a mean;
+        // a file with no rows gives no submission.
+        assert_eq!(
+            means,
+            BTreeMap::from([
+                (
+                    "a".to_owned(),
+                    BTreeMap::from([("minutes".to_owned(), 4.0)])
+                ),
+                (
+                    "b".to_owned(),
+                    BTreeMap::from([("minutes".to_owned(), 7.0), ("score".to_owned(), 0.5)])
+                ),
+            ])
         );
     }
 
