@@ -99,7 +99,9 @@ fn main() {
     println!("median of commits #6-#15: {first:.1} ms");
     println!("median of the last 20 commits: {last:.1} ms");
     println!("ratio: {:.2}", last / first);
-    for k in [100, 500, 1000, 2000, 3000, 4000, 5000] {
+    for k in [
+        20, 25, 30, 40, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 5000,
+    ] {
         if k <= commits {
             println!(
                 "median of commits #{}-#{k}: {:.1} ms",

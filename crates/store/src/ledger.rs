@@ -114,16 +114,43 @@ pub(crate) async fn versions(
     memo: &Memo,
     table: &DeltaTable,
     schema: &str,
-) -> Result<Vec<Version>, StoreError> {
+) -> Result<Versions, StoreError> {
     match table.version() {
         Some(current) => versions_to(root, memo, table, schema, current).await,
-        None => Ok(Vec::new()),
+        None => Ok(Versions {
+            all: Arc::default(),
+            len: 0,
+        }),
     }
 }
 
 /// What this process has read of each table's ledger: (table id, versions). A process that
 /// commits many submissions (the nightly run) parses the cache file once.
-pub(crate) type Memo = std::sync::Mutex<std::collections::HashMap<String, (String, Vec<Version>)>>;
+pub(crate) type Memo =
+    std::sync::Mutex<std::collections::HashMap<String, (String, Arc<Vec<Version>>)>>;
+
+/// Versions `0..=current` of a table, shared with the process's memo rather than copied:
+/// with thousands of versions, copying every entry (a dozen strings each) at each lookup was
+/// a growing share of every commit.
+#[derive(Clone, Debug)]
+pub(crate) struct Versions {
+    all: Arc<Vec<Version>>,
+    len: usize,
+}
+
+impl std::ops::Deref for Versions {
+    type Target = [Version];
+    fn deref(&self) -> &[Version] {
+        self.all.get(..self.len).unwrap_or(&self.all)
+    }
+}
+
+impl Versions {
+    /// The submissions the versions recorded, oldest first.
+    pub(crate) fn submissions(&self) -> impl DoubleEndedIterator<Item = &Submission> {
+        self.iter().filter_map(|v| v.submission.as_ref())
+    }
+}
 
 /// Every version of the table up to `current` (which may be newer than the version `table`
 /// was loaded at: the log files are read directly).
@@ -133,7 +160,7 @@ pub(crate) async fn versions_to(
     table: &DeltaTable,
     schema: &str,
     current: u64,
-) -> Result<Vec<Version>, StoreError> {
+) -> Result<Versions, StoreError> {
     let table_id = table
         .snapshot()
         .map_err(|e| StoreError::delta(schema, e))?
@@ -141,36 +168,58 @@ pub(crate) async fn versions_to(
         .id()
         .to_owned();
     let path = cache_path(root, schema);
-    let remembered = memo.lock().ok().and_then(|m| {
-        m.get(schema)
-            .filter(|(id, _)| *id == table_id)
-            .map(|(_, v)| v.clone())
-    });
+    let wanted = usize::try_from(current)
+        .ok()
+        .and_then(|c| c.checked_add(1))
+        .ok_or_else(|| StoreError::Ledger(format!("table {schema}: version {current}")))?;
+    // Taken out of the memo while it grows, so that it is not copied (`make_mut` copies only
+    // when a caller still holds an older view).
+    let remembered = memo
+        .lock()
+        .ok()
+        .and_then(|mut m| m.remove(schema))
+        .filter(|(id, _)| *id == table_id)
+        .map(|(_, v)| v);
     let (mut versions, sound) = match remembered {
-        Some(v) if v.len() as u64 > current => {
-            let mut v = v;
-            v.truncate(current as usize + 1);
-            return Ok(v);
+        Some(v) if v.len() >= wanted => {
+            remember(memo, schema, &table_id, &v);
+            return Ok(Versions {
+                all: v,
+                len: wanted,
+            });
         }
         // Only the versions this process has not seen yet are read, from the log; the file
         // gets them appended (a line another process appended too is skipped on reading).
         Some(v) => (v, path.is_file()),
-        None => read_cache(&path, &table_id),
+        None => {
+            let (v, sound) = read_cache(&path, &table_id);
+            (Arc::new(v), sound)
+        }
     };
     let known = versions.len();
-    if known as u64 <= current {
+    if known < wanted {
+        let grown = Arc::make_mut(&mut versions);
         for v in known as u64..=current {
-            versions.push(read_version(table, schema, v).await?);
+            grown.push(read_version(table, schema, v).await?);
         }
-        append_cache(&path, &table_id, &versions, known, sound)?;
+        append_cache(&path, &table_id, grown, known, sound)?;
     } else if !sound {
         append_cache(&path, &table_id, &versions, known, sound)?;
     }
+    remember(memo, schema, &table_id, &versions);
+    Ok(Versions {
+        all: versions,
+        len: wanted,
+    })
+}
+
+fn remember(memo: &Memo, schema: &str, table_id: &str, versions: &Arc<Vec<Version>>) {
     if let Ok(mut m) = memo.lock() {
-        m.insert(schema.to_owned(), (table_id, versions.clone()));
+        m.insert(
+            schema.to_owned(),
+            (table_id.to_owned(), Arc::clone(versions)),
+        );
     }
-    versions.truncate(current as usize + 1);
-    Ok(versions)
 }
 
 /// One version's commit, read from its log file.
@@ -210,20 +259,6 @@ async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Versio
     Ok(out)
 }
 
-/// The ledger of a table: its submissions, oldest first.
-pub(crate) async fn submissions(
-    root: &Path,
-    memo: &Memo,
-    table: &DeltaTable,
-    schema: &str,
-) -> Result<Vec<Submission>, StoreError> {
-    Ok(versions(root, memo, table, schema)
-        .await?
-        .into_iter()
-        .filter_map(|v| v.submission)
-        .collect())
-}
-
 /// The columns of the `submissions` mirror table.
 pub(crate) fn mirror_schema() -> SchemaRef {
     let text = |n: &str, null| Field::new(n, DataType::Utf8, null);
@@ -247,11 +282,11 @@ pub(crate) fn mirror_schema() -> SchemaRef {
 }
 
 /// Rows of the mirror table for these submissions.
-pub(crate) fn mirror_rows(entries: &[Submission]) -> Result<RecordBatch, StoreError> {
-    fn text<'a>(entries: &'a [Submission], f: impl Fn(&'a Submission) -> &'a str) -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(entries.iter().map(f)))
+pub(crate) fn mirror_rows(entries: &[&Submission]) -> Result<RecordBatch, StoreError> {
+    fn text<'a>(entries: &[&'a Submission], f: impl Fn(&'a Submission) -> &'a str) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(entries.iter().map(|s| f(s))))
     }
-    fn count(entries: &[Submission], f: impl Fn(&Submission) -> u64) -> ArrayRef {
+    fn count(entries: &[&Submission], f: impl Fn(&Submission) -> u64) -> ArrayRef {
         // Delta has no unsigned integers; a count never reaches 2^63.
         Arc::new(Int64Array::from_iter_values(
             entries

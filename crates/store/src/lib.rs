@@ -361,15 +361,19 @@ impl Pending<'_> {
                         .await
                         .map_err(|e| StoreError::delta(&schema, e))?;
                     let earlier =
-                        ledger::submissions(&root, &self.store.memo, &self.table, &schema).await?;
-                    if let Some(same) = earlier.iter().find(|s| {
+                        ledger::versions(&root, &self.store.memo, &self.table, &schema).await?;
+                    if let Some(same) = earlier.submissions().find(|s| {
                         s.sha256 == submission.sha256
                             && s.partner == submission.partner
                             && s.period == submission.period
                     }) {
                         return Err(StoreError::Raced(same.id.clone()));
                     }
-                    self.supersedes = current_of(&earlier, &submission.partner, &submission.period);
+                    self.supersedes = current_of(
+                        earlier.submissions(),
+                        &submission.partner,
+                        &submission.period,
+                    );
                 }
                 submission.supersedes = if replaces {
                     self.supersedes.clone()
@@ -444,9 +448,12 @@ impl Pending<'_> {
 }
 
 /// The submission whose rows a partner × period has now: the last one that stored rows.
-fn current_of(ledger: &[Submission], partner: &str, period: &str) -> Option<String> {
+fn current_of<'a>(
+    ledger: impl DoubleEndedIterator<Item = &'a Submission>,
+    partner: &str,
+    period: &str,
+) -> Option<String> {
     ledger
-        .iter()
         .rev()
         .find(|s| s.partner == partner && s.period == period && s.rows_accepted > 0)
         .map(|s| s.id.clone())
@@ -650,16 +657,16 @@ impl Store {
         })?;
         let earlier = self
             .rt
-            .block_on(ledger::submissions(&self.root, &self.memo, &table, schema))?;
+            .block_on(ledger::versions(&self.root, &self.memo, &table, schema))?;
         if let Some(same) = earlier
-            .iter()
+            .submissions()
             .find(|s| s.sha256 == sha256 && s.partner == partner && s.period == period)
         {
             // A crash after the data commit may have left the mirror behind: catch it up.
             self.sync_ledger_table(schema)?;
             return Ok(Begun::Duplicate(Box::new(same.clone())));
         }
-        let supersedes = current_of(&earlier, partner, period);
+        let supersedes = current_of(earlier.submissions(), partner, period);
         let files = FileWriter::start(table.clone(), schema)?;
         Ok(Begun::Writing(Box::new(Pending {
             store: self,
@@ -711,12 +718,9 @@ impl Store {
             if from.is_some_and(|f| f >= current as i64) {
                 return Ok(false);
             }
-            let entries: Vec<Submission> =
-                ledger::versions_to(&self.root, &self.memo, table, schema, current)
-                    .await?
-                    .into_iter()
-                    .filter_map(|v| v.submission)
-                    .collect();
+            let versions =
+                ledger::versions_to(&self.root, &self.memo, table, schema, current).await?;
+            let entries: Vec<&Submission> = versions.submissions().collect();
             let mut actions: Vec<Action> =
                 aux::write_files(&mirror, NAME, vec![ledger::mirror_rows(&entries)?])
                     .await?
@@ -820,14 +824,15 @@ impl Store {
                     None => Ok(Vec::new()),
                 };
             };
-            let mut versions = ledger::versions(&self.root, &self.memo, &table, schema).await?;
-            if let Some(v) = as_of {
-                if versions.len() as u64 <= v {
+            let versions = ledger::versions(&self.root, &self.memo, &table, schema).await?;
+            let upto = match as_of {
+                Some(v) if versions.len() as u64 <= v => {
                     return Err(StoreError::NoVersion(schema.to_owned(), v));
                 }
-                versions.truncate(v as usize + 1);
-            }
-            Ok(versions)
+                Some(v) => v as usize + 1,
+                None => versions.len(),
+            };
+            Ok(versions.iter().take(upto).cloned().collect())
         })
     }
 
