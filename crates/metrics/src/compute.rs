@@ -618,154 +618,152 @@ fn tally_grouping<'p, 'c>(
     let Some(periods) = columns.periods.get(period) else {
         return out;
     };
-    {
-        // A breakdown column never read (no batch) leaves every row's breakdown empty.
-        let labels = dim.and_then(|d| columns.labels.get(d));
-        // Each row's group (u32::MAX: no date), and each group's (period, label code). The
-        // groups are looked up in a plain array indexed by (period, label) when the periods'
-        // span is small (it is: months of a few years), else in a hash map.
-        let mut keys: Vec<(i32, u32)> = Vec::new();
-        let mut group = vec![u32::MAX; n];
-        let (low, high) = periods
-            .iter()
-            .filter(|&&p| p != NO_PERIOD)
-            .fold((i32::MAX, i32::MIN), |(l, h), &p| (l.min(p), h.max(p)));
-        // Label codes, and one more slot for an empty cell.
-        let width = labels.map_or(1, |l| l.texts.len() + 1);
-        let span = (i64::from(high) - i64::from(low) + 1).max(0) as usize;
-        let mut slots = if span.saturating_mul(width) <= 1 << 22 {
-            Some(vec![u32::MAX; span * width])
-        } else {
-            None
-        };
-        let mut ids: std::collections::HashMap<(i32, u32), u32, rustc_hash::FxBuildHasher> =
-            Default::default();
-        for (i, g) in group.iter_mut().enumerate() {
-            let p = periods.get(i).copied().unwrap_or(NO_PERIOD);
-            if p == NO_PERIOD {
-                continue;
-            }
-            let d = match dim {
-                Some(_) => labels
-                    .and_then(|l| l.rows.get(i).copied())
-                    .unwrap_or(NO_CODE),
-                None => 0,
-            };
-            let mut new = || {
-                keys.push((p, d));
-                (keys.len() - 1) as u32
-            };
-            *g = match &mut slots {
-                Some(slots) => {
-                    let column = if d == NO_CODE { width - 1 } else { d as usize };
-                    let at = (p - low) as usize * width + column;
-                    match slots.get_mut(at) {
-                        Some(s) if *s == u32::MAX => {
-                            *s = new();
-                            *s
-                        }
-                        Some(s) => *s,
-                        None => continue,
-                    }
-                }
-                None => *ids.entry((p, d)).or_insert_with(new),
-            };
+    // A breakdown column never read (no batch) leaves every row's breakdown empty.
+    let labels = dim.and_then(|d| columns.labels.get(d));
+    // Each row's group (u32::MAX: no date), and each group's (period, label code). The
+    // groups are looked up in a plain array indexed by (period, label) when the periods'
+    // span is small (it is: months of a few years), else in a hash map.
+    let mut keys: Vec<(i32, u32)> = Vec::new();
+    let mut group = vec![u32::MAX; n];
+    let (low, high) = periods
+        .iter()
+        .filter(|&&p| p != NO_PERIOD)
+        .fold((i32::MAX, i32::MIN), |(l, h), &p| (l.min(p), h.max(p)));
+    // Label codes, and one more slot for an empty cell.
+    let width = labels.map_or(1, |l| l.texts.len() + 1);
+    let span = (i64::from(high) - i64::from(low) + 1).max(0) as usize;
+    let mut slots = if span.saturating_mul(width) <= 1 << 22 {
+        Some(vec![u32::MAX; span * width])
+    } else {
+        None
+    };
+    let mut ids: std::collections::HashMap<(i32, u32), u32, rustc_hash::FxBuildHasher> =
+        Default::default();
+    for (i, g) in group.iter_mut().enumerate() {
+        let p = periods.get(i).copied().unwrap_or(NO_PERIOD);
+        if p == NO_PERIOD {
+            continue;
         }
-        let groups = keys.len();
-        // Rows by group, for distinct counts (a counting sort), built only when needed.
-        let mut by_group: Option<(Vec<usize>, Vec<u32>)> = None;
-        for &(k, dim_name) in on {
-            let plan = &plans[k];
-            let keep = plan.filter.as_deref().and_then(|f| columns.flags.get(f));
-            let passes = |i: usize| keep.is_none_or(|k| k.get(i).copied().unwrap_or(false));
-            let mut rows = vec![0u64; groups];
-            let mut units = vec![0u64; groups];
-            let mut sums = vec![0f64; groups];
-            match (plan.kind, plan.field.as_deref()) {
-                (Kind::DistinctCount, Some(f)) => {
-                    let Some(codes) = columns.codes.get(f) else {
-                        continue;
-                    };
-                    let (start, order) = by_group.get_or_insert_with(|| {
-                        let mut start = vec![0usize; groups + 1];
-                        for &g in &group {
-                            if g != u32::MAX {
-                                start[g as usize + 1] += 1;
-                            }
-                        }
-                        for g in 0..groups {
-                            start[g + 1] += start[g];
-                        }
-                        let mut next = start.clone();
-                        let mut order = vec![0u32; start[groups]];
-                        for (i, &g) in group.iter().enumerate() {
-                            if g != u32::MAX {
-                                order[next[g as usize]] = i as u32;
-                                next[g as usize] += 1;
-                            }
-                        }
-                        (start, order)
-                    });
-                    let mut seen = vec![u32::MAX; codes.len()];
-                    for g in 0..groups {
-                        for &i in &order[start[g]..start[g + 1]] {
-                            let i = i as usize;
-                            if !passes(i) {
-                                continue;
-                            }
-                            rows[g] += 1;
-                            let c = codes.rows.get(i).copied().unwrap_or(NO_CODE);
-                            if let Some(s) = seen.get_mut(c as usize)
-                                && *s != g as u32
-                            {
-                                *s = g as u32;
-                                units[g] += 1;
-                            }
+        let d = match dim {
+            Some(_) => labels
+                .and_then(|l| l.rows.get(i).copied())
+                .unwrap_or(NO_CODE),
+            None => 0,
+        };
+        let mut new = || {
+            keys.push((p, d));
+            (keys.len() - 1) as u32
+        };
+        *g = match &mut slots {
+            Some(slots) => {
+                let column = if d == NO_CODE { width - 1 } else { d as usize };
+                let at = (p - low) as usize * width + column;
+                match slots.get_mut(at) {
+                    Some(s) if *s == u32::MAX => {
+                        *s = new();
+                        *s
+                    }
+                    Some(s) => *s,
+                    None => continue,
+                }
+            }
+            None => *ids.entry((p, d)).or_insert_with(new),
+        };
+    }
+    let groups = keys.len();
+    // Rows by group, for distinct counts (a counting sort), built only when needed.
+    let mut by_group: Option<(Vec<usize>, Vec<u32>)> = None;
+    for &(k, dim_name) in on {
+        let plan = &plans[k];
+        let keep = plan.filter.as_deref().and_then(|f| columns.flags.get(f));
+        let passes = |i: usize| keep.is_none_or(|k| k.get(i).copied().unwrap_or(false));
+        let mut rows = vec![0u64; groups];
+        let mut units = vec![0u64; groups];
+        let mut sums = vec![0f64; groups];
+        match (plan.kind, plan.field.as_deref()) {
+            (Kind::DistinctCount, Some(f)) => {
+                let Some(codes) = columns.codes.get(f) else {
+                    continue;
+                };
+                let (start, order) = by_group.get_or_insert_with(|| {
+                    let mut start = vec![0usize; groups + 1];
+                    for &g in &group {
+                        if g != u32::MAX {
+                            start[g as usize + 1] += 1;
                         }
                     }
-                }
-                (Kind::Sum | Kind::Mean, Some(f)) => {
-                    let values = columns.numbers.get(f);
+                    for g in 0..groups {
+                        start[g + 1] += start[g];
+                    }
+                    let mut next = start.clone();
+                    let mut order = vec![0u32; start[groups]];
                     for (i, &g) in group.iter().enumerate() {
-                        if g == u32::MAX || !passes(i) {
+                        if g != u32::MAX {
+                            order[next[g as usize]] = i as u32;
+                            next[g as usize] += 1;
+                        }
+                    }
+                    (start, order)
+                });
+                let mut seen = vec![u32::MAX; codes.len()];
+                for g in 0..groups {
+                    for &i in &order[start[g]..start[g + 1]] {
+                        let i = i as usize;
+                        if !passes(i) {
                             continue;
                         }
+                        rows[g] += 1;
+                        let c = codes.rows.get(i).copied().unwrap_or(NO_CODE);
+                        if let Some(s) = seen.get_mut(c as usize)
+                            && *s != g as u32
+                        {
+                            *s = g as u32;
+                            units[g] += 1;
+                        }
+                    }
+                }
+            }
+            (Kind::Sum | Kind::Mean, Some(f)) => {
+                let values = columns.numbers.get(f);
+                for (i, &g) in group.iter().enumerate() {
+                    if g == u32::MAX || !passes(i) {
+                        continue;
+                    }
+                    rows[g as usize] += 1;
+                    if let Some(v) = values.and_then(|v| v.get(i)).filter(|v| !v.is_nan()) {
+                        units[g as usize] += 1;
+                        sums[g as usize] += v;
+                    }
+                }
+            }
+            _ => {
+                for (i, &g) in group.iter().enumerate() {
+                    if g != u32::MAX && passes(i) {
                         rows[g as usize] += 1;
-                        if let Some(v) = values.and_then(|v| v.get(i)).filter(|v| !v.is_nan()) {
-                            units[g as usize] += 1;
-                            sums[g as usize] += v;
-                        }
                     }
                 }
-                _ => {
-                    for (i, &g) in group.iter().enumerate() {
-                        if g != u32::MAX && passes(i) {
-                            rows[g as usize] += 1;
-                        }
-                    }
-                    units.clone_from(&rows);
-                }
+                units.clone_from(&rows);
             }
-            for (g, &(p, d)) in keys.iter().enumerate() {
-                if rows[g] == 0 {
-                    continue;
-                }
-                let value = match plan.kind {
-                    Kind::Sum => Some(sums[g]),
-                    Kind::Mean => (units[g] > 0).then(|| sums[g] / units[g] as f64),
-                    _ => Some(units[g] as f64),
-                };
-                let raw = labels.and_then(|l| l.texts.get(d as usize)).map(|t| &**t);
-                out.push((
-                    k,
-                    dim_name,
-                    (p, raw),
-                    Cell {
-                        value,
-                        units: units[g],
-                    },
-                ));
+        }
+        for (g, &(p, d)) in keys.iter().enumerate() {
+            if rows[g] == 0 {
+                continue;
             }
+            let value = match plan.kind {
+                Kind::Sum => Some(sums[g]),
+                Kind::Mean => (units[g] > 0).then(|| sums[g] / units[g] as f64),
+                _ => Some(units[g] as f64),
+            };
+            let raw = labels.and_then(|l| l.texts.get(d as usize)).map(|t| &**t);
+            out.push((
+                k,
+                dim_name,
+                (p, raw),
+                Cell {
+                    value,
+                    units: units[g],
+                },
+            ));
         }
     }
     out
