@@ -1,6 +1,6 @@
 //! How the cost of one submission's commit grows with the store's history.
 //!
-//!     cargo run --release -p backbone-store --example commit_cost -- [COMMITS] [MODE] [DIR]
+//!     cargo run --release -p backbone-store --example commit_cost -- [COMMITS] [MODE] [DIR] [--fresh]
 //!
 //! Makes COMMITS (default 5000) small submissions into a fresh store, one after another,
 //! through the same calls `backbone ingest` makes (begin, write, commit, mirror the ledger).
@@ -8,7 +8,12 @@
 //! those 240 submissions, so the table stays the same size while its history grows; this
 //! is what checkpoints are for. MODE `grow`: a new period every 20 commits (every 7th a
 //! resubmission), so the table itself grows to thousands of files. Prints the median time of
-//! commits #6–#15 and of the last 20 (in milliseconds), and their ratio.
+//! commits #6–#15 and of the last 20 (in milliseconds), and their ratio; and the means of the
+//! first and last 100, which include the commits that write a checkpoint. `--fresh` opens the
+//! store again for every commit (one `backbone ingest` process per file); without it the
+//! store is kept open, as the nightly run and the portal keep it.
+//!
+//! `RUST_LOG=backbone_store=debug` prints each step of each commit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -19,7 +24,19 @@ use deltalake::arrow::array::{Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // RUST_LOG=backbone_store=debug prints each step of each commit.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    // `--fresh`: open the store again for every commit, as one `backbone ingest` process per
+    // file does, so nothing loaded is kept between commits.
+    let fresh = all.iter().any(|a| a == "--fresh");
+    let mut args = all.into_iter().filter(|a| a != "--fresh");
     let commits: usize = args
         .next()
         .map_or(5000, |a| a.parse().expect("COMMITS: a number"));
@@ -33,7 +50,7 @@ fn main() {
         None => std::env::temp_dir().join(format!("backbone-commit-cost-{}", std::process::id())),
     };
     let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::open(&dir).unwrap();
+    let mut store = Store::open(&dir).unwrap();
     let schema = Arc::new(Schema::new(vec![
         Field::new("record_id", DataType::Utf8, false),
         Field::new("age", DataType::Int64, true),
@@ -81,6 +98,9 @@ fn main() {
             table_version: None,
         };
         let started = Instant::now();
+        if fresh {
+            store = Store::open(&dir).unwrap();
+        }
         store.commit(submission, &schema, vec![batch]).unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         if (i + 1) % 500 == 0 {
@@ -94,11 +114,35 @@ fn main() {
     };
     let first = median(&times[5.min(commits)..15.min(commits)]);
     let last = median(&times[commits.saturating_sub(20)..]);
-    println!("mode: {}", if grow { "grow" } else { "resubmit" });
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    println!(
+        "mode: {}{}",
+        if grow { "grow" } else { "resubmit" },
+        if fresh {
+            ", store opened afresh for every commit"
+        } else {
+            ""
+        }
+    );
     println!("commits: {commits}");
     println!("median of commits #6-#15: {first:.1} ms");
     println!("median of the last 20 commits: {last:.1} ms");
     println!("ratio: {:.2}", last / first);
+    // Means include the commits that write a checkpoint (every 25th), which medians hide.
+    let (early, late) = (
+        mean(&times[..100.min(commits)]),
+        mean(&times[commits.saturating_sub(100)..]),
+    );
+    println!("mean of the first 100 commits: {early:.1} ms");
+    println!("mean of the last 100 commits: {late:.1} ms");
+    println!("ratio of means: {:.2}", late / early);
+    println!(
+        "slowest of the last 100: {:.1} ms",
+        times[commits.saturating_sub(100)..]
+            .iter()
+            .copied()
+            .fold(0.0, f64::max)
+    );
     for k in [
         20, 25, 30, 40, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 5000,
     ] {

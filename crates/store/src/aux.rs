@@ -19,6 +19,10 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::{RETENTION, StoreError, is_conflict};
 
+/// Every store table writes a checkpoint every this many commits, so a reader replays at most
+/// this many JSON commits after the last checkpoint.
+pub(crate) const CHECKPOINT_INTERVAL: &str = "25";
+
 /// Opens the table at `url` (its latest version, or `version`), listing its log through
 /// [`LogDirStore`](crate::logdir::LogDirStore) so that opening costs the same at version
 /// 5 000 as at version 10.
@@ -60,7 +64,10 @@ pub(crate) async fn open_or_create(
         .with_table_name(name)
         .with_columns(kernel.fields().cloned())
         .with_partition_columns(partitions.iter().copied())
-        .with_configuration_property(deltalake::TableProperty::CheckpointInterval, Some("25"));
+        .with_configuration_property(
+            deltalake::TableProperty::CheckpointInterval,
+            Some(CHECKPOINT_INTERVAL),
+        );
     if keep_history {
         // Time travel must outlive any reproducibility horizon.
         create = create
@@ -117,6 +124,7 @@ pub(crate) async fn write_files(
 /// Commits `actions` with the application transaction `app_id = version`, if the table's
 /// transaction `app_id` is still at `from` (what the caller computed the actions from).
 /// Returns false, committing nothing, when another writer moved it: the caller decides again.
+/// On success `table` is at the version committed.
 pub(crate) async fn commit_once(
     table: &mut DeltaTable,
     name: &str,
@@ -150,7 +158,11 @@ pub(crate) async fn commit_once(
             .build(Some(snapshot), table.log_store(), operation)
             .await
         {
-            Ok(_) => return Ok(true),
+            Ok(finalized) => {
+                // The state after the commit (delta-rs brought it up to date incrementally).
+                table.state = Some(finalized.snapshot());
+                return Ok(true);
+            }
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(StoreError::delta(name, e)),
         }

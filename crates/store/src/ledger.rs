@@ -7,9 +7,11 @@
 //! re-read 4 999 log files. The cache may be deleted at any time; it is rebuilt from the log.
 //!
 //! For readers outside backbone the ledger is also mirrored into the `submissions` Delta
-//! table, one row per submission. The mirror is written after the data commit, whole (one
-//! file replaces the last: the table stays one file however long the history), and caught up
-//! by the next write (an application transaction per schema remembers how far it got), so it
+//! table, one row per submission. The mirror is written after the data commit: the entries
+//! since the last mirroring in a file of their own, and every 20 files the schema's entries
+//! again whole in one file that replaces them (so the table stays a few files however long
+//! the history, and a commit does not rewrite the whole history), and caught up by the next
+//! write (an application transaction per schema remembers how far it got), so it
 //! can lag a crashed ingest but never holds an entry the data table does not.
 
 use std::path::{Path, PathBuf};

@@ -304,14 +304,15 @@ impl Pending<'_> {
         let adds = store.rt.block_on(async {
             if self.rejects_table.is_none() {
                 self.rejects_table = Some(
-                    aux::open_or_create(
-                        &store.rejects_dir(),
-                        "rejects",
-                        &rejects::schema(),
-                        &[],
-                        true,
-                    )
-                    .await?,
+                    store
+                        .open_or_create(
+                            &store.rejects_dir(),
+                            "rejects",
+                            &rejects::schema(),
+                            &[],
+                            true,
+                        )
+                        .await?,
                 );
             }
             match &self.rejects_table {
@@ -335,8 +336,10 @@ impl Pending<'_> {
     /// A submission with no accepted row (rejected outright) changes no data: its commit
     /// carries only the ledger entry, and the submission it would have replaced stays.
     pub fn commit(mut self, mut submission: Submission) -> Result<u64, StoreError> {
+        let started = std::time::Instant::now();
         self.flush_rejects(&submission)?;
         let adds = self.files.finish()?;
+        tracing::debug!(table = self.schema, took = ?started.elapsed(), "files written");
         let replaces = submission.rows_accepted > 0;
         let schema = self.schema.clone();
         let root = self.store.root.clone();
@@ -347,12 +350,14 @@ impl Pending<'_> {
                 let adds: Vec<Action> =
                     self.reject_files.iter().cloned().map(Action::Add).collect();
                 aux::commit_once(table, "rejects", &adds, &app, None, 1).await?;
+                self.store.tables.keep(&self.store.rejects_dir(), table);
             }
             // Another ingest may commit to the table between our read and our commit (without
             // datafusion delta-rs treats any two writes as conflicting). Then: reload, check
             // again that these bytes are not in yet, recompute what to remove, and commit the
             // same files again; no Parquet is rewritten.
             let mut attempt = 0;
+            let started = std::time::Instant::now();
             loop {
                 attempt += 1;
                 if attempt > 1 {
@@ -398,6 +403,7 @@ impl Pending<'_> {
                     .try_collect()
                     .await
                     .map_err(|e| StoreError::delta(&schema, e))?;
+                tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
                 let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
                 if replaces {
                     actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
@@ -428,9 +434,15 @@ impl Pending<'_> {
                 {
                     Ok(finalized) => {
                         let version = finalized.version();
+                        self.table.state = Some(finalized.snapshot());
+                        self.store.tables.keep(&self.store.table_dir(&schema), &self.table);
+                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "committed");
+                        let started = std::time::Instant::now();
+                        let mirrored = self.store.mirror(&self.table, &schema, version).await;
+                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "mirrored");
                         // The mirror for outside readers. The log is read at the version just
                         // made; reloading the table would list the whole log folder again.
-                        return match self.store.mirror(&self.table, &schema, version).await {
+                        return match mirrored {
                             Ok(_) => Ok(version),
                             Err(e) => Err(StoreError::MirrorBehind {
                                 version,
@@ -459,6 +471,10 @@ fn current_of<'a>(
         .map(|s| s.id.clone())
 }
 
+/// How many files a schema's entries in the `submissions` table may span before they are
+/// written again as one.
+const MIRROR_FILES: usize = 20;
+
 /// Attempts at a commit that keeps losing races to other writers.
 pub(crate) const MAX_ATTEMPTS: u32 = 20;
 
@@ -481,6 +497,52 @@ pub struct Store {
     archive: PathBuf,
     rt: tokio::runtime::Runtime,
     memo: ledger::Memo,
+    tables: Tables,
+}
+
+/// The tables this process has loaded, by folder, kept between commits. Bringing a kept table
+/// up to date reads only the commits made since and applies them to the files it knows;
+/// loading afresh replays the last checkpoint and every commit after it for every file of
+/// the table. The nightly run and the portal commit many submissions in one process.
+#[derive(Default)]
+struct Tables(std::sync::Mutex<HashMap<PathBuf, DeltaTable>>);
+
+impl Tables {
+    /// The kept table of `dir` brought up to date, or `None` (never loaded, or it could not
+    /// be brought up to date: then the caller loads it afresh).
+    async fn latest(&self, dir: &Path) -> Option<DeltaTable> {
+        let mut table = self.0.lock().ok()?.get(dir).cloned()?;
+        if !dir.join("_delta_log").is_dir() || table.update_state().await.is_err() {
+            self.forget(dir);
+            return None;
+        }
+        Some(table)
+    }
+
+    /// Keeps `table` for the next use, unless a checkpoint was just written at its version.
+    /// A kept table grows by a batch of file actions at each update (delta-rs applies new
+    /// commits on top of what it had, removed files included, and does not switch to a newer
+    /// checkpoint), so it is loaded afresh from each new checkpoint: the cost of an update
+    /// stays bounded by the checkpoint interval, not by the history.
+    fn keep(&self, dir: &Path, table: &DeltaTable) {
+        let interval: u64 = aux::CHECKPOINT_INTERVAL.parse().unwrap_or(1);
+        let at_checkpoint = table
+            .version()
+            .is_some_and(|v| (v + 1).is_multiple_of(interval));
+        if let Ok(mut tables) = self.0.lock() {
+            if at_checkpoint {
+                tables.remove(dir);
+            } else {
+                tables.insert(dir.to_path_buf(), table.clone());
+            }
+        }
+    }
+
+    fn forget(&self, dir: &Path) {
+        if let Ok(mut tables) = self.0.lock() {
+            tables.remove(dir);
+        }
+    }
 }
 
 impl Store {
@@ -509,6 +571,7 @@ impl Store {
             archive,
             rt,
             memo: ledger::Memo::default(),
+            tables: Tables::default(),
         })
     }
 
@@ -581,16 +644,21 @@ impl Store {
         p.is_file().then_some(p)
     }
 
-    async fn load(
-        &self,
-        schema: &str,
-        version: Option<u64>,
-    ) -> Result<Option<DeltaTable>, StoreError> {
-        load_dir(&self.table_dir(schema), schema, version).await
+    /// A schema's table at its latest version.
+    async fn load(&self, schema: &str) -> Result<Option<DeltaTable>, StoreError> {
+        let dir = self.table_dir(schema);
+        if let Some(table) = self.tables.latest(&dir).await {
+            return Ok(Some(table));
+        }
+        let table = load_dir(&dir, schema, None).await?;
+        if let Some(t) = &table {
+            self.tables.keep(&dir, t);
+        }
+        Ok(table)
     }
 
     async fn create(&self, schema: &str, rows: &SchemaRef) -> Result<DeltaTable, StoreError> {
-        aux::open_or_create(
+        self.open_or_create(
             &self.table_dir(schema),
             schema,
             &table_schema(rows),
@@ -598,6 +666,23 @@ impl Store {
             true,
         )
         .await
+    }
+
+    /// One of the store's tables at its latest version, created the first time; kept.
+    async fn open_or_create(
+        &self,
+        dir: &Path,
+        name: &str,
+        schema: &SchemaRef,
+        partitions: &[&str],
+        keep_history: bool,
+    ) -> Result<DeltaTable, StoreError> {
+        if let Some(table) = self.tables.latest(dir).await {
+            return Ok(table);
+        }
+        let table = aux::open_or_create(dir, name, schema, partitions, keep_history).await?;
+        self.tables.keep(dir, &table);
+        Ok(table)
     }
 
     /// Every submission recorded in a schema's table, oldest first, with the version each
@@ -649,15 +734,19 @@ impl Store {
         sha256: &str,
         rows: &SchemaRef,
     ) -> Result<Begun<'_>, StoreError> {
+        let started = std::time::Instant::now();
         let table = self.rt.block_on(async {
-            match self.load(schema, None).await? {
+            match self.load(schema).await? {
                 Some(t) => Ok(t),
                 None => self.create(schema, rows).await,
             }
         })?;
+        tracing::debug!(table = schema, took = ?started.elapsed(), "loaded");
+        let started = std::time::Instant::now();
         let earlier = self
             .rt
             .block_on(ledger::versions(&self.root, &self.memo, &table, schema))?;
+        tracing::debug!(table = schema, took = ?started.elapsed(), "ledger read");
         if let Some(same) = earlier
             .submissions()
             .find(|s| s.sha256 == sha256 && s.partner == partner && s.period == period)
@@ -681,11 +770,12 @@ impl Store {
     }
 
     /// Brings the `submissions` table up to date with a schema's ledger (the entries its data
-    /// commits carry): the schema's partition is written again whole, in one file. Returns
+    /// commits carry): the entries since the last mirroring are appended in one file (and
+    /// every [`MIRROR_FILES`] files the schema's partition is written again whole). Returns
     /// whether it changed anything. Safe to run at any time, by any number of processes.
     pub fn sync_ledger_table(&self, schema: &str) -> Result<bool, StoreError> {
         self.rt.block_on(async {
-            match self.load(schema, None).await? {
+            match self.load(schema).await? {
                 Some(table) => match table.version() {
                     Some(v) => self.mirror(&table, schema, v).await,
                     None => Ok(false),
@@ -704,29 +794,24 @@ impl Store {
         current: u64,
     ) -> Result<bool, StoreError> {
         const NAME: &str = "submissions";
-        let mut mirror = aux::open_or_create(
-            &self.submissions_dir(),
-            NAME,
-            &ledger::mirror_schema(),
-            &["schema"],
-            false,
-        )
-        .await?;
+        let started = std::time::Instant::now();
+        let mut mirror = self
+            .open_or_create(
+                &self.submissions_dir(),
+                NAME,
+                &ledger::mirror_schema(),
+                &["schema"],
+                false,
+            )
+            .await?;
+        tracing::debug!(table = NAME, took = ?started.elapsed(), "opened");
         let app = format!("backbone-ledger-{schema}");
         for _ in 0..MAX_ATTEMPTS {
+            let started = std::time::Instant::now();
             let from = aux::txn_version(&mirror, NAME, &app).await?;
             if from.is_some_and(|f| f >= current as i64) {
                 return Ok(false);
             }
-            let versions =
-                ledger::versions_to(&self.root, &self.memo, table, schema, current).await?;
-            let entries: Vec<&Submission> = versions.submissions().collect();
-            let mut actions: Vec<Action> =
-                aux::write_files(&mirror, NAME, vec![ledger::mirror_rows(&entries)?])
-                    .await?
-                    .into_iter()
-                    .map(Action::Add)
-                    .collect();
             let old: Vec<_> = mirror
                 .get_active_add_actions_by_partitions(&[(
                     "schema",
@@ -736,8 +821,40 @@ impl Store {
                 .try_collect()
                 .await
                 .map_err(|e| StoreError::delta(NAME, e))?;
-            actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
-            if aux::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await? {
+            // The entries since the last mirroring go in a file of their own; every
+            // MIRROR_FILES files the schema's entries are written again whole, in one file
+            // that replaces the others. Rewriting them all at every commit cost a time that
+            // grew with the history.
+            let first = match from {
+                Some(f) if old.len() < MIRROR_FILES => usize::try_from(f + 1).unwrap_or(0),
+                _ => 0,
+            };
+            let versions =
+                ledger::versions_to(&self.root, &self.memo, table, schema, current).await?;
+            let entries: Vec<&Submission> = versions
+                .get(first..)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.submission.as_ref())
+                .collect();
+            let mut actions: Vec<Action> = Vec::new();
+            if !entries.is_empty() {
+                let rows = ledger::mirror_rows(&entries)?;
+                actions.extend(
+                    aux::write_files(&mirror, NAME, vec![rows])
+                        .await?
+                        .into_iter()
+                        .map(Action::Add),
+                );
+            }
+            if first == 0 {
+                actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
+            }
+            tracing::debug!(table = NAME, entries = entries.len(), took = ?started.elapsed(), "written");
+            let committed =
+                aux::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await?;
+            self.tables.keep(&self.submissions_dir(), &mirror);
+            if committed {
                 return Ok(true);
             }
             // Another process mirrored meanwhile: look again (our file is an orphan now).
@@ -818,7 +935,7 @@ impl Store {
     /// submission that made it; with `as_of`, only the versions up to that one.
     pub fn history(&self, schema: &str, as_of: Option<u64>) -> Result<Vec<Version>, StoreError> {
         self.rt.block_on(async {
-            let Some(table) = self.load(schema, None).await? else {
+            let Some(table) = self.load(schema).await? else {
                 return match as_of {
                     Some(v) => Err(StoreError::NoVersion(schema.to_owned(), v)),
                     None => Ok(Vec::new()),
@@ -839,7 +956,7 @@ impl Store {
     /// The table's current version, if the table exists.
     pub fn version(&self, schema: &str) -> Result<Option<u64>, StoreError> {
         self.rt
-            .block_on(async { Ok(self.load(schema, None).await?.and_then(|t| t.version())) })
+            .block_on(async { Ok(self.load(schema).await?.and_then(|t| t.version())) })
     }
 }
 

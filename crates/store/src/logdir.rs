@@ -9,10 +9,16 @@
 //! order is version order) and builds object metadata only for the few files after the
 //! offset. Everything else, and any `_delta_log` holding a subfolder, goes to
 //! `LocalFileSystem` unchanged.
+//!
+//! A table kept open between commits is listed several times per commit; each store keeps
+//! the names it read and adds to them only what can have appeared since (see [`Listing`]),
+//! so a listing does not read the whole folder again.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use deltalake::logstore::object_store::local::LocalFileSystem;
@@ -27,12 +33,15 @@ use futures::stream::{self, BoxStream, StreamExt};
 #[derive(Debug)]
 pub(crate) struct LogDirStore {
     inner: Arc<LocalFileSystem>,
+    /// The last full read of each `_delta_log` folder listed, by folder.
+    listings: Mutex<HashMap<PathBuf, Listing>>,
 }
 
 impl LogDirStore {
     pub(crate) fn new() -> Self {
         Self {
             inner: Arc::new(LocalFileSystem::new()),
+            listings: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -43,14 +52,53 @@ impl fmt::Display for LogDirStore {
     }
 }
 
-/// The names in `prefix` (a `_delta_log` folder) after `after`, sorted; `None` when the
-/// folder holds a subfolder past the offset (then the recursive listing is needed).
-fn log_names_after(prefix: &Path, after: Option<&str>) -> Option<std::io::Result<Vec<String>>> {
-    if prefix.filename() != Some("_delta_log") {
-        return None;
+/// The names of a `_delta_log` folder, kept between listings. Reading a folder of 5 000
+/// versions costs the kernel's directory hashing of every entry; a table kept open is listed
+/// several times per commit. Log files are only ever added, and commits are numbered without
+/// gaps, so what a listing must add to a kept one is: the commits after the last one known
+/// (looked up by name, `{v:020}.json`, until one is missing), and any checkpoint another
+/// writer made, which `_last_checkpoint` changing shows (it is written after the
+/// checkpoint, by replacing the file). Then the folder is read again whole.
+#[derive(Debug)]
+struct Listing {
+    /// Every file name, sorted.
+    names: Vec<String>,
+    /// The version after the last commit file known.
+    next: u64,
+    /// `_last_checkpoint` when the folder was read.
+    hint: Option<Stamp>,
+}
+
+/// What tells one `_last_checkpoint` from another: each is a new file (written aside, then
+/// renamed over the last), so its inode changes; size and time for file systems without one.
+type Stamp = (u64, u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &std::path::Path) -> std::io::Result<Option<Stamp>> {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            #[cfg(unix)]
+            let ino = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let ino = 0;
+            Ok(Some((ino, m.len(), m.modified().ok())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    let dir = std::path::PathBuf::from(format!("/{}", prefix.as_ref()));
-    let entries = match std::fs::read_dir(&dir) {
+}
+
+/// The version a commit file's name stands for (`00000000000000000042.json`).
+fn commit_version(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// Reads a `_delta_log` folder whole; `None` when it holds a subfolder or a name that is not
+/// plain (those go the exact, recursive way).
+fn read_log_dir(dir: &std::path::Path, hint: Option<Stamp>) -> Option<std::io::Result<Listing>> {
+    let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => return Some(Err(e)),
     };
@@ -66,9 +114,6 @@ fn log_names_after(prefix: &Path, after: Option<&str>) -> Option<std::io::Result
             n.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         })?;
-        if after.is_some_and(|a| name.as_str() <= a) {
-            continue;
-        }
         match entry.file_type() {
             Ok(t) if t.is_dir() => return None,
             Ok(_) => {}
@@ -77,16 +122,64 @@ fn log_names_after(prefix: &Path, after: Option<&str>) -> Option<std::io::Result
         names.push(name);
     }
     names.sort_unstable();
-    Some(Ok(names))
+    let next = names
+        .iter()
+        .filter_map(|n| commit_version(n))
+        .max()
+        .map_or(0, |v| v + 1);
+    Some(Ok(Listing { names, next, hint }))
 }
 
 impl LogDirStore {
+    /// The names in `prefix` (a `_delta_log` folder) after `after`, sorted; `None` when the
+    /// folder is not one this store lists itself.
+    fn log_names_after(
+        &self,
+        prefix: &Path,
+        after: Option<&str>,
+    ) -> Option<std::io::Result<Vec<String>>> {
+        if prefix.filename() != Some("_delta_log") {
+            return None;
+        }
+        let dir = PathBuf::from(format!("/{}", prefix.as_ref()));
+        let hint = match stamp(&dir.join("_last_checkpoint")) {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut listings = self.listings.lock().ok()?;
+        let listing = match listings.remove(&dir) {
+            Some(mut kept) if kept.hint == hint => {
+                loop {
+                    let name = format!("{:020}.json", kept.next);
+                    match std::fs::symlink_metadata(dir.join(&name)) {
+                        Ok(_) => {
+                            let at = kept.names.partition_point(|n| *n < name);
+                            kept.names.insert(at, name);
+                            kept.next += 1;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                kept
+            }
+            _ => match read_log_dir(&dir, hint)? {
+                Ok(l) => l,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        let from = after.map_or(0, |a| listing.names.partition_point(|n| n.as_str() <= a));
+        let names = listing.names[from..].to_vec();
+        listings.insert(dir, listing);
+        Some(Ok(names))
+    }
+
     fn fast_list(
         &self,
         prefix: &Path,
         after: Option<&str>,
     ) -> Option<BoxStream<'static, Result<ObjectMeta>>> {
-        let names = match log_names_after(prefix, after)? {
+        let names = match self.log_names_after(prefix, after)? {
             Ok(n) => n,
             // Let LocalFileSystem report the error in its own terms.
             Err(_) => return None,
@@ -100,7 +193,7 @@ impl LogDirStore {
                     let path = prefix.clone().join(name.as_str());
                     async move { inner.head(&path).await }
                 })
-                // A file removed between the listing and its metadata is not there.
+                // A file removed since the listing (a temporary commit file) is not there.
                 .filter(|r| {
                     std::future::ready(!matches!(
                         r,
@@ -244,13 +337,47 @@ mod tests {
                 names(theirs.list(Some(&prefix))).await
             );
             assert!(
-                log_names_after(&prefix, Some("0")).is_some_and(|r| r.is_ok()),
+                ours.log_names_after(&prefix, Some("0"))
+                    .is_some_and(|r| r.is_ok()),
                 "the fast path was the one compared"
+            );
+            // Listed again after other writers added commits, then a checkpoint: the kept
+            // listing must show exactly what the folder holds.
+            let offset = prefix.clone().join("00000000000000000050");
+            for v in 60..63u64 {
+                let _ = std::fs::write(log.join(format!("{v:020}.json")), b"new");
+            }
+            let a = names(ours.list_with_offset(Some(&prefix), &offset)).await;
+            assert!(a.iter().any(|(n, _)| n.ends_with("62.json")), "{a:?}");
+            assert_eq!(
+                a,
+                names(theirs.list_with_offset(Some(&prefix), &offset)).await
+            );
+            let _ = std::fs::write(log.join("00000000000000000062.checkpoint.parquet"), b"c");
+            let _ = std::fs::write(log.join("00000000000000000063.json"), b"new");
+            let tmp = log.join("_last_checkpoint.tmp");
+            let _ = std::fs::write(&tmp, b"{\"version\":62,\"size\":1}");
+            let _ = std::fs::rename(&tmp, log.join("_last_checkpoint"));
+            let a = names(ours.list_with_offset(Some(&prefix), &offset)).await;
+            assert!(
+                a.iter().any(|(n, _)| n.ends_with("62.checkpoint.parquet")),
+                "{a:?}"
+            );
+            assert_eq!(
+                a,
+                names(theirs.list_with_offset(Some(&prefix), &offset)).await
+            );
+            // A temporary commit file gone since: not listed.
+            let _ = std::fs::remove_file(log.join("_commit_3f2a.json.tmp"));
+            assert_eq!(
+                names(ours.list_with_offset(Some(&prefix), &offset)).await,
+                names(theirs.list_with_offset(Some(&prefix), &offset)).await
             );
             // A subfolder in the log: the exact, recursive listing.
             let _ = std::fs::create_dir_all(log.join("_commits"));
             let _ = std::fs::write(log.join("_commits/00000000000000000061.json"), b"z");
             let offset = prefix.clone().join("00000000000000000058");
+            let _ = std::fs::write(log.join("_last_checkpoint"), b"{}");
             let a = names(ours.list_with_offset(Some(&prefix), &offset)).await;
             assert!(a.iter().any(|(n, _)| n.contains("_commits/")), "{a:?}");
             assert_eq!(

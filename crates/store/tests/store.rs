@@ -141,3 +141,66 @@ fn files_are_archived_by_hash() {
     );
     assert_eq!(store.archive(&f).unwrap(), sha);
 }
+
+/// Two stores open on the same folder (two processes: the portal and a nightly run) take
+/// turns committing. Each keeps its loaded tables between commits; each must see the other's
+/// commits, so that a resubmission removes the rows the other one wrote.
+#[test]
+fn two_stores_taking_turns_each_see_the_others_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Store::open(dir.path()).unwrap();
+    let b = Store::open(dir.path()).unwrap();
+    let schema = rows(&[], &[]).schema();
+    let mut expected = Vec::new();
+    // 60 turns: past two checkpoints of every table, so the kept listings and tables are
+    // brought up to date across checkpoints another store wrote.
+    for turn in 0..60u32 {
+        let store = if turn % 2 == 0 { &a } else { &b };
+        let period = format!("2024-{:02}", 1 + turn % 3);
+        let id = format!("r{turn}");
+        let sha = format!("{turn:08x}");
+        let done = store
+            .commit(
+                submission("P01", &period, &sha, 1),
+                &schema,
+                vec![rows(&[id.as_str()], &[i64::from(turn)])],
+            )
+            .unwrap();
+        assert!(matches!(done, Committed::Version(_)), "turn {turn}");
+        // The partner's current file for each period is its last one.
+        expected = (turn.saturating_sub(2)..=turn)
+            .map(|t| format!("r{t}"))
+            .collect();
+        expected.sort();
+        for s in [&a, &b] {
+            assert_eq!(ids(&s.read("svc", None).unwrap()), expected, "turn {turn}");
+        }
+    }
+    let ledger = a.submissions("svc", None).unwrap();
+    assert_eq!(ledger.len(), 60);
+    assert_eq!(b.submissions("svc", None).unwrap(), ledger);
+    // Each resubmission names the one before it for its period, whichever store wrote it.
+    for (i, s) in ledger.iter().enumerate().skip(3) {
+        assert_eq!(s.supersedes.as_ref(), Some(&ledger[i - 3].id), "{i}");
+    }
+    // The ledger's mirror holds every submission once, in a few files.
+    let mirrored = a.read_ledger_table().unwrap();
+    let mut mirrored_ids: Vec<String> = mirrored
+        .iter()
+        .flat_map(|batch| {
+            let c = batch
+                .column(batch.schema().index_of("submission_id").unwrap())
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..c.len()).map(move |i| c.value(i).to_owned())
+        })
+        .collect();
+    mirrored_ids.sort();
+    let mut ledger_ids: Vec<String> = ledger.iter().map(|s| s.id.clone()).collect();
+    ledger_ids.sort();
+    assert_eq!(mirrored_ids, ledger_ids);
+    assert!(mirrored.len() <= 20, "{} files", mirrored.len());
+    assert_eq!(ids(&a.read("svc", None).unwrap()), expected);
+}
