@@ -145,7 +145,13 @@ impl FileWriter {
         let handle = std::thread::Builder::new()
             .name("parquet-writer".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
+                // One worker beside this thread: delta-rs hands each finished row group to
+                // object_store's upload as a spawned task, and this thread blocks on the
+                // channel between batches. On a current-thread runtime those tasks ran only
+                // when the file closed, so a 128 MiB file's bytes were all held until then.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("parquet-upload")
                     .enable_all()
                     .build()
                     .map_err(|e| StoreError::io(Path::new("tokio runtime"), e))?;
