@@ -42,11 +42,16 @@ fn submission(partner: &str, period: &str, sha: &str, accepted: u64) -> Submissi
 }
 
 fn ids(batches: &[RecordBatch]) -> Vec<String> {
+    strings(batches, "record_id")
+}
+
+/// A text column's values across batches, sorted.
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
     let mut out: Vec<String> = batches
         .iter()
         .flat_map(|b| {
             let c = b
-                .column(b.schema().index_of("record_id").unwrap())
+                .column(b.schema().index_of(column).unwrap())
                 .as_any()
                 .downcast_ref::<StringArray>()
                 .unwrap()
@@ -185,19 +190,7 @@ fn two_stores_taking_turns_each_see_the_others_commits() {
     }
     // The ledger's mirror holds every submission once, in a few files.
     let mirrored = a.read_ledger_table().unwrap();
-    let mut mirrored_ids: Vec<String> = mirrored
-        .iter()
-        .flat_map(|batch| {
-            let c = batch
-                .column(batch.schema().index_of("submission_id").unwrap())
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap()
-                .clone();
-            (0..c.len()).map(move |i| c.value(i).to_owned())
-        })
-        .collect();
-    mirrored_ids.sort();
+    let mirrored_ids = strings(&mirrored, "submission_id");
     let mut ledger_ids: Vec<String> = ledger.iter().map(|s| s.id.clone()).collect();
     ledger_ids.sort();
     assert_eq!(mirrored_ids, ledger_ids);
