@@ -251,8 +251,8 @@ enum PartnerCommand {
 /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); after
 /// that, the Parquet writer's row-group buffers and the reader's blocks, allocated on one
 /// thread and freed on another, come from per-thread arenas and stay there: ingesting the
-/// peers' 5M-row file peaked at 379–405 MiB of RSS for 268 MB of heap. With the threshold
-/// fixed at 1 MiB: 316–326 MiB; `metrics --full` 500–518 → 452–458 MiB, no slower
+/// peers' 5M-row file peaked at 370–395 MiB of RSS for 268 MB of heap. With the threshold
+/// fixed at 1 MiB: 316–326 MiB; `metrics --full` 489–505 → 441–448 MiB, no slower
 /// (BENCHMARKS.md).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
