@@ -21,7 +21,7 @@ use crate::{RETENTION, StoreError, is_conflict};
 
 /// Every store table writes a checkpoint every this many commits, so a reader replays at most
 /// this many JSON commits after the last checkpoint.
-pub(crate) const CHECKPOINT_INTERVAL: &str = "25";
+pub(crate) const CHECKPOINT_INTERVAL: u64 = 25;
 
 /// Opens the table at `url` (its latest version, or `version`), listing its log through
 /// [`LogDirStore`](crate::logdir::LogDirStore) so that opening costs the same at version
@@ -66,7 +66,7 @@ pub(crate) async fn open_or_create(
         .with_partition_columns(partitions.iter().copied())
         .with_configuration_property(
             deltalake::TableProperty::CheckpointInterval,
-            Some(CHECKPOINT_INTERVAL),
+            Some(CHECKPOINT_INTERVAL.to_string()),
         );
     if keep_history {
         // Time travel must outlive any reproducibility horizon.

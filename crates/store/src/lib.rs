@@ -531,10 +531,9 @@ impl Tables {
     /// checkpoint), so it is loaded afresh from each new checkpoint: the cost of an update
     /// stays bounded by the checkpoint interval, not by the history.
     fn keep(&self, dir: &Path, table: &DeltaTable) {
-        let interval: u64 = aux::CHECKPOINT_INTERVAL.parse().unwrap_or(1);
         let at_checkpoint = table
             .version()
-            .is_some_and(|v| (v + 1).is_multiple_of(interval));
+            .is_some_and(|v| (v + 1).is_multiple_of(aux::CHECKPOINT_INTERVAL));
         if let Ok(mut tables) = self.0.lock() {
             if at_checkpoint {
                 tables.remove(dir);
