@@ -116,7 +116,11 @@ impl Output {
                 if let Col::Str(b) = col {
                     match (v, &self.pseudonymiser) {
                         (Value::Null, _) | (_, None) => b.append_null(),
-                        (v, Some(p)) => b.append_value(p.pseudonym(&v.canonical())),
+                        (v, Some(p)) => {
+                            // Hex digits, always UTF-8: no allocation per row.
+                            let hex = p.pseudonym_hex(&v.canonical());
+                            b.append_value(std::str::from_utf8(&hex).unwrap_or_default());
+                        }
                     }
                 }
                 continue;
