@@ -141,8 +141,11 @@ pub(crate) fn ingest_file(store: &Store, args: &Args, received: String) -> Resul
         |n| n.to_string_lossy().into_owned(),
     );
     options.display_name = Some(file_name.clone());
-    // Before anything reads the file: its bytes, under their hash.
+    // Before anything reads the file: its bytes, under their hash. Validation then reads the
+    // archived copy, so the rows stored are exactly the bytes kept and hashed, even if the
+    // partner's file changes meanwhile.
     let sha256 = store.archive(file)?;
+    let source = store.archived(&sha256).unwrap_or_else(|| file.clone());
     let rows = arrow_schema(&schema);
     let mut pending = match store.begin(&schema.name, partner, period, &sha256, &rows)? {
         Begun::Duplicate(s) => return Ok(Outcome::Duplicate(s)),
@@ -170,7 +173,7 @@ pub(crate) fn ingest_file(store: &Store, args: &Args, received: String) -> Resul
             submission: &submission,
             fields: schema.fields.iter().map(|f| f.name.clone()).collect(),
         };
-        match read_file(file, &schema, &options, &mut sink) {
+        match read_file(&source, &schema, &options, &mut sink) {
             Ok(r) => r,
             Err(e) => {
                 return Ok(Outcome::Unreadable {
