@@ -4,9 +4,9 @@
 //!     cargo run --release -p backbone-store --example ingest_time -- FILE SCHEMA.json [DIR]
 //!
 //! Then `validate`: the same file read with no rows kept, as `backbone validate` reads it.
-//! The store's example builds in a few minutes where the `backbone` binary (which links
-//! polars) takes a quarter of an hour, so the ingest path is tuned here and the figures in
-//! BENCHMARKS.md are then taken with the binary.
+//! The store's example builds in ~5 minutes where the `backbone` binary (which links polars)
+//! took 17–27 here, so the ingest path is tuned with this and the figures in BENCHMARKS.md
+//! are then taken with the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;

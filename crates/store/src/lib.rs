@@ -1099,38 +1099,45 @@ fn with_submission_column(
     batch: &RecordBatch,
     s: &Submission,
 ) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new(SUBMISSION_COLUMN, DataType::Utf8, false));
-    let mut columns = batch.columns().to_vec();
-    columns.push(constant(&s.id, batch.num_rows()));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    let id = constant(&s.id, batch.num_rows());
+    with_columns(
+        batch,
+        vec![(Field::new(SUBMISSION_COLUMN, DataType::Utf8, false), id)],
+    )
 }
 
+/// A batch read from a file with its partition values as columns (sorted by name).
 fn add_partition_columns(
     batch: &RecordBatch,
     partitions: &HashMap<String, Option<String>>,
 ) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let n = batch.num_rows();
-    let mut fields: Vec<Field> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    let mut columns = batch.columns().to_vec();
     let mut names: Vec<&String> = partitions.keys().collect();
     names.sort();
-    for name in names {
-        if batch.schema().index_of(name).is_err() {
+    let extra = names
+        .into_iter()
+        .filter(|name| batch.schema().index_of(name).is_err())
+        .map(|name| {
             let v = partitions.get(name).cloned().flatten().unwrap_or_default();
-            fields.push(Field::new(name.as_str(), DataType::Utf8, false));
-            columns.push(constant(&v, n));
-        }
+            (
+                Field::new(name.as_str(), DataType::Utf8, false),
+                constant(&v, batch.num_rows()),
+            )
+        })
+        .collect();
+    with_columns(batch, extra)
+}
+
+/// `batch` with more columns after its own.
+fn with_columns(
+    batch: &RecordBatch,
+    extra: Vec<(Field, ArrayRef)>,
+) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    for (field, column) in extra {
+        fields.push(field);
+        columns.push(column);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
