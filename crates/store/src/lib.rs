@@ -624,11 +624,12 @@ impl Store {
             .enable_all()
             .build()
             .map_err(|e| StoreError::io(&root, e))?;
+        let memo = ledger::Memo::read_ahead(&root);
         Ok(Self {
             root,
             archive,
             rt,
-            memo: ledger::Memo::default(),
+            memo,
             tables: Tables::default(),
         })
     }
