@@ -1,7 +1,7 @@
 //! Where an ingest's time goes, without the CLI: the calls `backbone ingest` makes (archive,
 //! begin, validate with the rows streamed into the store, commit), each step timed.
 //!
-//!     cargo run --release -p backbone-store --example ingest_time -- FILE SCHEMA.json [DIR]
+//!     cargo run --release --example ingest_time -- FILE SCHEMA.json [DIR]
 //!
 //! Then `validate`: the same file read with no rows kept, as `backbone validate` reads it.
 //! The store's example builds in ~5 minutes where the `backbone` binary (which links polars)
