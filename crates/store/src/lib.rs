@@ -265,39 +265,30 @@ fn writer_properties(
         .set_max_row_group_row_count(Some(128 * 1024));
     let n = first.num_rows().min(SAMPLE);
     for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        // The distinct values of the sample, and its bytes as a plain page holds them.
-        let (distinct, bytes) = if let Some(c) = column.as_any().downcast_ref::<StringArray>() {
-            let values: Vec<&str> = (0..n)
+        // The sample's values as a plain page holds them (strings with their length).
+        let values: Vec<Vec<u8>> = if let Some(c) = column.as_any().downcast_ref::<StringArray>() {
+            (0..n)
                 .filter(|&i| c.is_valid(i))
-                .map(|i| c.value(i))
-                .collect();
-            let bytes: Vec<u8> = values
-                .iter()
-                .flat_map(|v| (v.len() as u32).to_le_bytes().into_iter().chain(v.bytes()))
-                .collect();
-            (
-                values
-                    .into_iter()
-                    .collect::<std::collections::HashSet<_>>()
-                    .len(),
-                bytes,
-            )
+                .map(|i| {
+                    let v = c.value(i).as_bytes();
+                    let mut plain = (v.len() as u32).to_le_bytes().to_vec();
+                    plain.extend_from_slice(v);
+                    plain
+                })
+                .collect()
         } else if let Some(c) = column.as_any().downcast_ref::<Int64Array>() {
-            let values: Vec<i64> = (0..n)
+            (0..n)
                 .filter(|&i| c.is_valid(i))
-                .map(|i| c.value(i))
-                .collect();
-            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (
-                values
-                    .into_iter()
-                    .collect::<std::collections::HashSet<_>>()
-                    .len(),
-                bytes,
-            )
+                .map(|i| c.value(i).to_le_bytes().to_vec())
+                .collect()
         } else {
             continue;
         };
+        let distinct = values
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let bytes = values.concat();
         if n < 100 {
             continue;
         }
