@@ -16,6 +16,7 @@
 mod audit;
 mod error;
 mod guard;
+mod serve;
 mod tokens;
 mod upload;
 mod web;
@@ -30,6 +31,7 @@ use backbone_schema::Initiative;
 
 pub use audit::{Audit, Event};
 pub use error::PortalError;
+pub use serve::Limits;
 pub use tokens::{Holder, Tokens, Who};
 pub use upload::Upload;
 
@@ -58,6 +60,8 @@ pub struct Config {
     pub on_queued: Option<Hook>,
     /// The clock; the system's when `None`.
     pub clock: Option<Clock>,
+    /// Time limits for slow or silent clients, and connections served at once.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -72,6 +76,7 @@ impl Config {
             checkers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             on_queued: None,
             clock: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -86,6 +91,8 @@ pub(crate) struct App {
     pub(crate) rate: guard::RateLimit,
     pub(crate) checkers: guard::Checkers,
     pub(crate) max_bytes: u64,
+    /// An upload that sends nothing for this long is refused.
+    pub(crate) idle_timeout: std::time::Duration,
     pub(crate) secure_cookies: bool,
     pub(crate) clock: Clock,
     pub(crate) on_queued: Option<Hook>,
@@ -114,6 +121,7 @@ fn templates() -> Result<minijinja::Environment<'static>, PortalError> {
 pub struct Server {
     listener: std::net::TcpListener,
     app: Arc<App>,
+    limits: Limits,
 }
 
 impl Server {
@@ -137,6 +145,7 @@ impl Server {
             max_bytes: config
                 .max_upload_bytes
                 .unwrap_or(initiative.portal.max_upload_mb.saturating_mul(1 << 20)),
+            idle_timeout: config.limits.idle_timeout,
             secure_cookies: config.secure_cookies,
             clock: config.clock.clone().unwrap_or_else(|| {
                 Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -160,6 +169,7 @@ impl Server {
         Ok(Self {
             listener,
             app: Arc::new(app),
+            limits: config.limits,
         })
     }
 
@@ -185,10 +195,8 @@ impl Server {
         runtime.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(PortalError::Runtime)?;
-            axum::serve(listener, web::router(self.app))
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(PortalError::Runtime)
+            serve::serve(listener, web::router(self.app), self.limits, shutdown).await;
+            Ok(())
         })
     }
 

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::multipart::MultipartRejection;
+use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -611,25 +613,52 @@ fn expects_continue(headers: &HeaderMap) -> bool {
 
 /// Drains a refused upload's body (unless the client waits for a 100 Continue it will not
 /// get).
-async fn drain_refused(mp: Result<Multipart, MultipartRejection>, headers: &HeaderMap) {
+async fn drain_refused(
+    mp: Result<Multipart, MultipartRejection>,
+    headers: &HeaderMap,
+    idle: Duration,
+) {
     if let Ok(mut mp) = mp
         && !expects_continue(headers)
     {
-        drain_fields(&mut mp, DRAIN_CAP).await;
+        drain_fields(&mut mp, DRAIN_CAP, idle).await;
     }
 }
 
-async fn drain_fields(mp: &mut Multipart, mut budget: u64) {
+async fn drain_fields(mp: &mut Multipart, mut budget: u64, idle: Duration) {
     while budget > 0 {
-        let Ok(Some(mut field)) = mp.next_field().await else {
+        let Ok(Some(mut field)) = next_field(mp, idle).await else {
             return;
         };
         while budget > 0 {
-            match field.chunk().await {
+            match next_chunk(&mut field, idle).await {
                 Ok(Some(c)) => budget = budget.saturating_sub(c.len() as u64),
                 _ => break,
             }
         }
+    }
+}
+
+/// Why an upload's body stopped: malformed, or nothing arrived for the idle time.
+enum Cut {
+    Bad(MultipartError),
+    Stalled,
+}
+
+/// The next field of the form, unless the client sends nothing for `idle`.
+async fn next_field(mp: &mut Multipart, idle: Duration) -> Result<Option<Field<'_>>, Cut> {
+    match tokio::time::timeout(idle, mp.next_field()).await {
+        Ok(r) => r.map_err(Cut::Bad),
+        Err(_) => Err(Cut::Stalled),
+    }
+}
+
+/// The next bytes of a field, unless the client sends nothing for `idle` (a stalled upload
+/// would otherwise hold its connection and its partial file for ever).
+async fn next_chunk(field: &mut Field<'_>, idle: Duration) -> Result<Option<Bytes>, Cut> {
+    match tokio::time::timeout(idle, field.chunk()).await {
+        Ok(r) => r.map_err(Cut::Bad),
+        Err(_) => Err(Cut::Stalled),
     }
 }
 
@@ -673,23 +702,26 @@ async fn read_fields(
     lang: Lang,
     incoming: &mut Option<Incoming>,
 ) -> Result<Fields, Refusal> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(app, lang)
-        } else {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "bad_form",
-                format!(
-                    "the upload is not a well-formed multipart form: {}",
-                    e.body_text()
-                ),
-            )
-        }
+    let idle = app.idle_timeout;
+    let bad = |cut: Cut| match cut {
+        Cut::Stalled => Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "stalled",
+            t(lang, "err_stalled").replace("{seconds}", &idle.as_secs().to_string()),
+        ),
+        Cut::Bad(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(app, lang),
+        Cut::Bad(e) => Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_form",
+            format!(
+                "the upload is not a well-formed multipart form: {}",
+                e.body_text()
+            ),
+        ),
     };
     let mut fields = Fields::default();
     let mut count = 0;
-    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+    while let Some(mut field) = next_field(mp, idle).await.map_err(bad)? {
         count += 1;
         if count > 16 {
             return Err(Refusal::new(
@@ -716,7 +748,7 @@ async fn read_fields(
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
             loop {
-                let chunk = match field.chunk().await {
+                let chunk = match next_chunk(&mut field, idle).await {
                     Ok(Some(c)) => c,
                     Ok(None) => break,
                     Err(e) => {
@@ -729,14 +761,14 @@ async fn read_fields(
                 if bytes > app.max_bytes {
                     drop(out);
                     let _ = tokio::fs::remove_file(&tmp).await;
-                    while let Ok(Some(c)) = field.chunk().await {
+                    while let Ok(Some(c)) = next_chunk(&mut field, idle).await {
                         bytes += c.len() as u64;
                         if bytes > app.max_bytes + DRAIN_CAP {
                             break;
                         }
                     }
                     drop(field);
-                    drain_fields(mp, DRAIN_CAP).await;
+                    drain_fields(mp, DRAIN_CAP, idle).await;
                     return Err(too_large(app, lang));
                 }
                 hasher.update(&chunk);
@@ -756,7 +788,7 @@ async fn read_fields(
             });
         } else {
             let mut value = Vec::new();
-            while let Some(c) = field.chunk().await.map_err(bad)? {
+            while let Some(c) = next_chunk(&mut field, idle).await.map_err(bad)? {
                 value.extend_from_slice(&c);
                 if value.len() > 1024 {
                     return Err(Refusal::new(
@@ -840,7 +872,7 @@ async fn receive(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_bytes + (1 << 20)) {
         if !expects_continue(headers) && declared.is_some_and(|n| n <= app.max_bytes + DRAIN_CAP) {
-            drain_fields(&mut mp, DRAIN_CAP).await;
+            drain_fields(&mut mp, DRAIN_CAP, app.idle_timeout).await;
         }
         return Err(too_large(app, lang));
     }
@@ -848,7 +880,7 @@ async fn receive(
     if let Who::Partner(p) = who
         && let Err(wait) = app.rate.take(p)
     {
-        drain_fields(&mut mp, DRAIN_CAP).await;
+        drain_fields(&mut mp, DRAIN_CAP, app.idle_timeout).await;
         let mut r = Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -862,8 +894,10 @@ async fn receive(
     let (fields, incoming) = match read_form(app, &mut mp, session, lang).await {
         Ok(x) => x,
         Err(r) => {
-            if r.status != StatusCode::PAYLOAD_TOO_LARGE {
-                drain_fields(&mut mp, DRAIN_CAP).await;
+            // Nothing to drain after a stall, and a file too large was drained already.
+            if r.status != StatusCode::PAYLOAD_TOO_LARGE && r.status != StatusCode::REQUEST_TIMEOUT
+            {
+                drain_fields(&mut mp, DRAIN_CAP, app.idle_timeout).await;
             }
             return Err(r);
         }
@@ -961,7 +995,7 @@ async fn upload_form(
             Lang::He,
             "err_signed_out",
         );
-        drain_refused(mp, &headers).await;
+        drain_refused(mp, &headers, app.idle_timeout).await;
         app.log_refusal(event, &r);
         return app.refusal_page(&r, Lang::He, None, None);
     };
@@ -996,7 +1030,7 @@ async fn api_upload(
     let who = match api_caller(&app, &headers) {
         Ok(w) => w,
         Err(r) => {
-            drain_refused(mp, &headers).await;
+            drain_refused(mp, &headers, app.idle_timeout).await;
             app.log_refusal(event, &r);
             return json_refusal(&r);
         }

@@ -129,6 +129,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "הקובץ גדול מהמגבלה של \u{2066}{mb} MB\u{2069}. שלחו רק את גיליון הנתונים, או פצלו את הקובץ לפי תקופה.",
     ),
     (
+        "err_stalled",
+        "The upload stopped: nothing arrived for {seconds} seconds. Nothing was kept; upload the file again.",
+        "ההעלאה נעצרה: דבר לא הגיע במשך {seconds} שניות. שום דבר לא נשמר; העלו את הקובץ שוב.",
+    ),
+    (
         "err_rate",
         "Too many uploads in the last hour ({n} allowed). Try again in {minutes} minutes.",
         "יותר מדי העלאות בשעה האחרונה (מותרות {n}). נסו שוב בעוד {minutes} דקות.",

@@ -225,3 +225,115 @@ fn twenty_partners_at_once_two_hundred_uploads_every_one_answered_and_accounted_
         );
     }
 }
+
+/// Reads what the server sends until it closes the connection; panics if it is still open
+/// after `within` (the read timeout), which is what a missing server-side timeout looks like.
+fn read_until_closed(stream: &mut std::net::TcpStream, within: std::time::Duration) -> String {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the server kept the connection open ({e}); got so far: {}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn limits(c: &mut backbone_portal::Config, header: u64, idle: u64, max_connections: usize) {
+    c.limits = backbone_portal::Limits {
+        header_timeout: std::time::Duration::from_secs(header),
+        idle_timeout: std::time::Duration::from_secs(idle),
+        max_connections,
+    };
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let p = Portal::start(workspace(1, ""), |c| limits(c, 1, 60, 16));
+    let addr = p.server.as_ref().unwrap().addr;
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: portal\r\nX-Slow: ")
+        .unwrap();
+    let started = std::time::Instant::now();
+    read_until_closed(&mut slow, std::time::Duration::from_secs(20));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "closed before the header timeout: {:?}",
+        started.elapsed()
+    );
+    // A connection that sends nothing at all is closed too.
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    read_until_closed(&mut silent, std::time::Duration::from_secs(20));
+    assert_eq!(get(&p.url("/"), None, None).status, 200, "still serving");
+}
+
+#[test]
+fn an_upload_that_stalls_is_refused_and_its_partial_file_removed() {
+    let p = Portal::start(workspace(1, ""), |c| limits(c, 30, 1, 16));
+    let addr = p.server.as_ref().unwrap().addr;
+    let file = csv("A01", 3, 200, 0);
+    let (content_type, body) = multipart(&[], Some(("visits_2024-03.csv", &file)));
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        p.token("p01"),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // Part of the file, then nothing.
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    let answer = read_until_closed(&mut s, std::time::Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"stalled\""), "{answer}");
+    let tmp = p.ws().join(".backbone/portal/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "partial upload kept: {left:?}");
+    assert!(p.inbox("p01").is_empty(), "nothing queued");
+    assert!(
+        p.audit().iter().any(|e| e["outcome"] == "stalled"),
+        "the refusal is in the audit log"
+    );
+    // The same file sent whole is taken.
+    assert_eq!(
+        upload(&p, p.token("p01"), "visits_2024-03.csv", &file, &[]).status,
+        201
+    );
+}
+
+#[test]
+fn silent_connections_beyond_the_limit_wait_and_do_not_starve_the_portal() {
+    let p = Portal::start(workspace(1, ""), |c| limits(c, 2, 60, 2));
+    let addr = p.server.as_ref().unwrap().addr;
+    // Two connections that send nothing take both places.
+    let silent: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = p.url("/");
+    let asker = std::thread::spawn(move || tx.send(get(&url, None, None).status).unwrap());
+    // While they hold the places, a third client is not served…
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(500))
+            .is_err(),
+        "served beyond the connection limit"
+    );
+    // …and once the header timeout has closed them, it is.
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap(),
+        200
+    );
+    asker.join().unwrap();
+    drop(silent);
+}
