@@ -106,48 +106,58 @@ impl Dirs {
 }
 
 /// The table and period a file is for: what the form says, else what the file name says,
-/// checked against what the partner owes.
+/// checked against what the partner owes. A refusal is a sentence in `lang` (the partner
+/// reads it on the upload page).
 pub(crate) fn target(
     initiative: &Initiative,
     partner: &str,
     file_name: &str,
     schema: Option<&str>,
     period: Option<&str>,
+    lang: Lang,
 ) -> Result<(String, String), String> {
+    let say = |key: &str, holes: &[(&str, &str)]| {
+        holes
+            .iter()
+            .fold(t(lang, key), |s, (hole, value)| s.replace(hole, value))
+    };
     let owed = initiative.schemas_of(partner);
     let (schema, grain): (&str, Grain) = match (schema.filter(|s| !s.is_empty()), owed.as_slice()) {
-        (_, []) => return Err(format!("{partner} owes no data (no obligation names it)")),
+        (_, []) => return Err(say("err_owes_nothing", &[("{partner}", partner)])),
         (Some(s), _) => *owed.iter().find(|(o, _)| *o == s).ok_or_else(|| {
-            format!(
-                "{partner} does not send `{s}`; the tables it sends: {}",
-                names(&owed)
+            say(
+                "err_not_sent",
+                &[
+                    ("{partner}", partner),
+                    ("{schema}", s),
+                    ("{tables}", &names(&owed)),
+                ],
             )
         })?,
         (None, [one]) => *one,
         (None, many) => *many
             .iter()
             .find(|(s, _)| file_name.contains(s))
-            .ok_or_else(|| {
-                format!(
-                    "say which table the file is for (field `schema`): one of {}",
-                    names(many)
-                )
-            })?,
+            .ok_or_else(|| say("err_which_table", &[("{tables}", &names(many))]))?,
     };
     let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => grain.period_in(p).filter(|found| found.len() == p.len()).ok_or_else(|| {
-            format!(
-                "`{p}` is not a period of `{schema}`, which is reported by {}: write it like {}",
-                grain_words(grain),
-                grain.example()
-            )
-        })?,
-        None => grain.period_in(file_name).ok_or_else(|| {
-            format!(
-                "say which period the file covers (field `period`, like {}), or put it in the file name",
-                grain.example()
-            )
-        })?,
+        Some(p) => grain
+            .period_in(p)
+            .filter(|found| found.len() == p.len())
+            .ok_or_else(|| {
+                say(
+                    "err_not_a_period",
+                    &[
+                        ("{period}", p),
+                        ("{schema}", schema),
+                        ("{grain}", &t(lang, grain_word(grain))),
+                        ("{example}", grain.example()),
+                    ],
+                )
+            })?,
+        None => grain
+            .period_in(file_name)
+            .ok_or_else(|| say("err_which_period", &[("{example}", grain.example())]))?,
     };
     let obligation = initiative.obligations.iter().find(|o| {
         o.schema == schema && (o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
@@ -155,12 +165,18 @@ pub(crate) fn target(
     if let Some(o) = obligation
         && (period < o.from || o.to.as_ref().is_some_and(|to| &period > to))
     {
-        return Err(format!(
-            "{partner} reports `{schema}` from {}{}; {period} is outside",
-            o.from,
-            o.to.as_ref()
-                .map_or_else(String::new, |to| format!(" to {to}"))
-        ));
+        let holes = [
+            ("{partner}", partner),
+            ("{schema}", schema),
+            ("{from}", o.from.as_str()),
+            ("{to}", o.to.as_deref().unwrap_or_default()),
+            ("{period}", period.as_str()),
+        ];
+        return Err(if o.to.is_some() {
+            say("err_outside_to", &holes)
+        } else {
+            say("err_outside", &holes)
+        });
     }
     Ok((schema.to_owned(), period))
 }
@@ -169,12 +185,13 @@ fn names(owed: &[(&str, Grain)]) -> String {
     owed.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
 }
 
-fn grain_words(g: Grain) -> &'static str {
+/// The key of a grain's word in [`crate::words`].
+fn grain_word(g: Grain) -> &'static str {
     match g {
-        Grain::Month => "month",
-        Grain::Quarter => "quarter",
-        Grain::HalfYear => "half-year",
-        Grain::Year => "year",
+        Grain::Month => "grain_month",
+        Grain::Quarter => "grain_quarter",
+        Grain::HalfYear => "grain_half_year",
+        Grain::Year => "grain_year",
     }
 }
 
@@ -577,7 +594,7 @@ from = "2024-Q1"
     fn the_period_comes_from_the_form_or_the_name_at_the_tables_grain() {
         let i = initiative();
         let t = |file: &str, schema: Option<&str>, period: Option<&str>| {
-            target(&i, "a", file, schema, period)
+            target(&i, "a", file, schema, period, Lang::En)
         };
         assert_eq!(
             t("march_2024_03.xlsx", None, None),
@@ -605,7 +622,7 @@ from = "2024-Q1"
     fn a_partner_with_several_tables_names_one() {
         let i = initiative();
         let t = |file: &str, schema: Option<&str>, period: Option<&str>| {
-            target(&i, "b", file, schema, period)
+            target(&i, "b", file, schema, period, Lang::En)
         };
         assert!(t("x_2024-03.csv", None, None).is_err_and(|e| e.contains("backbone_activity")));
         assert_eq!(
@@ -621,8 +638,27 @@ from = "2024-Q1"
             t("x.csv", Some("backbone_activity"), Some("2024-03")),
             Err("`2024-03` is not a period of `backbone_activity`, which is reported by quarter: write it like 2024-Q1".into()),
         );
-        assert!(target(&i, "a", "x_2024-03.csv", Some("backbone_activity"), None).is_err());
-        assert!(target(&i, "nobody", "x_2024-03.csv", None, None).is_err());
+        assert!(
+            target(
+                &i,
+                "a",
+                "x_2024-03.csv",
+                Some("backbone_activity"),
+                None,
+                Lang::En
+            )
+            .is_err()
+        );
+        assert!(target(&i, "nobody", "x_2024-03.csv", None, None, Lang::En).is_err());
+        // In Hebrew, with the period and the example kept left to right.
+        assert_eq!(
+            target(&i, "b", "x.csv", Some("backbone_activity"), Some("2024-03"), Lang::He),
+            Err("\u{2066}2024-03\u{2069} אינה תקופה של \u{2066}backbone_activity\u{2069}, שמדווחת לפי רבעון: כתבו אותה כמו \u{2066}2024-Q1\u{2069}".into()),
+        );
+        assert_eq!(
+            target(&i, "a", "x.csv", None, Some("2023-12"), Lang::He),
+            Err("השותף \u{2066}a\u{2069} מדווח על \u{2066}service_records\u{2069} מ-\u{2066}2024-01\u{2069} עד \u{2066}2024-12\u{2069}; \u{2066}2023-12\u{2069} מחוץ לטווח.".into()),
+        );
     }
 
     #[test]

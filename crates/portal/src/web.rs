@@ -742,9 +742,13 @@ async fn read_fields(
             }
             let file_name = upload::display_name(field.file_name().unwrap_or_default());
             let dir = app.dirs.tmp();
-            tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
-            let tmp = dir.join(random_hex(16).map_err(internal)?);
-            let mut out = tokio::fs::File::create(&tmp).await.map_err(internal)?;
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(internal(lang))?;
+            let tmp = dir.join(random_hex(16).map_err(internal(lang))?);
+            let mut out = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(internal(lang))?;
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
             loop {
@@ -775,11 +779,11 @@ async fn read_fields(
                 if let Err(e) = out.write_all(&chunk).await {
                     drop(out);
                     let _ = tokio::fs::remove_file(&tmp).await;
-                    return Err(internal(e));
+                    return Err(internal(lang)(e));
                 }
             }
-            out.flush().await.map_err(internal)?;
-            out.sync_all().await.map_err(internal)?;
+            out.flush().await.map_err(internal(lang))?;
+            out.sync_all().await.map_err(internal(lang))?;
             *incoming = Some(Incoming {
                 tmp,
                 bytes,
@@ -836,14 +840,17 @@ fn too_large(app: &App, lang: Lang) -> Refusal {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> Refusal {
-    tracing::error!("{e}");
-    Refusal::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the service could not keep the file; nothing was stored. Try again, or tell the data manager."
-            .to_owned(),
-    )
+/// A failure of ours (disk, a task that panicked): logged, and answered in `lang`.
+fn internal<E: std::fmt::Display>(lang: Lang) -> impl Fn(E) -> Refusal {
+    move |e| {
+        tracing::error!("{e}");
+        Refusal::word(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            lang,
+            "err_internal",
+        )
+    }
 }
 
 /// An upload, from the request's body to the receipt.
@@ -904,10 +911,11 @@ async fn receive(
     };
     csrf_check(session, &fields, lang)?;
     let Some(incoming) = incoming else {
-        return Err(Refusal::new(
+        return Err(Refusal::word(
             StatusCode::BAD_REQUEST,
             "no_file",
-            "no file in the upload (form field `file`)".into(),
+            lang,
+            "err_no_file",
         ));
     };
     event.sha256 = Some(incoming.sha256.clone());
@@ -926,6 +934,7 @@ async fn receive(
         &incoming.file_name,
         fields.schema.as_deref(),
         fields.period.as_deref(),
+        lang,
     ) {
         Ok(x) => x,
         Err(why) => {
@@ -972,12 +981,12 @@ async fn receive(
         }
         Ok(Err(e)) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(internal(e))
+            Err(internal(lang)(e))
         }
         // A panic while checking one file (a bug of ours) answers that upload alone.
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(internal(e))
+            Err(internal(lang)(e))
         }
     }
 }
@@ -1410,9 +1419,10 @@ async fn api_guarded(
         }
     };
     let who2 = who.clone();
+    let lang = lang_of(app, Some(&who), None);
     let result = tokio::task::spawn_blocking(move || f(who2))
         .await
-        .unwrap_or_else(|e| Err(internal(e)));
+        .unwrap_or_else(|e| Err(internal(lang)(e)));
     match result {
         Ok(v) => {
             app.log(
