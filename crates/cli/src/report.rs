@@ -132,7 +132,8 @@ pub(crate) fn render(
 }
 
 /// The nightly report: `reports/latest/` (Hebrew, `index.html`, with `en/` beside it), and
-/// a copy kept under `reports/<data date>-v<store version>/`. Returns the latest's path.
+/// a copy kept under `reports/<date>-<store versions>/` (see [`dated_to_remove`] for how long).
+/// Returns the latest's path.
 pub(crate) fn render_latest(ws: &Path, decl: &Declarations) -> Result<String> {
     let tables = load_tables(ws)?;
     let reports = ws.join("reports");
@@ -160,9 +161,58 @@ pub(crate) fn render_latest(ws: &Path, decl: &Declarations) -> Result<String> {
             }
         })
         .collect();
-    let keep = reports.join(format!("{}-{stamp}", &now_rfc3339()[..10]));
+    let now = now_rfc3339();
+    let keep = reports.join(format!("{}-{stamp}", &now[..10]));
     copy_dir(&latest, &keep)?;
+    if let Ok(today) = chrono::NaiveDate::parse_from_str(&now[..10], "%Y-%m-%d") {
+        let names: Vec<String> = std::fs::read_dir(&reports)
+            .with_context(|| format!("reading {}", reports.display()))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        for name in dated_to_remove(&names, today) {
+            let dir = reports.join(&name);
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing the old report copy {}", dir.display()))?;
+            tracing::info!("removed the old report copy {name}");
+        }
+    }
     Ok(latest.join("index.html").display().to_string())
+}
+
+/// Days for which every nightly copy of the report is kept.
+const KEEP_EVERY_COPY_DAYS: i64 = 31;
+
+/// The dated report copies to remove on `today`: every copy of the last
+/// [`KEEP_EVERY_COPY_DAYS`] days is kept, and before that the last copy of each month (the
+/// report as the month ended, which is what a committee looks back at). A year of nightly
+/// runs keeps ~43 copies instead of 365 (each is a few MB of charts). Names that do not start
+/// with a date are not copies and are never touched.
+fn dated_to_remove(names: &[String], today: chrono::NaiveDate) -> Vec<String> {
+    let dated = |n: &String| {
+        let date = chrono::NaiveDate::parse_from_str(n.get(..10)?, "%Y-%m-%d").ok()?;
+        (n.as_bytes().get(10) == Some(&b'-')).then_some(date)
+    };
+    let mut copies: Vec<(chrono::NaiveDate, &String)> =
+        names.iter().filter_map(|n| Some((dated(n)?, n))).collect();
+    copies.sort();
+    let month = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+    copies
+        .iter()
+        .enumerate()
+        .filter(|(i, (date, _))| {
+            let recent = (today - *date).num_days() < KEEP_EVERY_COPY_DAYS;
+            // Every copy of the month's last day with copies (two runs on one day are both
+            // kept: their names do not say which came last).
+            let last_of_month = copies[*i..]
+                .iter()
+                .find(|(d, _)| d != date)
+                .is_none_or(|(next, _)| month(*next) != month(*date));
+            !recent && !last_of_month
+        })
+        .map(|(_, (_, name))| (*name).clone())
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -263,4 +313,65 @@ pub(crate) fn unreadable_receipt(
     };
     let r = backbone_report::unreadable_receipt(&info, error, lang)?;
     write_receipt(ws, partner, file_name, &r, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn old_copies_thin_to_one_per_month_and_the_last_month_stays_whole() {
+        // A copy every night of 2024, plus things that are not copies.
+        let mut names: Vec<String> = (0..366)
+            .map(|i| {
+                format!(
+                    "{}-service_records@{i}",
+                    day("2024-01-01") + chrono::Duration::days(i)
+                )
+            })
+            .collect();
+        names.extend([
+            "latest".to_owned(),
+            "2024-13-40-x".to_owned(),
+            "notes".to_owned(),
+        ]);
+        let removed = dated_to_remove(&names, day("2025-01-01"));
+        let kept: Vec<&String> = names.iter().filter(|n| !removed.contains(n)).collect();
+        // The copies of the 31 days up to today (2024-12-02 … 2024-12-31; none today yet),
+        // the last copy of January…November, and the three names that are not copies.
+        assert_eq!(kept.len(), 30 + 11 + 3, "{kept:?}");
+        for n in [
+            "2024-01-31-service_records@30",
+            "2024-02-29-service_records@59",
+        ] {
+            assert!(kept.contains(&&n.to_owned()), "{n}");
+        }
+        assert!(removed.contains(&"2024-12-01-service_records@335".to_owned()));
+        assert!(removed.contains(&"2024-01-30-service_records@29".to_owned()));
+        assert!(
+            !removed
+                .iter()
+                .any(|n| n == "latest" || n == "notes" || n.starts_with("2024-13"))
+        );
+    }
+
+    #[test]
+    fn a_month_with_one_copy_keeps_it_and_nothing_recent_goes() {
+        let names: Vec<String> = ["2023-05-10-a@1", "2024-12-30-a@2", "2024-12-31-a@3"]
+            .map(str::to_owned)
+            .to_vec();
+        assert!(dated_to_remove(&names, day("2025-01-01")).is_empty());
+        // Two runs on a month's last day with copies: both kept; the day before goes.
+        let names: Vec<String> = ["2023-05-09-a@9", "2023-05-10-a@9", "2023-05-10-a@10"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(
+            dated_to_remove(&names, day("2025-01-01")),
+            vec!["2023-05-09-a@9".to_owned()]
+        );
+    }
 }
