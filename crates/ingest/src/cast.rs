@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use crate::cell::{Cell, format_float, trim_bytes};
 use crate::datefmt::DateFormat;
+use crate::expected::ExpectedKind;
 
 /// Days from 0001-01-01 (CE day 1) to 1970-01-01.
 const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
@@ -383,7 +384,7 @@ impl Caster {
     }
 
     /// The accepted spellings, when the value map refuses any other.
-    pub(crate) fn spellings(&self) -> Option<String> {
+    pub(crate) fn spellings(&self) -> Option<ExpectedKind> {
         if self.unmapped != Unmapped::Error {
             return None;
         }
@@ -391,37 +392,40 @@ impl Caster {
         let mut canonical: Vec<&str> = self.canonical.iter().map(String::as_str).collect();
         raw.sort_unstable();
         canonical.sort_unstable();
-        Some(format!("{} (or {})", raw.join(", "), canonical.join(", ")))
+        Some(ExpectedKind::OneOf {
+            values: raw.join(", "),
+            or: Some(canonical.join(", ")),
+        })
     }
 
-    /// What a valid value looks like, in words for a partner.
-    pub(crate) fn expected(&self) -> String {
+    /// What a valid value looks like, for a partner (`Display` says it in English).
+    pub(crate) fn expected(&self) -> ExpectedKind {
         match self.ty {
-            FieldType::String | FieldType::Any => "text".to_owned(),
-            FieldType::Integer => "a whole number such as 42".to_owned(),
+            FieldType::String | FieldType::Any => ExpectedKind::Text,
+            FieldType::Integer => ExpectedKind::WholeNumber,
             FieldType::Number => {
                 let sep = &self.decimal;
-                match &self.group {
-                    Some(g) => format!("a number such as 1{g}234{sep}5"),
-                    None => format!("a number such as 12{sep}5"),
+                ExpectedKind::Number {
+                    example: match &self.group {
+                        Some(g) => format!("1{g}234{sep}5"),
+                        None => format!("12{sep}5"),
+                    },
                 }
             }
-            FieldType::Boolean => format!(
-                "one of {} (yes) or {} (no)",
-                self.true_values.join(", "),
-                self.false_values.join(", ")
-            ),
-            FieldType::Date | FieldType::Datetime => {
-                let examples: Vec<String> = self
+            FieldType::Boolean => ExpectedKind::Boolean {
+                yes: self.true_values.join(", "),
+                no: self.false_values.join(", "),
+            },
+            FieldType::Date | FieldType::Datetime => ExpectedKind::Date {
+                examples: self
                     .formats
                     .iter()
                     .take(3)
                     .map(|f| format!("{} ({})", f.example(), f.source()))
-                    .collect();
-                format!("a real date written like {}", examples.join(" or "))
-            }
-            FieldType::Year => "a year such as 2024".to_owned(),
-            FieldType::Yearmonth => "a month such as 2024-03".to_owned(),
+                    .collect(),
+            },
+            FieldType::Year => ExpectedKind::Year,
+            FieldType::Yearmonth => ExpectedKind::Month,
         }
     }
 

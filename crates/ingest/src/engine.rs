@@ -14,6 +14,7 @@ use crate::batch::{Block, CellView};
 use crate::cast::{Broken, CastFail, Caster, Checks, Value};
 use crate::cell::{Cell, column_letters};
 use crate::error::IngestError;
+use crate::expected::{Expected, ExpectedKind};
 use crate::header::HeaderMatch;
 use crate::output::Output;
 use crate::pseudonym::Pseudonymiser;
@@ -28,7 +29,7 @@ pub(crate) struct FieldPlan {
     pub(crate) label: Option<String>,
     pub(crate) caster: Caster,
     pub(crate) checks: Checks,
-    pub(crate) expected: String,
+    pub(crate) expected: Expected,
     pub(crate) pii: bool,
 }
 
@@ -205,7 +206,7 @@ impl<'s> Validator<'s> {
         for (i, f) in schema.fields.iter().enumerate() {
             let caster = Caster::new(f, schema.missing_values_for(i));
             let checks = Checks::new(f, &caster).map_err(|m| plan_err(&f.name, m))?;
-            let expected = expected_text(&caster, &checks);
+            let expected = expected_of(&caster, &checks);
             let col = header.field_col[i];
             plan.push(FieldPlan {
                 field: i,
@@ -311,6 +312,7 @@ impl<'s> Validator<'s> {
                     message: format!("Header (row {}): {}", self.header_row, li.message),
                     note: li.kind.title().to_owned(),
                     expected: None,
+                    expected_parts: None,
                     sheet: self.sheet.clone(),
                     cell_ref: match (&self.sheet, li.col) {
                         (Some(_), Some(c)) => {
@@ -480,6 +482,8 @@ impl<'s> Validator<'s> {
                             ErrorType::ConstraintError,
                             sev,
                             Some(cell),
+                            // The Hebrew receipt recognises this note
+                            // (`backbone_report` receipt's `detail_in`).
                             "constraint \"required\" is \"true\"",
                             &|_| "the cell is empty, but a value is required".to_owned(),
                         );
@@ -836,6 +840,7 @@ impl Merger {
                     Severity::Error => errors += 1,
                     Severity::Warning => warnings += 1,
                 }
+                // The Hebrew receipt recognises this note (`detail_in`).
                 let note = format!("same as row {first}");
                 if v.collect {
                     row_problems.push(RowProblem {
@@ -1024,7 +1029,7 @@ impl IssueCtx<'_> {
             | ErrorType::ValueMapError
             | ErrorType::MissingCell => at.field.map(|f| f.expected.clone()),
             ErrorType::UniqueError | ErrorType::PrimaryKey => {
-                Some("a value that no other row has".to_owned())
+                Some(Expected::of(ExpectedKind::Unique))
             }
             _ => None,
         };
@@ -1038,7 +1043,8 @@ impl IssueCtx<'_> {
             cell: shown,
             message,
             note,
-            expected,
+            expected: expected.as_ref().map(ToString::to_string),
+            expected_parts: expected,
             sheet: self.sheet.map(str::to_owned),
             cell_ref,
         }
@@ -1067,41 +1073,29 @@ fn constraint_detail(constraint: &str, shown: &str, v: &str) -> String {
 }
 
 /// What a valid value looks like, from the type and the constraints.
-fn expected_text(caster: &Caster, checks: &Checks) -> String {
+fn expected_of(caster: &Caster, checks: &Checks) -> Expected {
     if let Some(spellings) = caster.spellings() {
-        return format!("one of {spellings}");
+        return Expected::of(spellings);
     }
     if let Some(e) = &checks.enumeration {
         let list: Vec<&str> = e.shown.split(", ").collect();
         if list.len() <= 12 {
-            return format!("one of {}", e.shown);
+            return Expected::of(ExpectedKind::OneOf {
+                values: e.shown.clone(),
+                or: None,
+            });
         }
     }
-    let mut s = caster.expected();
-    let lo = checks
-        .minimum
-        .as_ref()
-        .or(checks.exclusive_minimum.as_ref())
-        .map(|l| l.shown.as_str());
-    let hi = checks
-        .maximum
-        .as_ref()
-        .or(checks.exclusive_maximum.as_ref())
-        .map(|l| l.shown.as_str());
-    match (lo, hi) {
-        (Some(a), Some(b)) => s.push_str(&format!(", from {a} to {b}")),
-        (Some(a), None) => s.push_str(&format!(", at least {a}")),
-        (None, Some(b)) => s.push_str(&format!(", at most {b}")),
-        (None, None) => {}
+    Expected {
+        kind: caster.expected(),
+        lower: (checks.minimum.as_ref())
+            .or(checks.exclusive_minimum.as_ref())
+            .map(|l| l.shown.clone()),
+        upper: (checks.maximum.as_ref())
+            .or(checks.exclusive_maximum.as_ref())
+            .map(|l| l.shown.clone()),
+        min_length: checks.min_length.as_ref().map(|l| l.shown.clone()),
+        max_length: checks.max_length.as_ref().map(|l| l.shown.clone()),
+        pattern: checks.pattern.as_ref().map(|p| p.shown.clone()),
     }
-    match (checks.min_length.as_ref(), checks.max_length.as_ref()) {
-        (Some(a), Some(b)) => s.push_str(&format!(", {} to {} characters", a.shown, b.shown)),
-        (Some(a), None) => s.push_str(&format!(", at least {} characters", a.shown)),
-        (None, Some(b)) => s.push_str(&format!(", at most {} characters", b.shown)),
-        (None, None) => {}
-    }
-    if let Some(p) = &checks.pattern {
-        s.push_str(&format!(", in the form {}", p.shown));
-    }
-    s
 }

@@ -32,6 +32,7 @@ mod cell;
 mod datefmt;
 mod engine;
 mod error;
+mod expected;
 mod header;
 mod output;
 mod pseudonym;
@@ -50,6 +51,7 @@ use backbone_schema::{Profile, TableSchema};
 
 pub use cell::{Cell, column_letters};
 pub use error::IngestError;
+pub use expected::{Expected, ExpectedKind};
 pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
 pub use pseudonym::Pseudonymiser;
 pub use report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};

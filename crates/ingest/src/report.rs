@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use backbone_schema::Severity;
 use serde::Serialize;
 
+use crate::expected::Expected;
+
 /// Error type codes: frictionless-py's where one fits, our own otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -168,6 +170,9 @@ pub struct Issue {
     /// What a valid value looks like.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
+    /// The same in parts, for a receipt in the partner's language (`expected` is its English).
+    #[serde(skip)]
+    pub expected_parts: Option<Expected>,
     /// Worksheet (spreadsheets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,

@@ -231,6 +231,67 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("what_was_written", "Written", "נכתב"),
     ("why", "Why", "הסיבה"),
     ("valid_looks_like", "A valid value", "ערך תקין"),
+    ("same_as_row", "same as row {row}", "כמו בשורה {row}"),
+    (
+        "must_be_filled",
+        "this cell must be filled",
+        "חובה למלא תא זה",
+    ),
+    // What a valid value looks like (`valid_words`; the English is the validation report's).
+    ("exp_one_of", "one of {values}", "אחד מהערכים: {values}"),
+    (
+        "exp_one_of_or",
+        "one of {values} (or {or})",
+        "אחד מהערכים: {values} (או {or})",
+    ),
+    ("exp_text", "text", "טקסט"),
+    (
+        "exp_whole_number",
+        "a whole number such as 42",
+        "מספר שלם, למשל 42",
+    ),
+    (
+        "exp_number",
+        "a number such as {example}",
+        "מספר, למשל {example}",
+    ),
+    (
+        "exp_boolean",
+        "one of {yes} (yes) or {no} (no)",
+        "{yes} (כן) או {no} (לא)",
+    ),
+    (
+        "exp_date",
+        "a real date written like {examples}",
+        "תאריך קיים, כתוב כמו {examples}",
+    ),
+    ("exp_or", " or ", " או "),
+    ("exp_year", "a year such as 2024", "שנה, למשל 2024"),
+    ("exp_month", "a month such as {month}", "חודש, למשל {month}"),
+    (
+        "exp_unique",
+        "a value that no other row has",
+        "ערך שאין לאף שורה אחרת",
+    ),
+    ("exp_from_to", ", from {a} to {b}", ", מ-{a} עד {b}"),
+    ("exp_at_least", ", at least {a}", ", לפחות {a}"),
+    ("exp_at_most", ", at most {b}", ", לכל היותר {b}"),
+    (
+        "exp_chars_from_to",
+        ", {a} to {b} characters",
+        ", {a} עד {b} תווים",
+    ),
+    (
+        "exp_chars_at_least",
+        ", at least {a} characters",
+        ", לפחות {a} תווים",
+    ),
+    (
+        "exp_chars_at_most",
+        ", at most {b} characters",
+        ", לכל היותר {b} תווים",
+    ),
+    ("exp_pattern", ", in the form {p}", ", בתבנית {p}"),
     (
         "hidden_personal",
         "(personal data, not shown)",

@@ -4,7 +4,7 @@
 //! one), why it is wrong and what a valid value looks like; and whether it replaced an
 //! earlier submission.
 
-use backbone_ingest::{ValidationReport, Verdict};
+use backbone_ingest::{Expected, ExpectedKind, ValidationReport, Verdict};
 use minijinja::{Value, context};
 use serde::Serialize;
 
@@ -67,6 +67,82 @@ struct Kind {
     not_listed: u64,
 }
 
+/// What a valid value looks like, in `lang`, from the parts the validation report's English
+/// `expected` was made of. In Hebrew each value is isolated (U+2068 … U+2069), so that a
+/// date format or a list of Latin codes keeps its order inside a right-to-left sentence.
+pub(crate) fn valid_words(lang: Lang, x: &Expected) -> String {
+    let iso = |v: &str| {
+        if lang.rtl() {
+            format!("\u{2068}{v}\u{2069}")
+        } else {
+            v.to_owned()
+        }
+    };
+    let say = |key: &str, holes: &[(&str, &str)]| {
+        holes.iter().fold(lang.t(key).to_owned(), |s, (hole, v)| {
+            s.replace(hole, &iso(v))
+        })
+    };
+    let mut s = match &x.kind {
+        ExpectedKind::OneOf { values, or: None } => say("exp_one_of", &[("{values}", values)]),
+        ExpectedKind::OneOf {
+            values,
+            or: Some(or),
+        } => say("exp_one_of_or", &[("{values}", values), ("{or}", or)]),
+        ExpectedKind::Text => say("exp_text", &[]),
+        ExpectedKind::WholeNumber => say("exp_whole_number", &[]),
+        ExpectedKind::Number { example } => say("exp_number", &[("{example}", example)]),
+        ExpectedKind::Boolean { yes, no } => say("exp_boolean", &[("{yes}", yes), ("{no}", no)]),
+        ExpectedKind::Date { examples } => {
+            let examples: Vec<String> = examples.iter().map(|e| iso(e)).collect();
+            lang.t("exp_date")
+                .replace("{examples}", &examples.join(lang.t("exp_or")))
+        }
+        ExpectedKind::Year => say("exp_year", &[]),
+        ExpectedKind::Month => say("exp_month", &[("{month}", "2024-03")]),
+        ExpectedKind::Unique => say("exp_unique", &[]),
+        // A kind added to the ingest crate and not yet here: its English.
+        _ => x.kind.to_string(),
+    };
+    match (&x.lower, &x.upper) {
+        (Some(a), Some(b)) => s.push_str(&say("exp_from_to", &[("{a}", a), ("{b}", b)])),
+        (Some(a), None) => s.push_str(&say("exp_at_least", &[("{a}", a)])),
+        (None, Some(b)) => s.push_str(&say("exp_at_most", &[("{b}", b)])),
+        (None, None) => {}
+    }
+    match (&x.min_length, &x.max_length) {
+        (Some(a), Some(b)) => s.push_str(&say("exp_chars_from_to", &[("{a}", a), ("{b}", b)])),
+        (Some(a), None) => s.push_str(&say("exp_chars_at_least", &[("{a}", a)])),
+        (None, Some(b)) => s.push_str(&say("exp_chars_at_most", &[("{b}", b)])),
+        (None, None) => {}
+    }
+    if let Some(p) = &x.pattern {
+        s.push_str(&say("exp_pattern", &[("{p}", p)]));
+    }
+    s
+}
+
+/// The validation report's short technical reason (`type is "date"`, `constraint "maximum"
+/// is "600"`), for a receipt in `lang`. In Hebrew the problem's title and what a valid value
+/// looks like already say it in words the partner reads, so only what they do not say is
+/// kept: the earlier row of a repeated value, that a cell must be filled, and a rule's
+/// expression (the schema's, as written).
+fn detail_in(lang: Lang, note: &str) -> String {
+    if !lang.rtl() {
+        return note.to_owned();
+    }
+    if let Some(row) = note.strip_prefix("same as row ") {
+        return lang.t("same_as_row").replace("{row}", row);
+    }
+    if note == r#"constraint "required" is "true""# {
+        return lang.t("must_be_filled").to_owned();
+    }
+    if note.starts_with("rule ") {
+        return note.to_owned();
+    }
+    String::new()
+}
+
 /// The receipt of a file that was read.
 pub fn receipt(
     report: &ValidationReport,
@@ -100,8 +176,11 @@ pub fn receipt(
                 },
                 value: e.cell.clone().unwrap_or_default(),
                 why: error_title(code, lang, e.kind.title()),
-                detail: e.note.clone(),
-                valid: e.expected.clone().unwrap_or_default(),
+                detail: detail_in(lang, &e.note),
+                valid: e.expected_parts.as_ref().map_or_else(
+                    || e.expected.clone().unwrap_or_default(),
+                    |x| valid_words(lang, x),
+                ),
                 severity: t(e.severity.as_str()),
             }
         })
@@ -187,4 +266,92 @@ fn build(ctx: Value) -> Result<Receipt, ReportError> {
     )?;
     let text = render_template(&env, "receipt.txt", ctx)?;
     Ok(Receipt { html, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<Expected> {
+        let bounded = |kind, lo: Option<&str>, hi: Option<&str>| Expected {
+            lower: lo.map(str::to_owned),
+            upper: hi.map(str::to_owned),
+            ..Expected::of(kind)
+        };
+        vec![
+            Expected::of(ExpectedKind::OneOf {
+                values: "counseling, shelter".into(),
+                or: None,
+            }),
+            Expected::of(ExpectedKind::OneOf {
+                values: "F, M, זכר, נקבה".into(),
+                or: Some("female, male".into()),
+            }),
+            Expected {
+                min_length: Some("2".into()),
+                max_length: Some("9".into()),
+                pattern: Some("[A-Z]\\d+".into()),
+                ..Expected::of(ExpectedKind::Text)
+            },
+            bounded(ExpectedKind::WholeNumber, Some("0"), Some("120")),
+            bounded(
+                ExpectedKind::Number {
+                    example: "1.234,5".into(),
+                },
+                Some("0"),
+                None,
+            ),
+            Expected::of(ExpectedKind::Boolean {
+                yes: "yes, כן".into(),
+                no: "no, לא".into(),
+            }),
+            bounded(
+                ExpectedKind::Date {
+                    examples: vec![
+                        "15/03/2024 (%d/%m/%Y)".into(),
+                        "2024-03-15 (%Y-%m-%d)".into(),
+                    ],
+                },
+                None,
+                Some("2025-12-31"),
+            ),
+            Expected::of(ExpectedKind::Year),
+            Expected::of(ExpectedKind::Month),
+            Expected::of(ExpectedKind::Unique),
+        ]
+    }
+
+    #[test]
+    fn english_is_the_validation_reports_own_sentence() {
+        for x in samples() {
+            assert_eq!(valid_words(Lang::En, &x), x.to_string());
+        }
+    }
+
+    #[test]
+    fn hebrew_says_it_in_hebrew_with_values_isolated() {
+        let said: Vec<String> = samples().iter().map(|x| valid_words(Lang::He, x)).collect();
+        for (s, x) in said.iter().zip(samples()) {
+            // No English words left (the values, formats and patterns are the schema's).
+            for word in [
+                "one of",
+                "such as",
+                "written like",
+                "at least",
+                "at most",
+                "from ",
+            ] {
+                assert!(!s.contains(word), "{s} (from {x})");
+            }
+        }
+        assert_eq!(
+            said[6],
+            "תאריך קיים, כתוב כמו \u{2068}15/03/2024 (%d/%m/%Y)\u{2069} או \
+             \u{2068}2024-03-15 (%Y-%m-%d)\u{2069}, לכל היותר \u{2068}2025-12-31\u{2069}"
+        );
+        assert_eq!(
+            said[1],
+            "אחד מהערכים: \u{2068}F, M, זכר, נקבה\u{2069} (או \u{2068}female, male\u{2069})"
+        );
+    }
 }
