@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use backbone_ingest::{
     Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema, read_file,
 };
+use backbone_schema::{Grain, Initiative};
 use backbone_store::{Begun, Pending, Reject, Store, StoreError, Submission};
 
 use crate::validate::{prepare, print_report, resolve_schema};
@@ -131,9 +132,9 @@ pub(crate) enum Outcome {
 /// Ingests one file: archive, validate, pseudonymise, one Delta commit. `received` is the
 /// submission's time (RFC 3339).
 pub(crate) fn ingest_file(store: &Store, args: &Args, received: String) -> Result<Outcome> {
-    let (workspace, file, partner, period) =
-        (&args.workspace, &args.file, &args.partner, &args.period);
+    let (workspace, file, partner) = (&args.workspace, &args.file, &args.partner);
     let schema = resolve_schema(workspace, &args.schema)?;
+    let period = &checked_target(workspace, partner, &schema.name, &args.period)?;
     let (schema, mut options) = prepare(&schema, args.profile.as_deref())?;
     options.pseudonymiser = Some(secret(workspace)?);
     let file_name = file.file_name().map_or_else(
@@ -217,6 +218,62 @@ pub(crate) fn ingest_file(store: &Store, args: &Args, received: String) -> Resul
         report: Box::new(report),
         warning,
     })
+}
+
+/// The partner and period of an ingest, checked as the nightly run and the portal check theirs,
+/// so that a typo cannot make a partner or a period nobody owes: a table that partners owe
+/// (an obligation in `pipelines/initiative.toml` names it) is taken only from a declared
+/// partner, at the grain it owes the table in; a reference table no obligation names (a
+/// population from the statistics office) from any well-formed source id. The period must be
+/// a whole period (`2024-03`, `2024-Q1`, `2024-H1`, `2024`). Returns it as its label
+/// (` 2024-q1` → `2024-Q1`).
+fn checked_target(workspace: &Path, partner: &str, schema: &str, period: &str) -> Result<String> {
+    let period = period.trim();
+    let whole = |g: Grain| g.period_in(period).filter(|p| p.len() == period.len());
+    if partner.is_empty()
+        || !partner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        bail!("a partner id is letters, digits, `_` and `-`, not `{partner}`");
+    }
+    let path = workspace.join("pipelines/initiative.toml");
+    if path.is_file() {
+        let initiative = Initiative::load(&path)?;
+        let owed = initiative.obligations.iter().any(|o| o.schema == schema);
+        if owed && initiative.partner(partner).is_none() {
+            let ids: Vec<&str> = initiative.partners.iter().map(|p| p.id.as_str()).collect();
+            bail!(
+                "`{partner}` is not a partner in {} (its partners: {}), and partners owe `{schema}`",
+                path.display(),
+                ids.join(", ")
+            );
+        }
+        if let Some((_, grain)) = initiative
+            .schemas_of(partner)
+            .into_iter()
+            .find(|(s, _)| *s == schema)
+        {
+            return whole(grain).ok_or_else(|| {
+                anyhow!(
+                    "`{period}` is not a period of `{schema}`, which {partner} reports {}: write it like {}",
+                    match grain {
+                        Grain::Month => "monthly",
+                        Grain::Quarter => "quarterly",
+                        Grain::HalfYear => "half-yearly",
+                        Grain::Year => "yearly",
+                    },
+                    grain.example()
+                )
+            });
+        }
+    }
+    [Grain::Month, Grain::Quarter, Grain::HalfYear, Grain::Year]
+        .into_iter()
+        .find_map(whole)
+        .ok_or_else(|| {
+            anyhow!("`{period}` is not a period: write it like 2024-03, 2024-Q1, 2024-H1 or 2024")
+        })
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {

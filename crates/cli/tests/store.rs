@@ -458,3 +458,103 @@ fn concurrent_first_ingests_create_the_table_once() {
     let store = Store::open(&ws.join("store")).unwrap();
     assert_eq!(store.submissions("service_records", None).unwrap().len(), 2);
 }
+
+#[test]
+fn a_partner_or_period_nobody_owes_is_refused_before_anything_is_kept() {
+    let ws = workspace();
+    let ws = ws.path();
+    let file = fixture("clinic_windows1255.csv");
+    let refused = |args: &[&str], says: &str| {
+        let mut all = vec!["ingest", file.as_str(), "--schema", "service_records"];
+        all.extend_from_slice(args);
+        let o = backbone(ws, &all);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    // A workspace that declares no partners: ids and periods must still be well formed.
+    refused(
+        &["--partner", "clinic", "--period", "2024/03"],
+        "`2024/03` is not a period: write it like 2024-03, 2024-Q1, 2024-H1 or 2024",
+    );
+    refused(
+        &["--partner", "../clinic", "--period", "2024-03"],
+        "a partner id is letters, digits",
+    );
+    // One that does: the partner must be declared, the period at the grain it owes.
+    std::fs::create_dir_all(ws.join("pipelines")).unwrap();
+    std::fs::write(
+        ws.join("pipelines/initiative.toml"),
+        r#"name = { en = "Test" }
+[[partner]]
+id = "clinic"
+name = { en = "Clinic" }
+[[obligation]]
+schema = "service_records"
+partners = ["clinic"]
+grain = "month"
+from = "2024-01"
+"#,
+    )
+    .unwrap();
+    refused(
+        &["--partner", "clinc", "--period", "2024-03"],
+        "`clinc` is not a partner in",
+    );
+    refused(
+        &["--partner", "clinic", "--period", "2024-Q1"],
+        "`2024-Q1` is not a period of `service_records`, which clinic reports monthly: write it like 2024-03",
+    );
+    // Nothing was archived or stored for any of them.
+    let archive = ws.join("archive");
+    assert!(
+        !archive.exists() || std::fs::read_dir(&archive).unwrap().next().is_none(),
+        "a refused ingest archived its file"
+    );
+    assert!(!ws.join("store/tables/service_records").exists());
+    // A file that is not there is said once, plainly.
+    let o = backbone(
+        ws,
+        &[
+            "ingest",
+            "no_such.csv",
+            "--partner",
+            "clinic",
+            "--schema",
+            "service_records",
+            "--period",
+            "2024-03",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    // A reference table no obligation names comes from any source (the statistics office).
+    std::fs::copy(
+        root().join("data-schemas/population.json"),
+        ws.join("data-schemas/population.json"),
+    )
+    .unwrap();
+    let reference = root().join("pipelines/reference/population.csv");
+    let o = backbone(
+        ws,
+        &[
+            "ingest",
+            &reference.display().to_string(),
+            "--partner",
+            "cbs",
+            "--schema",
+            "population",
+            "--period",
+            "2024",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A period written loosely is stored under its label.
+    let ok = ingest(ws, &file, "clinic", " 2024-03 ");
+    assert!(
+        String::from_utf8_lossy(&ok.stdout)
+            .contains("stored as submission clinic-service_records-2024-03-"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}
