@@ -342,9 +342,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An error naming the store's tables (with `also`, the other tables the command reads) unless
+/// `schema` is one of them.
+fn known_table(store: &Store, schema: &str, also: &[&str]) -> Result<()> {
+    let tables = store.schemas()?;
+    if !tables.iter().any(|s| s == schema) {
+        bail!(
+            "the store has no table {schema}; its tables: {}",
+            tables
+                .iter()
+                .map(String::as_str)
+                .chain(also.iter().copied())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// `backbone history`: every version of a schema's table and what made it.
 pub(crate) fn history(workspace: &Path, schema: &str, as_of: Option<u64>) -> Result<ExitCode> {
     let store = open_store(workspace)?;
+    known_table(&store, schema, &[])?;
     println!(
         "{:>7}  {:<20}  {:<12}  what",
         "version", "committed (UTC)", "operation"
@@ -383,30 +402,64 @@ pub(crate) fn status(
 ) -> Result<ExitCode> {
     let store = open_store(workspace)?;
     let schemas = match schema {
-        Some(s) => vec![s.to_owned()],
+        Some(s) => {
+            known_table(&store, s, &[])?;
+            vec![s.to_owned()]
+        }
         None => store.schemas()?,
     };
-    println!(
-        "{:<14} {:<18} {:<10} {:<28} {:>6} {:>6} {:>6}  {:<22} {:>7}",
-        "schema", "partner", "period", "file", "read", "kept", "bad", "verdict", "version"
-    );
+    const HEAD: [&str; 9] = [
+        "schema", "partner", "period", "file", "read", "kept", "bad", "verdict", "version",
+    ];
+    // Right-aligned: the counts and the version.
+    const NUMERIC: [bool; 9] = [false, false, false, false, true, true, true, false, true];
+    let mut rows: Vec<([String; 9], String)> = Vec::new();
     for name in schemas {
         for s in store.submissions(&name, as_of)? {
-            println!(
-                "{:<14} {:<18} {:<10} {:<28} {:>6} {:>6} {:>6}  {:<22} {:>7}{}",
-                s.schema,
-                s.partner,
-                s.period,
-                s.file_name,
-                s.rows_read,
-                s.rows_accepted,
-                s.rows_rejected,
-                s.verdict,
-                s.table_version.map_or_else(String::new, |v| v.to_string()),
+            rows.push((
+                [
+                    s.schema,
+                    s.partner,
+                    s.period,
+                    s.file_name,
+                    s.rows_read.to_string(),
+                    s.rows_accepted.to_string(),
+                    s.rows_rejected.to_string(),
+                    s.verdict,
+                    s.table_version.map_or_else(String::new, |v| v.to_string()),
+                ],
                 s.supersedes
-                    .map_or_else(String::new, |o| format!("  (replaces {o})"))
-            );
+                    .map_or_else(String::new, |o| format!("  (replaces {o})")),
+            ));
         }
+    }
+    let widths: Vec<usize> = (0..HEAD.len())
+        .map(|i| {
+            rows.iter()
+                .map(|(r, _)| r[i].chars().count())
+                .chain([HEAD[i].len()])
+                .max()
+                .unwrap_or_default()
+        })
+        .collect();
+    let line = |cells: &[String], tail: &str| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(NUMERIC)
+            .map(|((c, &w), right)| {
+                if right {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        println!("{}{tail}", padded.join("  ").trim_end());
+    };
+    line(&HEAD.map(str::to_owned), "");
+    for (cells, tail) in &rows {
+        line(cells, tail);
     }
     if as_of.is_none() {
         crate::run::print_missing_and_runs(workspace)?;
@@ -429,12 +482,7 @@ pub(crate) fn export(
             "the submissions table has no --as-of: use `backbone status --schema S --as-of V`"
         ),
         schema => {
-            if !store.schemas()?.iter().any(|s| s == schema) {
-                anyhow::bail!(
-                    "the store has no table {schema}; its tables: {}, rejects, submissions",
-                    store.schemas()?.join(", ")
-                );
-            }
+            known_table(&store, schema, &["rejects", "submissions"])?;
             store.read(schema, as_of)?
         }
     };

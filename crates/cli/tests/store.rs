@@ -557,4 +557,23 @@ from = "2024-01"
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
+    // Asking about a table the store does not have names the ones it has.
+    for cmd in ["history", "status"] {
+        let o = backbone(ws, &[cmd, "--schema", "service_record"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(
+                "the store has no table service_record; its tables: population, service_records"
+            ),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The ledger's columns line up whatever the names' lengths.
+    let status = String::from_utf8_lossy(&backbone(ws, &["status"]).stdout).into_owned();
+    let lines: Vec<&str> = status.lines().take(3).collect();
+    let at = lines[0].find("verdict").unwrap();
+    for l in &lines[1..] {
+        assert_eq!(l.find("accepted"), Some(at), "{status}");
+    }
 }
