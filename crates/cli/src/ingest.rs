@@ -495,10 +495,24 @@ pub(crate) fn export(
     let mut writer = arrow_csv::WriterBuilder::new()
         .with_header(true)
         .build(sink);
-    for b in &batches {
-        writer.write(b).context("writing CSV")?;
+    // A reader that stops early (`| head`) is not an error; anything else is, including the
+    // last flush, which dropping the writer would have swallowed (a full disk, a truncated
+    // export, exit 0).
+    let written = batches
+        .iter()
+        .try_for_each(|b| writer.write(b).map_err(anyhow::Error::from))
+        .and_then(|()| writer.into_inner().flush().map_err(anyhow::Error::from));
+    match written {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        r => r.context("writing CSV").map(|()| ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `backbone sweep`: give back the space of files killed ingests left.

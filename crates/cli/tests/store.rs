@@ -569,6 +569,12 @@ from = "2024-01"
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // An export that cannot be written whole fails (the last flush was once dropped unseen).
+    if Path::new("/dev/full").exists() {
+        let o = backbone(ws, &["export", "population", "--out", "/dev/full"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("No space left"));
+    }
     // The ledger's columns line up whatever the names' lengths.
     let status = String::from_utf8_lossy(&backbone(ws, &["status"]).stdout).into_owned();
     let lines: Vec<&str> = status.lines().take(3).collect();
