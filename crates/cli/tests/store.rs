@@ -528,27 +528,6 @@ from = "2024-01"
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
-    // A reference table no obligation names comes from any source (the statistics office).
-    std::fs::copy(
-        root().join("data-schemas/population.json"),
-        ws.join("data-schemas/population.json"),
-    )
-    .unwrap();
-    let reference = root().join("pipelines/reference/population.csv");
-    let o = backbone(
-        ws,
-        &[
-            "ingest",
-            &reference.display().to_string(),
-            "--partner",
-            "cbs",
-            "--schema",
-            "population",
-            "--period",
-            "2024",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // A period written loosely is stored under its label.
     let ok = ingest(ws, &file, "clinic", " 2024-03 ");
     assert!(
@@ -562,16 +541,15 @@ from = "2024-01"
         let o = backbone(ws, &[cmd, "--schema", "service_record"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(
-            String::from_utf8_lossy(&o.stderr).contains(
-                "the store has no table service_record; its tables: population, service_records"
-            ),
+            String::from_utf8_lossy(&o.stderr)
+                .contains("the store has no table service_record; its tables: service_records"),
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
     }
     // An export that cannot be written whole fails (the last flush was once dropped unseen).
     if Path::new("/dev/full").exists() {
-        let o = backbone(ws, &["export", "population", "--out", "/dev/full"]);
+        let o = backbone(ws, &["export", "service_records", "--out", "/dev/full"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("No space left"));
     }

@@ -63,6 +63,8 @@ pub fn example_workspace() -> tempfile::TempDir {
         std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
         std::fs::copy(root().join(f), p.join(f)).unwrap();
     }
+    // From the statistics office, which is not a partner: no obligation names `population`,
+    // so `ingest` takes it from any source id.
     let population = root().join("pipelines/reference/population.csv");
     let o = backbone_at(
         p,
