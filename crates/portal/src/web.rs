@@ -625,18 +625,23 @@ async fn drain_refused(
     }
 }
 
+/// Reads and drops up to `budget` bytes of a refused upload, for at most `idle` in all: the
+/// drain is a courtesy, and a client trickling bytes must not hold its connection with it.
 async fn drain_fields(mp: &mut Multipart, mut budget: u64, idle: Duration) {
-    while budget > 0 {
-        let Ok(Some(mut field)) = next_field(mp, idle).await else {
-            return;
-        };
+    let drain = async {
         while budget > 0 {
-            match next_chunk(&mut field, idle).await {
-                Ok(Some(c)) => budget = budget.saturating_sub(c.len() as u64),
-                _ => break,
+            let Ok(Some(mut field)) = next_field(mp, idle).await else {
+                return;
+            };
+            while budget > 0 {
+                match next_chunk(&mut field, idle).await {
+                    Ok(Some(c)) => budget = budget.saturating_sub(c.len() as u64),
+                    _ => break,
+                }
             }
         }
-    }
+    };
+    let _ = tokio::time::timeout(idle, drain).await;
 }
 
 /// Why an upload's body stopped: malformed, or nothing arrived for the idle time.

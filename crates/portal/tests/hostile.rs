@@ -337,3 +337,43 @@ fn silent_connections_beyond_the_limit_wait_and_do_not_starve_the_portal() {
     asker.join().unwrap();
     drop(silent);
 }
+
+#[test]
+fn a_refused_upload_that_trickles_is_answered_and_closed() {
+    let p = Portal::start(workspace(1, ""), |c| limits(c, 30, 1, 16));
+    let addr = p.server.as_ref().unwrap().addr;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let (content_type, body) = multipart(&[], Some(("x_2024-03.csv", &garbage(1 << 20))));
+    // A wrong token: the body is drained before the answer, as a courtesy…
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer bbt_wrong\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // …and this client sends it a few bytes at a time, never pausing long enough to stall,
+    // for 10 s (then it gives up, so that the test ends even when the portal does not).
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        for piece in body.chunks(64) {
+            if started.elapsed() > std::time::Duration::from_secs(10)
+                || writer.write_all(piece).is_err()
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Both);
+    });
+    let started = std::time::Instant::now();
+    let answer = read_until_closed(&mut s, std::time::Duration::from_secs(30));
+    let took = started.elapsed();
+    trickle.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // The drain gave up after the idle time (1 s here), not when the client did (10 s).
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "answered after {took:?}"
+    );
+}
