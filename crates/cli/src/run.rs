@@ -158,11 +158,27 @@ pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Plan
     let Ok(partners) = std::fs::read_dir(&inbox) else {
         return Ok(out);
     };
-    let mut partners: Vec<PathBuf> = partners
+    let (mut partners, mut loose): (Vec<PathBuf>, Vec<PathBuf>) = partners
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .partition(|p| p.is_dir());
     partners.sort();
+    // A file dropped in `inbox/` itself: nobody's, so it waits, and the summary says where it
+    // belongs (it used to be passed over without a word).
+    loose.sort();
+    for file in loose.into_iter().filter(|p| p.is_file()) {
+        out.push(Planned {
+            partner: String::new(),
+            file,
+            target: Err(
+                "not in a partner's folder: move it to inbox/<partner>/ of the partner that sent it"
+                    .to_owned(),
+            ),
+        });
+    }
     for dir in partners {
         let partner = dir
             .file_name()
@@ -224,6 +240,16 @@ pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Plan
         }
     }
     Ok(out)
+}
+
+/// Where an inbox file is, for the summary: `partner/file`, or `inbox/file` for one that is in
+/// no partner's folder.
+fn shown(partner: &str, file: &str) -> String {
+    if partner.is_empty() {
+        format!("inbox/{file}")
+    } else {
+        format!("{partner}/{file}")
+    }
 }
 
 /// Moves a processed file to `processed/<partner>/`, never over another.
@@ -300,7 +326,7 @@ pub(crate) fn night(args: &Args) -> Result<Summary> {
         };
         match &p.target {
             Err(why) => {
-                tracing::warn!("{}/{name}: {why}; left in the inbox", p.partner);
+                tracing::warn!("{}: {why}; left in the inbox", shown(&p.partner, &name));
                 result.note = Some(why.clone());
             }
             Ok((schema, period)) => {
@@ -529,9 +555,8 @@ pub(crate) fn summary_text(s: &Summary) -> String {
     if s.dry_run {
         for f in &s.files {
             out.push(format!(
-                "  {}/{}: {}",
-                f.partner,
-                f.file,
+                "  {}: {}",
+                shown(&f.partner, &f.file),
                 match (&f.schema, &f.period, &f.note) {
                     (Some(sc), Some(p), _) => format!("would ingest as {sc} {p}"),
                     (_, _, Some(n)) => n.clone(),
@@ -557,9 +582,8 @@ pub(crate) fn summary_text(s: &Summary) -> String {
         .filter(|f| matches!(f.outcome.as_str(), "rejected" | "unreadable" | "waiting"))
     {
         out.push(format!(
-            "  ✗ {}/{}: {}{}",
-            f.partner,
-            f.file,
+            "  ✗ {}: {}{}",
+            shown(&f.partner, &f.file),
             f.outcome,
             f.note
                 .as_ref()
@@ -568,9 +592,8 @@ pub(crate) fn summary_text(s: &Summary) -> String {
     }
     for f in s.files.iter().filter(|f| f.replaces.is_some()) {
         out.push(format!(
-            "  ↺ {}/{} replaces {}",
-            f.partner,
-            f.file,
+            "  ↺ {} replaces {}",
+            shown(&f.partner, &f.file),
             f.replaces.as_deref().unwrap_or_default()
         ));
     }

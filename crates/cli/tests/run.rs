@@ -76,15 +76,28 @@ fn a_garbage_file_among_good_ones_is_rejected_alone() {
         "hotline_export.csv",
     );
 
+    // So does one dropped in the inbox itself, in no partner's folder.
+    let loose = ws.join("inbox/march_2024-03.csv");
+    std::fs::copy(
+        root().join("tests/fixtures/files/clinic_windows1255.csv"),
+        &loose,
+    )
+    .unwrap();
+
     let o = run(ws, "2024-02-08T22:00:00Z");
     let said = text(&o);
     assert!(o.status.success(), "{said}");
     assert!(
         said.contains(
-            "stored 0, with problems 2, rejected 0, already in 0, unreadable 1, waiting 1"
+            "stored 0, with problems 2, rejected 0, already in 0, unreadable 1, waiting 2"
         ),
         "{said}"
     );
+    assert!(
+        said.contains("inbox/march_2024-03.csv: waiting — not in a partner's folder"),
+        "{said}"
+    );
+    assert!(loose.exists());
     assert!(
         said.contains("shelter/shelter_2024-01.xlsx: unreadable"),
         "{said}"
