@@ -184,17 +184,26 @@ pub(crate) fn plan(workspace: &Path, initiative: &Initiative) -> Result<Vec<Plan
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        let (mut files, mut folders): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(&dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.is_file()
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             })
-            .collect();
+            .partition(|p| p.is_file());
         files.sort();
+        // A folder inside a partner's folder is not read; say so rather than pass it over.
+        folders.sort();
+        for folder in folders.into_iter().filter(|p| p.is_dir()) {
+            out.push(Planned {
+                partner: partner.clone(),
+                file: folder,
+                target: Err(format!(
+                    "a folder: the run reads only the files directly in inbox/{partner}/; move them there"
+                )),
+            });
+        }
         for file in files {
             let name = file
                 .file_name()

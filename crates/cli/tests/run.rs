@@ -76,7 +76,14 @@ fn a_garbage_file_among_good_ones_is_rejected_alone() {
         "hotline_export.csv",
     );
 
-    // So does one dropped in the inbox itself, in no partner's folder.
+    // So does a folder inside a partner's folder, and a file dropped in the inbox itself.
+    let nested = ws.join("inbox/clinic/january/clinic_2024-01.csv");
+    std::fs::create_dir_all(nested.parent().unwrap()).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/files/clinic_windows1255.csv"),
+        &nested,
+    )
+    .unwrap();
     let loose = ws.join("inbox/march_2024-03.csv");
     std::fs::copy(
         root().join("tests/fixtures/files/clinic_windows1255.csv"),
@@ -89,7 +96,7 @@ fn a_garbage_file_among_good_ones_is_rejected_alone() {
     assert!(o.status.success(), "{said}");
     assert!(
         said.contains(
-            "stored 0, with problems 2, rejected 0, already in 0, unreadable 1, waiting 2"
+            "stored 0, with problems 2, rejected 0, already in 0, unreadable 1, waiting 3"
         ),
         "{said}"
     );
@@ -97,7 +104,11 @@ fn a_garbage_file_among_good_ones_is_rejected_alone() {
         said.contains("inbox/march_2024-03.csv: waiting — not in a partner's folder"),
         "{said}"
     );
-    assert!(loose.exists());
+    assert!(
+        said.contains("clinic/january: waiting — a folder: the run reads only the files"),
+        "{said}"
+    );
+    assert!(loose.exists() && nested.exists());
     assert!(
         said.contains("shelter/shelter_2024-01.xlsx: unreadable"),
         "{said}"
