@@ -751,7 +751,7 @@ impl Content {
                 main_errors: subs
                     .iter()
                     .rfind(|q| !q.main_errors.is_empty())
-                    .map(|q| q.main_errors.clone())
+                    .map(|q| problems_in(lang, &q.main_errors))
                     .unwrap_or_default(),
                 on_time: if owed.is_empty() {
                     "—".into()
@@ -1064,8 +1064,50 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
     out
 }
 
+/// The quality table's `type-error:6; constraint-error:2` (the results' machine-readable form)
+/// in the report's words: `wrong kind of value ×6; value not allowed ×2`, in Hebrew on the
+/// Hebrew report. A code this build does not know is shown as it is.
+pub(crate) fn problems_in(lang: Lang, main_errors: &str) -> String {
+    main_errors
+        .split("; ")
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (code, n) = item.rsplit_once(':').unwrap_or((item, ""));
+            match backbone_ingest::ErrorType::ALL
+                .iter()
+                .find(|k| k.code() == code)
+            {
+                Some(kind) => {
+                    let title = crate::i18n::error_title(code, lang, kind.title());
+                    if n.is_empty() {
+                        title
+                    } else {
+                        format!("{title} ×{n}")
+                    }
+                }
+                None => item.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn main_problems_are_words_in_the_reports_language() {
+        let raw = "constraint-error:25; type-error:6; new-kind:2";
+        assert_eq!(
+            super::problems_in(crate::Lang::En, raw),
+            "value not allowed ×25; wrong kind of value ×6; new-kind:2"
+        );
+        assert_eq!(
+            super::problems_in(crate::Lang::He, raw),
+            "ערך שאינו מותר ×25; סוג ערך שגוי ×6; new-kind:2"
+        );
+        assert_eq!(super::problems_in(crate::Lang::He, ""), "");
+    }
 
     #[test]
     fn departures_from_a_partners_history_in_words() {
