@@ -164,19 +164,32 @@ fn subject(app: &App, who: &Who, asked: Option<&str>, lang: Lang) -> Result<Stri
             "err_forbidden",
         )),
         (Who::Admin, Some(p)) if app.initiative.partner(p).is_some() => Ok(p.to_owned()),
-        (Who::Admin, _) => Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "no_such_partner",
-            format!(
-                "name a partner: ?partner=<id> (one of {})",
-                app.initiative
-                    .partners
-                    .iter()
-                    .map(|p| p.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+        (Who::Admin, asked) => {
+            let ids = app
+                .initiative
+                .partners
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(match asked {
+                // The data manager acts for a partner, and must say which: a request that does
+                // not is malformed; one that names nobody we know asks for what is not there.
+                None => Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "no_partner",
+                    format!(
+                        "say which partner: the form field `partner` when uploading, \
+                         `?partner=<id>` otherwise (one of {ids})"
+                    ),
+                ),
+                Some(p) => Refusal::new(
+                    StatusCode::NOT_FOUND,
+                    "no_such_partner",
+                    format!("no partner `{p}` (the partners: {ids})"),
+                ),
+            })
+        }
     }
 }
 

@@ -653,6 +653,25 @@ fn uploads_per_partner_per_hour_are_capped() {
         201
     );
     assert_eq!(p.inbox("p01").len(), 4);
+    // The data manager must say for whom: not saying is a bad request, naming nobody a 404.
+    let admin = p.admin.clone();
+    let none = upload(&p, &admin, "a_2024-06.csv", &csv("A01", 6, 2, 0), &[]);
+    assert_eq!(none.status, 400, "{}", none.body);
+    assert_eq!(none.json()["error"], "no_partner");
+    assert!(
+        none.body.contains("the form field `partner`"),
+        "{}",
+        none.body
+    );
+    let nobody = upload(
+        &p,
+        &admin,
+        "a_2024-06.csv",
+        &csv("A01", 6, 2, 0),
+        &[("partner", "p99")],
+    );
+    assert_eq!(nobody.status, 404, "{}", nobody.body);
+    assert!(nobody.body.contains("no partner `p99`"), "{}", nobody.body);
 }
 
 #[test]
