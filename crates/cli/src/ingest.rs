@@ -413,53 +413,29 @@ pub(crate) fn status(
     ];
     // Right-aligned: the counts and the version.
     const NUMERIC: [bool; 9] = [false, false, false, false, true, true, true, false, true];
-    let mut rows: Vec<([String; 9], String)> = Vec::new();
+    let mut rows: Vec<Vec<String>> = vec![HEAD.map(str::to_owned).to_vec()];
+    let mut tails = vec![String::new()];
     for name in schemas {
         for s in store.submissions(&name, as_of)? {
-            rows.push((
-                [
-                    s.schema,
-                    s.partner,
-                    s.period,
-                    s.file_name,
-                    s.rows_read.to_string(),
-                    s.rows_accepted.to_string(),
-                    s.rows_rejected.to_string(),
-                    s.verdict,
-                    s.table_version.map_or_else(String::new, |v| v.to_string()),
-                ],
+            rows.push(vec![
+                s.schema,
+                s.partner,
+                s.period,
+                s.file_name,
+                s.rows_read.to_string(),
+                s.rows_accepted.to_string(),
+                s.rows_rejected.to_string(),
+                s.verdict,
+                s.table_version.map_or_else(String::new, |v| v.to_string()),
+            ]);
+            tails.push(
                 s.supersedes
                     .map_or_else(String::new, |o| format!("  (replaces {o})")),
-            ));
+            );
         }
     }
-    let widths: Vec<usize> = (0..HEAD.len())
-        .map(|i| {
-            rows.iter()
-                .map(|(r, _)| r[i].chars().count())
-                .chain([HEAD[i].len()])
-                .max()
-                .unwrap_or_default()
-        })
-        .collect();
-    let line = |cells: &[String], tail: &str| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .zip(NUMERIC)
-            .map(|((c, &w), right)| {
-                if right {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
-            .collect();
-        println!("{}{tail}", padded.join("  ").trim_end());
-    };
-    line(&HEAD.map(str::to_owned), "");
-    for (cells, tail) in &rows {
-        line(cells, tail);
+    for (line, tail) in crate::table::lines(&rows, &NUMERIC).iter().zip(&tails) {
+        println!("{line}{tail}");
     }
     if as_of.is_none() {
         crate::run::print_missing_and_runs(workspace)?;

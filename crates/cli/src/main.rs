@@ -8,6 +8,7 @@ mod metrics;
 mod report;
 mod run;
 mod serve;
+mod table;
 mod validate;
 
 use std::path::PathBuf;
@@ -266,9 +267,27 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
+/// `backbone status | head`: once the reader has gone, Rust (which ignores SIGPIPE) makes
+/// every later `println!` panic. A command-line tool should end quietly instead, as Unix tools
+/// do, so SIGPIPE gets its default action back: for every command but `serve`, whose sockets
+/// must not end the process when a client goes away.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn quiet_on_closed_pipe() {
+    // SAFETY: sets one signal's disposition back to the default, first thing in `main`, before
+    // any other thread exists; nothing in these commands writes to a socket.
+    let _ = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+#[cfg(not(unix))]
+fn quiet_on_closed_pipe() {}
+
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     // Log lines (warnings and up unless RUST_LOG says otherwise) go to standard error, with
     // colours only on a terminal.
     let _ = tracing_subscriber::fmt()

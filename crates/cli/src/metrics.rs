@@ -151,11 +151,21 @@ pub(crate) fn explain(
     for (side, rows) in sides {
         let total: u64 = rows.iter().map(|r| r.1).sum();
         println!("  {side}: {total} row(s) from {} submission(s)", rows.len());
-        for (s, n) in rows {
-            println!(
-                "    {:<16} {:<10} {:<30} received {}  {n} row(s)  ({})",
-                s.partner, s.period, s.file_name, s.received, s.id
-            );
+        let cells: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|(s, n)| {
+                vec![
+                    s.partner,
+                    s.period,
+                    s.file_name,
+                    format!("received {}", s.received),
+                    format!("{n} row(s)"),
+                    format!("({})", s.id),
+                ]
+            })
+            .collect();
+        for line in crate::table::lines(&cells, &[false, false, false, false, true]) {
+            println!("    {line}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -561,3 +561,36 @@ from = "2024-01"
         assert_eq!(l.find("accepted"), Some(at), "{status}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let ws = workspace();
+    let ws = ws.path();
+    ingest(ws, &fixture("clinic_windows1255.csv"), "clinic", "2024-01");
+    // `backbone status | head -0`: the reading end is closed before anything is printed.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(["status", "--workspace"])
+        .arg(ws)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        o.status.signal(),
+        Some(libc_sigpipe()),
+        "{:?}: {err}",
+        o.status
+    );
+}
+
+/// SIGPIPE's number on the platforms CI runs (Linux, and the BSDs and macOS alike).
+#[cfg(unix)]
+fn libc_sigpipe() -> i32 {
+    13
+}
