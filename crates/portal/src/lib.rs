@@ -93,6 +93,8 @@ pub(crate) struct App {
     pub(crate) max_bytes: u64,
     /// An upload that sends nothing for this long is refused.
     pub(crate) idle_timeout: std::time::Duration,
+    /// An upload slower than this on average (bytes a second), after `idle_timeout`, is refused.
+    pub(crate) min_upload_rate: u64,
     pub(crate) secure_cookies: bool,
     pub(crate) clock: Clock,
     pub(crate) on_queued: Option<Hook>,
@@ -146,6 +148,7 @@ impl Server {
                 .max_upload_bytes
                 .unwrap_or(initiative.portal.max_upload_mb.saturating_mul(1 << 20)),
             idle_timeout: config.limits.idle_timeout,
+            min_upload_rate: config.limits.min_upload_rate,
             secure_cookies: config.secure_cookies,
             clock: config.clock.clone().unwrap_or_else(|| {
                 Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

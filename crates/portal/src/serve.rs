@@ -8,8 +8,9 @@
 //!   kernel's backlog, so silent connections cannot use up the file descriptors that
 //!   ingesting and the store need.
 //!
-//! Uploads that stall mid-body are cut off by the upload handler ([`Limits::idle_timeout`]),
-//! where the partially received file can be removed and the refusal logged.
+//! Uploads that stall mid-body, or come slower than [`Limits::min_upload_rate`], are cut off by
+//! the upload handler ([`Limits::idle_timeout`]), where the partially received file can be
+//! removed and the refusal logged.
 
 use std::future::Future;
 use std::pin::pin;
@@ -34,6 +35,11 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Connections served at once. Default 256.
     pub max_connections: usize,
+    /// The slowest an upload may come, in bytes a second on average, once `idle_timeout` has
+    /// passed since its file began: a client sending a byte now and then would otherwise hold
+    /// its connection for as long as it liked. Default 1 KiB/s (a slow mobile line sends
+    /// tens of KiB a second; at 1 KiB/s a 50 MB file still gets 14 hours).
+    pub min_upload_rate: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +48,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 256,
+            min_upload_rate: 1024,
         }
     }
 }

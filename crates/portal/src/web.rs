@@ -657,10 +657,12 @@ async fn drain_fields(mp: &mut Multipart, mut budget: u64, idle: Duration) {
     let _ = tokio::time::timeout(idle, drain).await;
 }
 
-/// Why an upload's body stopped: malformed, or nothing arrived for the idle time.
+/// Why an upload's body stopped: malformed, nothing arrived for the idle time, or it came
+/// slower than the service takes.
 enum Cut {
     Bad(MultipartError),
     Stalled,
+    TooSlow,
 }
 
 /// The next field of the form, unless the client sends nothing for `idle`.
@@ -727,6 +729,11 @@ async fn read_fields(
             "stalled",
             t(lang, "err_stalled").replace("{seconds}", &idle.as_secs().to_string()),
         ),
+        Cut::TooSlow => Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "too_slow",
+            t(lang, "err_too_slow").replace("{rate}", &app.min_upload_rate.to_string()),
+        ),
         Cut::Bad(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(app, lang),
         Cut::Bad(e) => Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -769,6 +776,7 @@ async fn read_fields(
                 .map_err(internal(lang))?;
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
+            let began = std::time::Instant::now();
             loop {
                 let chunk = match next_chunk(&mut field, idle).await {
                     Ok(Some(c)) => c,
@@ -780,15 +788,25 @@ async fn read_fields(
                     }
                 };
                 bytes += chunk.len() as u64;
+                let took = began.elapsed();
+                if took > idle && bytes < app.min_upload_rate.saturating_mul(took.as_secs()) {
+                    drop(out);
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(bad(Cut::TooSlow));
+                }
                 if bytes > app.max_bytes {
                     drop(out);
                     let _ = tokio::fs::remove_file(&tmp).await;
-                    while let Ok(Some(c)) = next_chunk(&mut field, idle).await {
-                        bytes += c.len() as u64;
-                        if bytes > app.max_bytes + DRAIN_CAP {
-                            break;
+                    // The rest of the file is drained as a courtesy, for the idle time at most.
+                    let _ = tokio::time::timeout(idle, async {
+                        while let Ok(Some(c)) = next_chunk(&mut field, idle).await {
+                            bytes += c.len() as u64;
+                            if bytes > app.max_bytes + DRAIN_CAP {
+                                break;
+                            }
                         }
-                    }
+                    })
+                    .await;
                     drop(field);
                     drain_fields(mp, DRAIN_CAP, idle).await;
                     return Err(too_large(app, lang));
@@ -919,7 +937,7 @@ async fn receive(
     let (fields, incoming) = match read_form(app, &mut mp, session, lang).await {
         Ok(x) => x,
         Err(r) => {
-            // Nothing to drain after a stall, and a file too large was drained already.
+            // Nothing to drain after a stall or a crawl; a file too large was drained already.
             if r.status != StatusCode::PAYLOAD_TOO_LARGE && r.status != StatusCode::REQUEST_TIMEOUT
             {
                 drain_fields(&mut mp, DRAIN_CAP, app.idle_timeout).await;

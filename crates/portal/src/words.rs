@@ -178,6 +178,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("grain_half_year", "half-year", "חצי שנה"),
     ("grain_year", "year", "שנה"),
     (
+        "err_too_slow",
+        "The upload was too slow: less than {rate} bytes a second. Nothing was kept; upload the file again, from a better connection if you can.",
+        "ההעלאה הייתה איטית מדי: פחות מ-\u{2066}{rate}\u{2069} בתים בשנייה. שום דבר לא נשמר; העלו את הקובץ שוב, מחיבור טוב יותר אם אפשר.",
+    ),
+    (
         "err_stalled",
         "The upload stopped: nothing arrived for {seconds} seconds. Nothing was kept; upload the file again.",
         "ההעלאה נעצרה: דבר לא הגיע במשך {seconds} שניות. שום דבר לא נשמר; העלו את הקובץ שוב.",

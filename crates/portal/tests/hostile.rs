@@ -252,6 +252,7 @@ fn limits(c: &mut backbone_portal::Config, header: u64, idle: u64, max_connectio
         header_timeout: std::time::Duration::from_secs(header),
         idle_timeout: std::time::Duration::from_secs(idle),
         max_connections,
+        ..backbone_portal::Limits::default()
     };
 }
 
@@ -376,4 +377,44 @@ fn a_refused_upload_that_trickles_is_answered_and_closed() {
         took < std::time::Duration::from_secs(8),
         "answered after {took:?}"
     );
+}
+
+#[test]
+fn an_upload_that_crawls_is_refused_and_its_partial_file_removed() {
+    // Never silent for the idle time (1 s), but ~640 bytes a second against the 1 KiB floor.
+    let p = Portal::start(workspace(1, ""), |c| limits(c, 30, 1, 16));
+    let addr = p.server.as_ref().unwrap().addr;
+    let file = csv("A01", 3, 400, 0);
+    let (content_type, body) = multipart(&[], Some(("visits_2024-03.csv", &file)));
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        p.token("p01"),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let crawl = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        for piece in body.chunks(64) {
+            if started.elapsed() > std::time::Duration::from_secs(10)
+                || writer.write_all(piece).is_err()
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+    });
+    let answer = read_until_closed(&mut s, std::time::Duration::from_secs(30));
+    crawl.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"too_slow\""), "{answer}");
+    let tmp = p.ws().join(".backbone/portal/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "partial upload kept: {left:?}");
+    assert!(p.inbox("p01").is_empty(), "nothing queued");
 }
