@@ -256,6 +256,41 @@ fn limits(c: &mut backbone_portal::Config, header: u64, idle: u64, max_connectio
     };
 }
 
+/// Opens an upload by hand: the request line and headers of a multipart POST of `len` bytes.
+fn send_head(s: &mut std::net::TcpStream, token: &str, content_type: &str, len: usize) {
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+}
+
+/// Sends `body` 64 bytes every 100 ms (~640 bytes a second, never silent for long) on a thread,
+/// for 10 s at most, then closes the sending side, so a test ends even when the portal does
+/// not cut the client off.
+fn trickle(s: &std::net::TcpStream, body: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let mut writer = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        for piece in body.chunks(64) {
+            if started.elapsed() > std::time::Duration::from_secs(10)
+                || writer.write_all(piece).is_err()
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+    })
+}
+
+/// Files of uploads still arriving (or left behind by one cut off).
+fn partial_uploads(p: &Portal) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(p.ws().join(".backbone/portal/tmp"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let p = Portal::start(workspace(1, ""), |c| limits(c, 1, 60, 16));
@@ -283,22 +318,13 @@ fn an_upload_that_stalls_is_refused_and_its_partial_file_removed() {
     let file = csv("A01", 3, 200, 0);
     let (content_type, body) = multipart(&[], Some(("visits_2024-03.csv", &file)));
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        p.token("p01"),
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
+    send_head(&mut s, p.token("p01"), &content_type, body.len());
     // Part of the file, then nothing.
     s.write_all(&body[..body.len() / 2]).unwrap();
     let answer = read_until_closed(&mut s, std::time::Duration::from_secs(20));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"stalled\""), "{answer}");
-    let tmp = p.ws().join(".backbone/portal/tmp");
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
+    let left = partial_uploads(&p);
     assert!(left.is_empty(), "partial upload kept: {left:?}");
     assert!(p.inbox("p01").is_empty(), "nothing queued");
     assert!(
@@ -346,27 +372,10 @@ fn a_refused_upload_that_trickles_is_answered_and_closed() {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let (content_type, body) = multipart(&[], Some(("x_2024-03.csv", &garbage(1 << 20))));
     // A wrong token: the body is drained before the answer, as a courtesy…
-    let head = format!(
-        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer bbt_wrong\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
+    send_head(&mut s, "bbt_wrong", &content_type, body.len());
     // …and this client sends it a few bytes at a time, never pausing long enough to stall,
     // for 10 s (then it gives up, so that the test ends even when the portal does not).
-    let mut writer = s.try_clone().unwrap();
-    let trickle = std::thread::spawn(move || {
-        let started = std::time::Instant::now();
-        for piece in body.chunks(64) {
-            if started.elapsed() > std::time::Duration::from_secs(10)
-                || writer.write_all(piece).is_err()
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = writer.shutdown(std::net::Shutdown::Both);
-    });
+    let trickle = trickle(&s, body);
     let started = std::time::Instant::now();
     let answer = read_until_closed(&mut s, std::time::Duration::from_secs(30));
     let took = started.elapsed();
@@ -387,34 +396,13 @@ fn an_upload_that_crawls_is_refused_and_its_partial_file_removed() {
     let file = csv("A01", 3, 400, 0);
     let (content_type, body) = multipart(&[], Some(("visits_2024-03.csv", &file)));
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        p.token("p01"),
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let mut writer = s.try_clone().unwrap();
-    let crawl = std::thread::spawn(move || {
-        let started = std::time::Instant::now();
-        for piece in body.chunks(64) {
-            if started.elapsed() > std::time::Duration::from_secs(10)
-                || writer.write_all(piece).is_err()
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = writer.shutdown(std::net::Shutdown::Write);
-    });
+    send_head(&mut s, p.token("p01"), &content_type, body.len());
+    let crawl = trickle(&s, body);
     let answer = read_until_closed(&mut s, std::time::Duration::from_secs(30));
     crawl.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"too_slow\""), "{answer}");
-    let tmp = p.ws().join(".backbone/portal/tmp");
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
+    let left = partial_uploads(&p);
     assert!(left.is_empty(), "partial upload kept: {left:?}");
     assert!(p.inbox("p01").is_empty(), "nothing queued");
 }
