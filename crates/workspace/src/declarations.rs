@@ -1,0 +1,102 @@
+//! What the data manager declared: schemas, indicators, the initiative, and their fingerprint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use backbone_schema::{Indicator, Initiative, SchemaError, TableSchema};
+use sha2::Digest;
+
+use crate::{Layout, WorkspaceError};
+
+/// The declarations of a workspace.
+#[derive(Clone, Debug)]
+pub struct Declarations {
+    /// Schemas by name.
+    pub schemas: BTreeMap<String, TableSchema>,
+    /// Indicators, each with the file it was declared in.
+    pub indicators: Vec<(String, Indicator)>,
+    /// The initiative: partners, obligations, threshold.
+    pub initiative: Initiative,
+    /// sha256 of every declaration file read: results computed under other declarations are
+    /// never reused by an incremental computation.
+    pub fingerprint: String,
+}
+
+impl Declarations {
+    /// Reads `data-schemas/*.json`, `pipelines/indicators/*.toml` and
+    /// `pipelines/initiative.toml` under a workspace.
+    pub fn load(layout: &Layout) -> Result<Self, WorkspaceError> {
+        let mut schemas = BTreeMap::new();
+        let dir = layout.schemas();
+        let mut hasher = sha2::Sha256::new();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| SchemaError::Io {
+                file: dir.display().to_string(),
+                source: e,
+            })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for f in files {
+            let s = TableSchema::load(&f)?;
+            hasher.update(std::fs::read(&f).unwrap_or_default());
+            schemas.insert(s.name.clone(), s);
+        }
+        let indicator_dir = layout.indicators();
+        let indicators = backbone_schema::load_indicators(&indicator_dir)?;
+        let mut declared: Vec<_> = std::fs::read_dir(&indicator_dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        declared.sort();
+        let initiative_path = layout.initiative();
+        let initiative = Initiative::load(&initiative_path)?;
+        declared.push(initiative_path);
+        for f in declared {
+            hasher.update(f.display().to_string().as_bytes());
+            hasher.update(std::fs::read(&f).unwrap_or_default());
+        }
+        let fingerprint = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self {
+            schemas,
+            indicators,
+            initiative,
+            fingerprint,
+        })
+    }
+
+    /// Every problem of every indicator, each naming its file and key.
+    pub fn check(&self) -> Vec<SchemaError> {
+        let ids: Vec<&str> = self.indicators.iter().map(|(_, i)| i.id.as_str()).collect();
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (n, (file, i)) in self.indicators.iter().enumerate() {
+            if !seen.insert(i.id.as_str()) {
+                out.push(SchemaError::Invalid {
+                    file: file.clone(),
+                    path: format!("indicator ({}).id", i.id),
+                    message: "another indicator has this id".into(),
+                });
+            }
+            let index = self.indicators[..n]
+                .iter()
+                .filter(|(f, _)| f == file)
+                .count();
+            out.extend(i.check(file, index, &self.schemas, &ids));
+        }
+        for o in &self.initiative.obligations {
+            if !self.schemas.contains_key(&o.schema) {
+                out.push(SchemaError::Invalid {
+                    file: "pipelines/initiative.toml".into(),
+                    path: "obligation.schema".into(),
+                    message: format!("no schema {:?} in data-schemas/", o.schema),
+                });
+            }
+        }
+        out
+    }
+}
