@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use backbone_pipeline::{IngestRequest, Ingested, NightOptions, ingest_file, night, open_store};
+use backbone_workspace::{Layout, clock};
+
 use crate::generate;
-use crate::ingest::{self, Outcome, open_store, set_clock};
-use crate::run;
 
 /// The example initiative's declarations, built into the binary so the demo works from
 /// anywhere.
@@ -97,19 +98,18 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     );
 
     // The reference population first, as the data team would load it.
-    set_clock(Some(format!("{}-01-05T09:00:00Z", generate::YEAR)));
-    let store = open_store(dir)?;
-    let population = ingest::Args {
-        file: dir.join("pipelines/reference/population.csv"),
+    let layout = Layout::new(dir);
+    clock::set(Some(format!("{}-01-05T09:00:00Z", generate::YEAR)));
+    let store = open_store(&layout)?;
+    let population = IngestRequest {
+        file: layout.pipelines().join("reference/population.csv"),
         partner: "cbs".into(),
         schema: "population".into(),
         period: generate::YEAR.to_string(),
         profile: None,
-        workspace: dir.to_path_buf(),
-        json: false,
     };
-    if let Outcome::Unreadable { error, .. } =
-        ingest::ingest_file(&store, &population, ingest::now_rfc3339())?
+    if let Ingested::Unreadable { error, .. } =
+        ingest_file(&layout, &store, &population, clock::now_rfc3339())?
     {
         anyhow::bail!("the example population table: {error}");
     }
@@ -129,30 +129,32 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     let (mut files, mut rejected, mut stored) = (0, 0, 0u64);
     for (date, batch) in &nights {
         for a in batch {
-            let inbox = dir.join("inbox").join(a.partner);
+            let inbox = layout.inbox_of(a.partner);
             std::fs::create_dir_all(&inbox)?;
             let name = a.file.file_name().unwrap_or_default();
             std::fs::rename(&a.file, inbox.join(name))
                 .with_context(|| format!("moving {} to the inbox", a.file.display()))?;
         }
-        set_clock(Some(format!("{date}T22:00:00Z")));
-        let summary = run::night(&run::Args {
-            workspace: dir.to_path_buf(),
-            dry_run: false,
-            quiet: true,
-        })?;
+        clock::set(Some(format!("{date}T22:00:00Z")));
+        let summary = night(
+            &layout,
+            &NightOptions {
+                dry_run: false,
+                quiet: true,
+            },
+        )?;
         let (n, r, s) = summary.counts();
         files += n;
         rejected += r;
         stored += s;
         println!("  night of {date}: {n:>2} file(s), {s:>5} rows stored, {r:>3} rows rejected");
     }
-    set_clock(None);
+    clock::set(None);
     let _ = std::fs::remove_dir_all(&incoming);
     println!("\n{files} files, {stored} rows stored, {rejected} rows rejected.");
     println!(
         "Last night's summary:      {}",
-        dir.join("runs/latest.txt").display()
+        layout.runs().join("latest.txt").display()
     );
     println!(
         "Receipts for partners:     {}",
@@ -160,15 +162,15 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     );
     println!(
         "Reminders:                 {}",
-        dir.join("reminders.csv").display()
+        layout.reminders().display()
     );
     println!(
         "The report (Hebrew):       {}",
-        dir.join("reports/latest/index.html").display()
+        layout.latest_report().join("index.html").display()
     );
     println!(
         "The report (English):      {}",
-        dir.join("reports/latest/en/index.html").display()
+        layout.latest_report().join("en/index.html").display()
     );
     Ok(ExitCode::SUCCESS)
 }

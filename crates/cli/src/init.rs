@@ -48,7 +48,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
             .with_context(|| format!("creating {}", dir.join(d).display()))?;
     }
     // The key is made now, owner-only, and never shown.
-    crate::ingest::secret(dir)?;
+    backbone_workspace::secret_key(&backbone_workspace::Layout::new(dir))?;
     println!("a new initiative workspace in {}:", dir.display());
     println!("  pipelines/initiative.toml        partners, who owes what by when, threshold");
     println!("  pipelines/indicators/*.toml      the agreed indicators");

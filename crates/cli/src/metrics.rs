@@ -1,16 +1,17 @@
-//! `backbone check` and `backbone metrics`: the indicator declarations, and their results.
+//! `backbone check`, `backbone metrics` and `backbone explain`: the indicator declarations,
+//! their results (computed by the pipeline crate), and the rows behind one value, printed.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use backbone_metrics::{AsOf, Declarations};
-
-use crate::ingest::open_store;
+use anyhow::Result;
+use backbone_metrics::AsOf;
+use backbone_pipeline::open_store;
+use backbone_workspace::{Declarations, Layout};
 
 /// `backbone check`: every declaration against the schemas; exit 1 when any is wrong.
 pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
-    let decl = Declarations::load(workspace)?;
+    let decl = Declarations::load(&Layout::new(workspace))?;
     let problems = decl.check();
     if problems.is_empty() {
         println!(
@@ -29,14 +30,6 @@ pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-/// What one computation of the results tables said.
-pub(crate) struct Computed {
-    /// One line: how many values, from which store version, where.
-    pub(crate) line: String,
-    /// What changed since the previous results, for people.
-    pub(crate) changes: String,
-}
-
 /// `backbone metrics`: the results tables of one store version.
 pub(crate) fn metrics(
     workspace: &Path,
@@ -44,84 +37,10 @@ pub(crate) fn metrics(
     out: Option<&Path>,
     full: bool,
 ) -> Result<ExitCode> {
-    let c = compute(workspace, as_of, out, full)?;
+    let c = backbone_pipeline::results::compute(&Layout::new(workspace), as_of, out, full)?;
     println!("{}", c.line);
     println!("{}", c.changes);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Computes the results tables of one store version into `out` (default
-/// `WORKSPACE/results`), with `changes.csv` against the previous ones there.
-pub(crate) fn compute(
-    workspace: &Path,
-    as_of: Option<&str>,
-    out: Option<&Path>,
-    full: bool,
-) -> Result<Computed> {
-    let decl = Declarations::load(workspace)?;
-    let problems = decl.check();
-    if let Some(p) = problems.first() {
-        anyhow::bail!(
-            "{p}{}; run `backbone check` for the list",
-            if problems.len() > 1 {
-                format!(" (and {} more problems)", problems.len() - 1)
-            } else {
-                String::new()
-            }
-        );
-    }
-    let store = open_store(workspace)?;
-    let as_of = match as_of {
-        Some(text) => AsOf::parse(text, &store.schemas()?)?,
-        None => AsOf::default(),
-    };
-    let dir = out.map_or_else(|| workspace.join("results"), Path::to_path_buf);
-    // The latest version reuses the values of unchanged periods; an old version, or
-    // `--full`, is computed whole.
-    let (results, incremental) = if as_of.0.is_empty() && !full {
-        backbone_metrics::compute_since(&store, &decl, &dir)?
-    } else {
-        (backbone_metrics::compute(&store, &decl, &as_of)?, None)
-    };
-    // The previous results, to say what changed and why.
-    let previous = backbone_metrics::read_previous(&dir);
-    let before = previous
-        .as_ref()
-        .and_then(|p| p.values().next().map(|v| v.store_version.clone()))
-        .map(|v| AsOf::parse(&v, &store.schemas().unwrap_or_default()))
-        .transpose()
-        .unwrap_or_default()
-        .unwrap_or_default();
-    let mut since = Vec::new();
-    for schema in store.schemas()? {
-        let from = before.0.get(&schema).copied();
-        for s in store.submissions(&schema, None)? {
-            if s.table_version.is_some_and(|v| from.is_none_or(|f| v > f)) {
-                since.push(s);
-            }
-        }
-    }
-    backbone_metrics::write_all(&results, &dir)
-        .with_context(|| format!("writing results to {}", dir.display()))?;
-    let summary = backbone_metrics::write_changes(&results, previous.as_ref(), &since, &dir)?;
-    let suppressed = results.rows.iter().filter(|r| r.suppressed).count();
-    let line = format!(
-        "{} value(s) of {} indicator(s) from store version {} ({} suppressed); {} expected submission(s); results in {}",
-        results.rows.len(),
-        decl.indicators.len(),
-        results.store_version,
-        suppressed,
-        results.expected.len(),
-        dir.display()
-    );
-    let line = match incremental {
-        Some(how) => format!("{line}\n{how}"),
-        None => line,
-    };
-    Ok(Computed {
-        line,
-        changes: summary,
-    })
 }
 
 /// `backbone explain`: the submissions behind one value.
@@ -132,8 +51,8 @@ pub(crate) fn explain(
     breakdown: Option<&str>,
     as_of: Option<&str>,
 ) -> Result<ExitCode> {
-    let decl = Declarations::load(workspace)?;
-    let store = open_store(workspace)?;
+    let decl = Declarations::load(&Layout::new(workspace))?;
+    let store = open_store(&Layout::new(workspace))?;
     let as_of = match as_of {
         Some(text) => AsOf::parse(text, &store.schemas()?)?,
         None => AsOf::default(),

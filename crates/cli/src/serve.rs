@@ -4,13 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 use backbone_portal::{Config, Server, Tokens, Who};
 use backbone_schema::Initiative;
-
-use crate::ingest::now_rfc3339;
+use backbone_workspace::{Layout, clock::now_rfc3339};
 
 /// Options of `backbone serve`.
 pub(crate) struct Args {
@@ -24,7 +22,8 @@ pub(crate) struct Args {
 /// `backbone serve`.
 pub(crate) fn serve(args: &Args) -> Result<ExitCode> {
     let ws = &args.workspace;
-    let initiative = Initiative::load(&ws.join("pipelines/initiative.toml"))?;
+    let layout = Layout::new(ws);
+    let initiative = Initiative::load(&layout.initiative())?;
     let mut config = Config::new(ws.clone());
     config.addr.clone_from(&args.addr);
     config.max_upload_bytes = args.max_upload_mb.map(|mb| mb.saturating_mul(1 << 20));
@@ -32,7 +31,7 @@ pub(crate) fn serve(args: &Args) -> Result<ExitCode> {
     config.secure_cookies = args.secure_cookies;
     config.clock = Some(Arc::new(now_rfc3339));
     if initiative.portal.ingest_at_once {
-        config.on_queued = Some(runner(ws.clone()));
+        config.on_queued = Some(backbone_pipeline::runner(layout.clone()));
     }
     let server = Server::bind(config)?;
     let addr = server.local_addr()?;
@@ -70,59 +69,18 @@ pub(crate) fn serve(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A run after uploads, one at a time on a thread of its own: uploads that arrive during a
-/// run make one more run after it.
-fn runner(ws: PathBuf) -> backbone_portal::Hook {
-    let (tx, rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        while rx.recv().is_ok() {
-            while rx.try_recv().is_ok() {}
-            let args = crate::run::Args {
-                workspace: ws.clone(),
-                dry_run: false,
-                quiet: true,
-            };
-            // Another run holds the lock (cron's, say): wait for it rather than leave the
-            // file to tomorrow night.
-            for attempt in 0..60 {
-                match crate::run::night(&args) {
-                    Ok(summary) => {
-                        let (files, rejected, stored) = summary.counts();
-                        tracing::info!(
-                            "run after upload: {files} file(s), {stored} rows stored, {rejected} rejected"
-                        );
-                        break;
-                    }
-                    Err(e) if attempt < 59 && format!("{e:#}").contains("another run") => {
-                        std::thread::sleep(std::time::Duration::from_secs(5));
-                    }
-                    Err(e) => {
-                        tracing::error!("run after upload: {e:#}");
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    let tx = std::sync::Mutex::new(tx);
-    Arc::new(move || {
-        if let Ok(tx) = tx.lock() {
-            let _ = tx.send(());
-        }
-    })
-}
-
 /// `backbone partner token PARTNER` / `--admin`: makes (or replaces) a token and prints it
 /// once.
 pub(crate) fn token(ws: &Path, partner: Option<&str>, admin: bool) -> Result<ExitCode> {
     let who = match (partner, admin) {
         (_, true) => Who::Admin,
         (Some(p), false) => {
-            let initiative = Initiative::load(&ws.join("pipelines/initiative.toml"))?;
+            let path = Layout::new(ws).initiative();
+            let initiative = Initiative::load(&path)?;
             if initiative.partner(p).is_none() {
                 anyhow::bail!(
                     "`{p}` is not a partner in {}; the partners: {}",
-                    ws.join("pipelines/initiative.toml").display(),
+                    path.display(),
                     initiative
                         .partners
                         .iter()

@@ -1,12 +1,12 @@
 //! `backbone validate`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use backbone_ingest::{IngestError, Options, ValidationReport, validate_file};
-use backbone_schema::{Profile, TableSchema};
+use backbone_workspace::{Layout, resolve_schema, with_profile};
 
 pub(crate) struct Args {
     pub(crate) file: PathBuf,
@@ -17,49 +17,14 @@ pub(crate) struct Args {
     pub(crate) workspace: PathBuf,
 }
 
-/// A schema given as a path, or as a name under `data-schemas/`.
-pub(crate) fn resolve_schema(workspace: &Path, schema: &str) -> Result<TableSchema> {
-    let direct = PathBuf::from(schema);
-    let path = if direct.is_file() {
-        direct
-    } else {
-        let named = workspace
-            .join("data-schemas")
-            .join(format!("{schema}.json"));
-        if named.is_file() {
-            named
-        } else {
-            anyhow::bail!(
-                "no schema {schema:?}: not a file, and not in {}",
-                workspace.join("data-schemas").display()
-            );
-        }
-    };
-    Ok(TableSchema::load(&path)?)
-}
-
-/// The schema adapted to a partner's profile, and the reading options it implies.
-pub(crate) fn prepare(
-    schema: &TableSchema,
-    profile: Option<&Path>,
-) -> Result<(TableSchema, Options)> {
-    let mut options = Options::default();
-    let schema = match profile {
-        Some(p) => {
-            let prof = Profile::load(p)?;
-            let merged = schema.with_profile(&prof, &p.display().to_string())?;
-            options.profile = Some(prof);
-            merged
-        }
-        None => schema.clone(),
-    };
-    Ok((schema, options))
-}
-
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let schema = resolve_schema(&args.workspace, &args.schema)?;
-    let (schema, mut options) = prepare(&schema, args.profile.as_deref())?;
-    options.error_limit = args.limit_errors;
+    let schema = resolve_schema(&Layout::new(&args.workspace), &args.schema)?;
+    let (schema, profile) = with_profile(&schema, args.profile.as_deref())?;
+    let options = Options {
+        profile,
+        error_limit: args.limit_errors,
+        ..Options::default()
+    };
     let report = match validate_file(&args.file, &schema, &options) {
         Ok(r) => r,
         Err(e) => return unreadable(&e, args.json),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use backbone_schema::{Severity, TableSchema, normalise_header};
 
-use crate::report::ErrorType;
+use crate::validation_report::ErrorType;
 
 /// A problem with the header, before any row is read.
 #[derive(Debug)]

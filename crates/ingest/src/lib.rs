@@ -26,7 +26,7 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-mod batch;
+mod block;
 mod cast;
 mod cell;
 mod datefmt;
@@ -36,7 +36,7 @@ mod expected;
 mod header;
 mod output;
 mod pseudonym;
-mod report;
+mod validation_report;
 mod sheet;
 mod text;
 
@@ -54,10 +54,10 @@ pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
 pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
 pub use pseudonym::Pseudonymiser;
-pub use report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};
+pub use validation_report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};
 
-use crate::batch::{Block, CellView, Work};
-use crate::report::Collector;
+use crate::block::{Block, CellView, Work};
+use crate::validation_report::Collector;
 
 /// Bounds that keep memory and time finite whatever the file claims.
 #[derive(Clone, Debug)]
@@ -427,7 +427,7 @@ pub fn read_file(
             .clamp(1, 16);
         std::thread::scope(|inner| -> Result<(), IngestError> {
             let (done_tx, done_rx) =
-                crossbeam_channel::bounded::<Result<engine::Checked, IngestError>>(workers * 2);
+                crossbeam_channel::bounded::<Result<engine::CheckedBlock, IngestError>>(workers * 2);
             for _ in 0..workers {
                 let (rx, done_tx, validator, sat, to_block) =
                     (rx.clone(), done_tx.clone(), &validator, &sat, &to_block);
@@ -447,7 +447,7 @@ pub fn read_file(
             // stops too, instead of waiting on a full channel forever.
             drop(rx);
             drop(done_tx);
-            let mut waiting: std::collections::BTreeMap<u64, engine::Checked> =
+            let mut waiting: std::collections::BTreeMap<u64, engine::CheckedBlock> =
                 std::collections::BTreeMap::new();
             for res in &done_rx {
                 let checked = res?;

@@ -11,7 +11,7 @@ use calamine::{Data, DataRef, Reader};
 use crossbeam_channel::Sender;
 
 use crate::Limits;
-use crate::batch::{Block, Slot, Work};
+use crate::block::{Block, Slot, Work};
 use crate::cell::column_letters;
 use crate::error::IngestError;
 

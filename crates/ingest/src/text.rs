@@ -12,7 +12,7 @@ use csv_core::{ReadRecordResult, ReaderBuilder};
 use encoding_rs::{DecoderResult, Encoding, UTF_8};
 
 use crate::Limits;
-use crate::batch::{Block, Slot, Work};
+use crate::block::{Block, Slot, Work};
 use crate::error::IngestError;
 
 const HEAD_BYTES: usize = 64 * 1024;

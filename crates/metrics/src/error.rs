@@ -5,6 +5,9 @@ pub enum MetricsError {
     /// A declaration is wrong (the schema crate says where).
     #[error(transparent)]
     Declaration(#[from] backbone_schema::SchemaError),
+    /// A shared file of the workspace (the results tables) could not be written or read.
+    #[error(transparent)]
+    Workspace(#[from] backbone_workspace::WorkspaceError),
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] backbone_store::StoreError),

@@ -1,16 +1,21 @@
 //! The agreed indicators, computed from one version of the store with polars (the only crate
 //! that uses it), with completeness, data quality and small-cell suppression.
 //!
-//! Flow: [`Declarations`] (schemas, indicators, the initiative) → [`compute`] reads each
-//! schema's table at one version as a polars `LazyFrame` over its Parquet files (partition
-//! values added as columns) → per indicator, [`compute::aggregate`] makes the total and every
-//! breakdown straight from the rows → ratios, rates and derived indicators are assembled →
-//! [`suppress`] hides small cells and whatever would give them away → [`Results`] are written
-//! as the DESIGN's tidy table (`indicators.csv`, `indicators.parquet`), with
-//! `completeness.csv` and `quality.csv`.
+//! Flow: [`Declarations`] (the workspace crate's: schemas, indicators, the initiative) →
+//! [`compute`] reads each schema's table at one version as polars frames over its Parquet
+//! files (partition values added as columns) → [`compute::aggregate_all`] evaluates what every
+//! side of every indicator needs in one pass per table, and its tally adds up the total and
+//! every breakdown straight from the rows → ratios, rates and derived indicators are
+//! assembled → [`suppress`] hides small cells and whatever would give them away →
+//! [`Results`] are written as the DESIGN's tidy table (`indicators.csv`,
+//! `indicators.parquet`), with `completeness.csv` and `quality.csv`, through the workspace
+//! crate's row types.
 
+mod assemble;
 pub mod compute;
 mod error;
+mod explain;
+mod incremental;
 mod output;
 pub mod status;
 pub mod suppress;
@@ -18,12 +23,17 @@ pub mod suppress;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use backbone_schema::{Indicator, Initiative, Kind, TableSchema};
+use backbone_schema::{Indicator, Kind};
 use backbone_store::{Store, Submission};
 use polars::prelude::*;
-use sha2::Digest;
 
+pub use backbone_workspace::Declarations;
+pub use backbone_workspace::tables::ValueRow;
 pub use error::MetricsError;
+pub use explain::{Lineage, explain};
+pub use incremental::compute_since;
+
+use assemble::*;
 pub use output::{Published, read_basis, read_previous, read_results, write_all, write_changes};
 
 use compute::{Breakdown, Cells, PeriodKey};
@@ -32,101 +42,6 @@ use compute::{Breakdown, Cells, PeriodKey};
 pub const PARTNER: &str = "_partner";
 /// The partition column that holds the submission's period.
 pub const PERIOD: &str = "_period";
-
-/// What the data manager declared: schemas, indicators, the initiative.
-#[derive(Clone, Debug)]
-pub struct Declarations {
-    /// Schemas by name.
-    pub schemas: BTreeMap<String, TableSchema>,
-    /// Indicators, each with the file it was declared in.
-    pub indicators: Vec<(String, Indicator)>,
-    /// The initiative: partners, obligations, threshold.
-    pub initiative: Initiative,
-    /// sha256 of every declaration file read: results computed under other declarations are
-    /// never reused by an incremental computation.
-    pub fingerprint: String,
-}
-
-impl Declarations {
-    /// Reads `data-schemas/*.json`, `pipelines/indicators/*.toml` and
-    /// `pipelines/initiative.toml` under a workspace.
-    pub fn load(workspace: &Path) -> Result<Self, MetricsError> {
-        let mut schemas = BTreeMap::new();
-        let dir = workspace.join("data-schemas");
-        let io = |e: std::io::Error| backbone_schema::SchemaError::Io {
-            file: dir.display().to_string(),
-            source: e,
-        };
-        let mut hasher = sha2::Sha256::new();
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(io)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        for f in files {
-            let s = TableSchema::load(&f)?;
-            hasher.update(std::fs::read(&f).unwrap_or_default());
-            schemas.insert(s.name.clone(), s);
-        }
-        let indicator_dir = workspace.join("pipelines/indicators");
-        let indicators = backbone_schema::load_indicators(&indicator_dir)?;
-        let mut declared: Vec<_> = std::fs::read_dir(&indicator_dir)
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        declared.sort();
-        let initiative_path = workspace.join("pipelines/initiative.toml");
-        let initiative = Initiative::load(&initiative_path)?;
-        declared.push(initiative_path);
-        for f in declared {
-            hasher.update(f.display().to_string().as_bytes());
-            hasher.update(std::fs::read(&f).unwrap_or_default());
-        }
-        let fingerprint = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(Self {
-            schemas,
-            indicators,
-            initiative,
-            fingerprint,
-        })
-    }
-
-    /// Every problem of every indicator, each naming its file and key.
-    pub fn check(&self) -> Vec<backbone_schema::SchemaError> {
-        let ids: Vec<&str> = self.indicators.iter().map(|(_, i)| i.id.as_str()).collect();
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for (n, (file, i)) in self.indicators.iter().enumerate() {
-            if !seen.insert(i.id.as_str()) {
-                out.push(backbone_schema::SchemaError::Invalid {
-                    file: file.clone(),
-                    path: format!("indicator ({}).id", i.id),
-                    message: "another indicator has this id".into(),
-                });
-            }
-            let index = self.indicators[..n]
-                .iter()
-                .filter(|(f, _)| f == file)
-                .count();
-            out.extend(i.check(file, index, &self.schemas, &ids));
-        }
-        for o in &self.initiative.obligations {
-            if !self.schemas.contains_key(&o.schema) {
-                out.push(backbone_schema::SchemaError::Invalid {
-                    file: "pipelines/initiative.toml".into(),
-                    path: "obligation.schema".into(),
-                    message: format!("no schema {:?} in data-schemas/", o.schema),
-                });
-            }
-        }
-        out
-    }
-}
 
 /// Which version of each table to read: the latest, or the versions of a results table's
 /// `store_version` (`service_records@12;population@1`), or one number when the store has one
@@ -184,38 +99,9 @@ impl AsOf {
     }
 }
 
-/// One row of the results table (DESIGN: the contract other tools rely on).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResultRow {
-    /// Indicator id.
-    pub indicator: String,
-    /// Period label.
-    pub period: String,
-    /// Empty for the total, else `key=value` (keys sorted, `;`-joined).
-    pub breakdown: String,
-    /// The value; `None` when suppressed or not computable.
-    pub value: Option<f64>,
-    /// Ratio and rate: the numerator; counts: the count.
-    pub numerator: Option<f64>,
-    /// Ratio and rate: the denominator.
-    pub denominator: Option<f64>,
-    /// Hidden by disclosure control.
-    pub suppressed: bool,
-    /// Share of expected submissions behind the value.
-    pub coverage: Option<f64>,
-    /// The indicator's baseline.
-    pub baseline: Option<f64>,
-    /// The target that applies to this period.
-    pub target: Option<f64>,
-    /// `on_track`, `at_risk`, `off_track`, or empty when there is no target.
-    pub status: String,
-    /// The store version the value came from.
-    pub store_version: String,
-}
-
 /// Completeness of one partner × schema × period.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expected {
+pub struct ExpectedSubmission {
     /// Partner id.
     pub partner: String,
     /// Schema.
@@ -258,9 +144,9 @@ pub struct Results {
     /// The store version read.
     pub store_version: String,
     /// The indicator rows.
-    pub rows: Vec<ResultRow>,
+    pub rows: Vec<ValueRow>,
     /// Completeness rows.
-    pub expected: Vec<Expected>,
+    pub expected: Vec<ExpectedSubmission>,
     /// Data quality rows.
     pub quality: Vec<Quality>,
     /// The declarations' fingerprint.
@@ -477,7 +363,7 @@ fn compute_window(
                         let hidden = inputs
                             .iter()
                             .any(|i| suppressed_of.get(i).is_some_and(|s| s.contains(&k)));
-                        Computed {
+                        Assembled {
                             key: k,
                             value: if hidden { None } else { v },
                             numerator: None,
@@ -516,7 +402,7 @@ fn compute_window(
                 &breakdown,
             );
             let (baseline, target, state) = status::against_path(ind, period, &breakdown, c.value);
-            rows.push(ResultRow {
+            rows.push(ValueRow {
                 indicator: ind.id.clone(),
                 period: compute::period_label(ind.grain, period),
                 breakdown,
@@ -561,7 +447,7 @@ fn sides_of(ind: &Indicator) -> Vec<compute::Side<'_>> {
 
 /// The results' order: indicators as declared (derived ones last), then period, then
 /// breakdown. Full and incremental computations write the same bytes.
-fn sort_rows(decl: &Declarations, rows: &mut [ResultRow]) {
+fn sort_rows(decl: &Declarations, rows: &mut [ValueRow]) {
     let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
     order.sort_by_key(|i| i.kind == Kind::Derived);
     let rank: BTreeMap<&str, (usize, backbone_schema::Grain)> = order
@@ -580,441 +466,4 @@ fn sort_rows(decl: &Declarations, rows: &mut [ResultRow]) {
             r.breakdown.clone(),
         )
     });
-}
-
-/// Recomputes from the latest store version, reusing the results in `dir` for every
-/// indicator period whose rows did not change: the months of the rows added or retired
-/// since those results (read from the changed Parquet files only) decide which periods are
-/// recomputed. Falls back to a full computation when there are no usable results in `dir`
-/// (none, other declarations, a reference table changed). Returns the results and, when
-/// incremental, what was recomputed.
-pub fn compute_since(
-    store: &Store,
-    decl: &Declarations,
-    dir: &Path,
-) -> Result<(Results, Option<String>), MetricsError> {
-    let full = || compute(store, decl, &AsOf::default()).map(|r| (r, None));
-    let (Some((basis_version, basis_decl)), Some(previous)) =
-        (output::read_basis(dir), output::read_results(dir))
-    else {
-        return full();
-    };
-    if basis_decl != decl.fingerprint {
-        return full();
-    }
-    let schemas = store.schemas()?;
-    let Ok(before) = AsOf::parse(&basis_version, &schemas) else {
-        return full();
-    };
-    let populations: BTreeSet<&str> = decl
-        .indicators
-        .iter()
-        .filter_map(|(_, i)| i.population.as_ref().map(|p| p.schema.as_str()))
-        .collect();
-    let mut window = compute::Window::new();
-    let mut new_files: BTreeMap<String, Vec<std::path::PathBuf>> = BTreeMap::new();
-    // The versions the difference is taken at are the versions computed from: an ingest
-    // landing meanwhile waits for the next computation.
-    let mut current = AsOf::default();
-    for t in needed(decl) {
-        let now = store.version(&t)?;
-        if let Some(v) = now {
-            current.0.insert(t.clone(), v);
-        }
-        let then = before.0.get(&t).copied();
-        if now == then {
-            continue;
-        }
-        if populations.contains(t.as_str()) {
-            return full();
-        }
-        // Date fields that place this table's rows in periods.
-        let mut fields: BTreeSet<&str> = BTreeSet::new();
-        for (_, i) in &decl.indicators {
-            if i.schema == t {
-                fields.extend(i.date_field_of(None));
-            }
-            for m in [&i.numerator, &i.denominator].into_iter().flatten() {
-                if m.schema.as_deref().unwrap_or(&i.schema) == t {
-                    fields.extend(i.date_field_of(Some(m)));
-                }
-            }
-        }
-        let files_at = |v: Option<u64>| -> Result<BTreeSet<std::path::PathBuf>, MetricsError> {
-            Ok(match v {
-                None => BTreeSet::new(),
-                Some(v) => store
-                    .files(&t, Some(v))?
-                    .map(|(_, f)| f.into_iter().map(|d| d.path).collect())
-                    .unwrap_or_default(),
-            })
-        };
-        let (old, new) = (files_at(then)?, files_at(now)?);
-        for path in old.symmetric_difference(&new) {
-            months_in(path, &fields, &mut window)?;
-        }
-        new_files.insert(t.clone(), new.difference(&old).cloned().collect::<Vec<_>>());
-    }
-    let known = output::read_means(dir).map(|means| KnownMeans { means, new_files });
-    let mut results = compute_window(store, decl, &current, Some(&window), known)?;
-    let fm = decl.initiative.first_month;
-    let mut recomputed = 0usize;
-    let mut kept = 0usize;
-    let mut rows = std::mem::take(&mut results.rows);
-    recomputed += rows.len();
-    for (_, ind) in &decl.indicators {
-        let affected = compute::affected(ind.grain, &window, fm);
-        let coverage_schema = ind
-            .numerator
-            .as_ref()
-            .and_then(|n| n.schema.clone())
-            .unwrap_or_else(|| ind.schema.clone());
-        for r in previous.iter().filter(|r| r.indicator == ind.id) {
-            let Some(key) = compute::parse_period(ind.grain, &r.period) else {
-                continue;
-            };
-            if affected.contains(&key) {
-                continue;
-            }
-            // The value stands; how complete the data behind it is, and how it compares
-            // with the path, are worked out again (a period can turn "missing" with time).
-            let coverage = status::coverage(
-                &decl.initiative,
-                &results.expected,
-                &coverage_schema,
-                ind.grain,
-                key,
-                &r.breakdown,
-            );
-            let (baseline, target, state) = status::against_path(ind, key, &r.breakdown, r.value);
-            rows.push(ResultRow {
-                coverage,
-                baseline,
-                target,
-                status: state,
-                store_version: results.store_version.clone(),
-                ..r.clone()
-            });
-            kept += 1;
-        }
-    }
-    sort_rows(decl, &mut rows);
-    results.rows = rows;
-    let months: Vec<String> = window.iter().map(|(y, m)| format!("{y}-{m:02}")).collect();
-    Ok((
-        results,
-        Some(format!(
-            "incremental: {recomputed} value(s) recomputed, {kept} kept (changed months: {})",
-            if months.is_empty() {
-                "none".to_owned()
-            } else {
-                months.join(", ")
-            }
-        )),
-    ))
-}
-
-/// Adds the months of the `fields` dates found in one Parquet file to `window`.
-fn months_in(
-    path: &Path,
-    fields: &BTreeSet<&str>,
-    window: &mut compute::Window,
-) -> Result<(), MetricsError> {
-    let where_ = path.display().to_string();
-    let mut lf =
-        LazyFrame::scan_parquet(PlRefPath::new(where_.as_str()), ScanArgsParquet::default())
-            .map_err(|e| MetricsError::compute(&where_, e))?;
-    let present = lf
-        .collect_schema()
-        .map_err(|e| MetricsError::compute(&where_, e))?;
-    let cols: Vec<Expr> = fields
-        .iter()
-        .filter(|f| present.contains(f))
-        .map(|f| {
-            col(*f)
-                .dt()
-                .year()
-                .alias(format!("{f}__y"))
-                .cast(DataType::Int32)
-        })
-        .chain(fields.iter().filter(|f| present.contains(f)).map(|f| {
-            col(*f)
-                .dt()
-                .month()
-                .cast(DataType::Int32)
-                .alias(format!("{f}__m"))
-        }))
-        .collect();
-    if cols.is_empty() {
-        return Ok(());
-    }
-    let df = lf
-        .select(cols)
-        .collect()
-        .map_err(|e| MetricsError::compute(&where_, e))?;
-    for f in fields.iter().filter(|f| present.contains(f)) {
-        let (Ok(y), Ok(m)) = (df.column(&format!("{f}__y")), df.column(&format!("{f}__m"))) else {
-            continue;
-        };
-        let (Ok(y), Ok(m)) = (y.i32(), m.i32()) else {
-            continue;
-        };
-        for i in 0..y.len() {
-            if let (Some(y), Some(m)) = (y.get(i), m.get(i)) {
-                window.insert((y, m as u32));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One side of an indicator (`value`, `numerator`, `denominator`) and the submissions behind
-/// it, each with the number of its rows used.
-pub type Lineage = (String, Vec<(Submission, u64)>);
-
-/// The submissions behind one value: (submission, rows of it used), per side of the indicator
-/// (`value`, or `numerator` and `denominator`).
-pub fn explain(
-    store: &Store,
-    decl: &Declarations,
-    as_of: &AsOf,
-    indicator: &str,
-    period: &str,
-    breakdown: &str,
-) -> Result<Vec<Lineage>, MetricsError> {
-    let ind = decl
-        .indicators
-        .iter()
-        .map(|(_, i)| i)
-        .find(|i| i.id == indicator)
-        .ok_or_else(|| {
-            MetricsError::compute(
-                indicator,
-                format!(
-                    "no such indicator; there are: {}",
-                    decl.indicators
-                        .iter()
-                        .map(|(_, i)| i.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-    let key = compute::parse_period(ind.grain, period).ok_or_else(|| {
-        MetricsError::compute(
-            indicator,
-            format!(
-                "{period:?} is not a {:?} period (e.g. {})",
-                ind.grain,
-                compute::period_label(ind.grain, 202401)
-            ),
-        )
-    })?;
-    let sides: Vec<(&str, Option<&backbone_schema::Measure>)> = match ind.kind {
-        Kind::Ratio => vec![
-            ("numerator", ind.numerator.as_ref()),
-            ("denominator", ind.denominator.as_ref()),
-        ],
-        Kind::Rate => vec![("numerator", ind.numerator.as_ref())],
-        Kind::Derived => {
-            return Err(MetricsError::compute(
-                indicator,
-                "a derived indicator is computed from other indicators: explain those",
-            ));
-        }
-        _ => vec![("value", None)],
-    };
-    let mut out = Vec::new();
-    for (name, m) in sides {
-        let schema = m.and_then(|m| m.schema.as_deref()).unwrap_or(&ind.schema);
-        let Some((v, Some(rows))) = scan(store, schema, as_of.0.get(schema).copied())? else {
-            out.push((name.to_owned(), Vec::new()));
-            continue;
-        };
-        let ledger = store.submissions(schema, Some(v))?;
-        let used = compute::contributions(
-            &rows.all,
-            ind,
-            m,
-            decl.initiative.first_month,
-            key,
-            breakdown,
-        )?;
-        let mut rows: Vec<(Submission, u64)> = used
-            .into_iter()
-            .filter_map(|(id, n)| Some((ledger.iter().find(|s| s.id == id)?.clone(), n)))
-            .collect();
-        rows.sort_by(|a, b| {
-            a.0.partner
-                .cmp(&b.0.partner)
-                .then(a.0.period.cmp(&b.0.period))
-        });
-        out.push((name.to_owned(), rows));
-    }
-    Ok(out)
-}
-
-/// One computed cell before it becomes a row.
-struct Computed {
-    key: (PeriodKey, Breakdown),
-    value: Option<f64>,
-    numerator: Option<f64>,
-    denominator: Option<f64>,
-    suppressed: bool,
-}
-
-/// The cells of one period as a suppression problem: index 0 the total, then each breakdown
-/// cell, with one group per dimension.
-fn groups_of(keys: &[Breakdown]) -> Vec<suppress::Group> {
-    let mut by_dim: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        if let Some((d, _)) = k.split_once('=') {
-            by_dim.entry(d).or_default().push(i);
-        }
-    }
-    let Some(total) = keys.iter().position(String::is_empty) else {
-        return Vec::new();
-    };
-    by_dim
-        .into_values()
-        .map(|members| suppress::Group {
-            margin: total,
-            members,
-        })
-        .collect()
-}
-
-/// Suppresses the cells of every period: `counts` are the measures a reader could subtract
-/// (a count and, for ratios, the numerator and the denominator). Returns the hidden keys.
-fn hide(
-    keys: &[(PeriodKey, Breakdown)],
-    counts: &[Vec<u64>],
-    threshold: u64,
-) -> BTreeSet<(PeriodKey, Breakdown)> {
-    let mut hidden = BTreeSet::new();
-    let periods: BTreeSet<PeriodKey> = keys.iter().map(|k| k.0).collect();
-    for p in periods {
-        let idx: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].0 == p).collect();
-        let labels: Vec<Breakdown> = idx.iter().map(|&i| keys[i].1.clone()).collect();
-        let groups = groups_of(&labels);
-        let mut forced = vec![false; idx.len()];
-        // Each measure protects itself; a cell hidden for one is hidden for all, so run again
-        // until the union is stable.
-        for _ in 0..=idx.len() {
-            let before = forced.clone();
-            for measure in counts {
-                let values: Vec<u64> = idx.iter().map(|&i| measure[i]).collect();
-                let s = suppress::suppress(&values, &groups, threshold, &forced);
-                for (f, x) in forced.iter_mut().zip(s) {
-                    *f |= x;
-                }
-            }
-            if forced == before {
-                break;
-            }
-        }
-        for (j, &i) in idx.iter().enumerate() {
-            if forced[j] {
-                hidden.insert(keys[i].clone());
-            }
-        }
-    }
-    hidden
-}
-
-fn single(ind: &Indicator, cells: &Cells, threshold: u64) -> Vec<Computed> {
-    let keys: Vec<(PeriodKey, Breakdown)> = cells.keys().cloned().collect();
-    let units: Vec<u64> = cells.values().map(|c| c.units).collect();
-    let hidden = hide(&keys, &[units], threshold);
-    cells
-        .iter()
-        .map(|(k, c)| {
-            let s = hidden.contains(k);
-            Computed {
-                key: k.clone(),
-                value: if s { None } else { c.value },
-                numerator: if s || !ind.kind.is_count() {
-                    None
-                } else {
-                    c.value
-                },
-                denominator: None,
-                suppressed: s,
-            }
-        })
-        .collect()
-}
-
-fn ratio(ind: &Indicator, num: &Cells, den: &Cells, threshold: u64) -> Vec<Computed> {
-    let factor = ind.factor.unwrap_or(1.0);
-    let keys: Vec<(PeriodKey, Breakdown)> = den
-        .keys()
-        .chain(num.keys())
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let zero = compute::Cell {
-        value: Some(0.0),
-        units: 0,
-    };
-    let n_units: Vec<u64> = keys
-        .iter()
-        .map(|k| num.get(k).unwrap_or(&zero).units)
-        .collect();
-    let d_units: Vec<u64> = keys
-        .iter()
-        .map(|k| den.get(k).unwrap_or(&zero).units)
-        .collect();
-    let hidden = hide(&keys, &[n_units, d_units], threshold);
-    keys.into_iter()
-        .map(|k| {
-            let n = num.get(&k).and_then(|c| c.value).or(Some(0.0));
-            let d = den.get(&k).and_then(|c| c.value);
-            let s = hidden.contains(&k);
-            let value = match (n, d) {
-                (Some(n), Some(d)) if d != 0.0 => Some(n / d * factor),
-                _ => None,
-            };
-            Computed {
-                key: k,
-                value: if s { None } else { value },
-                numerator: if s { None } else { n },
-                denominator: if s { None } else { d },
-                suppressed: s,
-            }
-        })
-        .collect()
-}
-
-fn rate(
-    ind: &Indicator,
-    num: &Cells,
-    pop: &BTreeMap<(i32, Breakdown), f64>,
-    threshold: u64,
-) -> Vec<Computed> {
-    let factor = ind.factor.unwrap_or(1.0);
-    let keys: Vec<(PeriodKey, Breakdown)> = num.keys().cloned().collect();
-    let units: Vec<u64> = num.values().map(|c| c.units).collect();
-    let hidden = hide(&keys, &[units], threshold);
-    keys.into_iter()
-        .map(|k| {
-            // The population of the period's (first) calendar year.
-            let year = k.0 / 100;
-            let n = num.get(&k).and_then(|c| c.value);
-            let d = pop.get(&(year, k.1.clone())).copied();
-            let s = hidden.contains(&k);
-            let value = match (n, d) {
-                (Some(n), Some(d)) if d > 0.0 => Some(n / d * factor),
-                _ => None,
-            };
-            Computed {
-                key: k,
-                value: if s { None } else { value },
-                numerator: if s { None } else { n },
-                denominator: d,
-                suppressed: s,
-            }
-        })
-        .collect()
 }

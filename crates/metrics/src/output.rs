@@ -1,76 +1,25 @@
-//! The results tables on disk: CSV that Excel opens right (UTF-8 with a BOM, formula-like
-//! text neutralised) and Parquet (written by polars).
+//! The results tables on disk: the CSV rows are the workspace crate's (`ValueRow`,
+//! `ExpectedRow`, `QualityRow`: UTF-8 with a BOM, formula-like text neutralised, read back by
+//! column name), the Parquet file is polars'.
 
 use std::path::Path;
 
+use backbone_workspace::tables::{
+    ExpectedRow, QualityRow, ValueRow, files, neutralise, number, write_csv,
+};
 use polars::prelude::*;
 
 use crate::{MetricsError, Results};
 
-const RESULT_COLUMNS: [&str; 12] = [
-    "indicator",
-    "period",
-    "breakdown",
-    "value",
-    "numerator",
-    "denominator",
-    "suppressed",
-    "coverage",
-    "baseline",
-    "target",
-    "status",
-    "store_version",
-];
-
-/// Text a spreadsheet would run as a formula gets a leading apostrophe.
-pub fn neutralise(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_owned(),
-    }
-}
-
-/// A number as written in our CSV: no exponent, at most 6 decimals, trailing zeros dropped.
-pub fn number(v: Option<f64>) -> String {
-    match v {
-        None => String::new(),
-        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
-        Some(v) => {
-            let s = format!("{v:.6}");
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-    }
-}
-
-fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>, MetricsError> {
-    use std::io::Write;
-    let err = |e: &dyn std::fmt::Display| MetricsError::Output {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let mut f = std::fs::File::create(path).map_err(|e| err(&e))?;
-    f.write_all("\u{feff}".as_bytes()).map_err(|e| err(&e))?;
-    Ok(csv::Writer::from_writer(f))
-}
-
 fn write_rows(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<(), MetricsError> {
-    let err = |e: &dyn std::fmt::Display| MetricsError::Output {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    let mut w = csv_writer(path)?;
-    w.write_record(header).map_err(|e| err(&e))?;
-    for r in rows {
-        w.write_record(&r).map_err(|e| err(&e))?;
-    }
-    w.flush().map_err(|e| err(&e))
+    Ok(write_csv(path, header, &rows)?)
 }
 
 /// The results table as a polars frame (the Parquet file's content).
 pub fn results_frame(results: &Results) -> Result<DataFrame, MetricsError> {
     let r = &results.rows;
-    let text = |f: &dyn Fn(&crate::ResultRow) -> String| r.iter().map(f).collect::<Vec<_>>();
-    let num = |f: &dyn Fn(&crate::ResultRow) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
+    let text = |f: &dyn Fn(&crate::ValueRow) -> String| r.iter().map(f).collect::<Vec<_>>();
+    let num = |f: &dyn Fn(&crate::ValueRow) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
     let columns = vec![
         Column::new("indicator".into(), text(&|x| x.indicator.clone())),
         Column::new("period".into(), text(&|x| x.period.clone())),
@@ -101,29 +50,9 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
         path: dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let rows = results
-        .rows
-        .iter()
-        .map(|x| {
-            vec![
-                neutralise(&x.indicator),
-                neutralise(&x.period),
-                neutralise(&x.breakdown),
-                number(x.value),
-                number(x.numerator),
-                number(x.denominator),
-                x.suppressed.to_string(),
-                number(x.coverage),
-                number(x.baseline),
-                number(x.target),
-                x.status.clone(),
-                neutralise(&x.store_version),
-            ]
-        })
-        .collect();
-    write_rows(&dir.join("indicators.csv"), &RESULT_COLUMNS, rows)?;
+    ValueRow::write(&dir.join(files::INDICATORS_CSV), &results.rows)?;
 
-    let path = dir.join("indicators.parquet");
+    let path = dir.join(files::INDICATORS_PARQUET);
     let err = |e: &dyn std::fmt::Display| MetricsError::Output {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -134,7 +63,7 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
         .finish(&mut df)
         .map_err(|e| err(&e))?;
     // What these results were computed from, for the next incremental computation.
-    let basis = dir.join("basis.json");
+    let basis = dir.join(files::BASIS_JSON);
     let doc = serde_json::json!({
         "store_version": results.store_version,
         "declarations": results.declarations,
@@ -145,83 +74,50 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
         message: e.to_string(),
     })?;
 
-    let expected = results
+    let expected: Vec<ExpectedRow> = results
         .expected
         .iter()
-        .map(|e| {
-            vec![
-                neutralise(&e.partner),
-                neutralise(&e.schema),
-                neutralise(&e.period),
-                e.due.clone(),
-                e.status.clone(),
-                e.received.clone().unwrap_or_default(),
-                neutralise(&e.submission.clone().unwrap_or_default()),
-            ]
+        .map(|e| ExpectedRow {
+            partner: e.partner.clone(),
+            schema: e.schema.clone(),
+            period: e.period.clone(),
+            due: e.due.clone(),
+            status: e.status.clone(),
+            received: e.received.clone().unwrap_or_default(),
+            submission: e.submission.clone().unwrap_or_default(),
         })
         .collect();
-    write_rows(
-        &dir.join("completeness.csv"),
-        &[
-            "partner",
-            "schema",
-            "period",
-            "due",
-            "status",
-            "received",
-            "submission",
-        ],
-        expected,
-    )?;
+    ExpectedRow::write(&dir.join(files::COMPLETENESS_CSV), &expected)?;
 
-    let quality = results
+    let quality: Vec<QualityRow> = results
         .quality
         .iter()
         .map(|q| {
             let s = &q.submission;
-            vec![
-                neutralise(&s.partner),
-                neutralise(&s.schema),
-                neutralise(&s.period),
-                neutralise(&s.id),
-                neutralise(&s.file_name),
-                s.received.clone(),
-                s.rows_read.to_string(),
-                s.rows_accepted.to_string(),
-                s.rows_rejected.to_string(),
-                number(Some(q.rejected_share)),
-                neutralise(&q.main_errors),
-                q.timeliness.clone(),
-                q.volume.clone(),
-                neutralise(&q.unusual),
-            ]
+            QualityRow {
+                partner: s.partner.clone(),
+                schema: s.schema.clone(),
+                period: s.period.clone(),
+                submission: s.id.clone(),
+                file: s.file_name.clone(),
+                received: s.received.clone(),
+                rows_read: s.rows_read,
+                rows_accepted: s.rows_accepted,
+                rows_rejected: s.rows_rejected,
+                rejected_share: q.rejected_share,
+                main_errors: q.main_errors.clone(),
+                timeliness: q.timeliness.clone(),
+                volume: q.volume.clone(),
+                unusual: q.unusual.clone(),
+            }
         })
         .collect();
-    write_rows(
-        &dir.join("quality.csv"),
-        &[
-            "partner",
-            "schema",
-            "period",
-            "submission",
-            "file",
-            "received",
-            "rows_read",
-            "rows_accepted",
-            "rows_rejected",
-            "rejected_share",
-            "main_errors",
-            "timeliness",
-            "volume",
-            "unusual",
-        ],
-        quality,
-    )
+    Ok(QualityRow::write(&dir.join(files::QUALITY_CSV), &quality)?)
 }
 
 /// The store version and declarations fingerprint of the results in `dir`.
 pub fn read_basis(dir: &Path) -> Option<(String, String)> {
-    let text = std::fs::read_to_string(dir.join("basis.json")).ok()?;
+    let text = std::fs::read_to_string(dir.join(files::BASIS_JSON)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some((
         v["store_version"].as_str()?.to_owned(),
@@ -233,14 +129,14 @@ pub fn read_basis(dir: &Path) -> Option<(String, String)> {
 pub fn read_means(
     dir: &Path,
 ) -> Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>> {
-    let text = std::fs::read_to_string(dir.join("basis.json")).ok()?;
+    let text = std::fs::read_to_string(dir.join(files::BASIS_JSON)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     serde_json::from_value(v.get("means")?.clone()).ok()
 }
 
 /// The rows of `dir/indicators.parquet`, exactly as computed (the CSV rounds).
-pub fn read_results(dir: &Path) -> Option<Vec<crate::ResultRow>> {
-    let file = std::fs::File::open(dir.join("indicators.parquet")).ok()?;
+pub fn read_results(dir: &Path) -> Option<Vec<crate::ValueRow>> {
+    let file = std::fs::File::open(dir.join(files::INDICATORS_PARQUET)).ok()?;
     let df = ParquetReader::new(file).finish().ok()?;
     let text = |name: &str| -> Option<Vec<String>> {
         let c = df.column(name).ok()?.str().ok()?.clone();
@@ -275,7 +171,7 @@ pub fn read_results(dir: &Path) -> Option<Vec<crate::ResultRow>> {
         .collect();
     Some(
         (0..df.height())
-            .map(|i| crate::ResultRow {
+            .map(|i| crate::ValueRow {
                 indicator: indicator[i].clone(),
                 period: period[i].clone(),
                 breakdown: breakdown[i].clone(),
@@ -309,20 +205,15 @@ pub struct Published {
 pub fn read_previous(
     dir: &Path,
 ) -> Option<std::collections::BTreeMap<(String, String, String), Published>> {
-    let text = std::fs::read_to_string(dir.join("indicators.csv")).ok()?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let unquote = |s: &str| s.strip_prefix('\'').unwrap_or(s).to_owned();
+    let rows = ValueRow::read(&dir.join(files::INDICATORS_CSV)).ok()?;
     let mut out = std::collections::BTreeMap::new();
-    for record in reader.records() {
-        let r = record.ok()?;
-        let get = |i: usize| r.get(i).unwrap_or_default();
+    for r in rows {
         out.insert(
-            (unquote(get(0)), unquote(get(1)), unquote(get(2))),
+            (r.indicator, r.period, r.breakdown),
             Published {
-                value: get(3).parse().ok(),
-                suppressed: get(6) == "true",
-                store_version: unquote(get(11)),
+                value: r.value,
+                suppressed: r.suppressed,
+                store_version: r.store_version,
             },
         );
     }
@@ -338,7 +229,7 @@ pub fn write_changes(
     dir: &Path,
 ) -> Result<String, MetricsError> {
     let Some(previous) = previous else {
-        write_rows(&dir.join("changes.csv"), &CHANGE_COLUMNS, Vec::new())?;
+        write_rows(&dir.join(files::CHANGES_CSV), &CHANGE_COLUMNS, Vec::new())?;
         return Ok("first results: nothing to compare with".into());
     };
     let causes = since
@@ -387,7 +278,7 @@ pub fn write_changes(
         }
     }
     let n = rows.len();
-    write_rows(&dir.join("changes.csv"), &CHANGE_COLUMNS, rows)?;
+    write_rows(&dir.join(files::CHANGES_CSV), &CHANGE_COLUMNS, rows)?;
     Ok(if n == 0 {
         "no value changed".to_owned()
     } else {

@@ -9,7 +9,7 @@ use backbone_store::{Store, Submission};
 use chrono::NaiveDate;
 
 use crate::compute::{self, Breakdown, PeriodKey};
-use crate::{Expected, MetricsError, Quality};
+use crate::{ExpectedSubmission, MetricsError, Quality};
 
 /// The last day of a period.
 fn period_end(grain: Grain, key: PeriodKey, first_month: u32) -> Option<NaiveDate> {
@@ -37,7 +37,7 @@ fn version_date(ledgers: &BTreeMap<String, Vec<Submission>>) -> NaiveDate {
 pub fn completeness(
     initiative: &Initiative,
     ledgers: &BTreeMap<String, Vec<Submission>>,
-) -> Vec<Expected> {
+) -> Vec<ExpectedSubmission> {
     let today = version_date(ledgers);
     let fm = initiative.first_month;
     let mut out = Vec::new();
@@ -82,7 +82,7 @@ pub fn completeness(
                     None if today > due => "missing",
                     None => "not_due",
                 };
-                out.push(Expected {
+                out.push(ExpectedSubmission {
                     partner: (*p).to_owned(),
                     schema: o.schema.clone(),
                     period: label.clone(),
@@ -104,7 +104,7 @@ pub fn completeness(
 /// `region` that partners are declared in, else for everyone owing the schema in that period.
 pub fn coverage(
     initiative: &Initiative,
-    expected: &[Expected],
+    expected: &[ExpectedSubmission],
     schema: &str,
     grain: Grain,
     period: PeriodKey,
@@ -116,14 +116,14 @@ pub fn coverage(
     let region = breakdown
         .strip_prefix("region=")
         .filter(|r| initiative.partners.iter().any(|p| p.region == *r));
-    let in_scope = |e: &Expected| match (partner, region) {
+    let in_scope = |e: &ExpectedSubmission| match (partner, region) {
         (Some(p), _) => e.partner == p,
         (None, Some(r)) => initiative
             .partner(&e.partner)
             .is_some_and(|p| p.region == r),
         (None, None) => true,
     };
-    let relevant: Vec<&Expected> = expected
+    let relevant: Vec<&ExpectedSubmission> = expected
         .iter()
         .filter(|e| e.schema == schema && in_scope(e))
         .filter(|e| {
@@ -149,7 +149,7 @@ pub fn coverage(
 pub fn quality(
     store: &Store,
     ledgers: &BTreeMap<String, Vec<Submission>>,
-    expected: &[Expected],
+    expected: &[ExpectedSubmission],
     means: &BTreeMap<String, BTreeMap<String, f64>>,
 ) -> Result<Vec<Quality>, MetricsError> {
     // Error types per submission.

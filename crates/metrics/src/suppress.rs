@@ -18,7 +18,7 @@
 
 /// An equation a reader of the published table can use: `margin = Σ members`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
+pub struct SumGroup {
     /// The cell holding the sum.
     pub margin: usize,
     /// The cells that add up to it.
@@ -28,7 +28,7 @@ pub struct Group {
 /// Which cells to suppress. `values` are the counts of the cells; `forced` marks cells that
 /// must be suppressed whatever their value (e.g. a ratio whose numerator is suppressed
 /// elsewhere); `threshold` is the smallest count that may be published (zero always may).
-pub fn suppress(values: &[u64], groups: &[Group], threshold: u64, forced: &[bool]) -> Vec<bool> {
+pub fn suppress(values: &[u64], groups: &[SumGroup], threshold: u64, forced: &[bool]) -> Vec<bool> {
     let n = values.len();
     let primary: Vec<bool> = (0..n)
         .map(|i| {
@@ -36,7 +36,7 @@ pub fn suppress(values: &[u64], groups: &[Group], threshold: u64, forced: &[bool
         })
         .collect();
     let mut s = primary.clone();
-    let groups: Vec<&Group> = groups
+    let groups: Vec<&SumGroup> = groups
         .iter()
         .filter(|g| g.margin < n && g.members.iter().all(|&m| m < n))
         .collect();
@@ -82,7 +82,7 @@ pub fn suppress(values: &[u64], groups: &[Group], threshold: u64, forced: &[bool
     s
 }
 
-fn entries(g: &Group) -> Vec<usize> {
+fn entries(g: &SumGroup) -> Vec<usize> {
     let mut e = g.members.clone();
     e.push(g.margin);
     e
@@ -90,7 +90,7 @@ fn entries(g: &Group) -> Vec<usize> {
 
 /// The cell to suppress next in a group: the smallest member that is not zero, else a zero
 /// member, else the margin.
-fn complement(g: &Group, values: &[u64], s: &[bool]) -> Option<usize> {
+fn complement(g: &SumGroup, values: &[u64], s: &[bool]) -> Option<usize> {
     g.members
         .iter()
         .copied()
@@ -100,7 +100,7 @@ fn complement(g: &Group, values: &[u64], s: &[bool]) -> Option<usize> {
 }
 
 /// The suppressed cells whose value the published cells and the equations determine.
-pub fn recoverable(s: &[bool], groups: &[&Group]) -> Vec<usize> {
+pub fn recoverable(s: &[bool], groups: &[&SumGroup]) -> Vec<usize> {
     let unknowns: Vec<usize> = (0..s.len()).filter(|&i| s[i]).collect();
     if unknowns.is_empty() {
         return Vec::new();
@@ -174,8 +174,8 @@ pub fn recoverable(s: &[bool], groups: &[&Group]) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn one_dim(total: usize, members: &[usize]) -> Vec<Group> {
-        vec![Group {
+    fn one_dim(total: usize, members: &[usize]) -> Vec<SumGroup> {
+        vec![SumGroup {
             margin: total,
             members: members.to_vec(),
         }]
@@ -219,32 +219,32 @@ mod tests {
         // cells: a b / c d with row sums r1 r2 and column sums k1 k2, grand total t.
         let (a, b, c, d, r1, r2, k1, k2, t) = (0, 1, 2, 3, 4, 5, 6, 7, 8);
         let groups = [
-            Group {
+            SumGroup {
                 margin: r1,
                 members: vec![a, b],
             },
-            Group {
+            SumGroup {
                 margin: r2,
                 members: vec![c, d],
             },
-            Group {
+            SumGroup {
                 margin: k1,
                 members: vec![a, c],
             },
-            Group {
+            SumGroup {
                 margin: k2,
                 members: vec![b, d],
             },
-            Group {
+            SumGroup {
                 margin: t,
                 members: vec![r1, r2],
             },
-            Group {
+            SumGroup {
                 margin: t,
                 members: vec![k1, k2],
             },
         ];
-        let refs: Vec<&Group> = groups.iter().collect();
+        let refs: Vec<&SumGroup> = groups.iter().collect();
         let mut s = vec![false; 9];
         // a, b, c, d all suppressed: a 2×2 block is safe.
         for i in [a, b, c, d] {

@@ -24,6 +24,9 @@ pub enum PortalError {
     /// A declaration (initiative, schema, profile) is wrong.
     #[error(transparent)]
     Schema(#[from] backbone_schema::SchemaError),
+    /// The workspace's shared files.
+    #[error(transparent)]
+    Workspace(#[from] backbone_workspace::WorkspaceError),
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] backbone_store::StoreError),

@@ -130,8 +130,8 @@ impl Server {
     /// Reads the workspace's declarations and binds the address.
     pub fn bind(config: Config) -> Result<Self, PortalError> {
         let ws = config.workspace.clone();
-        let initiative = Initiative::load(&ws.join("pipelines/initiative.toml"))?;
-        let dirs = upload::Dirs { ws: ws.clone() };
+        let initiative = Initiative::load(&backbone_workspace::Layout::new(&ws).initiative())?;
+        let dirs = upload::Dirs::new(ws.clone());
         // Bytes of uploads a crash interrupted: never queued, never acknowledged.
         let _ = std::fs::remove_dir_all(dirs.tmp());
         let app = App {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use backbone_ingest::{Options, ValidationReport, validate_file};
 use backbone_report::{Lang, ReceiptInfo};
-use backbone_schema::{Grain, Initiative, Profile, TableSchema};
+use backbone_schema::{Initiative, TableSchema};
+use backbone_workspace::{Layout, Request, with_profile};
 use backbone_store::{Store, Submission};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +70,7 @@ pub struct Upload {
 
 /// An upload with its receipt.
 #[derive(Debug)]
-pub(crate) struct Checked {
+pub(crate) struct CheckedUpload {
     pub(crate) upload: Upload,
     pub(crate) receipt_html: String,
     pub(crate) report: serde_json::Value,
@@ -78,12 +79,17 @@ pub(crate) struct Checked {
 /// The portal's folders in a workspace.
 #[derive(Clone, Debug)]
 pub(crate) struct Dirs {
-    pub(crate) ws: PathBuf,
+    pub(crate) layout: Layout,
 }
 
 impl Dirs {
+    pub(crate) fn new(ws: PathBuf) -> Self {
+        Self {
+            layout: Layout::new(ws),
+        }
+    }
     pub(crate) fn portal(&self) -> PathBuf {
-        self.ws.join(".backbone/portal")
+        self.layout.portal()
     }
     pub(crate) fn tmp(&self) -> PathBuf {
         self.portal().join("tmp")
@@ -95,18 +101,19 @@ impl Dirs {
         self.portal().join("unreadable").join(partner)
     }
     pub(crate) fn inbox(&self, partner: &str) -> PathBuf {
-        self.ws.join("inbox").join(partner)
+        self.layout.inbox_of(partner)
     }
     pub(crate) fn store(&self) -> Result<Store, PortalError> {
         Ok(Store::open_with_archive(
-            &self.ws.join("store"),
-            &self.ws.join("archive"),
+            &self.layout.store(),
+            &self.layout.archive(),
         )?)
     }
 }
 
 /// The table and period a file is for: what the form says, else what the file name says,
-/// checked against what the partner owes. A refusal is a sentence in `lang` (the partner
+/// checked against what the partner owes, by the workspace's one placement rule (the same
+/// as `backbone ingest` and the nightly run). A refusal is a sentence in `lang` (the partner
 /// reads it on the upload page).
 pub(crate) fn target(
     initiative: &Initiative,
@@ -116,83 +123,18 @@ pub(crate) fn target(
     period: Option<&str>,
     lang: Lang,
 ) -> Result<(String, String), String> {
-    let say = |key: &str, holes: &[(&str, &str)]| {
-        holes
-            .iter()
-            .fold(t(lang, key), |s, (hole, value)| s.replace(hole, value))
-    };
-    let owed = initiative.schemas_of(partner);
-    let (schema, grain): (&str, Grain) = match (schema.filter(|s| !s.is_empty()), owed.as_slice()) {
-        (_, []) => return Err(say("err_owes_nothing", &[("{partner}", partner)])),
-        (Some(s), _) => *owed.iter().find(|(o, _)| *o == s).ok_or_else(|| {
-            say(
-                "err_not_sent",
-                &[
-                    ("{partner}", partner),
-                    ("{schema}", s),
-                    ("{tables}", &names(&owed)),
-                ],
-            )
-        })?,
-        (None, [one]) => *one,
-        (None, many) => *many
-            .iter()
-            .find(|(s, _)| file_name.contains(s))
-            .ok_or_else(|| say("err_which_table", &[("{tables}", &names(many))]))?,
-    };
-    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => grain
-            .period_in(p)
-            .filter(|found| found.len() == p.len())
-            .ok_or_else(|| {
-                say(
-                    "err_not_a_period",
-                    &[
-                        ("{period}", p),
-                        ("{schema}", schema),
-                        ("{grain}", &t(lang, grain_word(grain))),
-                        ("{example}", grain.example()),
-                    ],
-                )
-            })?,
-        None => grain
-            .period_in(file_name)
-            .ok_or_else(|| say("err_which_period", &[("{example}", grain.example())]))?,
-    };
-    let obligation = initiative.obligations.iter().find(|o| {
-        o.schema == schema && (o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
-    });
-    if let Some(o) = obligation
-        && (period < o.from || o.to.as_ref().is_some_and(|to| &period > to))
-    {
-        let holes = [
-            ("{partner}", partner),
-            ("{schema}", schema),
-            ("{from}", o.from.as_str()),
-            ("{to}", o.to.as_deref().unwrap_or_default()),
-            ("{period}", period.as_str()),
-        ];
-        return Err(if o.to.is_some() {
-            say("err_outside_to", &holes)
-        } else {
-            say("err_outside", &holes)
-        });
-    }
-    Ok((schema.to_owned(), period))
-}
-
-fn names(owed: &[(&str, Grain)]) -> String {
-    owed.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
-}
-
-/// The key of a grain's word in [`crate::words`].
-fn grain_word(g: Grain) -> &'static str {
-    match g {
-        Grain::Month => "grain_month",
-        Grain::Quarter => "grain_quarter",
-        Grain::HalfYear => "grain_half_year",
-        Grain::Year => "grain_year",
-    }
+    backbone_workspace::place(
+        initiative,
+        &Request {
+            partner,
+            file_name,
+            schema,
+            period,
+            reference_ok: false,
+        },
+    )
+    .map(|p| (p.schema, p.period.label()))
+    .map_err(|r| r.say(lang.code()))
 }
 
 /// A file name fit to show: the last path component, no control characters, at most 200
@@ -279,7 +221,7 @@ pub(crate) struct Handling<'a> {
 }
 
 /// Checks the file, decides what becomes of it, moves it, and writes the receipt.
-pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, PortalError> {
+pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<CheckedUpload, PortalError> {
     let Handling {
         dirs,
         initiative,
@@ -291,26 +233,16 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, Por
         ..
     } = *h;
     let id = format!("up-{}-{}", compact(now), random_hex(3)?);
-    let schema_path = dirs.ws.join("data-schemas").join(format!("{schema}.json"));
-    let table = TableSchema::load(&schema_path)?;
-    let profile_path = dirs
-        .ws
-        .join("pipelines/profiles")
-        .join(format!("{partner}.toml"));
+    let table = TableSchema::load(&dirs.layout.schema(schema))?;
+    let profile_path = dirs.layout.profile(partner);
     let mut options = Options {
         display_name: Some(incoming.file_name.clone()),
         // One worker thread per upload: the service checks several partners' files at once.
         threads: Some(1),
         ..Options::default()
     };
-    let table = if profile_path.is_file() {
-        let profile = Profile::load(&profile_path)?;
-        let merged = table.with_profile(&profile, &profile_path.display().to_string())?;
-        options.profile = Some(profile);
-        merged
-    } else {
-        table
-    };
+    let (table, profile) = with_profile(&table, profile_path.as_deref())?;
+    options.profile = profile;
     let checked = validate_file(&incoming.tmp, &table, &options);
 
     let history = History::load(dirs, initiative, partner);
@@ -426,7 +358,7 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<Checked, Por
         }
     };
     save(dirs, &upload, &receipt.html, &report_json)?;
-    Ok(Checked {
+    Ok(CheckedUpload {
         upload,
         receipt_html: receipt.html,
         report: report_json,

@@ -139,45 +139,6 @@ const WORDS: &[(&str, &str, &str)] = &[
         "השירות לא הצליח לשמור את הקובץ; דבר לא נשמר. נסו שוב, או פנו למנהלת הנתונים.",
     ),
     (
-        "err_owes_nothing",
-        "{partner} owes no data (no obligation names it)",
-        "השותף \u{2066}{partner}\u{2069} אינו חייב בנתונים (אף התחייבות אינה מזכירה אותו).",
-    ),
-    (
-        "err_not_sent",
-        "{partner} does not send `{schema}`; the tables it sends: {tables}",
-        "השותף \u{2066}{partner}\u{2069} אינו שולח את \u{2066}{schema}\u{2069}; הטבלאות שהוא שולח: \u{2066}{tables}\u{2069}",
-    ),
-    (
-        "err_which_table",
-        "say which table the file is for (field `schema`): one of {tables}",
-        "ציינו לאיזו טבלה הקובץ שייך (השדה \u{2066}schema\u{2069}): אחת מ-\u{2066}{tables}\u{2069}",
-    ),
-    (
-        "err_not_a_period",
-        "`{period}` is not a period of `{schema}`, which is reported by {grain}: write it like {example}",
-        "\u{2066}{period}\u{2069} אינה תקופה של \u{2066}{schema}\u{2069}, שמדווחת לפי {grain}: כתבו אותה כמו \u{2066}{example}\u{2069}",
-    ),
-    (
-        "err_which_period",
-        "say which period the file covers (field `period`, like {example}), or put it in the file name",
-        "ציינו איזו תקופה הקובץ מכסה (השדה \u{2066}period\u{2069}, למשל \u{2066}{example}\u{2069}), או כתבו אותה בשם הקובץ",
-    ),
-    (
-        "err_outside",
-        "{partner} reports `{schema}` from {from}; {period} is outside",
-        "השותף \u{2066}{partner}\u{2069} מדווח על \u{2066}{schema}\u{2069} מ-\u{2066}{from}\u{2069}; \u{2066}{period}\u{2069} מחוץ לטווח.",
-    ),
-    (
-        "err_outside_to",
-        "{partner} reports `{schema}` from {from} to {to}; {period} is outside",
-        "השותף \u{2066}{partner}\u{2069} מדווח על \u{2066}{schema}\u{2069} מ-\u{2066}{from}\u{2069} עד \u{2066}{to}\u{2069}; \u{2066}{period}\u{2069} מחוץ לטווח.",
-    ),
-    ("grain_month", "month", "חודש"),
-    ("grain_quarter", "quarter", "רבעון"),
-    ("grain_half_year", "half-year", "חצי שנה"),
-    ("grain_year", "year", "שנה"),
-    (
         "err_too_slow",
         "The upload was too slow: less than {rate} bytes a second. Nothing was kept; upload the file again, from a better connection if you can.",
         "ההעלאה הייתה איטית מדי: פחות מ-\u{2066}{rate}\u{2069} בתים בשנייה. שום דבר לא נשמר; העלו את הקובץ שוב, מחיבור טוב יותר אם אפשר.",

@@ -17,7 +17,6 @@ mod pdf;
 mod period;
 mod receipt;
 mod render;
-mod tables;
 mod xlsx;
 
 pub use bidi::visual;
@@ -30,4 +29,4 @@ pub use receipt::{Receipt, ReceiptInfo, receipt, unreadable_receipt};
 pub use render::{Rendered, Report, render};
 pub use xlsx::write_workbook;
 
-pub use tables::{ExpectedRow, QualityRow, ResultsTables, ValueRow};
+pub use backbone_workspace::tables::{ExpectedRow, QualityRow, ResultsTables, ValueRow};

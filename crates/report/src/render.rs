@@ -96,7 +96,7 @@ pub fn render(report: &Report<'_>, out: &Path) -> Result<Rendered, ReportError> 
     for f in content
         .figures
         .iter()
-        .chain(pages.iter().map(|p| &p.figure))
+        .chain(pages.iter().flat_map(|p| p.sections.iter().map(|s| &s.figure)))
     {
         svgs.insert(f.name.clone(), chart::svg(&f.chart, lang)?);
         // Sparklines are for the page, not for slides.

@@ -6,7 +6,7 @@ use std::path::Path;
 use backbone_schema::Initiative;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
-use crate::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
+use backbone_workspace::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
 use crate::{Lang, ReportError, ResultsTables};
 
 fn sheet<'a>(

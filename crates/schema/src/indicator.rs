@@ -117,46 +117,6 @@ impl Grain {
         }
     }
 
-    /// The label of the period holding `(year, month)` (month 1–12), for a year starting in
-    /// `first_month`. A year that starts in September is named by the calendar year it
-    /// starts in.
-    pub fn label(self, year: i32, month: u32, first_month: u32) -> String {
-        let shifted = (month + 12 - first_month) % 12; // 0-based month of the reporting year
-        let year = if month >= first_month || first_month == 1 {
-            year
-        } else {
-            year - 1
-        };
-        match self {
-            Self::Month => format!("{year:04}-{month:02}"),
-            Self::Quarter => format!("{year:04}-Q{}", shifted / 3 + 1),
-            Self::HalfYear => format!("{year:04}-H{}", shifted / 6 + 1),
-            Self::Year => format!("{year:04}"),
-        }
-    }
-
-    /// The period a file name or a typed-in value names, at this grain, as its label:
-    /// `…2024-03…` and `…2024_03…` give `2024-03`, `…2024_Q1…` gives `2024-Q1`, `…2024-H2…`
-    /// gives `2024-H2`, `…2024…` gives `2024`. The nightly run reads periods from file names
-    /// with it, and the upload portal checks what a partner types.
-    pub fn period_in(self, name: &str) -> Option<String> {
-        let pattern = match self {
-            Self::Month => r"(?:^|[^0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?:[^0-9]|$)",
-            Self::Quarter => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?Q([1-4])(?:[^0-9]|$)",
-            Self::HalfYear => r"(?i)(?:^|[^0-9])(20[0-9]{2})[-_. ]?H([12])(?:[^0-9]|$)",
-            Self::Year => r"(?:^|[^0-9])(20[0-9]{2})(?:[^0-9]|$)",
-        };
-        let re = regex::Regex::new(pattern).ok()?;
-        let c = re.captures(name)?;
-        let year = c.get(1)?.as_str();
-        Some(match self {
-            Self::Month => format!("{year}-{}", c.get(2)?.as_str()),
-            Self::Quarter => format!("{year}-Q{}", c.get(2)?.as_str()),
-            Self::HalfYear => format!("{year}-H{}", c.get(2)?.as_str()),
-            Self::Year => year.to_owned(),
-        })
-    }
-
     /// An example period label at this grain, for messages.
     pub fn example(self) -> &'static str {
         match self {

@@ -11,33 +11,32 @@
 //!
 //! Beside the data tables (`tables/<schema>`): `submissions`, the ledger mirrored as a Delta
 //! table for outside readers, and `rejects`, every problem of every rejected row (see
-//! [`ledger`] and [`aux`] for how each stays consistent with the data commit).
+//! [`ledger`] and [`side_tables`] for how each stays consistent with the data commit).
 
-mod aux;
 mod error;
 mod ledger;
 mod logdir;
+mod pending;
 mod rejects;
+mod side_tables;
 mod sweep;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use delta_kernel::expressions::Scalar;
-use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add};
-use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::Action;
 use deltalake::{DeltaTable, FilterOp, FilterValue};
 use futures::TryStreamExt;
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use writer::{FileWriter, add_partition_columns, table_schema};
+
 pub use error::StoreError;
+pub use pending::Pending;
 pub use rejects::Reject;
 pub use sweep::Swept;
 
@@ -53,9 +52,6 @@ pub const LEDGER_KEY: &str = "backbone.submission";
 /// Time travel must outlive any reproducibility horizon: keep the log and removed files for
 /// 100 years (Delta's defaults, 30 and 7 days, would break `--as-of`).
 pub(crate) const RETENTION: &str = "interval 36500 days";
-
-/// Parquet files roll at this size, so a big submission is several files, not one huge one.
-const TARGET_FILE_SIZE: u64 = 128 << 20;
 
 /// One submission: a partner's file for one schema and period.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,385 +128,8 @@ pub enum Begun<'s> {
     Writing(Box<Pending<'s>>),
 }
 
-/// The Parquet writer of a pending submission. It runs on its own thread, so that encoding
-/// and compressing the rows overlaps reading and validating the file.
-///
-/// A submission is one partner and one period, so every row goes to one partition: the
-/// batches go to delta-rs's `write_partition` without the partition columns, which spares
-/// it grouping every batch by partner and period and copying each group out (`take`).
-struct FileWriter {
-    tx: Option<crossbeam_channel::Sender<RecordBatch>>,
-    handle: Option<std::thread::JoinHandle<Result<Vec<Add>, StoreError>>>,
-    schema: String,
-}
-
-impl FileWriter {
-    fn start(
-        table: DeltaTable,
-        schema: &str,
-        partner: &str,
-        period: &str,
-    ) -> Result<Self, StoreError> {
-        let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(4);
-        let name = schema.to_owned();
-        // In the table's partition order (`create`): the files' folder is `_partner=…/_period=…`.
-        let partition: IndexMap<String, Scalar> = IndexMap::from([
-            (
-                PARTNER_COLUMN.to_owned(),
-                Scalar::String(partner.to_owned()),
-            ),
-            (PERIOD_COLUMN.to_owned(), Scalar::String(period.to_owned())),
-        ]);
-        let handle = std::thread::Builder::new()
-            .name("parquet-writer".into())
-            .spawn(move || {
-                // One worker beside this thread: delta-rs hands each finished row group to
-                // object_store's upload as a spawned task, and this thread blocks on the
-                // channel between batches. On a current-thread runtime those tasks ran only
-                // when the file closed, so a 128 MiB file's bytes were all held until then.
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("parquet-upload")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| StoreError::io(Path::new("tokio runtime"), e))?;
-                rt.block_on(async {
-                    let mut writer: Option<RecordBatchWriter> = None;
-                    for batch in rx {
-                        let w = match writer.as_mut() {
-                            Some(w) => w,
-                            // Settled on the first batch: it shows which columns repeat.
-                            None => writer.insert(
-                                RecordBatchWriter::for_table(&table)
-                                    .map_err(|e| StoreError::delta(&name, e))?
-                                    .with_target_file_size(TARGET_FILE_SIZE)
-                                    .with_writer_properties(writer_properties(&batch)),
-                            ),
-                        };
-                        w.write_partition(batch, &partition, WriteMode::Default)
-                            .await
-                            .map_err(|e| StoreError::delta(&name, e))?;
-                    }
-                    match writer {
-                        Some(mut w) => w.flush().await.map_err(|e| StoreError::delta(&name, e)),
-                        None => Ok(Vec::new()),
-                    }
-                })
-            })
-            .map_err(|e| StoreError::io(Path::new("parquet writer thread"), e))?;
-        Ok(Self {
-            tx: Some(tx),
-            handle: Some(handle),
-            schema: schema.to_owned(),
-        })
-    }
-
-    fn send(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(batch).is_ok());
-        if sent == Some(true) {
-            return Ok(());
-        }
-        // The writer stopped: its own error says why.
-        self.finish().and(Err(StoreError::Delta {
-            table: self.schema.clone(),
-            message: "the Parquet writer stopped".into(),
-        }))
-    }
-
-    /// Waits for the last file and returns the adds of every file written.
-    fn finish(&mut self) -> Result<Vec<Add>, StoreError> {
-        self.tx = None;
-        match self.handle.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(StoreError::Delta {
-                table: self.schema.clone(),
-                message: "the Parquet writer panicked".into(),
-            }),
-            None => Err(StoreError::Delta {
-                table: self.schema.clone(),
-                message: "the Parquet writer was already finished".into(),
-            }),
-        }
-    }
-}
-
-impl Drop for FileWriter {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Parquet settings: statistics per column chunk (Delta's file statistics come from them), row
-/// groups of 128 Ki rows (a row group is held in memory until it is complete), and per column,
-/// judged on the first batch:
-/// - dictionary pages only where values repeat (regions, service types): for identifiers and
-///   pseudonyms a dictionary is pure cost;
-/// - snappy only where it pays: a dictionary column's pages are already bit-packed indices
-///   (snappy left them at 92–107% on the peers' file), and a pseudonym is 32 random hex digits
-///   (90%); identifiers and row numbers shrink to a quarter or a half.
-fn writer_properties(
-    first: &RecordBatch,
-) -> deltalake::parquet::file::properties::WriterProperties {
-    use deltalake::arrow::array::{Array, Int64Array};
-    use deltalake::parquet::basic::Compression;
-    use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
-    use deltalake::parquet::schema::types::ColumnPath;
-    const SAMPLE: usize = 10_000;
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_max_row_group_row_count(Some(128 * 1024));
-    let n = first.num_rows().min(SAMPLE);
-    for (field, column) in first.schema().fields().iter().zip(first.columns()) {
-        // The sample's values as a plain page holds them (strings with their length).
-        let values: Vec<Vec<u8>> = if let Some(c) = column.as_any().downcast_ref::<StringArray>() {
-            (0..n)
-                .filter(|&i| c.is_valid(i))
-                .map(|i| {
-                    let v = c.value(i).as_bytes();
-                    let mut plain = (v.len() as u32).to_le_bytes().to_vec();
-                    plain.extend_from_slice(v);
-                    plain
-                })
-                .collect()
-        } else if let Some(c) = column.as_any().downcast_ref::<Int64Array>() {
-            (0..n)
-                .filter(|&i| c.is_valid(i))
-                .map(|i| c.value(i).to_le_bytes().to_vec())
-                .collect()
-        } else {
-            continue;
-        };
-        let distinct = values
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len();
-        let bytes = values.concat();
-        if n < 100 {
-            continue;
-        }
-        let path = ColumnPath::from(field.name().as_str());
-        let pays = if distinct * 2 > n {
-            builder = builder.set_column_dictionary_enabled(path.clone(), false);
-            snap::raw::Encoder::new()
-                .compress_vec(&bytes)
-                .is_ok_and(|c| c.len() * 10 < bytes.len() * 8)
-        } else {
-            false
-        };
-        if !pays {
-            builder = builder.set_column_compression(path, Compression::UNCOMPRESSED);
-        }
-    }
-    builder.build()
-}
-
-/// A submission being written: its rows go to Parquet files, invisible until committed.
-pub struct Pending<'s> {
-    store: &'s Store,
-    table: DeltaTable,
-    files: FileWriter,
-    rejects: Vec<Reject>,
-    rejects_table: Option<DeltaTable>,
-    reject_files: Vec<Add>,
-    supersedes: Option<String>,
-    schema: String,
-}
-
-impl Pending<'_> {
-    /// The submission an earlier file of the same partner × schema × period made, which this
-    /// one will replace.
-    pub fn supersedes(&self) -> Option<&str> {
-        self.supersedes.as_deref()
-    }
-
-    /// Adds a batch of accepted rows (the submission's id is added here; partner and period
-    /// are the files' partition values).
-    pub fn write(&mut self, submission: &Submission, batch: RecordBatch) -> Result<(), StoreError> {
-        let batch = with_submission_column(&batch, submission)
-            .map_err(|e| StoreError::delta(&self.schema, e.into()))?;
-        self.files.send(batch)
-    }
-
-    /// Records one problem of a rejected row, for the `rejects` table.
-    pub fn reject(&mut self, submission: &Submission, reject: Reject) -> Result<(), StoreError> {
-        self.rejects.push(reject);
-        if self.rejects.len() >= rejects::BATCH {
-            self.flush_rejects(submission)?;
-        }
-        Ok(())
-    }
-
-    fn flush_rejects(&mut self, submission: &Submission) -> Result<(), StoreError> {
-        if self.rejects.is_empty() {
-            return Ok(());
-        }
-        let batch = rejects::rows(submission, &self.rejects)?;
-        self.rejects.clear();
-        let store = self.store;
-        let adds = store.rt.block_on(async {
-            if self.rejects_table.is_none() {
-                self.rejects_table = Some(
-                    store
-                        .open_or_create(
-                            &store.rejects_dir(),
-                            "rejects",
-                            &rejects::schema(),
-                            &[],
-                            true,
-                        )
-                        .await?,
-                );
-            }
-            match &self.rejects_table {
-                Some(t) => aux::write_files(t, "rejects", vec![batch]).await,
-                None => Ok(Vec::new()),
-            }
-        })?;
-        self.reject_files.extend(adds);
-        Ok(())
-    }
-
-    /// Commits the submission. An error [`StoreError::MirrorBehind`] means the submission is
-    /// committed but the `submissions` table could not be brought up to date (the next write
-    /// does it).
-    ///
-    /// First its rejects, in one commit of the `rejects` table that an application
-    /// transaction named after the submission makes happen once only. Then one commit of the
-    /// data table: the new rows in, the superseded submission's rows out, the ledger entry in
-    /// the commit's metadata. Returns the data table version it made.
-    ///
-    /// A submission with no accepted row (rejected outright) changes no data: its commit
-    /// carries only the ledger entry, and the submission it would have replaced stays.
-    pub fn commit(mut self, mut submission: Submission) -> Result<u64, StoreError> {
-        let started = std::time::Instant::now();
-        self.flush_rejects(&submission)?;
-        let adds = self.files.finish()?;
-        tracing::debug!(table = self.schema, took = ?started.elapsed(), "files written");
-        let replaces = submission.rows_accepted > 0;
-        let schema = self.schema.clone();
-        let root = self.store.root.clone();
-        self.store.rt.block_on(async {
-            if let Some(table) = self.rejects_table.as_mut() {
-                let app = format!("backbone-rejects-{}", submission.id);
-                // False when an earlier run of this same submission committed them already.
-                let adds: Vec<Action> =
-                    self.reject_files.iter().cloned().map(Action::Add).collect();
-                aux::commit_once(table, "rejects", &adds, &app, None, 1).await?;
-                self.store.tables.keep(&self.store.rejects_dir(), table);
-            }
-            // Another ingest may commit to the table between our read and our commit (without
-            // datafusion delta-rs treats any two writes as conflicting). Then: reload, check
-            // again that these bytes are not in yet, recompute what to remove, and commit the
-            // same files again; no Parquet is rewritten.
-            let mut attempt = 0;
-            let started = std::time::Instant::now();
-            loop {
-                attempt += 1;
-                if attempt > 1 {
-                    self.table
-                        .update_state()
-                        .await
-                        .map_err(|e| StoreError::delta(&schema, e))?;
-                    let earlier =
-                        ledger::versions(&root, &self.store.memo, &self.table, &schema).await?;
-                    if let Some(same) = earlier.submissions().find(|s| {
-                        s.sha256 == submission.sha256
-                            && s.partner == submission.partner
-                            && s.period == submission.period
-                    }) {
-                        return Err(StoreError::Raced(same.id.clone()));
-                    }
-                    self.supersedes = current_of(
-                        earlier.submissions(),
-                        &submission.partner,
-                        &submission.period,
-                    );
-                }
-                submission.supersedes = if replaces {
-                    self.supersedes.clone()
-                } else {
-                    None
-                };
-                let filters = [
-                    (
-                        PARTNER_COLUMN,
-                        FilterOp::Eq,
-                        FilterValue::Scalar(submission.partner.as_str()),
-                    ),
-                    (
-                        PERIOD_COLUMN,
-                        FilterOp::Eq,
-                        FilterValue::Scalar(submission.period.as_str()),
-                    ),
-                ];
-                let old: Vec<_> = self
-                    .table
-                    .get_active_add_actions_by_partitions(&filters)
-                    .try_collect()
-                    .await
-                    .map_err(|e| StoreError::delta(&schema, e))?;
-                tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
-                let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
-                if replaces {
-                    actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
-                }
-                let entry = serde_json::to_value(&submission)
-                    .map_err(|e| StoreError::Ledger(e.to_string()))?;
-                let properties = CommitProperties::default()
-                    .with_metadata([(LEDGER_KEY.to_owned(), entry)])
-                    .with_max_retries(0)
-                    .with_cleanup_expired_logs(Some(false));
-                let operation = DeltaOperation::Write {
-                    mode: SaveMode::Append,
-                    partition_by: Some(vec![PARTNER_COLUMN.to_owned(), PERIOD_COLUMN.to_owned()]),
-                    predicate: Some(format!(
-                        "{PARTNER_COLUMN} = '{}' AND {PERIOD_COLUMN} = '{}'",
-                        submission.partner.replace('\'', "''"),
-                        submission.period.replace('\'', "''")
-                    )),
-                };
-                let snapshot = self
-                    .table
-                    .snapshot()
-                    .map_err(|e| StoreError::delta(&schema, e))?;
-                match CommitBuilder::from(properties)
-                    .with_actions(actions)
-                    .build(Some(snapshot), self.table.log_store(), operation)
-                    .await
-                {
-                    Ok(finalized) => {
-                        let version = finalized.version();
-                        self.table.state = Some(finalized.snapshot());
-                        self.store.tables.keep(&self.store.table_dir(&schema), &self.table);
-                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "committed");
-                        let started = std::time::Instant::now();
-                        let mirrored = self.store.mirror(&self.table, &schema, version).await;
-                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "mirrored");
-                        // The mirror for outside readers. The log is read at the version just
-                        // made; reloading the table would list the whole log folder again.
-                        return match mirrored {
-                            Ok(_) => Ok(version),
-                            Err(e) => Err(StoreError::MirrorBehind {
-                                version,
-                                message: e.to_string(),
-                            }),
-                        };
-                    }
-                    Err(e) if is_conflict(&e) && attempt < MAX_ATTEMPTS => continue,
-                    Err(e) if is_conflict(&e) => return Err(StoreError::Busy(schema.clone())),
-                    Err(e) => return Err(StoreError::delta(&schema, e)),
-                }
-            }
-        })
-    }
-}
-
 /// The submission whose rows a partner × period has now: the last one that stored rows.
-fn current_of<'a>(
+pub(crate) fn current_of<'a>(
     ledger: impl DoubleEndedIterator<Item = &'a Submission>,
     partner: &str,
     period: &str,
@@ -523,7 +142,7 @@ fn current_of<'a>(
 
 /// How many files a schema's entries in the `submissions` table may span before they are
 /// written again as one.
-const MIRROR_FILES: usize = 20;
+pub(crate) const MIRROR_FILES: usize = 20;
 
 /// Attempts at a commit that keeps losing races to other writers.
 pub(crate) const MAX_ATTEMPTS: u32 = 20;
@@ -543,11 +162,11 @@ pub(crate) fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
 
 /// A store rooted at a directory.
 pub struct Store {
-    root: PathBuf,
-    archive: PathBuf,
-    rt: tokio::runtime::Runtime,
-    memo: ledger::Memo,
-    tables: Tables,
+    pub(crate) root: PathBuf,
+    pub(crate) archive: PathBuf,
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) memo: ledger::Memo,
+    pub(crate) tables: Tables,
 }
 
 /// The tables this process has loaded, by folder, kept between commits. Bringing a kept table
@@ -555,12 +174,12 @@ pub struct Store {
 /// loading afresh replays the last checkpoint and every commit after it for every file of
 /// the table. The nightly run and the portal commit many submissions in one process.
 #[derive(Default)]
-struct Tables(std::sync::Mutex<HashMap<PathBuf, DeltaTable>>);
+pub(crate) struct Tables(std::sync::Mutex<HashMap<PathBuf, DeltaTable>>);
 
 impl Tables {
     /// The kept table of `dir` brought up to date, or `None` (never loaded, or it could not
     /// be brought up to date: then the caller loads it afresh).
-    async fn latest(&self, dir: &Path) -> Option<DeltaTable> {
+    pub(crate) async fn latest(&self, dir: &Path) -> Option<DeltaTable> {
         let mut table = self.0.lock().ok()?.get(dir).cloned()?;
         if !dir.join("_delta_log").is_dir() || table.update_state().await.is_err() {
             self.forget(dir);
@@ -574,10 +193,10 @@ impl Tables {
     /// commits on top of what it had, removed files included, and does not switch to a newer
     /// checkpoint), so it is loaded afresh from each new checkpoint: the cost of an update
     /// stays bounded by the checkpoint interval, not by the history.
-    fn keep(&self, dir: &Path, table: &DeltaTable) {
+    pub(crate) fn keep(&self, dir: &Path, table: &DeltaTable) {
         let at_checkpoint = table
             .version()
-            .is_some_and(|v| (v + 1).is_multiple_of(aux::CHECKPOINT_INTERVAL));
+            .is_some_and(|v| (v + 1).is_multiple_of(side_tables::CHECKPOINT_INTERVAL));
         if let Ok(mut tables) = self.0.lock() {
             if at_checkpoint {
                 tables.remove(dir);
@@ -587,7 +206,7 @@ impl Tables {
         }
     }
 
-    fn forget(&self, dir: &Path) {
+    pub(crate) fn forget(&self, dir: &Path) {
         if let Ok(mut tables) = self.0.lock() {
             tables.remove(dir);
         }
@@ -630,15 +249,15 @@ impl Store {
         &self.root
     }
 
-    fn table_dir(&self, schema: &str) -> PathBuf {
+    pub(crate) fn table_dir(&self, schema: &str) -> PathBuf {
         self.root.join("tables").join(schema)
     }
 
-    fn rejects_dir(&self) -> PathBuf {
+    pub(crate) fn rejects_dir(&self) -> PathBuf {
         self.root.join("rejects")
     }
 
-    fn submissions_dir(&self) -> PathBuf {
+    pub(crate) fn submissions_dir(&self) -> PathBuf {
         self.root.join("submissions")
     }
 
@@ -732,7 +351,7 @@ impl Store {
         if let Some(table) = self.tables.latest(dir).await {
             return Ok(table);
         }
-        let table = aux::open_or_create(dir, name, schema, partitions, keep_history).await?;
+        let table = side_tables::open_or_create(dir, name, schema, partitions, keep_history).await?;
         self.tables.keep(dir, &table);
         Ok(table)
     }
@@ -839,7 +458,7 @@ impl Store {
 
     /// Mirrors the ledger of `table` up to version `current` (which may be newer than the
     /// version `table` was loaded at).
-    async fn mirror(
+    pub(crate) async fn mirror(
         &self,
         table: &DeltaTable,
         schema: &str,
@@ -860,7 +479,7 @@ impl Store {
         let app = format!("backbone-ledger-{schema}");
         for _ in 0..MAX_ATTEMPTS {
             let started = std::time::Instant::now();
-            let from = aux::txn_version(&mirror, NAME, &app).await?;
+            let from = side_tables::txn_version(&mirror, NAME, &app).await?;
             if from.is_some_and(|f| f >= current as i64) {
                 return Ok(false);
             }
@@ -893,7 +512,7 @@ impl Store {
             if !entries.is_empty() {
                 let rows = ledger::mirror_rows(&entries)?;
                 actions.extend(
-                    aux::write_files(&mirror, NAME, vec![rows])
+                    side_tables::write_files(&mirror, NAME, vec![rows])
                         .await?
                         .into_iter()
                         .map(Action::Add),
@@ -904,7 +523,7 @@ impl Store {
             }
             tracing::debug!(table = NAME, entries = entries.len(), took = ?started.elapsed(), "written");
             let committed =
-                aux::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await?;
+                side_tables::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await?;
             self.tables.keep(&self.submissions_dir(), &mirror);
             if committed {
                 return Ok(true);
@@ -1026,10 +645,10 @@ async fn load_dir(
     let url = url::Url::from_directory_path(dir)
         .map_err(|()| StoreError::Location(dir.display().to_string()))?;
     let table = match version {
-        Some(v) => aux::open_table(&url, Some(v))
+        Some(v) => side_tables::open_table(&url, Some(v))
             .await
             .map_err(|_| StoreError::NoVersion(name.to_owned(), v))?,
-        None => aux::open_table(&url, None)
+        None => side_tables::open_table(&url, None)
             .await
             .map_err(|e| StoreError::delta(name, e))?,
     };
@@ -1073,119 +692,6 @@ async fn read_dir(
     Ok(out)
 }
 
-fn table_schema(rows: &SchemaRef) -> SchemaRef {
-    let mut fields: Vec<Field> = rows.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new(SUBMISSION_COLUMN, DataType::Utf8, false));
-    fields.push(Field::new(PARTNER_COLUMN, DataType::Utf8, false));
-    fields.push(Field::new(PERIOD_COLUMN, DataType::Utf8, false));
-    Arc::new(Schema::new(fields))
-}
-
-fn constant(value: &str, n: usize) -> ArrayRef {
-    Arc::new(StringArray::from(vec![value; n]))
-}
-
-/// A batch of accepted rows with the submission's id: the table's columns but the partition
-/// columns, which live in the files' partition values.
-fn with_submission_column(
-    batch: &RecordBatch,
-    s: &Submission,
-) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let id = constant(&s.id, batch.num_rows());
-    with_columns(
-        batch,
-        vec![(Field::new(SUBMISSION_COLUMN, DataType::Utf8, false), id)],
-    )
-}
-
-/// A batch read from a file with its partition values as columns (sorted by name).
-fn add_partition_columns(
-    batch: &RecordBatch,
-    partitions: &HashMap<String, Option<String>>,
-) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let mut names: Vec<&String> = partitions.keys().collect();
-    names.sort();
-    let extra = names
-        .into_iter()
-        .filter(|name| batch.schema().index_of(name).is_err())
-        .map(|name| {
-            let v = partitions.get(name).cloned().flatten().unwrap_or_default();
-            (
-                Field::new(name.as_str(), DataType::Utf8, false),
-                constant(&v, batch.num_rows()),
-            )
-        })
-        .collect();
-    with_columns(batch, extra)
-}
-
-/// `batch` with more columns after its own.
-fn with_columns(
-    batch: &RecordBatch,
-    extra: Vec<(Field, ArrayRef)>,
-) -> Result<RecordBatch, deltalake::arrow::error::ArrowError> {
-    let schema = batch.schema();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    let mut columns = batch.columns().to_vec();
-    for (field, column) in extra {
-        fields.push(field);
-        columns.push(column);
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-}
-
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use deltalake::arrow::array::Int64Array;
-    use deltalake::parquet::basic::Compression;
-    use deltalake::parquet::schema::types::ColumnPath;
-
-    #[test]
-    fn parquet_compresses_and_keeps_dictionaries_only_where_they_pay() {
-        let n = 10_000;
-        let ids: Vec<String> = (0..n).map(|i| format!("P07-{i:09}")).collect();
-        // Pseudonyms look like this: hex digits of a keyed hash.
-        let pseudonyms: Vec<String> = (0..n)
-            .map(|i| hex(&Sha256::digest(format!("person {i}").as_bytes())[..16]))
-            .collect();
-        let regions = ["north", "south", "east", "west"];
-        let region: Vec<&str> = (0..n).map(|i| regions[i % 4]).collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("record_id", DataType::Utf8, false),
-            Field::new("person_id", DataType::Utf8, false),
-            Field::new("region", DataType::Utf8, false),
-            Field::new("_row_number", DataType::Int64, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from(ids)),
-                Arc::new(StringArray::from(pseudonyms)),
-                Arc::new(StringArray::from(region)),
-                Arc::new(Int64Array::from_iter_values(2..(n as i64 + 2))),
-            ],
-        )
-        .unwrap();
-        let props = writer_properties(&batch);
-        let col = |name: &str| ColumnPath::from(name);
-        // Identifiers and row numbers: plain pages, compressed.
-        assert!(!props.dictionary_enabled(&col("record_id")));
-        assert_eq!(props.compression(&col("record_id")), Compression::SNAPPY);
-        assert!(!props.dictionary_enabled(&col("_row_number")));
-        assert_eq!(props.compression(&col("_row_number")), Compression::SNAPPY);
-        // Pseudonyms: random, so neither a dictionary nor snappy can shrink them.
-        assert!(!props.dictionary_enabled(&col("person_id")));
-        assert_eq!(
-            props.compression(&col("person_id")),
-            Compression::UNCOMPRESSED
-        );
-        // Few values: a dictionary, whose bit-packed indices snappy cannot shrink.
-        assert!(props.dictionary_enabled(&col("region")));
-        assert_eq!(props.compression(&col("region")), Compression::UNCOMPRESSED);
-    }
 }

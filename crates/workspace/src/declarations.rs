@@ -100,3 +100,37 @@ impl Declarations {
         out
     }
 }
+
+/// A schema given as a path to its file, or by name under `data-schemas/`.
+pub fn resolve_schema(layout: &Layout, schema: &str) -> Result<TableSchema, WorkspaceError> {
+    let direct = std::path::PathBuf::from(schema);
+    let path = if direct.is_file() {
+        direct
+    } else {
+        let named = layout.schema(schema);
+        if !named.is_file() {
+            return Err(WorkspaceError::NoSchema {
+                name: schema.to_owned(),
+                dir: layout.schemas().display().to_string(),
+            });
+        }
+        named
+    };
+    Ok(TableSchema::load(&path)?)
+}
+
+/// The schema as a partner's file is read: merged with the profile at `profile` (its aliases,
+/// value maps, date formats, separators), and the profile itself for the reader's options.
+pub fn with_profile(
+    schema: &TableSchema,
+    profile: Option<&std::path::Path>,
+) -> Result<(TableSchema, Option<backbone_schema::Profile>), WorkspaceError> {
+    match profile {
+        Some(p) => {
+            let prof = backbone_schema::Profile::load(p)?;
+            let merged = schema.with_profile(&prof, &p.display().to_string())?;
+            Ok((merged, Some(prof)))
+        }
+        None => Ok((schema.clone(), None)),
+    }
+}

@@ -15,6 +15,14 @@ pub enum WorkspaceError {
     /// A declaration is wrong (its file and key are in the message).
     #[error(transparent)]
     Declaration(#[from] backbone_schema::SchemaError),
+    /// No schema of that name or path.
+    #[error("no schema {name:?}: not a file, and not in {dir}")]
+    NoSchema {
+        /// As given.
+        name: String,
+        /// The schemas' folder.
+        dir: String,
+    },
     /// A shared table (`results/*.csv`, `runs/*.json`) is not as written.
     #[error("{file}, row {row}: {message}")]
     Table {

@@ -23,7 +23,7 @@ mod placement;
 mod secret;
 pub mod tables;
 
-pub use declarations::Declarations;
+pub use declarations::{Declarations, resolve_schema, with_profile};
 pub use error::WorkspaceError;
 pub use layout::Layout;
 pub use lock::RunLock;

@@ -67,6 +67,8 @@ pub enum Refusal {
     },
     /// The partner sends several tables and nothing says which.
     WhichTable {
+        /// The partner.
+        partner: String,
         /// The tables it sends.
         tables: Vec<String>,
     },
@@ -81,8 +83,15 @@ pub enum Refusal {
     },
     /// Nothing says which period.
     WhichPeriod {
+        /// The file's name.
+        file_name: String,
         /// The grain owed.
         grain: Grain,
+    },
+    /// A reference table's period is not a whole period of any grain.
+    NotAnyPeriod {
+        /// As given.
+        period: String,
     },
     /// The period is outside the obligation's window.
     Outside {
@@ -165,16 +174,17 @@ impl Refusal {
                     )
                 }
             }
-            Self::WhichTable { tables } => {
+            Self::WhichTable { partner, tables } => {
                 if he {
                     format!(
-                        "ציינו לאיזו טבלה הקובץ שייך (השדה {}): אחת מ-{}",
-                        v("schema"),
-                        v(&tables.join(", "))
+                        "השותף {} שולח כמה טבלאות ({}): תנו לקובץ שם שמכיל אחת מהן, או ציינו אותה (השדה {})",
+                        v(partner),
+                        v(&tables.join(", ")),
+                        v("schema")
                     )
                 } else {
                     format!(
-                        "say which table the file is for (field `schema`): one of {}",
+                        "{partner} sends several tables ({}): name the file after one of them, or say which (field `schema`)",
                         tables.join(", ")
                     )
                 }
@@ -200,18 +210,32 @@ impl Refusal {
                     )
                 }
             }
-            Self::WhichPeriod { grain } => {
+            Self::WhichPeriod { file_name, grain } => {
+                let example = format!("report_{}.csv", grain.example());
                 if he {
                     format!(
-                        "ציינו איזו תקופה הקובץ מכסה (השדה {}, למשל {}), או כתבו אותה בשם הקובץ",
+                        "לא ברור איזו תקופה {} מכסה: כתבו אותה בשם הקובץ, למשל {}, או ציינו אותה (השדה {}, למשל {})",
+                        v(file_name),
+                        v(&example),
                         v("period"),
                         v(grain.example())
                     )
                 } else {
                     format!(
-                        "say which period the file covers (field `period`, like {}), or put it in the file name",
+                        "cannot tell which period `{file_name}` covers: put it in the name, e.g. `{example}`, or say it (field `period`, like {})",
                         grain.example()
                     )
+                }
+            }
+            Self::NotAnyPeriod { period } => {
+                if he {
+                    format!(
+                        "{} אינה תקופה: כתבו אותה כמו {}",
+                        v(period),
+                        v("2024-03, 2024-Q1, 2024-H1, 2024")
+                    )
+                } else {
+                    format!("`{period}` is not a period: write it like 2024-03, 2024-Q1, 2024-H1 or 2024")
                 }
             }
             Self::Outside {
@@ -303,10 +327,8 @@ pub fn place(initiative: &Initiative, request: &Request<'_>) -> Result<Placement
     {
         let period = named_period
             .and_then(Period::parse)
-            .ok_or_else(|| Refusal::NotAPeriod {
+            .ok_or_else(|| Refusal::NotAnyPeriod {
                 period: named_period.unwrap_or_default().to_owned(),
-                schema: schema.to_owned(),
-                grain: Grain::Year,
             })?;
         return Ok(Placement {
             schema: schema.to_owned(),
@@ -339,7 +361,10 @@ pub fn place(initiative: &Initiative, request: &Request<'_>) -> Result<Placement
         (None, many) => *many
             .iter()
             .find(|(s, _)| request.file_name.contains(s))
-            .ok_or_else(|| Refusal::WhichTable { tables: tables() })?,
+            .ok_or_else(|| Refusal::WhichTable {
+                partner: partner.to_owned(),
+                tables: tables(),
+            })?,
     };
     let period = match named_period {
         Some(p) => Period::parse_at(grain, p).ok_or_else(|| Refusal::NotAPeriod {
@@ -347,7 +372,12 @@ pub fn place(initiative: &Initiative, request: &Request<'_>) -> Result<Placement
             schema: schema.to_owned(),
             grain,
         })?,
-        None => Period::find_in(grain, request.file_name).ok_or(Refusal::WhichPeriod { grain })?,
+        None => Period::find_in(grain, request.file_name).ok_or_else(|| {
+            Refusal::WhichPeriod {
+                file_name: request.file_name.to_owned(),
+                grain,
+            }
+        })?,
     };
     let obligation = initiative.obligations.iter().find(|o| {
         o.schema == schema && (o.partners.is_empty() || o.partners.iter().any(|p| p == partner))
@@ -453,8 +483,8 @@ from = "2024-Q1"
         let e = |p: &str, f: &str| place_file(p, f).err().unwrap_or_default();
         assert!(e("nobody", "x_2024-03.csv").contains("not a partner"));
         assert!(e("idle", "x_2024-03.csv").contains("owes no data"));
-        assert!(e("police", "x_2024-03.csv").contains("say which table"));
-        assert!(e("shelter", "x.csv").contains("say which period"));
+        assert!(e("police", "x_2024-03.csv").contains("sends several tables"));
+        assert!(e("shelter", "x.csv").contains("cannot tell which period `x.csv` covers"));
         assert!(e("../etc", "x.csv").contains("partner id"));
         assert_eq!(
             e("shelter", "shelter_2025-01.csv"),

@@ -1,0 +1,116 @@
+//! The README's first command: `backbone demo` on a fresh directory, a year of the example
+//! initiative through the nightly run.
+
+use std::process::Command;
+
+#[test]
+fn demo_runs_a_year_and_ends_with_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("demo");
+    let o = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .arg("demo")
+        .arg(&ws)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("137 files,"), "{out}");
+    assert!(out.contains("reports/latest/index.html"), "{out}");
+
+    // The report, in Hebrew and English, with the initiative's indicators.
+    let he = std::fs::read_to_string(ws.join("reports/latest/index.html")).unwrap();
+    assert!(he.contains("dir=\"rtl\""));
+    assert!(he.contains("השותפות הלאומית לצמצום אלימות במשפחה"));
+    assert!(he.contains("2024-12"), "the last month reported");
+    let en = std::fs::read_to_string(ws.join("reports/latest/en/index.html")).unwrap();
+    for id in [
+        "people_reached",
+        "referrals",
+        "contact_within_week",
+        "repeat_referrals",
+        "improved",
+        "reached_per_1000",
+    ] {
+        assert!(
+            en.contains(&format!("id=\"{id}\"")),
+            "{id} missing from the report"
+        );
+    }
+    assert!(ws.join("reports/latest/results.xlsx").exists());
+    assert!(ws.join("reports/latest/summary.md").exists());
+    assert!(
+        ws.join("reports/latest/charts/people_reached-trend.png")
+            .exists()
+    );
+
+    // The story the demo tells: the silent partner is missing every month, the late one is
+    // late, the partner with many errors gets receipts that list them, the June
+    // resubmission replaces the first file.
+    let completeness = std::fs::read_to_string(ws.join("results/completeness.csv")).unwrap();
+    let status = |partner: &str, period: &str| {
+        completeness
+            .lines()
+            .find(|l| l.starts_with(&format!("{partner},service_records,{period},")))
+            .and_then(|l| l.split(',').nth(4).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    assert_eq!(status("crisis_center", "2024-03"), "missing");
+    assert_eq!(status("police", "2024-03"), "late");
+    assert_eq!(status("clinic", "2024-03"), "on_time");
+    let receipt = std::fs::read_to_string(
+        ws.join("outbox/municipality/municipality_2024-05.csv.receipt.txt"),
+    )
+    .unwrap();
+    assert!(receipt.contains("מה לתקן"), "{receipt}");
+    let corrected = std::fs::read_to_string(
+        ws.join("outbox/welfare/welfare_2024-06_corrected.xlsx.receipt.txt"),
+    )
+    .unwrap();
+    assert!(corrected.contains("מחליף את ההגשה הקודמת"), "{corrected}");
+    let english =
+        std::fs::read_to_string(ws.join("outbox/legal_aid/legal_aid_2024-05.xlsx.receipt.txt"))
+            .unwrap();
+    assert!(
+        english.starts_with("Receipt for your data submission"),
+        "{english}"
+    );
+    // The clinic's September minutes, typed in hours: every row valid, the month's mean far
+    // outside the clinic's other months, in the quality table and on its page.
+    let quality = std::fs::read_to_string(ws.join("results/quality.csv")).unwrap();
+    let flagged: Vec<&str> = quality
+        .lines()
+        .filter(|l| l.contains("\"minutes="))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(flagged[0].starts_with("clinic,service_records,2024-09,"));
+    let page = std::fs::read_to_string(ws.join("reports/latest/en/partners/clinic.html")).unwrap();
+    assert!(
+        page.contains("minutes: mean 1.49 (usually "),
+        "the clinic's page"
+    );
+    let reminders = std::fs::read_to_string(ws.join("reminders.csv")).unwrap();
+    assert!(reminders.contains("crisis_center") && reminders.contains("info@crisis.example.org"));
+
+    // Every file that arrived was processed; none was lost.
+    let processed: usize = std::fs::read_dir(ws.join("processed"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(processed, 137);
+
+    // The nightly run on the finished year has nothing to do.
+    let again = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(["run", "--workspace"])
+        .arg(&ws)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && said.contains("store unchanged"),
+        "{said}"
+    );
+}

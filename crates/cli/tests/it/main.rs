@@ -1,0 +1,14 @@
+//! The `backbone` binary end to end, on temporary workspaces. One test binary with a module
+//! per area: every test binary of this crate links polars and deltalake, so each extra binary
+//! cost a link of its own on every change.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+mod crash;
+mod demo;
+mod metrics;
+mod recompute;
+mod run;
+mod serve;
+mod store;
+mod validate;

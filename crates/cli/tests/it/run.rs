@@ -1,0 +1,435 @@
+//! End to end: `backbone run`, the nightly batch, on temporary workspaces; and `backbone
+//! demo`, a year of the example initiative through it.
+
+use crate::common::{backbone_at as backbone, example_workspace as workspace, root, text};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Puts a fixture into `inbox/<partner>/` under a new name.
+fn drop_in(ws: &Path, partner: &str, fixture: &str, name: &str) -> PathBuf {
+    let dir = ws.join("inbox").join(partner);
+    std::fs::create_dir_all(&dir).unwrap();
+    let to = dir.join(name);
+    std::fs::copy(root().join("tests/fixtures/files").join(fixture), &to).unwrap();
+    to
+}
+
+fn run(ws: &Path, clock: &str) -> Output {
+    backbone(ws, &["run"], clock)
+}
+
+fn ledger(ws: &Path) -> String {
+    let o = backbone(ws, &["export", "submissions"], "2030-01-01T00:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            // Without the received time and table version, which differ between two runs.
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| ![6, 14].contains(i))
+                .map(|(_, c)| c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// The results' values, without the store-version column.
+fn values(ws: &Path) -> String {
+    std::fs::read_to_string(ws.join("results/indicators.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |x| x.0).to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_garbage_file_among_good_ones_is_rejected_alone() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    drop_in(
+        ws,
+        "welfare",
+        "welfare_title_rows.xlsx",
+        "welfare_2024-01.xlsx",
+    );
+    let garbage = ws.join("inbox/shelter/shelter_2024-01.xlsx");
+    std::fs::create_dir_all(garbage.parent().unwrap()).unwrap();
+    std::fs::write(
+        &garbage,
+        b"PK\x03\x04 this is not a workbook at all \x00\xff\xfe",
+    )
+    .unwrap();
+    // A file whose period cannot be told stays in the inbox, and the run says why.
+    let undated = drop_in(
+        ws,
+        "hotline",
+        "hotline_bom_semicolon.csv",
+        "hotline_export.csv",
+    );
+
+    // So does a folder inside a partner's folder, and a file dropped in the inbox itself.
+    let nested = ws.join("inbox/clinic/january/clinic_2024-01.csv");
+    std::fs::create_dir_all(nested.parent().unwrap()).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/files/clinic_windows1255.csv"),
+        &nested,
+    )
+    .unwrap();
+    let loose = ws.join("inbox/march_2024-03.csv");
+    std::fs::copy(
+        root().join("tests/fixtures/files/clinic_windows1255.csv"),
+        &loose,
+    )
+    .unwrap();
+
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains(
+            "stored 0, with problems 2, rejected 0, already in 0, unreadable 1, waiting 3"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("inbox/march_2024-03.csv: waiting — not in a partner's folder"),
+        "{said}"
+    );
+    assert!(
+        said.contains("clinic/january: waiting — a folder: the run reads only the files"),
+        "{said}"
+    );
+    assert!(loose.exists() && nested.exists());
+    assert!(
+        said.contains("shelter/shelter_2024-01.xlsx: unreadable"),
+        "{said}"
+    );
+    assert!(
+        said.contains("cannot tell which period `hotline_export.csv` covers"),
+        "{said}"
+    );
+    // Nothing is lost: processed files moved out, the undated one waits.
+    assert!(undated.exists());
+    for f in [
+        "clinic/clinic_2024-01.csv",
+        "welfare/welfare_2024-01.xlsx",
+        "shelter/shelter_2024-01.xlsx",
+    ] {
+        assert!(ws.join("processed").join(f).exists(), "{f}");
+        assert!(!ws.join("inbox").join(f).exists(), "{f}");
+    }
+    // Receipts in the partner's language; the garbage file's too.
+    let clinic =
+        std::fs::read_to_string(ws.join("outbox/clinic/clinic_2024-01.csv.receipt.txt")).unwrap();
+    assert!(clinic.contains("התקבל עם בעיות"), "{clinic}");
+    assert!(clinic.contains("31/02/2024"), "{clinic}");
+    assert!(clinic.contains("שורה"), "{clinic}");
+    let html =
+        std::fs::read_to_string(ws.join("outbox/clinic/clinic_2024-01.csv.receipt.html")).unwrap();
+    assert!(html.contains("dir=\"rtl\""));
+    let bad = std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-01.xlsx.receipt.txt"))
+        .unwrap();
+    assert!(bad.contains("לא ניתן היה לקרוא את הקובץ"), "{bad}");
+    // The indicators and the report were made, and the summary was written.
+    assert!(ws.join("results/indicators.csv").exists());
+    assert!(ws.join("reports/latest/index.html").exists());
+    assert!(ws.join("reports/latest/en/index.html").exists());
+    assert!(ws.join("runs/latest.txt").exists());
+    let json: Vec<_> = std::fs::read_dir(ws.join("runs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(json.len(), 1);
+    // Reminders: partners who owe January and are past due (the 15th) by the clock.
+    let reminders = |clock: &str| {
+        let o = run(ws, clock);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(ws.join("reminders.csv")).unwrap()
+    };
+    let r = reminders("2024-02-10T22:00:00Z");
+    assert!(r.contains("police,") && r.contains("due soon"), "{r}");
+    let r = reminders("2024-02-20T22:00:00Z");
+    assert!(
+        r.contains("liaison@police.example.gov.il") && r.contains("overdue"),
+        "{r}"
+    );
+    assert!(!r.contains("clinic,"), "clinic sent January: {r}");
+}
+
+#[test]
+fn a_rerun_changes_nothing_and_a_resubmission_replaces() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    drop_in(
+        ws,
+        "welfare",
+        "welfare_title_rows.xlsx",
+        "welfare_2024-01.xlsx",
+    );
+    assert!(run(ws, "2024-02-08T22:00:00Z").status.success());
+    let before = (ledger(ws), values(ws));
+    let report = std::fs::read_to_string(ws.join("reports/latest/en/index.html")).unwrap();
+
+    // Nothing new: nothing changes, the report is left alone.
+    let o = run(ws, "2024-02-09T22:00:00Z");
+    assert!(text(&o).contains("store unchanged"), "{}", text(&o));
+    assert_eq!((ledger(ws), values(ws)), before);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("reports/latest/en/index.html")).unwrap(),
+        report
+    );
+
+    // The same bytes sent again are skipped, and moved out.
+    drop_in(
+        ws,
+        "clinic",
+        "clinic_windows1255.csv",
+        "clinic_2024-01_again.csv",
+    );
+    let o = run(ws, "2024-02-10T22:00:00Z");
+    assert!(text(&o).contains("already in 1"), "{}", text(&o));
+    assert_eq!(ledger(ws), before.0);
+    assert!(
+        ws.join("processed/clinic/clinic_2024-01_again.csv")
+            .exists()
+    );
+
+    // A corrected file for the same period replaces the earlier one.
+    drop_in(
+        ws,
+        "welfare",
+        "police_1904.xlsx",
+        "welfare_2024-01_corrected.xlsx",
+    );
+    let o = run(ws, "2024-02-11T22:00:00Z");
+    let said = text(&o);
+    assert!(
+        said.contains(
+            "↺ welfare/welfare_2024-01_corrected.xlsx replaces welfare-service_records-2024-01-"
+        ),
+        "{said}"
+    );
+    assert_ne!(values(ws), before.1, "the resubmission changed no value");
+    let receipt = std::fs::read_to_string(
+        ws.join("outbox/welfare/welfare_2024-01_corrected.xlsx.receipt.txt"),
+    )
+    .unwrap();
+    assert!(
+        receipt.contains("קובץ זה מחליף את ההגשה הקודמת שלך"),
+        "{receipt}"
+    );
+    let changes = std::fs::read_to_string(ws.join("results/changes.csv")).unwrap();
+    assert!(
+        changes.contains("replaces welfare-service_records-2024-01-"),
+        "{changes}"
+    );
+}
+
+#[test]
+fn only_one_run_at_a_time_and_a_dead_runs_lock_is_taken_over() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    // A live process holds the lock: the run stops at once and names it.
+    let mut holder = Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::create_dir_all(ws.join(".backbone")).unwrap();
+    std::fs::write(
+        ws.join(".backbone/run.lock"),
+        format!("{} 2024-02-08T22:00:00Z\n", holder.id()),
+    )
+    .unwrap();
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(&format!("another run is going on (process {}", holder.id())),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        ws.join("inbox/clinic/clinic_2024-01.csv").exists(),
+        "the refused run touched the inbox"
+    );
+    // Its process is gone now: the next run takes the lock over and does the work.
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(ws.join("processed/clinic/clinic_2024-01.csv").exists());
+    assert!(
+        !ws.join(".backbone/run.lock").exists(),
+        "the lock was left behind"
+    );
+}
+
+#[test]
+fn two_runs_at_once_ingest_every_file_once() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    drop_in(
+        ws,
+        "welfare",
+        "welfare_title_rows.xlsx",
+        "welfare_2024-01.xlsx",
+    );
+    drop_in(ws, "police", "police_1904.xlsx", "police_2024-01.xlsx");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_backbone"))
+            .args(["run", "--workspace"])
+            .arg(ws)
+            .env("BACKBONE_CLOCK", "2024-02-08T22:00:00Z")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}\n{}",
+        text(&a),
+        text(&b)
+    );
+    for o in [&a, &b] {
+        if !o.status.success() {
+            assert!(text(o).contains("another run is"), "{}", text(o));
+        }
+    }
+    let ledger = ledger(ws);
+    assert_eq!(
+        ledger
+            .lines()
+            .filter(|l| l.contains("service_records"))
+            .count(),
+        3,
+        "{ledger}"
+    );
+}
+
+#[test]
+fn a_run_killed_midway_then_rerun_ends_like_an_uninterrupted_one() {
+    let files = [
+        ("clinic", "clinic_windows1255.csv", "clinic_2024-01.csv"),
+        ("welfare", "welfare_title_rows.xlsx", "welfare_2024-01.xlsx"),
+        ("police", "police_1904.xlsx", "police_2024-01.xlsx"),
+        ("health_fund", "health_fund.ods", "health_fund_2024-01.ods"),
+    ];
+    let clean = workspace();
+    for (p, f, n) in files {
+        drop_in(clean.path(), p, f, n);
+    }
+    assert!(run(clean.path(), "2024-02-08T22:00:00Z").status.success());
+    let want = (ledger(clean.path()), values(clean.path()));
+    for delay_ms in [150u64, 600, 1500] {
+        let ws = workspace();
+        let ws = ws.path();
+        for (p, f, n) in files {
+            drop_in(ws, p, f, n);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_backbone"))
+            .args(["run", "--workspace"])
+            .arg(ws)
+            .env("BACKBONE_CLOCK", "2024-02-08T22:00:00Z")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let o = run(ws, "2024-02-08T22:00:00Z");
+        assert!(
+            o.status.success(),
+            "after a kill at {delay_ms} ms: {}",
+            text(&o)
+        );
+        assert_eq!(ledger(ws), want.0, "after a kill at {delay_ms} ms");
+        assert_eq!(values(ws), want.1, "after a kill at {delay_ms} ms");
+        assert!(std::fs::read_dir(ws.join("inbox")).unwrap().all(|d| {
+            std::fs::read_dir(d.unwrap().path())
+                .unwrap()
+                .next()
+                .is_none()
+        }));
+    }
+}
+
+#[test]
+fn under_cron_there_are_no_progress_bar_control_characters() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    drop_in(
+        ws,
+        "welfare",
+        "welfare_title_rows.xlsx",
+        "welfare_2024-01.xlsx",
+    );
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    assert!(o.status.success());
+    let all = [o.stdout.as_slice(), o.stderr.as_slice()].concat();
+    assert!(!all.contains(&0x1b), "an escape sequence: {}", text(&o));
+    assert!(!all.contains(&b'\r'), "a carriage return: {}", text(&o));
+}
+
+#[test]
+fn dry_run_says_what_it_would_do_and_changes_nothing() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    let o = backbone(ws, &["run", "--dry-run"], "2024-02-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("clinic/clinic_2024-01.csv: would ingest as service_records 2024-01"),
+        "{}",
+        text(&o)
+    );
+    assert!(ws.join("inbox/clinic/clinic_2024-01.csv").exists());
+    assert!(!ws.join("results").exists());
+}
+
+#[test]
+fn init_makes_a_workspace_that_checks_and_keeps_its_key_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("new");
+    let o = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .arg("init")
+        .arg(&ws)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let key = ws.join(".backbone/secret.key");
+    let bytes = std::fs::read(&key).unwrap();
+    assert_eq!(bytes.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Never printed: no run of the key's bytes appears in what init said.
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!text(&o).contains(&hex[..16]));
+    let o = backbone(&ws, &["check"], "2025-01-01T00:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    // A second init refuses to overwrite.
+    let o = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .arg("init")
+        .arg(&ws)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("never overwrites"), "{}", text(&o));
+}

@@ -1,0 +1,266 @@
+//! Every partner file in `tests/fixtures/files/` is a test: its report is a snapshot.
+//!
+//! Which schema and profile go with a file: `plain*` files use `schemas/plain.json`,
+//! `strict*` files `schemas/strict.json`, all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
+//! is used when it exists.
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use backbone_ingest::{Collect, Options, Pseudonymiser, ValidationReport, read_file};
+use backbone_schema::{Profile, TableSchema};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn read(name: &str) -> (ValidationReport, Collect) {
+    let dir = fixtures();
+    let schema_file = if name.starts_with("plain") {
+        "plain.json"
+    } else if name.starts_with("strict") {
+        "strict.json"
+    } else {
+        "service_records.json"
+    };
+    let schema = TableSchema::load(&dir.join("schemas").join(schema_file)).unwrap();
+    let stem = name.split(['_', '.']).next().unwrap();
+    let profile_path = dir.join("profiles").join(format!("{stem}.toml"));
+    let mut options = Options {
+        pseudonymiser: Pseudonymiser::new(b"fixture secret key, not a real one"),
+        display_name: Some(name.to_owned()),
+        ..Options::default()
+    };
+    let schema = if profile_path.is_file() {
+        let profile = Profile::load(&profile_path).unwrap();
+        let merged = schema.with_profile(&profile, "profile").unwrap();
+        options.profile = Some(profile);
+        merged
+    } else {
+        schema
+    };
+    let mut sink = Collect::default();
+    let report = read_file(&dir.join("files").join(name), &schema, &options, &mut sink).unwrap();
+    (report, sink)
+}
+
+fn snapshot(name: &str) -> (ValidationReport, Collect) {
+    let (report, sink) = read(name);
+    let mut json = report.to_json();
+    json["stats"]["seconds"] = serde_json::Value::Null;
+    insta::with_settings!({snapshot_suffix => name.replace('.', "_"), prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("text", report.to_text());
+        insta::assert_json_snapshot!("json", json);
+    });
+    // Nothing is lost: every data row is accepted, rejected, or blank.
+    let s = &report.stats;
+    assert_eq!(
+        s.rows,
+        s.accepted + s.rejected + s.blank_rows,
+        "{name}: rows unaccounted for"
+    );
+    let batched: usize = sink.batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(
+        batched as u64, s.accepted,
+        "{name}: accepted rows not all in batches"
+    );
+    assert_eq!(
+        sink.rejected.len() as u64,
+        s.rejected,
+        "{name}: rejected rows not all handed over"
+    );
+    (report, sink)
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
+    batch
+        .column(batch.schema().index_of(name).unwrap())
+        .as_ref()
+}
+
+fn dates(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    column(batch, name)
+        .as_primitive::<Date32Type>()
+        .iter()
+        .map(|d| d.map(chrono_date))
+        .collect()
+}
+
+fn chrono_date(days: i32) -> String {
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days)))
+        .to_string()
+}
+
+#[test]
+fn clinic_windows_1255() {
+    let (report, sink) = snapshot("clinic_windows1255.csv");
+    assert_eq!(report.source.encoding.as_deref(), Some("windows-1255"));
+    let b = &sink.batches[0];
+    assert_eq!(column(b, "region").as_string::<i32>().value(0), "חיפה");
+    assert_eq!(column(b, "gender").as_string::<i32>().value(0), "female");
+    // The rejected duplicate keeps its reasons and never shows the person's id.
+    let dup = sink.rejected.iter().find(|r| r.row_number == 5).unwrap();
+    assert!(
+        dup.problems
+            .iter()
+            .any(|p| p.kind == backbone_ingest::ErrorType::UniqueError)
+    );
+    assert_eq!(dup.cells[1], None);
+    assert!(
+        !serde_json::to_string(&report.to_json())
+            .unwrap()
+            .contains("323456789")
+    );
+}
+
+#[test]
+fn hotline_bom_semicolon_decimal_comma() {
+    let (report, sink) = snapshot("hotline_bom_semicolon.csv");
+    assert_eq!(report.source.header_row, Some(3));
+    let b = &sink.batches[0];
+    let minutes: Vec<f64> = column(b, "minutes")
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(minutes, vec![12.5, 1234.5, 20.0]);
+    // The multi-line note makes record 4 span two lines; row numbers count records.
+    let rows: Vec<i64> = column(b, "_row_number")
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(rows, vec![4, 5, 7]);
+}
+
+#[test]
+fn shelter_utf16_tab() {
+    let (report, _) = snapshot("shelter_utf16_tab.tsv");
+    assert_eq!(report.source.encoding.as_deref(), Some("UTF-16LE"));
+    assert_eq!(report.source.delimiter.as_deref(), Some("tab"));
+}
+
+#[test]
+fn welfare_title_rows_xlsx() {
+    let (report, sink) = snapshot("welfare_title_rows.xlsx");
+    assert_eq!(report.source.sheet.as_deref(), Some("נתונים"));
+    assert_eq!(report.source.header_row, Some(4));
+    let b = &sink.batches[0];
+    // A real date cell and a date typed as text read the same.
+    assert_eq!(dates(b, "referral_date")[0].as_deref(), Some("2024-01-03"));
+    assert_eq!(
+        dates(b, "first_contact_date")[0].as_deref(),
+        Some("2024-01-05")
+    );
+    // A formula's saved result is its value.
+    assert_eq!(
+        column(b, "minutes").as_primitive::<Float64Type>().value(0),
+        60.0
+    );
+    // Ages typed as 45.0 are whole numbers.
+    assert_eq!(column(b, "age").as_primitive::<Int64Type>().value(1), 45);
+    // Personal data is pseudonymised, and 012345678 typed as text equals 12345678 as a number.
+    let ids = column(b, "person_id").as_string::<i32>();
+    let p = Pseudonymiser::new(b"fixture secret key, not a real one").unwrap();
+    assert_eq!(ids.value(0), p.pseudonym("23456789"));
+    assert_eq!(ids.value(1), p.pseudonym("12345678"));
+    assert_eq!(
+        report
+            .errors
+            .iter()
+            .filter(|e| e.cell_ref.is_some())
+            .count(),
+        report.errors.len()
+    );
+}
+
+#[test]
+fn police_1904_date_system() {
+    let (_, sink) = snapshot("police_1904.xlsx");
+    let d = dates(&sink.batches[0], "referral_date");
+    assert_eq!(d, vec![Some("2024-03-15".to_owned())]);
+}
+
+#[test]
+fn health_fund_ods() {
+    let (_, sink) = snapshot("health_fund.ods");
+    assert_eq!(
+        dates(&sink.batches[0], "referral_date"),
+        vec![Some("2024-04-02".to_owned())]
+    );
+}
+
+#[test]
+fn municipality_xls() {
+    let (report, sink) = snapshot("municipality.xls");
+    assert_eq!(report.source.header_row, Some(3));
+    assert_eq!(
+        dates(&sink.batches[0], "referral_date"),
+        vec![Some("2024-05-06".to_owned())]
+    );
+}
+
+#[test]
+fn plain_frictionless_schema() {
+    snapshot("plain.csv");
+}
+
+#[test]
+fn strict_keys_value_map_and_blank_label() {
+    let (report, _) = snapshot("strict_keys.csv");
+    let kinds: std::collections::BTreeSet<&str> =
+        report.errors.iter().map(|e| e.kind.code()).collect();
+    for k in [
+        "primary-key",
+        "value-map-error",
+        "blank-label",
+        "constraint-error",
+    ] {
+        assert!(kinds.contains(k), "no {k} in {kinds:?}");
+    }
+}
+
+#[test]
+fn strict_header_only_has_no_data() {
+    let (report, _) = snapshot("strict_header_only.csv");
+    assert_eq!(report.verdict, backbone_ingest::Verdict::Rejected);
+    assert_eq!(report.errors[0].kind, backbone_ingest::ErrorType::NoData);
+}
+
+#[test]
+fn strict_labels_duplicate_and_missing_reject_the_file() {
+    let (report, sink) = snapshot("strict_labels.csv");
+    let kinds: Vec<&str> = report.errors.iter().map(|e| e.kind.code()).collect();
+    assert!(kinds.contains(&"duplicate-label"), "{kinds:?}");
+    assert!(kinds.contains(&"missing-label"), "{kinds:?}");
+    // Nothing is accepted from a file whose columns cannot be trusted, and the row says why.
+    assert_eq!(report.stats.accepted, 0);
+    assert_eq!(
+        sink.rejected[0].problems[0].kind,
+        backbone_ingest::ErrorType::MissingLabel
+    );
+}
+
+#[test]
+fn every_fixture_file_has_a_test() {
+    let tested = [
+        "clinic_windows1255.csv",
+        "hotline_bom_semicolon.csv",
+        "shelter_utf16_tab.tsv",
+        "welfare_title_rows.xlsx",
+        "police_1904.xlsx",
+        "health_fund.ods",
+        "municipality.xls",
+        "plain.csv",
+        "strict_keys.csv",
+        "strict_header_only.csv",
+        "strict_labels.csv",
+    ];
+    for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            tested.contains(&name.as_str()),
+            "fixture {name} has no test"
+        );
+    }
+}

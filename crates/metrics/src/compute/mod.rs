@@ -1,0 +1,697 @@
+//! Aggregating every side of every indicator in one pass per table: polars reads the Parquet
+//! files and evaluates the expressions the sides need (a period key per date field and grain,
+//! a flag per filter in polars SQL, a text per breakdown), then `tally` adds up the total and
+//! every breakdown in arrays indexed by group, each straight from the rows (never by adding up
+//! breakdowns: distinct counts are not additive).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use backbone_schema::{Grain, Indicator, Kind, Measure};
+use backbone_workspace::Period;
+use polars::prelude::*;
+
+use crate::MetricsError;
+
+mod codes;
+mod tally;
+
+use tally::*;
+
+/// A period as an orderable key: `year * 100 + index` (index 1-based: month, quarter, half,
+/// or 1 for a year).
+pub type PeriodKey = i32;
+
+/// One aggregated cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregate {
+    /// The value (count, distinct count, sum or mean); `None` when there is nothing to average.
+    pub value: Option<f64>,
+    /// The units behind the value: rows, distinct units, or non-empty values summed or
+    /// averaged. What small-cell suppression looks at.
+    pub units: u64,
+}
+
+/// `breakdown` key: empty for the total, else `dimension=value`.
+pub type Breakdown = String;
+
+/// Cells by period and breakdown.
+pub type Cells = BTreeMap<(PeriodKey, Breakdown), Aggregate>;
+
+/// The label of a period key (the workspace's [`Period`] is the one definition).
+pub fn period_label(grain: Grain, key: PeriodKey) -> String {
+    Period::from_key(grain, key).map_or_else(|| key.to_string(), Period::label)
+}
+
+/// The key of a period label written at `grain` (`2024-03`, `2024-Q1`, `2024-H2`, `2024`).
+pub fn parse_period(grain: Grain, label: &str) -> Option<PeriodKey> {
+    Period::parse_at(grain, label).map(Period::key)
+}
+
+/// Consecutive numbering of periods, so that paths and trends can be drawn across years.
+pub fn ordinal(grain: Grain, key: PeriodKey) -> i32 {
+    Period::from_key(grain, key).map_or(0, |p| i32::try_from(p.ordinal()).unwrap_or(i32::MAX))
+}
+
+/// The period key that follows `key`.
+pub fn next(grain: Grain, key: PeriodKey) -> PeriodKey {
+    Period::from_key(grain, key).map_or(key, |p| p.next().key())
+}
+
+/// The calendar months (year, month) a period covers, for a reporting year starting in
+/// `first_month`.
+pub fn months_of(grain: Grain, key: PeriodKey, first_month: u32) -> Vec<(i32, u32)> {
+    Period::from_key(grain, key).map_or_else(Vec::new, |p| p.months(first_month))
+}
+
+/// The polars expression of a row's period key.
+fn period_expr(date_field: &str, grain: Grain, first_month: u32) -> Expr {
+    let y = col(date_field).dt().year().cast(DataType::Int32);
+    let m = col(date_field).dt().month().cast(DataType::Int32);
+    if grain == Grain::Month {
+        return y * lit(100) + m;
+    }
+    // Months since year 0, shifted so that the reporting year starts at 0.
+    let k = y * lit(12) + m - lit(1) - lit(first_month as i32 - 1);
+    let year = k.clone().floor_div(lit(12));
+    let within = k - year.clone() * lit(12);
+    year * lit(100) + within.floor_div(lit(grain.months() as i32)) + lit(1)
+}
+
+/// The expression of one breakdown dimension, as text.
+fn dimension_expr(indicator: &Indicator, name: &str) -> Expr {
+    if name == "partner" {
+        return col(crate::PARTNER).cast(DataType::String);
+    }
+    if let Some(band) = indicator.bands.get(name) {
+        // The band's index (0 below the first edge), labelled afterwards.
+        let mut idx = lit(0i32);
+        for e in &band.edges {
+            idx = idx
+                + col(band.field.as_str())
+                    .cast(DataType::Float64)
+                    .gt_eq(lit(*e))
+                    .cast(DataType::Int32);
+        }
+        return when(col(band.field.as_str()).is_null())
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(idx.cast(DataType::String));
+    }
+    col(name).cast(DataType::String)
+}
+
+/// The text of a breakdown value (`(missing)` for an empty cell; band labels for bands).
+fn dimension_label(indicator: &Indicator, name: &str, raw: Option<&str>) -> String {
+    let Some(raw) = raw else {
+        return "(missing)".into();
+    };
+    match indicator.bands.get(name) {
+        Some(band) => {
+            let idx: usize = raw.parse().unwrap_or(0);
+            // Index 0 is below the first edge; i is [edges[i-1], edges[i]).
+            let probe = if idx == 0 {
+                band.edges.first().map_or(0.0, |e| e - 1.0)
+            } else {
+                band.edges.get(idx - 1).copied().unwrap_or(0.0)
+            };
+            band.label(probe)
+        }
+        None => raw.to_owned(),
+    }
+}
+
+/// The months whose rows changed since the previous results: an incremental computation
+/// recomputes only the periods that hold one of them.
+pub type Window = BTreeSet<(i32, u32)>;
+
+/// The key of the period holding `(year, month)` at `grain`.
+pub fn key_of_month(
+    grain: Grain,
+    (year, month): (i32, u32),
+    first_month: u32,
+) -> Option<PeriodKey> {
+    Period::of_month(grain, year, month, first_month).map(Period::key)
+}
+
+/// The periods at `grain` that hold a month of the window.
+pub fn affected(grain: Grain, window: &Window, first_month: u32) -> BTreeSet<PeriodKey> {
+    window
+        .iter()
+        .filter_map(|m| key_of_month(grain, *m, first_month))
+        .collect()
+}
+
+/// Rows whose date falls in one of `keys`' periods: a range on the raw date column, which
+/// the Parquet reader can check against each file's statistics and skip what is outside.
+fn window_filter(
+    date_field: &str,
+    grain: Grain,
+    keys: &BTreeSet<PeriodKey>,
+    first_month: u32,
+) -> Expr {
+    let mut any = lit(false);
+    for k in keys {
+        let months = months_of(grain, *k, first_month);
+        let (Some(&(y0, m0)), Some(&(y1, m1))) = (months.first(), months.last()) else {
+            continue;
+        };
+        let start = chrono::NaiveDate::from_ymd_opt(y0, m0, 1);
+        let end = if m1 == 12 {
+            chrono::NaiveDate::from_ymd_opt(y1 + 1, 1, 1)
+        } else {
+            chrono::NaiveDate::from_ymd_opt(y1, m1 + 1, 1)
+        };
+        if let (Some(start), Some(end)) = (start, end) {
+            any = any.or(col(date_field)
+                .gt_eq(lit(start))
+                .and(col(date_field).lt(lit(end))));
+        }
+    }
+    any
+}
+
+/// The rows one side counts: its filter (polars SQL) applied, rows without a date dropped,
+/// and each row's period key in `__period` (for `backbone explain`).
+fn in_periods(
+    rows: &LazyFrame,
+    indicator: &Indicator,
+    measure: Option<&Measure>,
+    first_month: u32,
+    window: Option<&Window>,
+) -> Result<LazyFrame, MetricsError> {
+    let id = indicator.id.as_str();
+    let filter = measure.map_or(indicator.filter.as_deref(), |m| m.filter.as_deref());
+    let date_field = indicator
+        .date_field_of(measure)
+        .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
+    let mut lf = rows.clone();
+    if let Some(w) = window {
+        let keys = affected(indicator.grain, w, first_month);
+        lf = lf.filter(window_filter(
+            date_field,
+            indicator.grain,
+            &keys,
+            first_month,
+        ));
+    }
+    if let Some(f) = filter.filter(|f| !f.trim().is_empty()) {
+        let expr = polars::sql::sql_expr(f).map_err(|e| MetricsError::Filter {
+            indicator: id.to_owned(),
+            filter: f.to_owned(),
+            message: e.to_string(),
+        })?;
+        lf = lf.filter(expr);
+    }
+    Ok(lf
+        .filter(col(date_field).is_not_null())
+        .with_column(period_expr(date_field, indicator.grain, first_month).alias("__period")))
+}
+
+/// A table's rows at one version: all of them as one frame, and the same rows in batches of
+/// files that [`aggregate_all`] reads one after the other, so that its memory follows the
+/// batch rather than the table.
+pub struct Rows {
+    /// Every file.
+    pub all: LazyFrame,
+    /// Consecutive files, about [`BATCH_BYTES`] of Parquet each.
+    pub batches: Vec<LazyFrame>,
+    /// Each file, with its path.
+    pub files: Vec<(String, LazyFrame)>,
+}
+
+/// The Parquet bytes read at once by [`aggregate_all`]: large enough that a store of many
+/// small files is read in few steps, small enough that the columns read stay a few hundred
+/// MiB.
+pub const BATCH_BYTES: u64 = 96 << 20;
+
+impl Rows {
+    /// The rows of `files` (path and lazy frame of each file) whose sizes on disk are `sizes`.
+    pub fn new(files: Vec<(String, LazyFrame)>, sizes: &[u64]) -> PolarsResult<Self> {
+        let all = concat(
+            files.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )?;
+        let mut batches = Vec::new();
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        for ((_, f), size) in files.iter().zip(sizes) {
+            batch.push(f.clone());
+            bytes += size;
+            if bytes >= BATCH_BYTES {
+                batches.push(concat(std::mem::take(&mut batch), UnionArgs::default())?);
+                bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            batches.push(concat(batch, UnionArgs::default())?);
+        }
+        Ok(Self {
+            all,
+            batches,
+            files,
+        })
+    }
+}
+
+/// One side of an indicator: the indicator itself (`measure` is `None`), or its numerator or
+/// denominator.
+#[derive(Clone, Copy, Debug)]
+pub struct Side<'a> {
+    /// The indicator.
+    pub indicator: &'a Indicator,
+    /// The measure, for a ratio's or a rate's side.
+    pub measure: Option<&'a Measure>,
+}
+
+impl Side<'_> {
+    /// The table the side reads.
+    pub fn schema(&self) -> &str {
+        self.measure
+            .and_then(|m| m.schema.as_deref())
+            .unwrap_or(&self.indicator.schema)
+    }
+}
+
+/// What one side needs from the prepared columns.
+struct Plan {
+    /// The column of the row's period key.
+    period: String,
+    /// The column of the side's filter, when it has one.
+    filter: Option<String>,
+    /// The column summed, averaged or counted distinct.
+    field: Option<String>,
+    kind: Kind,
+    /// (dimension name, column) for each breakdown.
+    dims: Vec<(String, String)>,
+    /// With a window: the periods recomputed (cells of other periods are partial and dropped).
+    keys: Option<BTreeSet<PeriodKey>>,
+}
+
+/// The columns one pass over a table prepares for every side that reads it, each computed
+/// once however many sides use it (a period key per date field and grain, a flag per filter,
+/// a text per breakdown, a field as numbers or as integer codes).
+struct Prep<'a> {
+    rows: &'a LazyFrame,
+    exprs: Vec<Expr>,
+    names: std::collections::HashMap<String, String>,
+}
+
+impl<'a> Prep<'a> {
+    fn new(rows: &'a LazyFrame) -> Self {
+        Self {
+            rows,
+            exprs: Vec::new(),
+            names: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The column computing `expr` (registered under `key`); its type is checked against the
+    /// table at once so that an error names the indicator that brought the expression.
+    fn column(&mut self, key: String, expr: Expr, indicator: &str) -> Result<String, MetricsError> {
+        if let Some(name) = self.names.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = format!("__c{}", self.exprs.len());
+        let expr = expr.alias(name.as_str());
+        let schema = self
+            .rows
+            .clone()
+            .select([expr.clone()])
+            .collect_schema()
+            .map_err(|e| MetricsError::compute(indicator, e))?;
+        if key.starts_with("filter\u{1f}")
+            && schema.get(&name).is_some_and(|t| *t != DataType::Boolean)
+        {
+            return Err(MetricsError::compute(
+                indicator,
+                format!(
+                    "the filter {:?} is not a condition (true or false for each row)",
+                    key.trim_start_matches("filter\u{1f}")
+                ),
+            ));
+        }
+        self.exprs.push(expr);
+        self.names.insert(key, name.clone());
+        Ok(name)
+    }
+
+    fn plan(
+        &mut self,
+        side: &Side<'_>,
+        first_month: u32,
+        window: Option<&Window>,
+    ) -> Result<Plan, MetricsError> {
+        let ind = side.indicator;
+        let id = ind.id.as_str();
+        let kind = side.measure.map_or(ind.kind, |m| m.kind);
+        let field = side
+            .measure
+            .map_or(ind.field.as_deref(), |m| m.field.as_deref());
+        let filter = side
+            .measure
+            .map_or(ind.filter.as_deref(), |m| m.filter.as_deref())
+            .filter(|f| !f.trim().is_empty());
+        let date_field = ind
+            .date_field_of(side.measure)
+            .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
+        let period = self.column(
+            format!("period\u{1f}{date_field}\u{1f}{:?}", ind.grain),
+            period_expr(date_field, ind.grain, first_month),
+            id,
+        )?;
+        let filter = match filter {
+            Some(f) => {
+                let expr = polars::sql::sql_expr(f).map_err(|e| MetricsError::Filter {
+                    indicator: id.to_owned(),
+                    filter: f.to_owned(),
+                    message: e.to_string(),
+                })?;
+                // A row the filter cannot decide (a comparison with an empty cell) is out,
+                // as in SQL's WHERE.
+                Some(self.column(format!("filter\u{1f}{f}"), expr.fill_null(lit(false)), id)?)
+            }
+            None => None,
+        };
+        let field = match (kind, field) {
+            (Kind::Count, _) => None,
+            (Kind::DistinctCount, Some(f)) => {
+                Some(self.column(format!("text\u{1f}{f}"), col(f).cast(DataType::String), id)?)
+            }
+            (Kind::Sum | Kind::Mean, Some(f)) => Some(self.column(
+                format!("number\u{1f}{f}"),
+                col(f).cast(DataType::Float64),
+                id,
+            )?),
+            (k, _) => {
+                return Err(MetricsError::compute(
+                    id,
+                    format!("{} cannot be aggregated from rows here", k.name()),
+                ));
+            }
+        };
+        let mut dims = Vec::new();
+        for d in &ind.dimensions {
+            let key = match ind.bands.get(d) {
+                Some(b) => format!("band\u{1f}{}\u{1f}{:?}", b.field, b.edges),
+                None => format!("dimension\u{1f}{d}"),
+            };
+            dims.push((d.clone(), self.column(key, dimension_expr(ind, d), id)?));
+        }
+        Ok(Plan {
+            period,
+            filter,
+            field,
+            kind,
+            dims,
+            keys: window.map(|w| affected(ind.grain, w, first_month)),
+        })
+    }
+}
+
+/// Aggregates every side at once, for the total and for every breakdown, each from the rows.
+/// One pass over each table prepares the columns all its sides need; then one `group_by` per
+/// period column and level computes every side that shares it (a side's filter applied within
+/// each group). Returns the cells of each side, in the order of `sides`.
+///
+/// With a window, only the rows of the periods it touches are read (the Parquet reader skips
+/// files outside by their statistics), and only those periods' cells are returned.
+pub fn aggregate_all(
+    frames: &BTreeMap<String, Rows>,
+    sides: &[Side<'_>],
+    first_month: u32,
+    window: Option<&Window>,
+) -> Result<Vec<Cells>, MetricsError> {
+    let mut out: Vec<Cells> = vec![Cells::new(); sides.len()];
+    let schemas: BTreeSet<&str> = sides.iter().map(Side::schema).collect();
+    for schema in schemas {
+        let Some(rows) = frames.get(schema) else {
+            continue; // no rows at this version: every side's cells are empty
+        };
+        let members: Vec<usize> = (0..sides.len())
+            .filter(|&i| sides[i].schema() == schema)
+            .collect();
+        let mut prep = Prep::new(&rows.all);
+        let mut plans = Vec::with_capacity(members.len());
+        let mut wanted = lit(false);
+        for &i in &members {
+            let side = &sides[i];
+            plans.push(prep.plan(side, first_month, window)?);
+            if let Some(w) = window {
+                let ind = side.indicator;
+                if let Some(date_field) = ind.date_field_of(side.measure) {
+                    let keys = affected(ind.grain, w, first_month);
+                    wanted = wanted.or(window_filter(date_field, ind.grain, &keys, first_month));
+                }
+            }
+        }
+        let exprs = std::mem::take(&mut prep.exprs);
+        // What each prepared column is for.
+        let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
+        for plan in &plans {
+            roles.insert(&plan.period, Role::Period);
+            if let Some(f) = &plan.filter {
+                roles.insert(f, Role::Flag);
+            }
+            for (_, c) in &plan.dims {
+                roles.insert(c, Role::Label);
+            }
+            match (plan.kind, &plan.field) {
+                (Kind::DistinctCount, Some(f)) => roles.insert(f, Role::Code),
+                (_, Some(f)) => roles.insert(f, Role::Number),
+                _ => None,
+            };
+        }
+        let mut columns = Columns::default();
+        for batch in &rows.batches {
+            let started = std::time::Instant::now();
+            let mut lf = batch.clone();
+            if window.is_some() {
+                lf = lf.filter(wanted.clone());
+            }
+            let df = lf
+                .select(exprs.clone())
+                .collect()
+                .map_err(|e| MetricsError::compute(schema, e))?;
+            let read = started.elapsed();
+            columns
+                .extend(&df, &roles)
+                .map_err(|e| MetricsError::compute(schema, e))?;
+            tracing::debug!(
+                table = schema,
+                rows = df.height(),
+                ?read,
+                coded = ?started.elapsed().saturating_sub(read),
+                "batch read"
+            );
+        }
+        let started = std::time::Instant::now();
+        tally(&plans, &columns, |k, dim_name, (p, raw), cell| {
+            if plans[k]
+                .keys
+                .as_ref()
+                .is_some_and(|keys| !keys.contains(&p))
+            {
+                return;
+            }
+            let ind = sides[members[k]].indicator;
+            let breakdown = match dim_name {
+                Some(d) => format!("{d}={}", dimension_label(ind, d, raw)),
+                None => String::new(),
+            };
+            out[members[k]].insert((p, breakdown), cell);
+        });
+        tracing::debug!(table = schema, took = ?started.elapsed(), "tallied");
+    }
+    Ok(out)
+}
+
+/// The rows behind one value, by submission: which submissions, and how many of their rows
+/// passed the filter into that period and breakdown (lineage, `backbone explain`).
+pub fn contributions(
+    rows: &LazyFrame,
+    indicator: &Indicator,
+    measure: Option<&Measure>,
+    first_month: u32,
+    period: PeriodKey,
+    breakdown: &str,
+) -> Result<BTreeMap<String, u64>, MetricsError> {
+    let id = indicator.id.as_str();
+    let mut lf = in_periods(rows, indicator, measure, first_month, None)?
+        .filter(col("__period").eq(lit(period)));
+    let mut keep_dim: Option<(String, String)> = None;
+    if let Some((d, v)) = breakdown.split_once('=') {
+        lf = lf.with_column(dimension_expr(indicator, d).alias("__dim"));
+        keep_dim = Some((d.to_owned(), v.to_owned()));
+    }
+    let df = match &keep_dim {
+        Some(_) => lf
+            .group_by([col(SUBMISSION), col("__dim")])
+            .agg([len().cast(DataType::UInt64).alias("__n")]),
+        None => lf
+            .group_by([col(SUBMISSION)])
+            .agg([len().cast(DataType::UInt64).alias("__n")]),
+    }
+    .collect()
+    .map_err(|e| MetricsError::compute(id, e))?;
+    let subs = df
+        .column(SUBMISSION)
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| MetricsError::compute(id, e))?;
+    let ns = df
+        .column("__n")
+        .and_then(|c| c.u64().cloned())
+        .map_err(|e| MetricsError::compute(id, e))?;
+    let dims = match keep_dim {
+        Some(_) => Some(
+            df.column("__dim")
+                .and_then(|c| c.str().cloned())
+                .map_err(|e| MetricsError::compute(id, e))?,
+        ),
+        None => None,
+    };
+    let mut out = BTreeMap::new();
+    for i in 0..df.height() {
+        if let (Some((d, want)), Some(dims)) = (&keep_dim, &dims)
+            && dimension_label(indicator, d, dims.get(i)) != *want
+        {
+            continue;
+        }
+        if let (Some(s), Some(n)) = (subs.get(i), ns.get(i)) {
+            *out.entry(s.to_owned()).or_insert(0) += n;
+        }
+    }
+    Ok(out)
+}
+
+/// The column that names a row's submission.
+const SUBMISSION: &str = "_submission_id";
+
+/// The reference population for a rate, by (calendar year, breakdown).
+pub fn population(
+    rows: &LazyFrame,
+    indicator: &Indicator,
+) -> Result<BTreeMap<(i32, Breakdown), f64>, MetricsError> {
+    let id = indicator.id.as_str();
+    let Some(p) = &indicator.population else {
+        return Ok(BTreeMap::new());
+    };
+    let mut out = BTreeMap::new();
+    let year = col(p.year_field.as_str())
+        .cast(DataType::Int32)
+        .alias("__year");
+    let value = col(p.field.as_str())
+        .cast(DataType::Float64)
+        .sum()
+        .alias("__value");
+    let mut levels: Vec<Option<&str>> = vec![None];
+    levels.extend(indicator.dimensions.iter().map(|d| Some(d.as_str())));
+    for level in levels {
+        let grouped = match level {
+            None => rows.clone().group_by([year.clone()]).agg([value.clone()]),
+            Some(d) => rows
+                .clone()
+                .group_by([year.clone(), col(d).cast(DataType::String).alias("__dim")])
+                .agg([value.clone()]),
+        };
+        let df = grouped
+            .collect()
+            .map_err(|e| MetricsError::compute(id, e))?;
+        let years = df
+            .column("__year")
+            .and_then(|c| c.i32().cloned())
+            .map_err(|e| MetricsError::compute(id, e))?;
+        let values = df
+            .column("__value")
+            .and_then(|c| c.f64().cloned())
+            .map_err(|e| MetricsError::compute(id, e))?;
+        let dims = match level {
+            Some(_) => Some(
+                df.column("__dim")
+                    .and_then(|c| c.str().cloned())
+                    .map_err(|e| MetricsError::compute(id, e))?,
+            ),
+            None => None,
+        };
+        for i in 0..df.height() {
+            let (Some(y), Some(v)) = (years.get(i), values.get(i)) else {
+                continue;
+            };
+            let breakdown = match (level, &dims) {
+                (Some(d), Some(dims)) => format!("{d}={}", dims.get(i).unwrap_or("(missing)")),
+                _ => String::new(),
+            };
+            out.insert((y, breakdown), v);
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluates a derived indicator's formula over the values of other indicators, per period
+/// and breakdown, with polars SQL. `inputs[id]` maps (period, breakdown) to a value.
+pub fn derive(
+    indicator: &Indicator,
+    inputs: &BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>>,
+) -> Result<BTreeMap<(PeriodKey, Breakdown), Option<f64>>, MetricsError> {
+    let id = indicator.id.as_str();
+    let formula = indicator
+        .formula
+        .as_deref()
+        .ok_or_else(|| MetricsError::compute(id, "no formula"))?;
+    let names = backbone_schema::formula_ids(formula);
+    // The cells every input has.
+    let mut keys: Vec<(PeriodKey, Breakdown)> = Vec::new();
+    if let Some(first) = names.first().and_then(|n| inputs.get(n)) {
+        keys = first
+            .keys()
+            .filter(|k| {
+                names
+                    .iter()
+                    .all(|n| inputs.get(n).is_some_and(|m| m.contains_key(*k)))
+            })
+            .cloned()
+            .collect();
+    }
+    let mut columns: Vec<Column> = vec![
+        Column::new(
+            "__period".into(),
+            keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "__breakdown".into(),
+            keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>(),
+        ),
+    ];
+    for n in &names {
+        let values: Vec<Option<f64>> = keys
+            .iter()
+            .map(|k| inputs.get(n).and_then(|m| m.get(k)).copied().flatten())
+            .collect();
+        columns.push(Column::new(n.as_str().into(), values));
+    }
+    let df = DataFrame::new_infer_height(columns).map_err(|e| MetricsError::compute(id, e))?;
+    let expr = polars::sql::sql_expr(formula).map_err(|e| MetricsError::Filter {
+        indicator: id.to_owned(),
+        filter: formula.to_owned(),
+        message: e.to_string(),
+    })?;
+    let out = df
+        .lazy()
+        .select([
+            col("__period"),
+            col("__breakdown"),
+            expr.cast(DataType::Float64).alias("__value"),
+        ])
+        .collect()
+        .map_err(|e| MetricsError::compute(id, e))?;
+    let values = out
+        .column("__value")
+        .and_then(|c| c.f64().cloned())
+        .map_err(|e| MetricsError::compute(id, e))?;
+    Ok(keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (k, values.get(i).filter(|v| v.is_finite())))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

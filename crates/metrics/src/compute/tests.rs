@@ -1,0 +1,216 @@
+use super::*;
+use proptest::prelude::*;
+
+/// (days since 1970 or none, region or none, person, value or none, flag or none)
+type Row = (
+    Option<i32>,
+    Option<&'static str>,
+    String,
+    Option<f64>,
+    Option<bool>,
+);
+
+fn rows() -> impl Strategy<Value = Vec<Row>> {
+    let person = prop_oneof![
+        // Pseudonyms from a small pool, so people recur; and other text.
+        (0u8..12).prop_map(|i| format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15)),
+        "[A-Z]{1,3}",
+    ];
+    proptest::collection::vec(
+        (
+            proptest::option::weighted(0.9, 19_700i32..20_500),
+            proptest::option::weighted(
+                0.8,
+                prop_oneof![Just("north"), Just("south"), Just("מרכז")],
+            ),
+            person,
+            proptest::option::weighted(0.8, (0i32..6).prop_map(f64::from)),
+            proptest::option::weighted(0.8, any::<bool>()),
+        ),
+        0..120,
+    )
+}
+
+const DECLARED: &str = r#"
+[[indicator]]
+id = "flagged"
+label = { en = "Flagged" }
+schema = "t"
+kind = "count"
+filter = "flag = true"
+date_field = "d"
+grain = "month"
+dimensions = ["region"]
+
+[[indicator]]
+id = "people"
+label = { en = "People" }
+schema = "t"
+kind = "distinct_count"
+field = "person"
+date_field = "d"
+grain = "quarter"
+dimensions = ["region"]
+
+[[indicator]]
+id = "total"
+label = { en = "Total" }
+schema = "t"
+kind = "sum"
+field = "value"
+date_field = "d"
+grain = "month"
+
+[[indicator]]
+id = "average"
+label = { en = "Average" }
+schema = "t"
+kind = "mean"
+field = "value"
+filter = "value > 2"
+date_field = "d"
+grain = "year"
+dimensions = ["region"]
+"#;
+
+/// The same cells, the slow and obvious way.
+fn by_hand(ind: &Indicator, rows: &[Row]) -> Cells {
+    // Per cell: rows, values, people.
+    type Acc = (u64, Vec<f64>, BTreeSet<String>);
+    let mut acc: BTreeMap<(PeriodKey, Breakdown), Acc> = BTreeMap::new();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    for (d, region, person, value, flag) in rows {
+        let passes = match ind.id.as_str() {
+            "flagged" => *flag == Some(true),
+            "average" => value.is_some_and(|v| v > 2.0),
+            _ => true,
+        };
+        let Some(d) = d.filter(|_| passes) else {
+            continue;
+        };
+        let date = epoch + chrono::Duration::days(i64::from(d));
+        use chrono::Datelike;
+        let key = key_of_month(ind.grain, (date.year(), date.month()), 1).unwrap();
+        let mut breakdowns = vec![String::new()];
+        if !ind.dimensions.is_empty() {
+            breakdowns.push(format!("region={}", region.unwrap_or("(missing)")));
+        }
+        for b in breakdowns {
+            let e = acc.entry((key, b)).or_default();
+            e.0 += 1;
+            e.1.extend(*value);
+            e.2.insert(person.clone());
+        }
+    }
+    acc.into_iter()
+        .map(|(k, (n, values, people))| {
+            let cell = match ind.kind {
+                Kind::Count => Aggregate {
+                    value: Some(n as f64),
+                    units: n,
+                },
+                Kind::DistinctCount => Aggregate {
+                    value: Some(people.len() as f64),
+                    units: people.len() as u64,
+                },
+                Kind::Sum => Aggregate {
+                    value: Some(values.iter().sum()),
+                    units: values.len() as u64,
+                },
+                _ => Aggregate {
+                    value: (!values.is_empty())
+                        .then(|| values.iter().sum::<f64>() / values.len() as f64),
+                    units: values.len() as u64,
+                },
+            };
+            (k, cell)
+        })
+        .collect()
+}
+
+fn frame(rows: &[Row]) -> LazyFrame {
+    let d: Vec<Option<i32>> = rows.iter().map(|r| r.0).collect();
+    let columns = vec![
+        Column::new("d".into(), d).cast(&DataType::Date).unwrap(),
+        Column::new(
+            "region".into(),
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "person".into(),
+            rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new("value".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+        Column::new("flag".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+    ];
+    DataFrame::new_infer_height(columns).unwrap().lazy()
+}
+
+#[test]
+fn a_filter_that_is_not_a_condition_names_its_indicator() {
+    let text = DECLARED.replace("filter = \"flag = true\"", "filter = \"value + 1\"");
+    let indicators = backbone_schema::indicators_from_toml(&text, "t.toml").unwrap();
+    let rows = vec![(Some(19_800), None, "A".to_owned(), Some(1.0), None)];
+    let tables = BTreeMap::from([(
+        "t".to_owned(),
+        Rows {
+            all: frame(&rows),
+            batches: vec![frame(&rows)],
+            files: Vec::new(),
+        },
+    )]);
+    let sides = [Side {
+        indicator: &indicators[0],
+        measure: None,
+    }];
+    let err = aggregate_all(&tables, &sides, 1, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "indicator flagged: the filter \"value + 1\" is not a condition (true or false for each row)"
+    );
+}
+
+proptest! {
+    /// Every kind, grain, filter and breakdown, tallied from batches (the rows cut at
+    /// random places, so codes must agree across batches), equals the count by hand.
+    #[test]
+    fn tallies_match_counting_by_hand(rows in rows(), cuts in proptest::collection::vec(0usize..120, 0..3)) {
+        let indicators = backbone_schema::indicators_from_toml(DECLARED, "t.toml").unwrap();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(rows.len())).collect();
+        cuts.extend([0, rows.len()]);
+        cuts.sort_unstable();
+        cuts.dedup();
+        let batches: Vec<LazyFrame> = cuts.windows(2).map(|w| frame(&rows[w[0]..w[1]])).collect();
+        let batches = if batches.is_empty() { vec![frame(&rows)] } else { batches };
+        let tables = BTreeMap::from([(
+            "t".to_owned(),
+            Rows { all: frame(&rows), batches, files: Vec::new() },
+        )]);
+        let sides: Vec<Side> = indicators
+            .iter()
+            .map(|i| Side { indicator: i, measure: None })
+            .collect();
+        let cells = aggregate_all(&tables, &sides, 1, None).unwrap();
+        for (ind, got) in indicators.iter().zip(cells) {
+            prop_assert_eq!(&got, &by_hand(ind, &rows), "{}", ind.id);
+        }
+    }
+}
+
+#[test]
+fn period_keys_and_labels() {
+    assert_eq!(parse_period(Grain::Quarter, "2024-Q3"), Some(202403));
+    assert_eq!(period_label(Grain::HalfYear, 202402), "2024-H2");
+    assert_eq!(next(Grain::Quarter, 202404), 202501);
+    assert_eq!(next(Grain::Month, 202412), 202501);
+    assert_eq!(
+        ordinal(Grain::Month, 202501) - ordinal(Grain::Month, 202412),
+        1
+    );
+    // A reporting year starting in September: its Q2 is December to February.
+    assert_eq!(
+        months_of(Grain::Quarter, 202402, 9),
+        [(2024, 12), (2025, 1), (2025, 2)]
+    );
+    assert_eq!(parse_period(Grain::Month, "2024-13"), None);
+}

@@ -1,0 +1,219 @@
+//! A submission being written: its rows stream to Parquet files, its rejects are buffered,
+//! and [`Pending::commit`] makes the rejects' commit, then the one data commit that adds the
+//! new files, removes the superseded submission's and carries the ledger entry.
+
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, FilterOp, FilterValue};
+use futures::TryStreamExt;
+
+use crate::writer::{FileWriter, with_submission_column};
+use crate::{
+    LEDGER_KEY, MAX_ATTEMPTS, PARTNER_COLUMN, PERIOD_COLUMN, current_of, is_conflict, ledger,
+    rejects, side_tables,
+};
+use crate::{Reject, Store, StoreError, Submission};
+
+/// A submission being written: its rows go to Parquet files, invisible until committed.
+pub struct Pending<'s> {
+    pub(crate) store: &'s Store,
+    pub(crate) table: DeltaTable,
+    pub(crate) files: FileWriter,
+    pub(crate) rejects: Vec<Reject>,
+    pub(crate) rejects_table: Option<DeltaTable>,
+    pub(crate) reject_files: Vec<Add>,
+    pub(crate) supersedes: Option<String>,
+    pub(crate) schema: String,
+}
+
+impl Pending<'_> {
+    /// The submission an earlier file of the same partner × schema × period made, which this
+    /// one will replace.
+    pub fn supersedes(&self) -> Option<&str> {
+        self.supersedes.as_deref()
+    }
+
+    /// Adds a batch of accepted rows (the submission's id is added here; partner and period
+    /// are the files' partition values).
+    pub fn write(&mut self, submission: &Submission, batch: RecordBatch) -> Result<(), StoreError> {
+        let batch = with_submission_column(&batch, submission)
+            .map_err(|e| StoreError::delta(&self.schema, e.into()))?;
+        self.files.send(batch)
+    }
+
+    /// Records one problem of a rejected row, for the `rejects` table.
+    pub fn reject(&mut self, submission: &Submission, reject: Reject) -> Result<(), StoreError> {
+        self.rejects.push(reject);
+        if self.rejects.len() >= rejects::BATCH {
+            self.flush_rejects(submission)?;
+        }
+        Ok(())
+    }
+
+    fn flush_rejects(&mut self, submission: &Submission) -> Result<(), StoreError> {
+        if self.rejects.is_empty() {
+            return Ok(());
+        }
+        let batch = rejects::rows(submission, &self.rejects)?;
+        self.rejects.clear();
+        let store = self.store;
+        let adds = store.rt.block_on(async {
+            if self.rejects_table.is_none() {
+                self.rejects_table = Some(
+                    store
+                        .open_or_create(
+                            &store.rejects_dir(),
+                            "rejects",
+                            &rejects::schema(),
+                            &[],
+                            true,
+                        )
+                        .await?,
+                );
+            }
+            match &self.rejects_table {
+                Some(t) => side_tables::write_files(t, "rejects", vec![batch]).await,
+                None => Ok(Vec::new()),
+            }
+        })?;
+        self.reject_files.extend(adds);
+        Ok(())
+    }
+
+    /// Commits the submission. An error [`StoreError::MirrorBehind`] means the submission is
+    /// committed but the `submissions` table could not be brought up to date (the next write
+    /// does it).
+    ///
+    /// First its rejects, in one commit of the `rejects` table that an application
+    /// transaction named after the submission makes happen once only. Then one commit of the
+    /// data table: the new rows in, the superseded submission's rows out, the ledger entry in
+    /// the commit's metadata. Returns the data table version it made.
+    ///
+    /// A submission with no accepted row (rejected outright) changes no data: its commit
+    /// carries only the ledger entry, and the submission it would have replaced stays.
+    pub fn commit(mut self, mut submission: Submission) -> Result<u64, StoreError> {
+        let started = std::time::Instant::now();
+        self.flush_rejects(&submission)?;
+        let adds = self.files.finish()?;
+        tracing::debug!(table = self.schema, took = ?started.elapsed(), "files written");
+        let replaces = submission.rows_accepted > 0;
+        let schema = self.schema.clone();
+        let root = self.store.root.clone();
+        self.store.rt.block_on(async {
+            if let Some(table) = self.rejects_table.as_mut() {
+                let app = format!("backbone-rejects-{}", submission.id);
+                // False when an earlier run of this same submission committed them already.
+                let adds: Vec<Action> =
+                    self.reject_files.iter().cloned().map(Action::Add).collect();
+                side_tables::commit_once(table, "rejects", &adds, &app, None, 1).await?;
+                self.store.tables.keep(&self.store.rejects_dir(), table);
+            }
+            // Another ingest may commit to the table between our read and our commit (without
+            // datafusion delta-rs treats any two writes as conflicting). Then: reload, check
+            // again that these bytes are not in yet, recompute what to remove, and commit the
+            // same files again; no Parquet is rewritten.
+            let mut attempt = 0;
+            let started = std::time::Instant::now();
+            loop {
+                attempt += 1;
+                if attempt > 1 {
+                    self.table
+                        .update_state()
+                        .await
+                        .map_err(|e| StoreError::delta(&schema, e))?;
+                    let earlier =
+                        ledger::versions(&root, &self.store.memo, &self.table, &schema).await?;
+                    if let Some(same) = earlier.submissions().find(|s| {
+                        s.sha256 == submission.sha256
+                            && s.partner == submission.partner
+                            && s.period == submission.period
+                    }) {
+                        return Err(StoreError::Raced(same.id.clone()));
+                    }
+                    self.supersedes = current_of(
+                        earlier.submissions(),
+                        &submission.partner,
+                        &submission.period,
+                    );
+                }
+                submission.supersedes = if replaces {
+                    self.supersedes.clone()
+                } else {
+                    None
+                };
+                let filters = [
+                    (
+                        PARTNER_COLUMN,
+                        FilterOp::Eq,
+                        FilterValue::Scalar(submission.partner.as_str()),
+                    ),
+                    (
+                        PERIOD_COLUMN,
+                        FilterOp::Eq,
+                        FilterValue::Scalar(submission.period.as_str()),
+                    ),
+                ];
+                let old: Vec<_> = self
+                    .table
+                    .get_active_add_actions_by_partitions(&filters)
+                    .try_collect()
+                    .await
+                    .map_err(|e| StoreError::delta(&schema, e))?;
+                tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
+                let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+                if replaces {
+                    actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
+                }
+                let entry = serde_json::to_value(&submission)
+                    .map_err(|e| StoreError::Ledger(e.to_string()))?;
+                let properties = CommitProperties::default()
+                    .with_metadata([(LEDGER_KEY.to_owned(), entry)])
+                    .with_max_retries(0)
+                    .with_cleanup_expired_logs(Some(false));
+                let operation = DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: Some(vec![PARTNER_COLUMN.to_owned(), PERIOD_COLUMN.to_owned()]),
+                    predicate: Some(format!(
+                        "{PARTNER_COLUMN} = '{}' AND {PERIOD_COLUMN} = '{}'",
+                        submission.partner.replace('\'', "''"),
+                        submission.period.replace('\'', "''")
+                    )),
+                };
+                let snapshot = self
+                    .table
+                    .snapshot()
+                    .map_err(|e| StoreError::delta(&schema, e))?;
+                match CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(snapshot), self.table.log_store(), operation)
+                    .await
+                {
+                    Ok(finalized) => {
+                        let version = finalized.version();
+                        self.table.state = Some(finalized.snapshot());
+                        self.store.tables.keep(&self.store.table_dir(&schema), &self.table);
+                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "committed");
+                        let started = std::time::Instant::now();
+                        let mirrored = self.store.mirror(&self.table, &schema, version).await;
+                        tracing::debug!(table = schema, version, took = ?started.elapsed(), "mirrored");
+                        // The mirror for outside readers. The log is read at the version just
+                        // made; reloading the table would list the whole log folder again.
+                        return match mirrored {
+                            Ok(_) => Ok(version),
+                            Err(e) => Err(StoreError::MirrorBehind {
+                                version,
+                                message: e.to_string(),
+                            }),
+                        };
+                    }
+                    Err(e) if is_conflict(&e) && attempt < MAX_ATTEMPTS => continue,
+                    Err(e) if is_conflict(&e) => return Err(StoreError::Busy(schema.clone())),
+                    Err(e) => return Err(StoreError::delta(&schema, e)),
+                }
+            }
+        })
+    }
+}
