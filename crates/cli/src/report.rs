@@ -22,10 +22,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let layout = Layout::new(&args.workspace);
     let decl = Declarations::load(&layout)?;
     let lang = Lang::parse(args.lang.as_deref().unwrap_or("he"));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| layout.latest_report());
+    let out = args.out.clone().unwrap_or_else(|| layout.latest_report());
     let html = render(&layout, &decl, &load_tables(&layout)?, lang, &out)?;
     println!("report: {}", html.display());
     if args.pdf {

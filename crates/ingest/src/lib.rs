@@ -36,9 +36,9 @@ mod expected;
 mod header;
 mod output;
 mod pseudonym;
-mod validation_report;
 mod sheet;
 mod text;
+mod validation_report;
 
 use std::fs::File;
 use std::io::Read;
@@ -54,7 +54,9 @@ pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
 pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
 pub use pseudonym::Pseudonymiser;
-pub use validation_report::{ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict};
+pub use validation_report::{
+    ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict,
+};
 
 use crate::block::{Block, CellView, Work};
 use crate::validation_report::Collector;
@@ -426,8 +428,9 @@ pub fn read_file(
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .clamp(1, 16);
         std::thread::scope(|inner| -> Result<(), IngestError> {
-            let (done_tx, done_rx) =
-                crossbeam_channel::bounded::<Result<engine::CheckedBlock, IngestError>>(workers * 2);
+            let (done_tx, done_rx) = crossbeam_channel::bounded::<
+                Result<engine::CheckedBlock, IngestError>,
+            >(workers * 2);
             for _ in 0..workers {
                 let (rx, done_tx, validator, sat, to_block) =
                     (rx.clone(), done_tx.clone(), &validator, &sat, &to_block);

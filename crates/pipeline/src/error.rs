@@ -79,9 +79,6 @@ impl PipelineError {
 
     /// Whether another run holds the run lock (the portal's runner waits then).
     pub fn is_run_in_progress(&self) -> bool {
-        matches!(
-            self,
-            Self::Workspace(WorkspaceError::RunInProgress { .. })
-        )
+        matches!(self, Self::Workspace(WorkspaceError::RunInProgress { .. }))
     }
 }

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use backbone_ingest::{
-    Options, Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema,
-    read_file,
+    Options, Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema, read_file,
 };
 use backbone_store::{Begun, Pending, Reject, Store, StoreError, Submission};
 use backbone_workspace::{Layout, Request, place, resolve_schema, secret_key, with_profile};

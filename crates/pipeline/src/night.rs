@@ -33,7 +33,7 @@ pub fn night(layout: &Layout, options: &NightOptions) -> Result<RunSummary, Pipe
     } else {
         Some(RunLock::take(
             layout,
-            &format!("{} {started}", std::process::id()),
+            &format!("process {}, started {started}", std::process::id()),
         )?)
     };
     let decl = Declarations::load(layout)?;

@@ -94,4 +94,3 @@ pub fn unreadable_receipt(
     let r = backbone_report::unreadable_receipt(&info, error, lang)?;
     write_receipt(layout, partner, file_name, &r, None)
 }
-

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use backbone_ingest::{Options, ValidationReport, validate_file};
 use backbone_report::{Lang, ReceiptInfo};
 use backbone_schema::{Initiative, TableSchema};
-use backbone_workspace::{Layout, Request, with_profile};
 use backbone_store::{Store, Submission};
+use backbone_workspace::{Layout, Request, with_profile};
 use serde::{Deserialize, Serialize};
 
 use crate::PortalError;

@@ -93,11 +93,11 @@ pub fn render(report: &Report<'_>, out: &Path) -> Result<Rendered, ReportError> 
     let mut pngs = Vec::new();
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| ReportError::io(&charts, &e))?;
-    for f in content
-        .figures
-        .iter()
-        .chain(pages.iter().flat_map(|p| p.sections.iter().map(|s| &s.figure)))
-    {
+    for f in content.figures.iter().chain(
+        pages
+            .iter()
+            .flat_map(|p| p.sections.iter().map(|s| &s.figure)),
+    ) {
         svgs.insert(f.name.clone(), chart::svg(&f.chart, lang)?);
         // Sparklines are for the page, not for slides.
         if !f.name.ends_with("-spark") {

@@ -6,8 +6,8 @@ use std::path::Path;
 use backbone_schema::Initiative;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
-use backbone_workspace::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
 use crate::{Lang, ReportError, ResultsTables};
+use backbone_workspace::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
 
 fn sheet<'a>(
     book: &'a mut Workbook,

@@ -351,7 +351,8 @@ impl Store {
         if let Some(table) = self.tables.latest(dir).await {
             return Ok(table);
         }
-        let table = side_tables::open_or_create(dir, name, schema, partitions, keep_history).await?;
+        let table =
+            side_tables::open_or_create(dir, name, schema, partitions, keep_history).await?;
         self.tables.keep(dir, &table);
         Ok(table)
     }
@@ -523,7 +524,8 @@ impl Store {
             }
             tracing::debug!(table = NAME, entries = entries.len(), took = ?started.elapsed(), "written");
             let committed =
-                side_tables::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64).await?;
+                side_tables::commit_once(&mut mirror, NAME, &actions, &app, from, current as i64)
+                    .await?;
             self.tables.keep(&self.submissions_dir(), &mirror);
             if committed {
                 return Ok(true);

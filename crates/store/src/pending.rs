@@ -2,7 +2,6 @@
 //! and [`Pending::commit`] makes the rejects' commit, then the one data commit that adds the
 //! new files, removes the superseded submission's and carries the ledger entry.
 
-
 use deltalake::arrow::array::RecordBatch;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add};

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use delta_kernel::expressions::Scalar;
 use indexmap::IndexMap;
 
+use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::Add;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
-use deltalake::DeltaTable;
 
 use std::collections::HashMap;
 
@@ -261,11 +261,11 @@ pub(crate) fn with_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
     use crate::hex;
     use deltalake::arrow::array::Int64Array;
     use deltalake::parquet::basic::Compression;
     use deltalake::parquet::schema::types::ColumnPath;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn parquet_compresses_and_keeps_dictionaries_only_where_they_pay() {

@@ -235,7 +235,9 @@ impl Refusal {
                         v("2024-03, 2024-Q1, 2024-H1, 2024")
                     )
                 } else {
-                    format!("`{period}` is not a period: write it like 2024-03, 2024-Q1, 2024-H1 or 2024")
+                    format!(
+                        "`{period}` is not a period: write it like 2024-03, 2024-Q1, 2024-H1 or 2024"
+                    )
                 }
             }
             Self::Outside {
@@ -372,11 +374,9 @@ pub fn place(initiative: &Initiative, request: &Request<'_>) -> Result<Placement
             schema: schema.to_owned(),
             grain,
         })?,
-        None => Period::find_in(grain, request.file_name).ok_or_else(|| {
-            Refusal::WhichPeriod {
-                file_name: request.file_name.to_owned(),
-                grain,
-            }
+        None => Period::find_in(grain, request.file_name).ok_or_else(|| Refusal::WhichPeriod {
+            file_name: request.file_name.to_owned(),
+            grain,
         })?,
     };
     let obligation = initiative.obligations.iter().find(|o| {

@@ -235,24 +235,38 @@ fn a_rerun_changes_nothing_and_a_resubmission_replaces() {
 }
 
 #[test]
-fn only_one_run_at_a_time_and_a_dead_runs_lock_is_taken_over() {
+fn only_one_run_at_a_time_and_a_dead_runs_lock_is_no_lock() {
     let ws = workspace();
     let ws = ws.path();
     drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
-    // A live process holds the lock: the run stops at once and names it.
-    let mut holder = Command::new("sleep").arg("30").spawn().unwrap();
+    // Another process holds the OS lock on the run lock (util-linux's flock, the same
+    // flock(2) the run takes): the run stops at once and says who holds it.
     std::fs::create_dir_all(ws.join(".backbone")).unwrap();
-    std::fs::write(
-        ws.join(".backbone/run.lock"),
-        format!("{} 2024-02-08T22:00:00Z\n", holder.id()),
+    let lock = ws.join(".backbone/run.lock");
+    std::fs::write(&lock, "process 4242, started 2024-02-08T21:00:00Z\n").unwrap();
+    // `-o`: the lock is flock's own (the command does not inherit it), so killing flock
+    // releases it.
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sh", "-c", "echo held; exec sleep 30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it says `held`, flock has the lock.
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut said,
     )
     .unwrap();
+    assert_eq!(said.trim(), "held");
     let o = run(ws, "2024-02-08T22:00:00Z");
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(!o.status.success());
     assert!(
-        text(&o).contains(&format!("another run is going on (process {}", holder.id())),
+        text(&o).contains("another run is going on (process 4242, started 2024-02-08T21:00:00Z)"),
         "{}",
         text(&o)
     );
@@ -260,18 +274,15 @@ fn only_one_run_at_a_time_and_a_dead_runs_lock_is_taken_over() {
         ws.join("inbox/clinic/clinic_2024-01.csv").exists(),
         "the refused run touched the inbox"
     );
-    // Its process is gone now: the next run takes the lock over and does the work.
+    // Its holder is gone: the lock file is still there, with its words, but it is no lock.
+    assert!(lock.exists());
     let o = run(ws, "2024-02-08T22:00:00Z");
     assert!(o.status.success(), "{}", text(&o));
     assert!(ws.join("processed/clinic/clinic_2024-01.csv").exists());
-    assert!(
-        !ws.join(".backbone/run.lock").exists(),
-        "the lock was left behind"
-    );
 }
 
 #[test]
-fn two_runs_at_once_ingest_every_file_once() {
+fn two_runs_racing_for_a_stale_lock_exactly_one_proceeds() {
     let ws = workspace();
     let ws = ws.path();
     drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
@@ -282,6 +293,13 @@ fn two_runs_at_once_ingest_every_file_once() {
         "welfare_2024-01.xlsx",
     );
     drop_in(ws, "police", "police_1904.xlsx", "police_2024-01.xlsx");
+    // What a killed run leaves behind: its lock file, naming a process that is gone.
+    std::fs::create_dir_all(ws.join(".backbone")).unwrap();
+    std::fs::write(
+        ws.join(".backbone/run.lock"),
+        "process 999999, started 2024-02-07T22:00:00Z\n",
+    )
+    .unwrap();
     let start = || {
         Command::new(env!("CARGO_BIN_EXE_backbone"))
             .args(["run", "--workspace"])
@@ -294,17 +312,14 @@ fn two_runs_at_once_ingest_every_file_once() {
     };
     let (a, b) = (start(), start());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let proceeded = [&a, &b].iter().filter(|o| o.status.success()).count();
+    assert_eq!(proceeded, 1, "{}\n{}", text(&a), text(&b));
+    let refused = if a.status.success() { &b } else { &a };
     assert!(
-        a.status.success() || b.status.success(),
-        "{}\n{}",
-        text(&a),
-        text(&b)
+        text(refused).contains("another run is going on (process "),
+        "{}",
+        text(refused)
     );
-    for o in [&a, &b] {
-        if !o.status.success() {
-            assert!(text(o).contains("another run is"), "{}", text(o));
-        }
-    }
     let ledger = ledger(ws);
     assert_eq!(
         ledger

@@ -249,7 +249,11 @@ fn ingest_run_and_the_portal_refuse_a_period_outside_the_obligation_in_the_same_
         CLOCK,
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains(said), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(said),
+        "{}",
+        text(&o)
+    );
 
     let inbox = p.join("inbox/legal_aid");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -258,10 +262,15 @@ fn ingest_run_and_the_portal_refuse_a_period_outside_the_obligation_in_the_same_
     assert!(o.status.success(), "{}", text(&o));
     let summary = std::fs::read_to_string(p.join("runs/latest.txt")).unwrap();
     assert!(
-        summary.contains(&format!("✗ legal_aid/legal_aid_2023-12.csv: waiting — {said}")),
+        summary.contains(&format!(
+            "✗ legal_aid/legal_aid_2023-12.csv: waiting — {said}"
+        )),
         "{summary}"
     );
-    assert!(inbox.join("legal_aid_2023-12.csv").exists(), "the refused file stays");
+    assert!(
+        inbox.join("legal_aid_2023-12.csv").exists(),
+        "the refused file stays"
+    );
 
     let token = token(p, &["legal_aid"]);
     let server = serve(p);

@@ -13,7 +13,10 @@ use proptest::prelude::*;
 static N: AtomicUsize = AtomicUsize::new(0);
 
 fn temp(ext: &str, bytes: &[u8]) -> TempFile {
-    backbone_testkit::temp_file(&format!("{}.{ext}", N.fetch_add(1, Ordering::Relaxed)), bytes)
+    backbone_testkit::temp_file(
+        &format!("{}.{ext}", N.fetch_add(1, Ordering::Relaxed)),
+        bytes,
+    )
 }
 
 fn schema() -> TableSchema {

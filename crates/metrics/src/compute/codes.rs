@@ -50,7 +50,12 @@ impl Shard {
 
     /// Codes the values of `values` that belong to shard `s` into `out` (one slot per value);
     /// the other slots are left as they are.
-    pub(super) fn code(&mut self, s: usize, values: &StringChunked, out: &mut [u32]) -> Result<(), String> {
+    pub(super) fn code(
+        &mut self,
+        s: usize,
+        values: &StringChunked,
+        out: &mut [u32],
+    ) -> Result<(), String> {
         for (v, slot) in values.iter().zip(out.iter_mut()) {
             let Some(v) = v.filter(|v| shard_of(v) == s) else {
                 continue;

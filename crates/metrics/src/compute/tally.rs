@@ -2,8 +2,8 @@
 //! the total) every row gets a group, then each side adds up the rows passing its filter,
 //! its values and counts, and its distinct codes, in arrays indexed by group.
 
-use super::*;
 use super::codes::*;
+use super::*;
 
 /// What a prepared column holds.
 #[derive(Clone, Copy, PartialEq)]
@@ -37,7 +37,11 @@ pub(super) struct Columns {
 }
 
 impl Columns {
-    pub(super) fn extend(&mut self, df: &DataFrame, roles: &BTreeMap<&str, Role>) -> PolarsResult<()> {
+    pub(super) fn extend(
+        &mut self,
+        df: &DataFrame,
+        roles: &BTreeMap<&str, Role>,
+    ) -> PolarsResult<()> {
         for (&name, &role) in roles {
             let c = df.column(name)?;
             match role {
@@ -146,7 +150,12 @@ pub(super) fn tally(
 pub(super) type On<'p> = Vec<(usize, Option<&'p str>)>;
 
 /// One cell tallied: (side, breakdown name, (period, breakdown text), cell).
-pub(super) type Tallied<'p, 'c> = (usize, Option<&'p str>, (PeriodKey, Option<&'c str>), Aggregate);
+pub(super) type Tallied<'p, 'c> = (
+    usize,
+    Option<&'p str>,
+    (PeriodKey, Option<&'c str>),
+    Aggregate,
+);
 
 /// The cells of the sides `on` in the grouping by `period` and the breakdown column `dim`.
 pub(super) fn tally_grouping<'p, 'c>(

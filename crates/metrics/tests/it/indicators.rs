@@ -226,12 +226,7 @@ const WELFARE_JAN: &[Row] = &[
     ),
 ];
 
-fn find<'a>(
-    rows: &'a [ValueRow],
-    indicator: &str,
-    period: &str,
-    breakdown: &str,
-) -> &'a ValueRow {
+fn find<'a>(rows: &'a [ValueRow], indicator: &str, period: &str, breakdown: &str) -> &'a ValueRow {
     rows.iter()
         .find(|r| r.indicator == indicator && r.period == period && r.breakdown == breakdown)
         .unwrap_or_else(|| panic!("no {indicator} {period} [{breakdown}]"))

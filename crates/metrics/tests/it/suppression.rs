@@ -53,7 +53,12 @@ fn two_dim(rows: usize, cols: usize, cells: &[u64]) -> (Vec<u64>, Vec<SumGroup>)
 
 /// Every suppression decision is justified: below the threshold (and not zero), or needed
 /// (publishing that one cell would let a reader recover a suppressed one).
-fn justified(values: &[u64], groups: &[SumGroup], s: &[bool], threshold: u64) -> Result<(), String> {
+fn justified(
+    values: &[u64],
+    groups: &[SumGroup],
+    s: &[bool],
+    threshold: u64,
+) -> Result<(), String> {
     let refs: Vec<&SumGroup> = groups.iter().collect();
     for i in 0..values.len() {
         let small = values[i] > 0 && values[i] < threshold;

@@ -84,7 +84,11 @@ pub(super) async fn upload_page(
 }
 
 /// The nightly run's receipt of a submission in the ledger: `outbox/<partner>/<file>.receipt.html`.
-pub(super) fn receipt_path(app: &App, partner: &str, file_name: &str) -> Option<std::path::PathBuf> {
+pub(super) fn receipt_path(
+    app: &App,
+    partner: &str,
+    file_name: &str,
+) -> Option<std::path::PathBuf> {
     if file_name.is_empty() || file_name.contains(['/', '\\']) || file_name.starts_with('.') {
         return None;
     }

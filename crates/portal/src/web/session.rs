@@ -3,7 +3,11 @@
 
 use super::*;
 
-pub(super) async fn home(State(app): State<Shared>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
+pub(super) async fn home(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Params>,
+) -> Response {
     let Some((_, s)) = session(&app, &headers) else {
         let lang = lang_of(&app, None, q.lang.as_deref());
         return app.page("login.html", lang, None, None, context! { error => () });

@@ -58,7 +58,10 @@ pub(super) enum Cut {
 }
 
 /// The next field of the form, unless the client sends nothing for `idle`.
-pub(super) async fn next_field(mp: &mut Multipart, idle: Duration) -> Result<Option<Field<'_>>, Cut> {
+pub(super) async fn next_field(
+    mp: &mut Multipart,
+    idle: Duration,
+) -> Result<Option<Field<'_>>, Cut> {
     match tokio::time::timeout(idle, mp.next_field()).await {
         Ok(r) => r.map_err(Cut::Bad),
         Err(_) => Err(Cut::Stalled),
@@ -67,7 +70,10 @@ pub(super) async fn next_field(mp: &mut Multipart, idle: Duration) -> Result<Opt
 
 /// The next bytes of a field, unless the client sends nothing for `idle` (a stalled upload
 /// would otherwise hold its connection and its partial file for ever).
-pub(super) async fn next_chunk(field: &mut Field<'_>, idle: Duration) -> Result<Option<Bytes>, Cut> {
+pub(super) async fn next_chunk(
+    field: &mut Field<'_>,
+    idle: Duration,
+) -> Result<Option<Bytes>, Cut> {
     match tokio::time::timeout(idle, field.chunk()).await {
         Ok(r) => r.map_err(Cut::Bad),
         Err(_) => Err(Cut::Stalled),
@@ -248,7 +254,11 @@ pub(super) async fn read_fields(
 }
 
 /// A signed-in form must carry its session's anti-forgery token (API calls have none).
-pub(super) fn csrf_check(session: Option<&Session>, fields: &Fields, lang: Lang) -> Result<(), HttpRefusal> {
+pub(super) fn csrf_check(
+    session: Option<&Session>,
+    fields: &Fields,
+    lang: Lang,
+) -> Result<(), HttpRefusal> {
     match session {
         Some(s) if !fields.csrf.as_deref().is_some_and(|c| s.csrf_ok(c)) => Err(HttpRefusal::word(
             StatusCode::FORBIDDEN,

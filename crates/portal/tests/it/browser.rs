@@ -3,7 +3,6 @@
 //! its receipt. Skipped when ChromeDriver is missing, unless CI is set
 //! (as `.ci/run` does).
 
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! Hostile files and many partners at once: every upload is answered and accounted for,
 //! and the service stays up for everyone else.
 
-
 use std::io::Write;
 
 use crate::common::*;

@@ -1,6 +1,5 @@
 //! The upload portal end to end: a real HTTP client against the service on loopback.
 
-
 use std::io::{Read, Write};
 
 use crate::common::*;

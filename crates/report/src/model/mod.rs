@@ -7,8 +7,8 @@ use backbone_schema::{Direction, Grain, Indicator, Initiative, Kind};
 use serde::Serialize;
 
 use crate::chart::{Bar, BarChart, Chart, TrendChart, format_value};
-use backbone_workspace::tables::{QualityRow, ResultsTables, ValueRow};
 use crate::{Lang, period};
+use backbone_workspace::tables::{QualityRow, ResultsTables, ValueRow};
 
 mod indicator;
 mod partner;

@@ -141,8 +141,16 @@ pub(super) fn partner_section(
     lang: Lang,
 ) -> PartnerSection {
     let t = |k: &str| lang.t(k).to_owned();
-    let expected: Vec<_> = tables.expected.iter().filter(|e| e.schema == schema).collect();
-    let quality: Vec<_> = tables.quality.iter().filter(|q| q.schema == schema).collect();
+    let expected: Vec<_> = tables
+        .expected
+        .iter()
+        .filter(|e| e.schema == schema)
+        .collect();
+    let quality: Vec<_> = tables
+        .quality
+        .iter()
+        .filter(|q| q.schema == schema)
+        .collect();
     let mut periods: Vec<String> = expected
         .iter()
         .filter(|e| e.partner == partner)
@@ -207,7 +215,11 @@ pub(super) fn partner_section(
         });
     }
     let title = if several {
-        format!("{} — {name} — {}", t("error_rate_over_time"), ltr(lang, schema))
+        format!(
+            "{} — {name} — {}",
+            t("error_rate_over_time"),
+            ltr(lang, schema)
+        )
     } else {
         format!("{} — {name}", t("error_rate_over_time"))
     };
