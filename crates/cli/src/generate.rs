@@ -443,8 +443,12 @@ fn csv_bytes(records: &[Record], delimiter: u8, bom: bool, decimal_comma: bool) 
 }
 
 fn xlsx_bytes(records: &[Record], title: Option<&str>) -> Result<Vec<u8>> {
-    use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook};
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format as CellFormat, Workbook};
     let mut book = Workbook::new();
+    // A fixed creation time: the workbook's bytes, and so its hash and submission id, are the
+    // same on every run (by default the library writes the time of writing).
+    let created = ExcelDateTime::from_ymd(YEAR as u16, 1, 1)?;
+    book.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let sheet = book.add_worksheet();
     let hebrew = title.is_some();
     let mut row = 0u32;

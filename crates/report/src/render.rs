@@ -145,6 +145,7 @@ pub fn render(report: &Report<'_>, out: &Path) -> Result<Rendered, ReportError> 
         report.inputs.tables,
         report.inputs.initiative,
         lang,
+        &report.generated,
         &workbook,
     )?;
     Ok(Rendered {

@@ -147,10 +147,14 @@ fn build(
 }
 
 /// Writes `path` (`results.xlsx`).
+/// `generated` (RFC 3339) is written as the workbook's creation time, so the same results
+/// rendered at the same time give the same bytes (by default the library writes the time of
+/// writing).
 pub fn write_workbook(
     tables: &ResultsTables,
     initiative: &Initiative,
     lang: Lang,
+    generated: &str,
     path: &Path,
 ) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Workbook {
@@ -158,5 +162,28 @@ pub fn write_workbook(
         message: e.to_string(),
     };
     let mut book = build(tables, initiative, lang).map_err(err)?;
+    if let Some(created) = creation_time(generated) {
+        book.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+    }
     book.save(path).map_err(err)
+}
+
+/// An RFC 3339 time as the workbook's creation time (UTC).
+fn creation_time(rfc3339: &str) -> Option<rust_xlsxwriter::ExcelDateTime> {
+    use chrono::{Datelike, Timelike};
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()?
+        .naive_utc();
+    rust_xlsxwriter::ExcelDateTime::from_ymd(
+        u16::try_from(t.year()).ok()?,
+        u8::try_from(t.month()).ok()?,
+        u8::try_from(t.day()).ok()?,
+    )
+    .ok()?
+    .and_hms(
+        u16::try_from(t.hour()).ok()?,
+        u8::try_from(t.minute()).ok()?,
+        t.second(),
+    )
+    .ok()
 }
