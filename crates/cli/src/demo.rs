@@ -67,8 +67,9 @@ const GENERATED: &[&str] = &[
 ];
 
 pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
-    let marker = dir.join(".backbone/demo");
-    if dir.join("store").exists() && !marker.exists() {
+    let layout = Layout::new(dir);
+    let marker = layout.private().join("demo");
+    if layout.store().exists() && !marker.exists() {
         anyhow::bail!(
             "{} holds a workspace that is not a demo; give the demo an empty or new folder",
             dir.display()
@@ -82,15 +83,8 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
             std::fs::remove_file(&p).with_context(|| format!("clearing {}", p.display()))?;
         }
     }
-    for (rel, text) in FILES {
-        let p = dir.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
-    }
-    std::fs::create_dir_all(dir.join(".backbone"))?;
+    crate::init::write_files(dir, FILES)?;
+    std::fs::create_dir_all(layout.private())?;
     std::fs::write(&marker, "this workspace is made by `backbone demo`\n")?;
     println!(
         "backbone demo: a year of the example initiative in {}",
@@ -98,7 +92,6 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     );
 
     // The reference population first, as the data team would load it.
-    let layout = Layout::new(dir);
     clock::set(Some(format!("{}-01-05T09:00:00Z", generate::YEAR)));
     let store = open_store(&layout)?;
     let population = IngestRequest {
@@ -156,10 +149,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         "Last night's summary:      {}",
         layout.runs().join("latest.txt").display()
     );
-    println!(
-        "Receipts for partners:     {}",
-        dir.join("outbox").display()
-    );
+    println!("Receipts for partners:     {}", layout.outbox().display());
     println!(
         "Reminders:                 {}",
         layout.reminders().display()

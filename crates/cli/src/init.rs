@@ -21,6 +21,19 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Writes embedded files under `dir`, making their folders.
+pub(crate) fn write_files(dir: &Path, files: &[(&str, &str)]) -> Result<()> {
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     for (rel, _) in FILES {
         if dir.join(rel).exists() {
@@ -30,14 +43,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
             );
         }
     }
-    for (rel, text) in FILES {
-        let p = dir.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
-    }
+    write_files(dir, FILES)?;
     for d in [
         "inbox",
         "outbox",

@@ -1,14 +1,25 @@
-//! Rows handed from a reading thread to the validating one, in blocks.
+//! What the reading thread hands to the workers: CSV text cut at row ends (`Chunk`), or
+//! rows a spreadsheet reader already made (`Block`).
 
 use chrono::NaiveDateTime;
 
 use crate::cell::Cell;
 
+/// A piece of the decoded text that ends where a row ends, so that it can be parsed on its
+/// own: how the reading thread hands CSV to the workers.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    /// Rows before this chunk (its first row is `rows_before + 1`).
+    pub(crate) rows_before: u64,
+    pub(crate) text: Vec<u8>,
+}
+
 /// What the reading thread hands to the workers: CSV text cut at row ends (parsed by the
 /// worker), or rows a spreadsheet reader already made.
 #[derive(Debug)]
 pub(crate) enum Work {
-    Chunk(crate::text::Chunk),
+    Chunk(Chunk),
     Block(Block),
 }
 

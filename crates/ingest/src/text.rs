@@ -12,7 +12,7 @@ use csv_core::{ReadRecordResult, ReaderBuilder};
 use encoding_rs::{DecoderResult, Encoding, UTF_8};
 
 use crate::Limits;
-use crate::block::{Block, Slot, Work};
+use crate::block::{Block, Chunk, Slot, Work};
 use crate::error::IngestError;
 
 const HEAD_BYTES: usize = 64 * 1024;
@@ -139,16 +139,6 @@ pub(crate) fn sniff_delimiter(text: &str) -> u8 {
         }
     }
     best.0
-}
-
-/// A piece of the decoded text that ends where a row ends, so that it can be parsed on its
-/// own: how the reading thread hands CSV to the workers.
-#[derive(Debug)]
-pub(crate) struct Chunk {
-    pub(crate) seq: u64,
-    /// Rows before this chunk (its first row is `rows_before + 1`).
-    pub(crate) rows_before: u64,
-    pub(crate) text: Vec<u8>,
 }
 
 /// Finds row ends the way a CSV parser does: a quote opens a quoted field only at the start

@@ -47,7 +47,7 @@ pub struct Audit {
 impl Audit {
     /// Opens (creating) the audit log of `workspace`.
     pub fn open(workspace: &Path) -> Result<Self, PortalError> {
-        let path = workspace.join(".backbone/portal/audit.jsonl");
+        let path = backbone_workspace::Layout::new(workspace).audit_log();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(PortalError::io(dir))?;
         }

@@ -75,7 +75,7 @@ impl Tokens {
     /// The token file of `workspace`.
     pub fn of(workspace: &Path) -> Self {
         Self {
-            path: workspace.join(".backbone/portal/tokens.json"),
+            path: backbone_workspace::Layout::new(workspace).tokens(),
         }
     }
 

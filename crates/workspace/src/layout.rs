@@ -86,9 +86,14 @@ impl Layout {
         self.root.join("processed").join(partner)
     }
 
+    /// `outbox/`: receipts, a folder per partner.
+    pub fn outbox(&self) -> PathBuf {
+        self.root.join("outbox")
+    }
+
     /// `outbox/<partner>/`.
     pub fn outbox_of(&self, partner: &str) -> PathBuf {
-        self.root.join("outbox").join(partner)
+        self.outbox().join(partner)
     }
 
     /// `store/`: the Delta tables.
@@ -141,8 +146,18 @@ impl Layout {
         self.private().join("run.lock")
     }
 
-    /// `.backbone/portal/`.
+    /// `.backbone/portal/`: the upload service's state.
     pub fn portal(&self) -> PathBuf {
         self.private().join("portal")
+    }
+
+    /// `.backbone/portal/audit.jsonl`.
+    pub fn audit_log(&self) -> PathBuf {
+        self.portal().join("audit.jsonl")
+    }
+
+    /// `.backbone/portal/tokens.json`: the hashes of the access tokens.
+    pub fn tokens(&self) -> PathBuf {
+        self.portal().join("tokens.json")
     }
 }

@@ -10,5 +10,6 @@ mod metrics;
 mod recompute;
 mod run;
 mod serve;
+mod snapshots;
 mod store;
 mod validate;

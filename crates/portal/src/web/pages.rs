@@ -33,15 +33,7 @@ pub(super) async fn with_caller(
             app.audit(None, &Method::GET, path, r.status, r.code),
             "refused",
         );
-        let mut res = app.page(
-            "login.html",
-            lang,
-            None,
-            None,
-            context! { error => r.message },
-        );
-        *res.status_mut() = r.status;
-        return res;
+        return login_page(app, lang, r.status, r.message);
     };
     let lang = lang_of(app, Some(&who), q.lang.as_deref());
     match f(&who, lang) {

@@ -35,6 +35,19 @@ pub(super) async fn home(
     }
 }
 
+/// The sign-in page with a refusal on it.
+pub(super) fn login_page(app: &App, lang: Lang, status: StatusCode, message: String) -> Response {
+    let mut res = app.page(
+        "login.html",
+        lang,
+        None,
+        None,
+        context! { error => message },
+    );
+    *res.status_mut() = status;
+    res
+}
+
 pub(super) fn verdict_words(lang: Lang, verdict: &str) -> String {
     t(lang, &format!("v_{verdict}"))
 }
@@ -155,15 +168,12 @@ pub(super) async fn login(
             ),
             "refused",
         );
-        let mut res = app.page(
-            "login.html",
+        return login_page(
+            &app,
             lang,
-            None,
-            None,
-            context! { error => t(lang, "err_bad_token") },
+            StatusCode::UNAUTHORIZED,
+            t(lang, "err_bad_token"),
         );
-        *res.status_mut() = StatusCode::UNAUTHORIZED;
-        return res;
     };
     let (id, _) = match app.sessions.create(who.clone()) {
         Ok(x) => x,

@@ -16,12 +16,7 @@ pub(super) struct Built {
 pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, out: &mut Built) {
     let t = |k: &str| lang.t(k).to_owned();
     let tables = inputs.tables;
-    let initiative = inputs.initiative;
-    let partner_name = |id: &str| {
-        initiative
-            .partner(id)
-            .map_or_else(|| id.to_owned(), |p| p.name.get(lang.code()).to_owned())
-    };
+    let partner_name = |id: &str| partner_name(inputs.initiative, lang, id);
     let label = ind.label.get(lang.code()).to_owned();
     let unit = ind.unit.clone().unwrap_or_default();
     let unit = if unit == "%" { unit } else { String::new() };

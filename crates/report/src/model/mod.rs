@@ -303,16 +303,19 @@ fn computed_as(ind: &Indicator, lang: Lang) -> String {
     }
 }
 
+/// A partner's name in the report's language (its id when the initiative does not know it).
+fn partner_name(initiative: &Initiative, lang: Lang, id: &str) -> String {
+    initiative
+        .partner(id)
+        .map_or_else(|| id.to_owned(), |p| p.name.get(lang.code()).to_owned())
+}
+
 impl Content {
     pub(crate) fn build(inputs: &Inputs<'_>, lang: Lang) -> Self {
         let t = |k: &str| lang.t(k).to_owned();
         let tables = inputs.tables;
         let initiative = inputs.initiative;
-        let partner_name = |id: &str| {
-            initiative
-                .partner(id)
-                .map_or_else(|| id.to_owned(), |p| p.name.get(lang.code()).to_owned())
-        };
+        let partner_name = |id: &str| partner_name(initiative, lang, id);
         let mut built = indicator::Built {
             any_suppressed: tables.values.iter().any(|r| r.suppressed),
             ..indicator::Built::default()
