@@ -3,10 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use backbone_pipeline::{IngestRequest, Ingested, ingest_file, open_store};
 use backbone_store::Store;
+use backbone_workspace::tables::neutralise;
 use backbone_workspace::{Layout, clock};
 
 use crate::validate::print_report;
@@ -202,6 +206,7 @@ pub(crate) fn export(
     table: &str,
     as_of: Option<u64>,
     out: Option<&Path>,
+    raw: bool,
 ) -> Result<ExitCode> {
     let store = open_store(&Layout::new(workspace))?;
     let batches = match table {
@@ -229,7 +234,10 @@ pub(crate) fn export(
     // export, exit 0).
     let written = batches
         .iter()
-        .try_for_each(|b| writer.write(b).map_err(anyhow::Error::from))
+        .try_for_each(|b| {
+            let b = if raw { b.clone() } else { neutralised(b)? };
+            writer.write(&b).map_err(anyhow::Error::from)
+        })
         .and_then(|()| writer.into_inner().flush().map_err(anyhow::Error::from));
     match written {
         Err(e)
@@ -242,6 +250,25 @@ pub(crate) fn export(
         }
         r => r.context("writing CSV").map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// The batch with every text cell a spreadsheet would run as a formula neutralised, as the
+/// results files are (`backbone_workspace::tables::neutralise`): a partner's cell such as
+/// `=HYPERLINK(…)` must not become a live formula in the data manager's Excel.
+fn neutralised(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_string_opt::<i32>() {
+            Some(text) => Arc::new(
+                text.iter()
+                    .map(|v| v.map(neutralise))
+                    .collect::<StringArray>(),
+            ) as ArrayRef,
+            None => Arc::clone(c),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// `backbone sweep`: give back the space of files killed ingests left.

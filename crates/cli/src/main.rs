@@ -114,6 +114,11 @@ enum Command {
         /// Write here instead of to standard output.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Text cells as stored, for a machine reader. By default text a spreadsheet would run
+        /// as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading apostrophe, as in
+        /// the results files.
+        #[arg(long)]
+        raw: bool,
         /// The initiative's workspace.
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
@@ -345,8 +350,9 @@ fn main() -> ExitCode {
             table,
             as_of,
             out,
+            raw,
             workspace,
-        } => ingest::export(&workspace, &table, as_of, out.as_deref()),
+        } => ingest::export(&workspace, &table, as_of, out.as_deref(), raw),
         Command::Sweep {
             older_than_minutes,
             workspace,

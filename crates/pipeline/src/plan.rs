@@ -20,20 +20,45 @@ pub struct Planned {
     pub target: Result<Placement, String>,
 }
 
-/// Names in a folder, dot-files left out, split into files and folders, each sorted.
-fn entries(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), PipelineError> {
-    let (mut files, mut folders): (Vec<PathBuf>, Vec<PathBuf>) = std::fs::read_dir(dir)
-        .map_err(|e| PipelineError::io("reading", dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .partition(|p| p.is_file());
-    files.sort();
-    folders.retain(|p| p.is_dir());
-    folders.sort();
-    Ok((files, folders))
+/// What a folder holds, dot-files left out, each kind sorted by name. Entries are told apart
+/// without following links (`DirEntry::file_type`), so a link in the inbox is never read
+/// through: it could name any file on the machine, or another partner's.
+struct Entries {
+    files: Vec<PathBuf>,
+    folders: Vec<PathBuf>,
+    /// Links, devices, FIFOs, sockets, with why they are not read.
+    others: Vec<(PathBuf, &'static str)>,
+}
+
+fn entries(dir: &Path) -> Result<Entries, PipelineError> {
+    let mut out = Entries {
+        files: Vec::new(),
+        folders: Vec::new(),
+        others: Vec::new(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(|e| PipelineError::io("reading", dir, e))? {
+        let Ok(entry) = entry else { continue };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_file() => out.files.push(path),
+            Ok(t) if t.is_dir() => out.folders.push(path),
+            Ok(t) if t.is_symlink() => out.others.push((
+                path,
+                "a link, not a file: the run reads only files put in the inbox itself; copy the file there",
+            )),
+            _ => out.others.push((
+                path,
+                "not a regular file (a device, a pipe or a socket): the run reads only files",
+            )),
+        }
+    }
+    out.files.sort();
+    out.folders.sort();
+    out.others.sort();
+    Ok(out)
 }
 
 /// The files waiting in `inbox/<partner>/`, oldest name first, with their table and period.
@@ -43,10 +68,10 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
     if !inbox.is_dir() {
         return Ok(out);
     }
-    let (loose, partners) = entries(&inbox)?;
+    let top = entries(&inbox)?;
     // A file dropped in `inbox/` itself: nobody's, so it waits, and the summary says where it
     // belongs.
-    for file in loose {
+    for file in top.files {
         out.push(Planned {
             partner: String::new(),
             file,
@@ -56,12 +81,23 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
             ),
         });
     }
-    for dir in partners {
+    for (file, why) in top.others {
+        out.push(Planned {
+            partner: String::new(),
+            file,
+            target: Err(why.to_owned()),
+        });
+    }
+    for dir in top.folders {
         let partner = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (files, folders) = entries(&dir)?;
+        let Entries {
+            files,
+            folders,
+            others,
+        } = entries(&dir)?;
         // A folder inside a partner's folder is not read; say so rather than pass it over.
         for folder in folders {
             out.push(Planned {
@@ -70,6 +106,13 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
                 target: Err(format!(
                     "a folder: the run reads only the files directly in inbox/{partner}/; move them there"
                 )),
+            });
+        }
+        for (file, why) in others {
+            out.push(Planned {
+                partner: partner.clone(),
+                file,
+                target: Err(why.to_owned()),
             });
         }
         for file in files {

@@ -448,3 +448,35 @@ fn init_makes_a_workspace_that_checks_and_keeps_its_key_private() {
     assert!(!o.status.success());
     assert!(text(&o).contains("never overwrites"), "{}", text(&o));
 }
+
+/// A link in a partner's inbox folder is never read through: it could name any file on the
+/// machine (`/etc/passwd`) or another partner's processed file.
+#[test]
+fn links_in_the_inbox_wait_and_are_never_read() {
+    let ws = workspace();
+    let ws = ws.path();
+    // Clinic's real file is stored first, so there is a processed file to point at.
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    assert!(run(ws, "2024-02-08T22:00:00Z").status.success());
+    let clinics = ws.join("processed/clinic/clinic_2024-01.csv");
+    assert!(clinics.exists());
+    let shelter = ws.join("inbox/shelter");
+    std::fs::create_dir_all(&shelter).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", shelter.join("passwd_2024-01.csv")).unwrap();
+    std::os::unix::fs::symlink(&clinics, shelter.join("shelter_2024-01.csv")).unwrap();
+    let o = run(ws, "2024-02-09T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary = std::fs::read_to_string(ws.join("runs/latest.txt")).unwrap();
+    for name in ["passwd_2024-01.csv", "shelter_2024-01.csv"] {
+        assert!(
+            summary.contains(&format!("✗ shelter/{name}: waiting — a link, not a file")),
+            "{summary}"
+        );
+        assert!(shelter.join(name).is_symlink(), "{name} was moved");
+    }
+    assert!(
+        !ws.join("outbox/shelter").exists(),
+        "a receipt was written from a linked file"
+    );
+    assert!(!ledger(ws).contains("shelter"), "{}", ledger(ws));
+}

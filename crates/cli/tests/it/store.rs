@@ -589,3 +589,33 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+/// A partner's cell that a spreadsheet would run as a formula reaches the rejects table as
+/// written; `export` neutralises it as the results files do (`--raw` keeps it for machines).
+#[test]
+fn export_neutralises_formula_like_cells() {
+    let ws = workspace();
+    let ws = ws.path();
+    let file = ws.join("clinic_2024-01.csv");
+    std::fs::write(
+        &file,
+        "record_id,person_id,referral_date,gender,region,service_type\n\
+         C01-0001,123456789,2024-01-05,\"=HYPERLINK(\"\"http://x.example\"\",\"\"open\"\")\",north,shelter\n\
+         C01-0002,123456780,2024-01-06,@SUM(1),north,shelter\n",
+    )
+    .unwrap();
+    let o = ingest(ws, file.to_str().unwrap(), "clinic", "2024-01");
+    assert!(o.status.success(), "{}", text(&o));
+    let cooked = text(&backbone(ws, &["export", "rejects"]));
+    assert!(cooked.contains("'=HYPERLINK("), "{cooked}");
+    assert!(cooked.contains("'@SUM(1)"), "{cooked}");
+    assert!(
+        !cooked.contains(",=HYPERLINK(") && !cooked.contains(",@SUM"),
+        "{cooked}"
+    );
+    let raw = text(&backbone(ws, &["export", "rejects", "--raw"]));
+    assert!(
+        raw.contains("=HYPERLINK(") && !raw.contains("'=HYPERLINK("),
+        "{raw}"
+    );
+}
