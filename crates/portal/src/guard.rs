@@ -17,6 +17,9 @@ pub(crate) const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
     pub(crate) who: Who,
+    /// The digest of the token the session was opened with: every request checks it is still
+    /// the holder's, so rotating a token ends its sessions at once.
+    pub(crate) token: String,
     /// The anti-forgery token every form of this session carries.
     pub(crate) csrf: String,
     expires: Instant,
@@ -36,10 +39,11 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    pub(crate) fn create(&self, who: Who) -> Result<(String, Session), PortalError> {
+    pub(crate) fn create(&self, who: Who, token: String) -> Result<(String, Session), PortalError> {
         let id = random_hex(32)?;
         let session = Session {
             who,
+            token,
             csrf: random_hex(32)?,
             expires: Instant::now() + SESSION_TTL,
         };

@@ -126,11 +126,21 @@ impl Tokens {
     /// Who holds `token`, if anyone. Read from the file at every call, so a rotated token
     /// stops working at once, without restarting the service.
     pub fn verify(&self, token: &str) -> Option<Who> {
+        self.holder_of(&Self::digest(token)?)
+    }
+
+    /// The stored form of a token (its sha256), or `None` for what cannot be one. A browser
+    /// session keeps it, never the token.
+    pub(crate) fn digest(token: &str) -> Option<String> {
         let token = token.trim();
         if !token.starts_with(PREFIX) || token.len() > 200 {
             return None;
         }
-        let digest = hex(&Sha256::digest(token.as_bytes()));
+        Some(hex(&Sha256::digest(token.as_bytes())))
+    }
+
+    /// Who holds the token with this digest now (read from the file at every call).
+    pub(crate) fn holder_of(&self, digest: &str) -> Option<Who> {
         let entries = self.read().ok()?;
         let mut found = None;
         for e in &entries {

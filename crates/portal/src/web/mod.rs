@@ -25,7 +25,7 @@ use tokio::io::AsyncWriteExt;
 use crate::App;
 use crate::audit::Event;
 use crate::guard::Session;
-use crate::tokens::{Who, hex, random_hex};
+use crate::tokens::{Tokens, Who, hex, random_hex};
 use crate::upload::{self, CheckedUpload, Handling, Incoming};
 use crate::words::{all, t};
 
@@ -138,6 +138,12 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 fn session(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = cookie(headers)?;
     let s = app.sessions.get(&id)?;
+    // The token it was opened with must still be its holder's: a rotated or withdrawn token
+    // ends its browser sessions at once, as it ends its API access.
+    if app.tokens.holder_of(&s.token).as_ref() != Some(&s.who) {
+        app.sessions.remove(&id);
+        return None;
+    }
     Some((id, s))
 }
 

@@ -175,7 +175,8 @@ pub(super) async fn login(
             t(lang, "err_bad_token"),
         );
     };
-    let (id, _) = match app.sessions.create(who.clone()) {
+    let digest = Tokens::digest(&form.token).unwrap_or_default();
+    let (id, _) = match app.sessions.create(who.clone(), digest) {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("{e}");

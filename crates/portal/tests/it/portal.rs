@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::common::*;
+use backbone_portal::{Tokens, Who};
 
 const CSP: &str = "default-src 'none'";
 
@@ -709,5 +710,51 @@ fn the_audit_log_names_every_upload_and_refusal_and_no_personal_data() {
     assert!(
         !text.contains("שמות"),
         "file names can name people: not in the audit log"
+    );
+}
+
+/// Rotating a partner's token ends the browser sessions it opened at once: the old session
+/// can neither read nor upload (issue 18, finding 6). Another partner's session goes on.
+#[test]
+fn a_rotated_token_ends_its_browser_sessions_at_once() {
+    let p = Portal::start(workspace(2, ""), |_| {});
+    let cookie = sign_in(&p, p.token("p01"));
+    let other = sign_in(&p, p.token("p02"));
+    let home = get(&p.url("/?lang=en"), None, Some(&cookie));
+    assert!(
+        home.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        home.body
+    );
+    let csrf = csrf_of(&home.body);
+
+    Tokens::of(p.ws())
+        .issue(&Who::Partner("p01".into()), "2026-11-02T00:00:00Z")
+        .unwrap();
+
+    let home = get(&p.url("/?lang=en"), None, Some(&cookie));
+    assert!(
+        !home.body.contains("enctype=\"multipart/form-data\"") && home.body.contains("token"),
+        "the old session still sees the upload form: {}",
+        home.body
+    );
+    let quality = get(&p.url("/quality?lang=en"), None, Some(&cookie));
+    assert_ne!(quality.status, 200, "{}", quality.body);
+    let upload = post(
+        &p.url("/upload"),
+        None,
+        Some(&cookie),
+        &[("csrf", &csrf)],
+        Some(("x_2024-04.csv", &csv("A01", 4, 4, 0))),
+    );
+    assert_ne!(upload.status, 201, "{}", upload.body);
+    assert!(upload.status >= 400, "{} {}", upload.status, upload.body);
+    assert!(p.inbox("p01").is_empty(), "an upload went through");
+    // p02's token was not touched: its session goes on.
+    let home = get(&p.url("/?lang=en"), None, Some(&other));
+    assert!(
+        home.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        home.body
     );
 }
