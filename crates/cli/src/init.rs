@@ -64,6 +64,10 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         "  .backbone/secret.key             pseudonymisation key (owner-only; back it up, never share it)"
     );
     println!(
+        "everything backbone writes here is the owner's alone: folders 0700, files 0600 (raw \
+         partner files hold personal data); share reports and the store on purpose"
+    );
+    println!(
         "next: edit the declarations, then `backbone check --workspace {}`",
         dir.display()
     );

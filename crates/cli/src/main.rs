@@ -287,8 +287,24 @@ fn quiet_on_closed_pipe() {
 #[cfg(not(unix))]
 fn quiet_on_closed_pipe() {}
 
+/// Everything backbone writes is the data manager's alone: raw partner files (`archive/`,
+/// `inbox/`, `processed/`, the portal's uploads) hold personal data, and the rest is theirs to
+/// share on purpose. So every file is created 0600 and every folder 0700, whatever the
+/// login's umask (a typical 022 made them readable by every account on the machine).
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn private_files() {
+    // SAFETY: `umask` only sets this process's file-creation mask; called first thing in
+    // `main`, before any other thread exists or any file is created.
+    let _ = unsafe { libc::umask(0o077) };
+}
+
+#[cfg(not(unix))]
+fn private_files() {}
+
 fn main() -> ExitCode {
     tune_allocator();
+    private_files();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve { .. }) {
         quiet_on_closed_pipe();

@@ -480,3 +480,44 @@ fn links_in_the_inbox_wait_and_are_never_read() {
     );
     assert!(!ledger(ws).contains("shelter"), "{}", ledger(ws));
 }
+
+/// Everything a night writes is the owner's alone, whatever mode the partner's file arrived
+/// with: archive, processed, outbox, store, results, reports, runs (issue 18, finding 8).
+#[cfg(unix)]
+#[test]
+fn what_a_night_writes_is_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = workspace();
+    let ws = ws.path();
+    let file = drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut seen = 0;
+    let mut open = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = [
+        "archive",
+        "processed",
+        "outbox",
+        "store",
+        "results",
+        "reports",
+        "runs",
+    ]
+    .iter()
+    .map(|d| ws.join(d))
+    .collect();
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let mode = m.permissions().mode() & 0o777;
+        seen += 1;
+        if mode & 0o077 != 0 {
+            open.push(format!("{} {mode:o}", p.display()));
+        }
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert!(seen > 20, "only {seen} paths");
+    assert!(open.is_empty(), "readable by others: {open:#?}");
+}
