@@ -204,19 +204,8 @@ fn move_out(layout: &Layout, partner: &str, file: &Path) -> Result<PathBuf, Pipe
     std::fs::rename(file, &dest).map_err(|e| PipelineError::io("moving", file, e))?;
     // A rename keeps the mode the file arrived with (0644 from most uploads and shares); a
     // partner's raw file is readable by the data manager alone.
-    owner_only(&dest).map_err(|e| PipelineError::io("protecting", &dest, e))?;
+    backbone_workspace::owner_only(&dest).map_err(|e| PipelineError::io("protecting", &dest, e))?;
     Ok(dest)
-}
-
-#[cfg(unix)]
-fn owner_only(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn owner_only(_: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 fn write_summary(layout: &Layout, summary: &RunSummary) -> Result<(), PipelineError> {

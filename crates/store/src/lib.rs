@@ -280,7 +280,7 @@ impl Store {
             std::fs::copy(file, &tmp).map_err(|e| StoreError::io(file, e))?;
             // `copy` gives the copy the source's mode; the archive is personal data, the data
             // manager's alone.
-            owner_only(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+            backbone_workspace::owner_only(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
             let mut copy = std::fs::File::open(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1 << 20];
@@ -695,17 +695,6 @@ async fn read_dir(
         }
     }
     Ok(out)
-}
-
-#[cfg(unix)]
-fn owner_only(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn owner_only(_: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -29,4 +29,4 @@ pub use layout::Layout;
 pub use lock::RunLock;
 pub use period::{Period, adverb, sort_labels};
 pub use placement::{Placement, Refusal, Request, is_partner_id, place};
-pub use secret::{secret_key, write_private};
+pub use secret::{owner_only, secret_key, write_private};

@@ -40,6 +40,20 @@ pub fn secret_key(layout: &Layout) -> Result<Vec<u8>, WorkspaceError> {
     Ok(key)
 }
 
+/// Makes an existing file readable and writable by its owner only (a copy or a rename keeps
+/// the mode a file arrived with; raw partner files are the data manager's alone).
+#[cfg(unix)]
+pub fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Nothing to do where files have no Unix modes.
+#[cfg(not(unix))]
+pub fn owner_only(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Writes a new file readable by its owner only.
 #[cfg(unix)]
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
