@@ -52,6 +52,7 @@ fn departures_from_a_partners_history_in_words() {
     assert!(unusual_words(&quiet, Lang::En).is_empty());
 }
 use super::*;
+use backbone_workspace::tables::ExpectedRow;
 
 #[test]
 fn trend_needs_three_points_and_fits_a_line() {
@@ -89,4 +90,80 @@ fn median_of_even_and_odd() {
     assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
     assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
     assert_eq!(median(vec![]), None);
+}
+
+/// A partner's data-quality page has a section per table it owes, each over that table's
+/// own periods in time order, and nothing of a table it does not owe.
+#[test]
+fn a_partner_page_has_a_section_per_table_it_owes_in_time_order() {
+    let initiative = Initiative::from_toml(
+        r#"
+name = { he = "י", en = "I" }
+[[partner]]
+id = "police"
+name = { he = "משטרה", en = "Police" }
+[[partner]]
+id = "backbone"
+name = { he = "שדרה", en = "Backbone" }
+[[obligation]]
+partners = ["police"]
+schema = "service_records"
+grain = "month"
+from = "2024-01"
+[[obligation]]
+partners = ["police", "backbone"]
+schema = "backbone_activity"
+grain = "quarter"
+from = "2024-Q1"
+"#,
+        "initiative.toml",
+    )
+    .unwrap();
+    let expected = |partner: &str, schema: &str, period: &str| ExpectedRow {
+        partner: partner.into(),
+        schema: schema.into(),
+        period: period.into(),
+        status: "on_time".into(),
+        ..ExpectedRow::default()
+    };
+    let tables = ResultsTables {
+        values: Vec::new(),
+        expected: vec![
+            expected("police", "service_records", "2024-10"),
+            expected("police", "service_records", "2024-02"),
+            expected("police", "backbone_activity", "2025-Q1"),
+            expected("police", "backbone_activity", "2024-Q3"),
+            expected("backbone", "backbone_activity", "2024-Q3"),
+        ],
+        quality: Vec::new(),
+    };
+    let names = BTreeMap::new();
+    let inputs = Inputs {
+        initiative: &initiative,
+        indicators: &[],
+        tables: &tables,
+        dimension_names: &names,
+    };
+    let pages = partner_pages(&inputs, crate::Lang::En);
+    let police = pages.iter().find(|p| p.partner == "police").unwrap();
+    let sections: Vec<(&str, Vec<&str>)> = police
+        .sections
+        .iter()
+        .map(|s| {
+            (
+                s.schema.as_str(),
+                s.rows.iter().map(|r| r.period.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            ("service_records", vec!["2024-02", "2024-10"]),
+            ("backbone_activity", vec!["2024-Q3", "2025-Q1"]),
+        ]
+    );
+    let backbone = pages.iter().find(|p| p.partner == "backbone").unwrap();
+    assert_eq!(backbone.sections.len(), 1);
+    assert_eq!(backbone.sections[0].rows.len(), 1);
 }
