@@ -47,16 +47,14 @@ impl Period {
         if !(1..=12).contains(&month) || !(1..=12).contains(&first_month) {
             return None;
         }
-        let shifted = (month + 12 - first_month) % 12; // 0-based month of the reporting year
-        match grain {
+        if grain == Grain::Month {
             // Months are named by their calendar year and month whatever the reporting year.
-            Grain::Month => Self::new(grain, year_of(month, first_month, year, true), month),
-            _ => Self::new(
-                grain,
-                year_of(month, first_month, year, false),
-                shifted / grain.months() + 1,
-            ),
+            return Self::new(grain, year, month);
         }
+        let shifted = (month + 12 - first_month) % 12; // 0-based month of the reporting year
+        // A reporting year is named by the calendar year it starts in.
+        let year = if month >= first_month { year } else { year - 1 };
+        Self::new(grain, year, shifted / grain.months() + 1)
     }
 
     /// Parses a whole label of any grain (`2024-03`, `2024-Q1`, `2024-h2`, `2024`; spaces
@@ -282,16 +280,6 @@ impl Ord for Period {
 impl PartialOrd for Period {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
-    }
-}
-
-/// The year a label names: the calendar year for months, else the reporting year (the
-/// calendar year it starts in).
-fn year_of(month: u32, first_month: u32, year: i32, calendar: bool) -> i32 {
-    if calendar || month >= first_month {
-        year
-    } else {
-        year - 1
     }
 }
 
