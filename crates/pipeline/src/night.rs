@@ -91,16 +91,20 @@ pub fn night(layout: &Layout, options: &NightOptions) -> Result<RunSummary, Pipe
             let computed = crate::results::compute(layout, None, None, false)?;
             summary.metrics = Some(computed.line);
             summary.changes = Some(computed.changes);
+            summary.store_version = Some(computed.store_version);
             summary.report = Some(publish::render_latest(layout, &decl)?);
         }
         if has_data {
             summary.reminders = reminders::write(layout, &decl.initiative)?;
         }
     }
-    summary.store_version =
-        backbone_workspace::tables::ValueRow::read(&results_dir.join(files::INDICATORS_CSV))
-            .ok()
-            .and_then(|rows| rows.first().map(|r| r.store_version.clone()));
+    if summary.store_version.is_none() {
+        // Nothing was computed tonight: the version of the results already there, if any.
+        summary.store_version =
+            backbone_workspace::tables::ValueRow::read(&results_dir.join(files::INDICATORS_CSV))
+                .ok()
+                .and_then(|rows| rows.first().map(|r| r.store_version.clone()));
+    }
     summary.seconds = timer.elapsed().as_secs_f64();
     if !options.dry_run {
         write_summary(layout, &summary)?;

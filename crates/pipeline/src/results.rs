@@ -15,6 +15,8 @@ pub struct Computed {
     pub line: String,
     /// What changed since the previous results, for people.
     pub changes: String,
+    /// The store version the results came from (`service_records@12;population@1`).
+    pub store_version: String,
 }
 
 /// The declarations, refused when `backbone check` would find a problem.
@@ -88,5 +90,6 @@ pub fn compute(
     Ok(Computed {
         line,
         changes: summary,
+        store_version: results.store_version,
     })
 }
