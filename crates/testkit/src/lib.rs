@@ -12,9 +12,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The repository's root.
+/// The repository's root: two folders up from the crate under test, as cargo names it when it
+/// runs the test (`CARGO_MANIFEST_DIR` at run time). This crate's own folder at compile time is
+/// only the fallback: a build cache shared by two clones (CI's and the developer's) can hold a
+/// testkit compiled in the other clone, whose path is then baked in.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    crate_dir().join("../..")
+}
+
+/// The folder of the crate under test, as cargo names it when it runs the test (see [`root`]).
+pub fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// A fixture partner file under `tests/fixtures/files/`.

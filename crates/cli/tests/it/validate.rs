@@ -1,10 +1,10 @@
 //! End to end: the `backbone` binary on partner files, as a data manager or a script runs it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    backbone_testkit::crate_dir().join("../..")
 }
 
 fn backbone(args: &[&str]) -> Output {

@@ -84,7 +84,7 @@ fn same_problems_as_frictionless_py() {
     ) else {
         return;
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let dir = backbone_testkit::crate_dir().join("../../tests/fixtures");
     let cases = [
         ("files/plain.csv", "schemas/plain.json"),
         // 3 000 rows of the peers' generated partner file, with its own frictionless schema.

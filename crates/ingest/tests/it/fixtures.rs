@@ -4,7 +4,7 @@
 //! `strict*` files `schemas/strict.json`, all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
 //! is used when it exists.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type};
@@ -13,7 +13,7 @@ use backbone_ingest::{Collect, Options, Pseudonymiser, ValidationReport, read_fi
 use backbone_schema::{Profile, TableSchema};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    backbone_testkit::crate_dir().join("../../tests/fixtures")
 }
 
 fn read(name: &str) -> (ValidationReport, Collect) {

@@ -10,7 +10,7 @@ use backbone_portal::{Config, Running, Server, Tokens, Who};
 
 /// The repository's root (fixtures and the example schemas live there).
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    backbone_testkit::crate_dir().join("../..")
 }
 
 /// A workspace with `partners` service partners (`p01`…), the example schemas, one

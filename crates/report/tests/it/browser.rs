@@ -18,7 +18,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 fn render_fixture(lang: Lang, out: &Path) -> PathBuf {
-    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let f = backbone_testkit::crate_dir().join("tests/fixtures");
     let initiative = Initiative::from_toml(
         &std::fs::read_to_string(f.join("initiative.toml")).unwrap(),
         "initiative.toml",

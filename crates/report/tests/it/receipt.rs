@@ -1,14 +1,14 @@
 //! Receipts are what a partner reads to fix a file: snapshots of the plain-text receipt, in
 //! Hebrew and in English, of a real fixture with type and value errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use backbone_ingest::{Options, validate_file};
 use backbone_report::{Lang, ReceiptInfo, receipt};
 use backbone_schema::TableSchema;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    backbone_testkit::crate_dir().join("../../tests/fixtures")
 }
 
 fn info(lang: Lang) -> ReceiptInfo {
