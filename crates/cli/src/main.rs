@@ -139,6 +139,17 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Try to recover every suppressed count from what a committee member receives (every
+    /// indicators.csv of the published report, together), as an attacker would. Exit 0 when
+    /// nothing can be recovered, 1 when something can, 2 when the report cannot be read.
+    Audit {
+        /// The published folder (default: the workspace's reports/latest).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// The initiative's workspace (pipelines/ for the indicators' definitions).
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Compute every indicator from one store version: indicators.csv/.parquet,
     /// completeness.csv, quality.csv.
     Metrics {
@@ -374,6 +385,7 @@ fn main() -> ExitCode {
             workspace,
         } => ingest::sweep(&workspace, older_than_minutes),
         Command::Check { workspace } => metrics::check(&workspace),
+        Command::Audit { report, workspace } => metrics::audit(&workspace, report.as_deref()),
         Command::Metrics {
             as_of,
             full,

@@ -30,6 +30,39 @@ pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+/// `backbone audit`: the attacker's check on the published report.
+pub(crate) fn audit(workspace: &Path, report: Option<&Path>) -> Result<ExitCode> {
+    let layout = Layout::new(workspace);
+    let decl = Declarations::load(&layout)?;
+    let a = backbone_pipeline::audit::audit(&layout, &decl, report)?;
+    for t in &a.read {
+        println!("read {}", t.display());
+    }
+    for f in &a.findings {
+        println!("DISCLOSED {f}");
+    }
+    for p in &a.not_for_publication {
+        println!(
+            "NOT FOR PUBLICATION {}: a data manager's table in the published folder",
+            p.display()
+        );
+    }
+    if a.clean() {
+        println!(
+            "nothing recoverable: no suppressed count can be pinned from the {} table(s) read together",
+            a.read.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{} finding(s), {} table(s) not for publication",
+            a.findings.len(),
+            a.not_for_publication.len()
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
 /// `backbone metrics`: the results tables of one store version.
 pub(crate) fn metrics(
     workspace: &Path,

@@ -11,6 +11,9 @@ pub enum MetricsError {
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] backbone_store::StoreError),
+    /// Disclosure control could not decide (the cells named).
+    #[error("disclosure control: {0}")]
+    Disclosure(#[from] backbone_disclosure::AttackError),
     /// An indicator could not be computed (polars' message, with the indicator).
     #[error("indicator {indicator}: {message}")]
     Compute {

@@ -76,9 +76,20 @@ pub fn compute_since(
         }
         new_files.insert(t.clone(), new.difference(&old).cloned().collect::<Vec<_>>());
     }
+    // Disclosure control ties the periods of a reporting year together (a quarter's cells and
+    // its months', a year's and its quarters'): a changed month recomputes its whole year, so
+    // the stage sees every cell it decides with.
+    let changed = window.clone();
+    let fm = decl.initiative.first_month;
+    let years: BTreeSet<backbone_workspace::Period> = window
+        .iter()
+        .filter_map(|&(y, m)| {
+            backbone_workspace::Period::of_month(backbone_schema::Grain::Year, y, m, fm)
+        })
+        .collect();
+    window.extend(years.into_iter().flat_map(|year| year.months(fm)));
     let known = output::read_means(dir).map(|means| KnownMeans { means, new_files });
     let mut results = compute_window(store, decl, &current, Some(&window), known)?;
-    let fm = decl.initiative.first_month;
     let mut recomputed = 0usize;
     let mut kept = 0usize;
     let mut rows = std::mem::take(&mut results.rows);
@@ -121,7 +132,7 @@ pub fn compute_since(
     }
     sort_rows(decl, &mut rows);
     results.rows = rows;
-    let months: Vec<String> = window.iter().map(|(y, m)| format!("{y}-{m:02}")).collect();
+    let months: Vec<String> = changed.iter().map(|(y, m)| format!("{y}-{m:02}")).collect();
     Ok((
         results,
         Some(format!(

@@ -18,7 +18,7 @@ mod explain;
 mod incremental;
 mod output;
 pub mod status;
-pub mod suppress;
+pub use backbone_disclosure::suppress;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -330,13 +330,18 @@ fn compute_window(
     let in_use: BTreeSet<&str> = quality.iter().map(|q| q.submission.id.as_str()).collect();
     means.retain(|id, _| in_use.contains(id.as_str()));
 
-    let mut rows = Vec::new();
-    // Values by indicator, for derived indicators (computed after their inputs).
-    let mut values: BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>> =
-        BTreeMap::new();
-    let mut suppressed_of: BTreeMap<String, BTreeSet<(PeriodKey, Breakdown)>> = BTreeMap::new();
+    // Every indicator but the derived ones, then disclosure control over all of them at once
+    // (the counts of one indicator can give away another's), then the derived ones.
+    let mut rows: Vec<ValueRow> = Vec::new();
+    let mut derived: Vec<&Indicator> = Vec::new();
     for ind in order {
-        let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
+        // Counts and what is made of counts are the disclosure stage's; a sum or a mean hides
+        // its own small cells (how many rows are behind it).
+        let threshold = if backbone_disclosure::modeled(ind) {
+            0
+        } else {
+            ind.threshold.unwrap_or(decl.initiative.threshold)
+        };
         let mine: Vec<Cells> = cells.by_ref().take(sides_of(ind).len()).collect();
         let computed = match (ind.kind, mine.as_slice()) {
             (Kind::Count | Kind::DistinctCount | Kind::Sum | Kind::Mean, [value]) => {
@@ -354,69 +359,110 @@ fn compute_window(
             }
             (Kind::Rate, _) => continue,
             (Kind::Derived, _) => {
-                let derived = compute::derive(ind, &values)?;
-                let inputs = backbone_schema::formula_ids(ind.formula.as_deref().unwrap_or(""));
-                derived
-                    .into_iter()
-                    .map(|(k, v)| {
-                        // A derived value is hidden wherever one of its inputs is.
-                        let hidden = inputs
-                            .iter()
-                            .any(|i| suppressed_of.get(i).is_some_and(|s| s.contains(&k)));
-                        Assembled {
-                            key: k,
-                            value: if hidden { None } else { v },
-                            numerator: None,
-                            denominator: None,
-                            suppressed: hidden,
-                        }
-                    })
-                    .collect()
+                derived.push(ind);
+                continue;
             }
             // A declaration missing a side (`backbone check` names it): no values.
             _ => Vec::new(),
         };
-        let mut vals = BTreeMap::new();
-        let mut hidden = BTreeSet::new();
-        for c in &computed {
-            vals.insert(c.key.clone(), c.value);
-            if c.suppressed {
-                hidden.insert(c.key.clone());
+        rows.extend(computed.into_iter().map(|c| ValueRow {
+            indicator: ind.id.clone(),
+            period: compute::period_label(ind.grain, c.key.0),
+            breakdown: c.key.1,
+            value: c.value,
+            numerator: c.numerator,
+            denominator: c.denominator,
+            suppressed: c.suppressed,
+            ..ValueRow::default()
+        }));
+    }
+    let modeled: Vec<&Indicator> = decl
+        .indicators
+        .iter()
+        .map(|(_, i)| i)
+        .filter(|i| backbone_disclosure::modeled(i))
+        .collect();
+    let started = std::time::Instant::now();
+    let protection = backbone_disclosure::protect(&modeled, decl.initiative.threshold, &mut rows)?;
+    tracing::debug!(took = ?started.elapsed(), ?protection, "disclosure control");
+    // Values by indicator, as published, for derived indicators.
+    let mut values: BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>> =
+        BTreeMap::new();
+    let mut suppressed_of: BTreeMap<String, BTreeSet<(PeriodKey, Breakdown)>> = BTreeMap::new();
+    for (_, ind) in &decl.indicators {
+        for r in rows.iter().filter(|r| r.indicator == ind.id) {
+            let Some(p) = compute::parse_period(ind.grain, &r.period) else {
+                continue;
+            };
+            let key = (p, r.breakdown.clone());
+            values
+                .entry(ind.id.clone())
+                .or_default()
+                .insert(key.clone(), r.value);
+            if r.suppressed {
+                suppressed_of.entry(ind.id.clone()).or_default().insert(key);
             }
         }
+    }
+    for ind in derived {
+        let computed = compute::derive(ind, &values)?;
+        let inputs = backbone_schema::formula_ids(ind.formula.as_deref().unwrap_or(""));
+        let mut vals = BTreeMap::new();
+        for (k, v) in computed {
+            // A derived value is hidden wherever one of its inputs is.
+            let hidden = inputs
+                .iter()
+                .any(|i| suppressed_of.get(i).is_some_and(|s| s.contains(&k)));
+            let value = if hidden { None } else { v };
+            vals.insert(k.clone(), value);
+            if hidden {
+                suppressed_of
+                    .entry(ind.id.clone())
+                    .or_default()
+                    .insert(k.clone());
+            }
+            rows.push(ValueRow {
+                indicator: ind.id.clone(),
+                period: compute::period_label(ind.grain, k.0),
+                breakdown: k.1,
+                value,
+                suppressed: hidden,
+                ..ValueRow::default()
+            });
+        }
         values.insert(ind.id.clone(), vals);
-        suppressed_of.insert(ind.id.clone(), hidden);
+    }
+    // Coverage and the path, for every row as published.
+    let by_id: BTreeMap<&str, &Indicator> = decl
+        .indicators
+        .iter()
+        .map(|(_, i)| (i.id.as_str(), i))
+        .collect();
+    for r in &mut rows {
+        let Some(ind) = by_id.get(r.indicator.as_str()) else {
+            continue;
+        };
+        let Some(period) = compute::parse_period(ind.grain, &r.period) else {
+            continue;
+        };
         let coverage_schema = ind
             .numerator
             .as_ref()
             .and_then(|n| n.schema.clone())
             .unwrap_or_else(|| ind.schema.clone());
-        for c in computed {
-            let (period, breakdown) = c.key;
-            let coverage = status::coverage(
-                &decl.initiative,
-                &expected,
-                &coverage_schema,
-                ind.grain,
-                period,
-                &breakdown,
-            );
-            let (baseline, target, state) = status::against_path(ind, period, &breakdown, c.value);
-            rows.push(ValueRow {
-                indicator: ind.id.clone(),
-                period: compute::period_label(ind.grain, period),
-                breakdown,
-                value: c.value,
-                numerator: c.numerator,
-                denominator: c.denominator,
-                suppressed: c.suppressed,
-                coverage,
-                baseline,
-                target,
-                status: state,
-                store_version: store_version.clone(),
-            });
-        }
+        r.coverage = status::coverage(
+            &decl.initiative,
+            &expected,
+            &coverage_schema,
+            ind.grain,
+            period,
+            &r.breakdown,
+        );
+        let (baseline, target, state) = status::against_path(ind, period, &r.breakdown, r.value);
+        r.baseline = baseline;
+        r.target = target;
+        r.status = state;
+        r.store_version = store_version.clone();
     }
     sort_rows(decl, &mut rows);
     Ok(Results {

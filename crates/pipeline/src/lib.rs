@@ -10,7 +10,9 @@
 //! - [`publish`]: the report put in place, and the retention of its dated copies.
 //! - [`receipts`]: what a partner reads about each file.
 //! - [`runner`]: the portal's hook.
+//! - [`audit`]: the attacker's check on a published report folder.
 
+pub mod audit;
 mod error;
 mod ingest;
 mod night;

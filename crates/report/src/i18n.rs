@@ -106,7 +106,6 @@ const WORDS: &[(&str, &str, &str)] = &[
         "איכות הנתונים לפי שותף",
     ),
     ("submissions", "Submissions", "הגשות"),
-    ("rows", "Rows", "שורות"),
     ("rejected_share", "Rows rejected", "שורות שנדחו"),
     ("main_errors", "Main problems", "בעיות עיקריות"),
     (
@@ -143,8 +142,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "suppression_note2",
-        "and values from which such a count could be worked out by subtraction.",
-        "וערכים שמהם אפשר היה לחשב ספירה כזו בחיסור.",
+        "and values from which such a count could be worked out, or nearly, from anything published here together (other breakdowns, other periods, other indicators counting the same rows).",
+        "וערכים שמהם אפשר היה לחשב ספירה כזו, או לקרוב אליה, מכל מה שמתפרסם כאן יחד (פילוחים אחרים, תקופות אחרות, מדדים אחרים שסופרים את אותן השורות).",
+    ),
+    (
+        "data_manager_only",
+        "Kept by the data manager and not published: the rows of each submission (results/quality.csv), the changes between runs (results/changes.csv), the rows not taken in (store/rejects), each partner's receipts (sent to that partner only) and the rows behind a value (backbone explain).",
+        "נשמרים אצל מנהל/ת הנתונים ואינם מתפרסמים: מספר השורות בכל הגשה (results/quality.csv), השינויים בין הרצות (results/changes.csv), השורות שלא נקלטו (store/rejects), האישורים של כל שותף (נשלחים לאותו שותף בלבד) והשורות שמאחורי ערך (backbone explain).",
     ),
     (
         "coverage_note",

@@ -9,6 +9,9 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use crate::{Lang, ReportError, ResultsTables};
 use backbone_workspace::tables::{QUALITY_COLUMNS, VALUE_COLUMNS};
 
+/// The quality columns that count rows: not in the committee's workbook.
+const COUNT_COLUMNS: [&str; 3] = ["rows_read", "rows_accepted", "rows_rejected"];
+
 fn sheet<'a>(
     book: &'a mut Workbook,
     name: &str,
@@ -112,10 +115,18 @@ fn build(
         }
     }
     ws.autofit();
+    // The committee's copy of quality holds no row counts: with the counts published by
+    // partner they would give suppressed cells away (results/quality.csv keeps them, for the
+    // data manager only).
+    let columns: Vec<&str> = QUALITY_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !COUNT_COLUMNS.contains(c))
+        .collect();
     let ws = sheet(
         &mut book,
         if he { "איכות" } else { "quality" },
-        &QUALITY_COLUMNS,
+        &columns,
         lang,
     )?;
     for (i, q) in tables.quality.iter().enumerate() {
@@ -133,14 +144,11 @@ fn build(
         {
             put_text(ws, r, c as u16, s)?;
         }
-        ws.write_number(r, 6, q.rows_read as f64)?;
-        ws.write_number(r, 7, q.rows_accepted as f64)?;
-        ws.write_number(r, 8, q.rows_rejected as f64)?;
-        ws.write_number_with_format(r, 9, q.rejected_share, &pct)?;
-        put_text(ws, r, 10, &q.main_errors)?;
-        put_text(ws, r, 11, &q.timeliness)?;
-        put_text(ws, r, 12, &q.volume)?;
-        put_text(ws, r, 13, &q.unusual)?;
+        ws.write_number_with_format(r, 6, q.rejected_share, &pct)?;
+        put_text(ws, r, 7, &q.main_errors)?;
+        put_text(ws, r, 8, &q.timeliness)?;
+        put_text(ws, r, 9, &q.volume)?;
+        put_text(ws, r, 10, &q.unusual)?;
     }
     ws.autofit();
     Ok(book)

@@ -23,13 +23,13 @@ pub mod files {
     pub const CHANGES_CSV: &str = "changes.csv";
     /// What the results were computed from.
     pub const BASIS_JSON: &str = "basis.json";
-    /// The files copied beside each report.
-    pub const PUBLISHED: [&str; 4] = [
-        INDICATORS_CSV,
-        INDICATORS_PARQUET,
-        COMPLETENESS_CSV,
-        QUALITY_CSV,
-    ];
+    /// The files copied beside each report, for the committee: what disclosure control has
+    /// passed. `quality.csv` (rows per submission) and `changes.csv` stay with the data manager:
+    /// row counts by partner and period would give suppressed cells away.
+    pub const PUBLISHED: [&str; 3] = [INDICATORS_CSV, INDICATORS_PARQUET, COMPLETENESS_CSV];
+    /// Results tables that are never published (`backbone audit` says so when one is found in
+    /// a report folder).
+    pub const DATA_MANAGER_ONLY: [&str; 3] = [QUALITY_CSV, CHANGES_CSV, BASIS_JSON];
 }
 
 /// One indicator value: a row of `indicators.csv` (DESIGN: the contract other tools rely on).

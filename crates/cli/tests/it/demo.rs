@@ -102,6 +102,9 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         .sum();
     assert_eq!(processed, 137);
 
+    // What the committee receives gives no suppressed count away.
+    crate::audit::demo_report_gives_nothing_away(&ws);
+
     // The nightly run on the finished year has nothing to do.
     let again = Command::new(env!("CARGO_BIN_EXE_backbone"))
         .args(["run", "--workspace"])

@@ -1,6 +1,6 @@
 //! Indicators on a small store whose every value was computed by hand.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{
@@ -10,7 +10,7 @@ use backbone_metrics::{AsOf, Declarations, ValueRow};
 use backbone_store::{Store, Submission};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    backbone_testkit::crate_dir().join("../..")
 }
 
 fn days(date: &str) -> i32 {

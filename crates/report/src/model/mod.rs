@@ -120,7 +120,6 @@ pub(crate) struct QualityLine {
     pub partner: String,
     pub name: String,
     pub submissions: usize,
-    pub rows: u64,
     pub rejected: String,
     pub rejected_share: f64,
     pub main_errors: String,
@@ -419,7 +418,6 @@ impl Content {
                 partner: p.id.clone(),
                 name: p.name.get(lang.code()).to_owned(),
                 submissions: subs.len(),
-                rows: read,
                 rejected: if read == 0 {
                     "—".into()
                 } else {

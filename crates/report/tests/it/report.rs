@@ -8,7 +8,7 @@ use backbone_report::{Inputs, Lang, Report, ResultsTables, render};
 use backbone_schema::{Indicator, Initiative, Text, indicators_from_toml};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    backbone_testkit::crate_dir().join("tests/fixtures")
 }
 
 struct Decl {
@@ -235,8 +235,20 @@ fn workbook_has_a_sheet_per_table_with_numbers_as_numbers() {
     // Formula-like text stays text: a string cell, not a formula.
     let quality = book.worksheet_range("איכות").unwrap();
     assert!((1..quality.height()).any(|r| {
-        quality.get((r, 10)) == Some(&Data::String("=HYPERLINK(\"http://x\")".into()))
+        quality.get((r, 7)) == Some(&Data::String("=HYPERLINK(\"http://x\")".into()))
     }));
+    // The committee's copy of quality counts no rows (issue 18, finding 2).
+    let headers: Vec<String> = (0..quality.width())
+        .filter_map(|c| quality.get((0, c)).map(ToString::to_string))
+        .collect();
+    assert!(
+        headers.contains(&"rejected_share".to_owned()),
+        "{headers:?}"
+    );
+    assert!(
+        !headers.iter().any(|h| h.starts_with("rows_")),
+        "{headers:?}"
+    );
     let formulas = book.worksheet_formula("איכות").unwrap();
     assert!(formulas.cells().all(|(_, _, f)| f.is_empty()));
 }

@@ -1,6 +1,6 @@
 //! Property tests of small-cell suppression on random one- and two-dimensional tables.
 
-use backbone_metrics::suppress::{SumGroup, recoverable, suppress};
+use backbone_disclosure::suppress::{SumGroup, recoverable, suppress};
 use proptest::prelude::*;
 
 /// A one-dimensional table: the total (index 0) and its cells.
