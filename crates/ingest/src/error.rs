@@ -84,6 +84,17 @@ pub enum IngestError {
         /// The last row that was read while looking for it.
         last: u64,
     },
+    /// The file needs more memory or time to read than a reading child may use
+    /// ([`crate::isolate`]).
+    #[error("{file}: {what}; {hint}")]
+    TooCostly {
+        /// The file.
+        file: String,
+        /// What it needs.
+        what: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
     /// A size limit that keeps memory bounded was reached.
     #[error("{file}{}: {what} is more than backbone reads ({limit}); {hint}", at(.sheet.as_deref(), *.row, *.column))]
     TooLarge {

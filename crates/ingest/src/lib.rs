@@ -27,6 +27,7 @@
 //! ```
 
 mod block;
+mod budget;
 mod cast;
 mod cell;
 mod datefmt;
@@ -34,6 +35,7 @@ mod engine;
 mod error;
 mod expected;
 mod header;
+pub mod isolate;
 mod output;
 mod pseudonym;
 mod sheet;
@@ -76,6 +78,18 @@ pub struct Limits {
     pub max_unpacked_part_bytes: u64,
     /// `.xls`/`.ods` files are read whole: their size on disk is bounded.
     pub max_whole_sheet_file_bytes: u64,
+    /// Cells the sheets of an `.ods`, `.xls` or `.xlsb` file may expand to (the library keeps
+    /// each as a dense range, repeated cells written out): checked by streaming the file
+    /// before the library reads it.
+    pub max_sheet_cells: u64,
+    /// Shared strings of an `.xlsx` file (loaded whole by the library), counted and as the
+    /// file declares them.
+    pub max_shared_strings: u64,
+    /// Unpacked size of a part the library loads whole (`.ods` `content.xml`, `.xlsx` shared
+    /// strings and styles; a quarter of it for `.xlsb`'s binary parts).
+    pub max_whole_part_bytes: u64,
+    /// Nesting of the XML parts loaded whole.
+    pub max_xml_depth: usize,
     /// Rows searched for the header.
     pub header_scan_rows: usize,
 }
@@ -89,6 +103,10 @@ impl Default for Limits {
             max_unpacked_bytes: 4 << 30,
             max_unpacked_part_bytes: 2 << 30,
             max_whole_sheet_file_bytes: 200 << 20,
+            max_sheet_cells: 3_000_000,
+            max_shared_strings: 2_000_000,
+            max_whole_part_bytes: 256 << 20,
+            max_xml_depth: 128,
             header_scan_rows: 50,
         }
     }
@@ -265,6 +283,10 @@ pub fn read_file(
         )?)
     };
 
+    // What the spreadsheet library would expand, checked before it is called.
+    if let Kind::Sheet(k) = &kind {
+        budget::check(path, *k, &file, &options.limits)?;
+    }
     let mut source = SourceInfo::default();
     let sheet_name = OnceLock::new();
     let (tx, rx) = crossbeam_channel::bounded::<Result<Work, IngestError>>(4);

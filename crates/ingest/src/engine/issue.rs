@@ -5,6 +5,12 @@ use super::*;
 
 pub(super) struct IssueCtx<'a> {
     pub(super) sheet: Option<&'a str>,
+    /// The row's cells do not line up with the header (a CSV row with more or fewer cells):
+    /// any cell may be another column's, personal data included, so none is quoted.
+    pub(super) misaligned: bool,
+    /// The row's personal-data values as written: a value equal to one is never quoted,
+    /// whatever column it is in.
+    pub(super) personal: Vec<String>,
     #[allow(dead_code)]
     pub(super) encoding: &'a str,
     #[allow(dead_code)]
@@ -24,9 +30,18 @@ impl IssueCtx<'_> {
         detail: &dyn Fn(&str) -> String,
     ) -> Issue {
         let pii = at.field.is_some_and(|f| f.pii);
-        let shown = if pii { None } else { cell.map(Cell::display) };
+        let shown = if pii || self.misaligned {
+            None
+        } else {
+            cell.map(Cell::display)
+                .filter(|s| !self.personal.iter().any(|p| p == s.trim()))
+        };
         let quoted = match &shown {
             Some(s) => format!("{s:?}"),
+            None if self.misaligned && !pii && cell.is_some() => {
+                "the value (not quoted: the row's cells do not line up with the header's)"
+                    .to_owned()
+            }
             None => "the value".to_owned(),
         };
         let label = at.field.and_then(|f| f.label.clone());

@@ -177,9 +177,9 @@ impl Merger {
                         )
                     }
                 };
-                let issue = v
-                    .ctx()
-                    .build(&at, def.kind, def.severity, cell, note, &detail);
+                let issue =
+                    v.row_ctx(&view)
+                        .build(&at, def.kind, def.severity, cell, note, &detail);
                 self.collector.push(issue);
             }
             let rejected = errors > 0 || v.fatal;

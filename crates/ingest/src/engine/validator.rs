@@ -107,6 +107,8 @@ impl<'s> Validator<'s> {
     pub(super) fn ctx(&self) -> IssueCtx<'_> {
         IssueCtx {
             sheet: self.sheet.as_deref(),
+            misaligned: false,
+            personal: Vec::new(),
             encoding: &self.encoding,
             max_cell: self.max_cell,
         }
@@ -253,7 +255,7 @@ impl<'s> Validator<'s> {
         broken: &mut Vec<Broken>,
         values: &mut Vec<Value<'v>>,
     ) {
-        let ctx = self.ctx();
+        let ctx = self.row_ctx(cells);
         values.clear();
         values.resize(self.plan.len(), Value::Null);
         for fp in &self.plan {
@@ -421,10 +423,11 @@ impl<'s> Validator<'s> {
                 field: Some(fp),
             };
             let shown = |fp: &FieldPlan, v: &Value<'_>| {
-                if fp.pii {
+                let text = v.canonical();
+                if fp.pii || ctx.misaligned || ctx.personal.iter().any(|p| p == text.trim()) {
                     "…".to_owned()
                 } else {
-                    v.canonical().into_owned()
+                    text.into_owned()
                 }
             };
             let name = |fp: &'v FieldPlan| fp.label.as_deref().unwrap_or(&fp.name);
@@ -455,13 +458,53 @@ impl<'s> Validator<'s> {
         }
     }
 
-    /// The cells of a rejected row as written, personal data left out.
+    /// Whether a row's cells do not line up with the header: a CSV row with fewer cells, or
+    /// with anything beyond the last column. Its cells cannot be told apart, so none is echoed.
+    fn misaligned(&self, cells: &[CellView<'_>]) -> bool {
+        self.is_csv
+            && (cells.len() < self.width
+                || cells
+                    .iter()
+                    .skip(self.width)
+                    .any(|c| !matches!(c, CellView::Cell(c) if c.is_blank())))
+    }
+
+    /// The personal-data values of a row as written (trimmed, not blank).
+    fn personal(&self, cells: &[CellView<'_>]) -> Vec<String> {
+        self.plan
+            .iter()
+            .filter(|fp| fp.pii)
+            .filter_map(|fp| match fp.col.and_then(|c| cells.get(c)) {
+                Some(CellView::Cell(c)) => Some(c.display().trim().to_owned()),
+                _ => None,
+            })
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// The issue context of one row: nothing quoted when its cells are misaligned, and no
+    /// value equal to one of its personal-data values.
+    pub(super) fn row_ctx(&self, cells: &[CellView<'_>]) -> IssueCtx<'_> {
+        IssueCtx {
+            misaligned: self.misaligned(cells),
+            personal: self.personal(cells),
+            ..self.ctx()
+        }
+    }
+
+    /// The cells of a rejected row as written, personal data left out: nothing at all when
+    /// the row's cells are misaligned, and no cell equal to a personal-data value of the row.
     pub(super) fn shown_cells(&self, cells: &[CellView<'_>]) -> Vec<Option<String>> {
+        let misaligned = self.misaligned(cells);
+        let personal = self.personal(cells);
         self.plan
             .iter()
             .map(|fp| match (fp.col.and_then(|c| cells.get(c)), fp.pii) {
+                _ if misaligned => None,
                 (_, true) | (None, _) => None,
-                (Some(CellView::Cell(c)), false) => Some(c.display()),
+                (Some(CellView::Cell(c)), false) => {
+                    Some(c.display()).filter(|s| !personal.iter().any(|p| p == s.trim()))
+                }
                 (Some(CellView::Oversized(n)), false) => Some(format!("<{n} bytes>")),
             })
             .collect()
