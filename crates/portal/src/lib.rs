@@ -62,6 +62,9 @@ pub struct Config {
     pub clock: Option<Clock>,
     /// Time limits for slow or silent clients, and connections served at once.
     pub limits: Limits,
+    /// Spreadsheets are read first by a child process within its memory and time (`backbone
+    /// serve` sets it; `None` reads in this process only).
+    pub isolation: Option<backbone_ingest::isolate::Isolation>,
 }
 
 impl Config {
@@ -77,6 +80,7 @@ impl Config {
             on_queued: None,
             clock: None,
             limits: Limits::default(),
+            isolation: None,
         }
     }
 }
@@ -131,7 +135,8 @@ impl Server {
     pub fn bind(config: Config) -> Result<Self, PortalError> {
         let ws = config.workspace.clone();
         let initiative = Initiative::load(&backbone_workspace::Layout::new(&ws).initiative())?;
-        let dirs = upload::Dirs::new(ws.clone());
+        let mut dirs = upload::Dirs::new(ws.clone());
+        dirs.isolation.clone_from(&config.isolation);
         // Bytes of uploads a crash interrupted: never queued, never acknowledged.
         let _ = std::fs::remove_dir_all(dirs.tmp());
         let app = App {

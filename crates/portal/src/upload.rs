@@ -80,12 +80,14 @@ pub(crate) struct CheckedUpload {
 #[derive(Clone, Debug)]
 pub(crate) struct Dirs {
     pub(crate) layout: Layout,
+    pub(crate) isolation: Option<backbone_ingest::isolate::Isolation>,
 }
 
 impl Dirs {
     pub(crate) fn new(ws: PathBuf) -> Self {
         Self {
             layout: Layout::new(ws),
+            isolation: None,
         }
     }
     pub(crate) fn portal(&self) -> PathBuf {
@@ -243,7 +245,17 @@ pub(crate) fn check(h: &Handling<'_>, incoming: Incoming) -> Result<CheckedUploa
     };
     let (table, profile) = with_profile(&table, profile_path.as_deref())?;
     options.profile = profile;
-    let checked = validate_file(&incoming.tmp, &table, &options);
+    // A spreadsheet no child could read within its memory and time is not read here.
+    let isolated = match &dirs.isolation {
+        Some(i) => i.check(
+            &incoming.tmp,
+            &incoming.file_name,
+            schema,
+            profile_path.as_deref(),
+        ),
+        None => Ok(()),
+    };
+    let checked = isolated.and_then(|()| validate_file(&incoming.tmp, &table, &options));
 
     let history = History::load(dirs, initiative, partner);
     let mut upload = Upload {

@@ -5,6 +5,16 @@ use std::io::Write;
 
 use crate::common::*;
 
+/// A file of `tests/fixtures/hostile/`.
+fn hostile_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        backbone_testkit::root()
+            .join("tests/fixtures/hostile")
+            .join(name),
+    )
+    .unwrap()
+}
+
 /// An .xlsx whose sheet unpacks to 400 MB of nothing from a few hundred KB.
 fn zip_bomb() -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
@@ -81,6 +91,15 @@ fn hostile_files_get_an_answer_and_other_partners_keep_uploading() {
         ("huge_2024-04.xlsx", enormous_sheet()),
         ("noise_2024-05.csv", garbage(1 << 20)),
         ("wide_2024-06.csv", wide_csv()),
+        // Issue 18, finding 1: 796 bytes that would expand to 100 million cells, and the other
+        // spreadsheets built to exhaust the reader.
+        ("repeated_2024-07.ods", hostile_fixture("repeated.ods")),
+        (
+            "strings_2024-08.xlsx",
+            hostile_fixture("declared_strings.xlsx"),
+        ),
+        ("deep_2024-09.ods", hostile_fixture("deep.ods")),
+        ("far_2024-10.xls", hostile_fixture("far.xls")),
     ];
     std::thread::scope(|s| {
         let attacker = s.spawn(|| {
@@ -145,7 +164,7 @@ fn hostile_files_get_an_answer_and_other_partners_keep_uploading() {
     let unreadable = std::fs::read_dir(p.ws().join(".backbone/portal/unreadable/p01"))
         .unwrap()
         .count();
-    assert!(unreadable >= 2, "{unreadable}");
+    assert!(unreadable >= 6, "{unreadable}");
     assert_eq!(p.inbox("p02").len(), 4);
     assert_eq!(
         upload(
@@ -402,4 +421,75 @@ fn an_upload_that_crawls_is_refused_and_its_partial_file_removed() {
     let left = partial_uploads(&p);
     assert!(left.is_empty(), "partial upload kept: {left:?}");
     assert!(p.inbox("p01").is_empty(), "nothing queued");
+}
+
+/// Finding 4 of issue 18: 300 sockets from one address, each sending half a request header,
+/// do not delay another address's upload: each address holds a share of the connections, and
+/// those beyond it are closed at once.
+#[test]
+fn three_hundred_half_open_connections_from_one_address_do_not_delay_another() {
+    use std::io::Read;
+    let p = Portal::start(workspace(1, ""), |_| {});
+    let addr = p.server.as_ref().unwrap().addr;
+    // 127.0.0.1 opens 300 connections, each stopping in the middle of its headers.
+    let mut held: Vec<std::net::TcpStream> = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: portal\r\nX-Half: ");
+            held.push(s);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // 127.0.0.2 uploads a file.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    socket.connect(&addr.into()).unwrap();
+    let mut other: std::net::TcpStream = socket.into();
+    let file = csv("p01", 3, 5, 0);
+    let (content_type, body) = multipart(&[], Some(("visits_2024-03.csv", &file)));
+    let head = format!(
+        "POST /api/submissions HTTP/1.1\r\nHost: portal\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        p.token("p01"),
+        body.len()
+    );
+    other.write_all(head.as_bytes()).unwrap();
+    other.write_all(&body).unwrap();
+    other
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut first = [0u8; 12];
+    other.read_exact(&mut first).unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        &first,
+        b"HTTP/1.1 201",
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    // The first address keeps only its share: most of its 300 sockets were closed at once.
+    let mut closed = 0;
+    for s in &mut held {
+        s.set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .unwrap();
+        let mut b = [0u8; 1];
+        let open = matches!(
+            s.read(&mut b),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+        );
+        closed += usize::from(!open);
+    }
+    assert!(closed >= 250, "{closed} of 300 closed");
 }
