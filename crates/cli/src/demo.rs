@@ -100,6 +100,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         schema: "population".into(),
         period: generate::YEAR.to_string(),
         profile: None,
+        isolation: None,
     };
     if let Ingested::Unreadable { error, .. } =
         ingest_file(&layout, &store, &population, clock::now_rfc3339())?
@@ -134,6 +135,8 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
             &NightOptions {
                 dry_run: false,
                 quiet: true,
+                // The demo's own files: read in this process.
+                isolation: None,
             },
         )?;
         let (n, r, s) = summary.counts();

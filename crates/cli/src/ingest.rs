@@ -34,6 +34,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         schema: args.schema.clone(),
         period: args.period.clone(),
         profile: args.profile.clone(),
+        isolation: crate::isolation(&args.workspace),
     };
     let outcome = ingest_file(&layout, &store, &request, clock::now_rfc3339())?;
     let (submission, version, replaces, report) = match outcome {

@@ -298,6 +298,56 @@ fn quiet_on_closed_pipe() {
 #[cfg(not(unix))]
 fn quiet_on_closed_pipe() {}
 
+/// A `backbone` started as a reading child ([`backbone_ingest::isolate`]) limits its own data
+/// segment to what [`backbone_ingest::isolate::MEMORY_LIMIT_ENV`] says, before reading
+/// anything: an allocation past it fails, and the process ends instead of the machine
+/// swapping.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn limit_memory() {
+    let Some(bytes) = std::env::var(backbone_ingest::isolate::MEMORY_LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: `setrlimit` only sets this process's own limit from a plain struct; called
+    // first thing in `main`, before any other thread exists.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
+}
+
+#[cfg(not(unix))]
+fn limit_memory() {}
+
+/// How this process reads spreadsheets first: in a child `backbone` (this binary), unless it
+/// is such a child itself.
+pub(crate) fn isolation(
+    workspace: &std::path::Path,
+) -> Option<backbone_ingest::isolate::Isolation> {
+    if std::env::var_os(backbone_ingest::isolate::MEMORY_LIMIT_ENV).is_some() {
+        return None;
+    }
+    let program = std::env::current_exe().ok()?;
+    let mut isolation = backbone_ingest::isolate::Isolation::new(program, workspace.to_path_buf());
+    // The bounds can be set for the machine: `BACKBONE_READ_MEMORY_MB`, `BACKBONE_READ_SECONDS`.
+    let number = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let Some(mb) = number("BACKBONE_READ_MEMORY_MB") {
+        isolation.memory = mb.saturating_mul(1 << 20);
+    }
+    if let Some(s) = number("BACKBONE_READ_SECONDS") {
+        isolation.time = std::time::Duration::from_secs(s);
+    }
+    Some(isolation)
+}
+
 /// Everything backbone writes is the data manager's alone: raw partner files (`archive/`,
 /// `inbox/`, `processed/`, the portal's uploads) hold personal data, and the rest is theirs to
 /// share on purpose. So every file is created 0600 and every folder 0700, whatever the
@@ -316,6 +366,7 @@ fn private_files() {}
 fn main() -> ExitCode {
     tune_allocator();
     private_files();
+    limit_memory();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve { .. }) {
         quiet_on_closed_pipe();

@@ -25,6 +25,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         &NightOptions {
             dry_run: args.dry_run,
             quiet: args.quiet,
+            isolation: crate::isolation(&args.workspace),
         },
     )?;
     if !args.quiet {

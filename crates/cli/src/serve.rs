@@ -31,8 +31,12 @@ pub(crate) fn serve(args: &Args) -> Result<ExitCode> {
     config.secure_cookies = args.secure_cookies;
     config.clock = Some(Arc::new(now_rfc3339));
     if initiative.portal.ingest_at_once {
-        config.on_queued = Some(backbone_pipeline::runner(layout.clone()));
+        config.on_queued = Some(backbone_pipeline::runner(
+            layout.clone(),
+            crate::isolation(ws),
+        ));
     }
+    config.isolation = crate::isolation(ws);
     let server = Server::bind(config)?;
     let addr = server.local_addr()?;
     let holders = Tokens::of(ws).holders()?;

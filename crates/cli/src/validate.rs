@@ -25,6 +25,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         error_limit: args.limit_errors,
         ..Options::default()
     };
+    // A spreadsheet is read first by a child within its own memory and time.
+    if let Some(isolation) = crate::isolation(&args.workspace)
+        && let Err(e) = isolation.check(
+            &args.file,
+            &args.file.display().to_string(),
+            &args.schema,
+            args.profile.as_deref(),
+        )
+    {
+        return unreadable(&e, args.json);
+    }
     let report = match validate_file(&args.file, &schema, &options) {
         Ok(r) => r,
         Err(e) => return unreadable(&e, args.json),
@@ -59,7 +70,7 @@ fn unreadable(e: &IngestError, json: bool) -> Result<ExitCode> {
     if json {
         let kind = match e {
             IngestError::Encoding { .. } | IngestError::UnknownEncoding { .. } => "encoding-error",
-            IngestError::TooLarge { .. } => "source-too-large",
+            IngestError::TooLarge { .. } | IngestError::TooCostly { .. } => "source-too-large",
             _ => "source-error",
         };
         let doc = serde_json::json!({

@@ -24,6 +24,8 @@ pub struct IngestRequest {
     pub period: String,
     /// The partner's reading profile, if any.
     pub profile: Option<PathBuf>,
+    /// A spreadsheet is read first by a child process within its memory and time.
+    pub isolation: Option<backbone_ingest::isolate::Isolation>,
 }
 
 /// What one ingest did.
@@ -163,6 +165,20 @@ pub fn ingest_file(
     // partner's file changes meanwhile.
     let sha256 = store.archive(file)?;
     let source = store.archived(&sha256).unwrap_or_else(|| file.clone());
+    // A spreadsheet no child could read within its memory and time is not read here either.
+    if let Some(isolation) = &request.isolation
+        && let Err(e) = isolation.check(
+            &source,
+            &file_name,
+            &request.schema,
+            request.profile.as_deref(),
+        )
+    {
+        return Ok(Ingested::Unreadable {
+            file_name,
+            error: e.to_string(),
+        });
+    }
     let rows = arrow_schema(&schema);
     let mut pending = match store.begin(&schema.name, partner, period, &sha256, &rows)? {
         Begun::Duplicate(s) => return Ok(Ingested::Duplicate(s)),

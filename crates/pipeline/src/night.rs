@@ -22,6 +22,9 @@ pub struct NightOptions {
     pub dry_run: bool,
     /// No progress bar (the demo runs many nights; cron has no terminal anyway).
     pub quiet: bool,
+    /// Spreadsheets are read first by a child process within its memory and time (the CLI
+    /// sets it; `None` reads in this process only).
+    pub isolation: Option<backbone_ingest::isolate::Isolation>,
 }
 
 /// One night; the summary is also written under `runs/`.
@@ -58,6 +61,21 @@ pub fn night(layout: &Layout, options: &NightOptions) -> Result<RunSummary, Pipe
             Err(why) => {
                 tracing::warn!("{}: {why}; left in the inbox", shown(&p.partner, &name));
                 result.note = Some(why.clone());
+                // A link, a device or a pipe in a partner's folder: never opened, and the
+                // partner is told why (a file put there over SFTP or a shared folder).
+                if p.not_a_file
+                    && !options.dry_run
+                    && let Some(partner) = decl.initiative.partner(&p.partner)
+                {
+                    result.receipt = Some(receipts::unreadable_receipt(
+                        layout,
+                        &decl,
+                        &partner.id,
+                        &name,
+                        why,
+                        &partner.language,
+                    )?);
+                }
             }
             Ok(placed) => {
                 result.schema = Some(placed.schema.clone());
@@ -65,7 +83,7 @@ pub fn night(layout: &Layout, options: &NightOptions) -> Result<RunSummary, Pipe
                 if options.dry_run {
                     result.outcome = "would_ingest".into();
                 } else {
-                    ingest_one(layout, &store, &decl, p, &mut result)?;
+                    ingest_one(layout, &store, &decl, p, options, &mut result)?;
                 }
             }
         }
@@ -117,6 +135,7 @@ fn ingest_one(
     store: &Store,
     decl: &Declarations,
     p: &Planned,
+    options: &NightOptions,
     result: &mut FileResult,
 ) -> Result<(), PipelineError> {
     let request = IngestRequest {
@@ -125,6 +144,7 @@ fn ingest_one(
         schema: result.schema.clone().unwrap_or_default(),
         period: result.period.clone().unwrap_or_default(),
         profile: layout.profile(&p.partner),
+        isolation: options.isolation.clone(),
     };
     let language = decl
         .initiative

@@ -18,6 +18,9 @@ pub struct Planned {
     /// Its table and period, or why they could not be told (in the partner's language
     /// where there is a partner).
     pub target: Result<Placement, String>,
+    /// A link, a device, a pipe or a socket: never opened; its partner gets a receipt saying
+    /// why.
+    pub not_a_file: bool,
 }
 
 /// What a folder holds, dot-files left out, each kind sorted by name. Entries are told apart
@@ -79,6 +82,7 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
                 "not in a partner's folder: move it to inbox/<partner>/ of the partner that sent it"
                     .to_owned(),
             ),
+            not_a_file: false,
         });
     }
     for (file, why) in top.others {
@@ -86,6 +90,7 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
             partner: String::new(),
             file,
             target: Err(why.to_owned()),
+            not_a_file: true,
         });
     }
     for dir in top.folders {
@@ -106,6 +111,7 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
                 target: Err(format!(
                     "a folder: the run reads only the files directly in inbox/{partner}/; move them there"
                 )),
+                not_a_file: false,
             });
         }
         for (file, why) in others {
@@ -113,6 +119,7 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
                 partner: partner.clone(),
                 file,
                 target: Err(why.to_owned()),
+                not_a_file: true,
             });
         }
         for file in files {
@@ -133,6 +140,7 @@ pub fn plan(layout: &Layout, initiative: &Initiative) -> Result<Vec<Planned>, Pi
                 partner: partner.clone(),
                 file,
                 target,
+                not_a_file: false,
             });
         }
     }

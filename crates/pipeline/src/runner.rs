@@ -14,12 +14,16 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// A function the portal calls after each queued upload (the portal knows it only as
 /// `Fn()`, so it stays free of the store's and the metrics' dependencies).
-pub fn runner(layout: Layout) -> Arc<dyn Fn() + Send + Sync> {
+pub fn runner(
+    layout: Layout,
+    isolation: Option<backbone_ingest::isolate::Isolation>,
+) -> Arc<dyn Fn() + Send + Sync> {
     let (tx, rx) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         let options = NightOptions {
             dry_run: false,
             quiet: true,
+            isolation,
         };
         while rx.recv().is_ok() {
             while rx.try_recv().is_ok() {}

@@ -261,7 +261,8 @@ impl Store {
         self.root.join("submissions")
     }
 
-    /// Copies a file's bytes into the archive under their sha256, before anything reads them;
+    /// Copies a file's bytes into the archive under their sha256, before anything reads them
+    /// (only a regular file, opened without following a link: see [`open_regular`]);
     /// returns the hash. Archiving the same bytes twice is a no-op. Streams: a file of any size
     /// costs a fixed buffer.
     pub fn archive(&self, file: &Path) -> Result<String, StoreError> {
@@ -277,10 +278,13 @@ impl Store {
             ledger::unique()
         ));
         let hashed = (|| -> Result<String, StoreError> {
-            std::fs::copy(file, &tmp).map_err(|e| StoreError::io(file, e))?;
-            // `copy` gives the copy the source's mode; the archive is personal data, the data
-            // manager's alone.
+            let mut source = open_regular(file)?;
+            let mut target = std::fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+            // The archive is personal data, the data manager's alone.
             backbone_workspace::owner_only(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+            std::io::copy(&mut source, &mut target).map_err(|e| StoreError::io(file, e))?;
+            target.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
+            drop(target);
             let mut copy = std::fs::File::open(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1 << 20];
@@ -699,4 +703,37 @@ async fn read_dir(
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Opens a file to read only if it is a regular file: a link is not followed (`O_NOFOLLOW`:
+/// it could name any file on the machine, or another partner's), and a FIFO or a device is
+/// opened without blocking (`O_NONBLOCK`) and then refused. Between the night's listing of the
+/// inbox and this open, a file can be swapped for a link; this is the check that holds.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused = || {
+        StoreError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a link, a device or a pipe); only files are read",
+            ),
+        )
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                refused()
+            } else {
+                StoreError::io(path, e)
+            }
+        })?;
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(refused());
+    }
+    Ok(file)
 }

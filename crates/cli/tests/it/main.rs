@@ -3,9 +3,11 @@
 //! cost a link of its own on every change.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod audit;
 mod common;
 mod crash;
 mod demo;
+mod hostile;
 mod metrics;
 mod recompute;
 mod run;

@@ -474,10 +474,33 @@ fn links_in_the_inbox_wait_and_are_never_read() {
         );
         assert!(shelter.join(name).is_symlink(), "{name} was moved");
     }
+    // A FIFO too: opening it would block the night; it is never opened.
+    let fifo = shelter.join("pipe_2024-01.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = run(ws, "2024-02-10T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let summary = std::fs::read_to_string(ws.join("runs/latest.txt")).unwrap();
     assert!(
-        !ws.join("outbox/shelter").exists(),
-        "a receipt was written from a linked file"
+        summary.contains("✗ shelter/pipe_2024-01.csv: waiting — not a regular file"),
+        "{summary}"
     );
+    // Shelter is told why each waits, and nothing of what they point at is in its receipts.
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let first_line = passwd.lines().next().unwrap_or("root:x:0:0");
+    for (name, why) in [
+        ("passwd_2024-01.csv", "a link, not a file"),
+        ("shelter_2024-01.csv", "a link, not a file"),
+        ("pipe_2024-01.csv", "not a regular file"),
+    ] {
+        let receipt =
+            std::fs::read_to_string(ws.join(format!("outbox/shelter/{name}.receipt.txt"))).unwrap();
+        assert!(receipt.contains(why), "{receipt}");
+        assert!(!receipt.contains(first_line), "{receipt}");
+    }
     assert!(!ledger(ws).contains("shelter"), "{}", ledger(ws));
 }
 
