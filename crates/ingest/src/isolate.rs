@@ -115,9 +115,8 @@ impl Isolation {
             ))),
             // 0 valid, 1 invalid, 2 unreadable or refused: the parent's own read says why.
             Some(s) if matches!(s.code(), Some(0..=2)) => Ok(()),
-            // Ended by a signal (the allocator's abort at the limit) or by a failure the limit
-            // caused (a thread that could not be started, a library that could not be loaded).
-            Some(s) => {
+            // Ended by a signal: the allocator's abort at the limit (or the kernel's kill).
+            Some(s) if s.code().is_none() => {
                 let last = said.lines().last().unwrap_or("").trim();
                 Err(too_much(format!(
                     "reading it needs more than {} MiB of memory (the reading process ended with {s}{}{last})",
@@ -125,6 +124,14 @@ impl Isolation {
                     if last.is_empty() { "" } else { ": " }
                 )))
             }
+            Some(s) => Err(IngestError::Spreadsheet {
+                file: display.to_owned(),
+                sheet: None,
+                message: format!(
+                    "the reading process failed ({s}: {})",
+                    said.lines().last().unwrap_or("").trim()
+                ),
+            }),
         }
     }
 }

@@ -308,7 +308,28 @@ pub fn read_file(
                 drop(reader);
                 let (file, sheet_name, wanted) = (&file, &sheet_name, profile.sheet.as_deref());
                 let k = *k;
-                scope.spawn(move || sheet::produce(path, k, wanted, file, limits, sheet_name, &tx));
+                scope.spawn(move || {
+                    // The spreadsheet library panics on some malformed files (fuzzing found an
+                    // `.xls` whose shared-strings record ends early): that is the file's answer,
+                    // not the end of the process.
+                    let produced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        sheet::produce(path, k, wanted, file, limits, sheet_name, &tx);
+                    }));
+                    if let Err(panic) = produced {
+                        let why = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        let _ = tx.send(Err(IngestError::Spreadsheet {
+                            file: file.clone(),
+                            sheet: None,
+                            message: format!(
+                                "the file is damaged: the spreadsheet reader stopped on it ({why}); open it in a spreadsheet program and save it again"
+                            ),
+                        }));
+                    }
+                });
             }
         }
         let fix_file = |e: IngestError| match e {
