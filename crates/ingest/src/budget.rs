@@ -12,7 +12,7 @@
 //!   reserves that many at once);
 //! - `.xlsb` worksheets: the bounding box of the cell records;
 //! - `.xls` (BIFF8 in an OLE container): the bounding box of every sheet's cell records (the
-//!   library reads every sheet at open);
+//!   library reads every sheet at open), and the shared strings it declares (`.xlsb` too);
 //! - every XML part: nesting depth.
 //!
 //! Over a budget, the file is refused with [`IngestError::TooLarge`] and a hint, and the
@@ -76,7 +76,7 @@ pub(crate) fn check(
                 return Ok(()); // the library says what is missing
             };
             let reader = ole.open_stream(stream).map_err(io)?;
-            xls_cells(BufReader::new(reader), limits).map_err(|o| o.error(file, None))
+            xls_records(BufReader::new(reader), limits).map_err(|o| o.error(file, None))
         }
         SheetKind::Xlsx | SheetKind::Xlsb | SheetKind::Ods => {
             let f = File::open(path).map_err(io)?;
@@ -108,6 +108,10 @@ pub(crate) fn check(
                     SheetKind::Ods if lower.ends_with(".xml") => whole_xml(entry, limits),
                     SheetKind::Xlsb if lower.contains("worksheets/") && lower.ends_with(".bin") => {
                         xlsb_cells(BufReader::new(entry), limits)
+                    }
+                    SheetKind::Xlsb if lower.ends_with("sharedstrings.bin") => {
+                        part_size(entry.size(), limits.max_whole_part_bytes / 4)
+                            .and_then(|()| xlsb_strings(BufReader::new(entry), limits))
                     }
                     SheetKind::Xlsb if lower.ends_with(".bin") => {
                         part_size(entry.size(), limits.max_whole_part_bytes / 4)
@@ -402,10 +406,39 @@ fn xlsb_cells(mut r: impl Read, limits: &Limits) -> Result<(), Over> {
     Ok(())
 }
 
-/// `.xls` (BIFF8): every sheet's cell records, each starting with its row and column (u16);
-/// `MULRK`/`MULBLANK` end with their last column. The library reads every sheet at open, so
-/// the sheets' dense ranges are added up.
-fn xls_cells(mut r: impl Read, limits: &Limits) -> Result<(), Over> {
+/// The number of shared strings a file declares: the library reserves room for them at once.
+fn declared_strings(n: u64, limits: &Limits) -> Result<(), Over> {
+    if n > limits.max_shared_strings {
+        return Err(Over {
+            what: format!("{n} shared strings"),
+            limit: limits.max_shared_strings,
+            hint: SHEET_HINT,
+        });
+    }
+    Ok(())
+}
+
+/// `.xlsb` shared strings: `BrtBeginSst` (159) declares the count.
+fn xlsb_strings(mut r: impl Read, limits: &Limits) -> Result<(), Over> {
+    while let Some(kind) = varint(&mut r, 2) {
+        let Some(len) = varint(&mut r, 4) else { break };
+        let len = u64::from(len);
+        if kind == 159 && len >= 8 {
+            let mut counts = [0u8; 8];
+            r.read_exact(&mut counts).map_err(malformed)?;
+            let unique = u32::from_le_bytes([counts[4], counts[5], counts[6], counts[7]]);
+            return declared_strings(u64::from(unique), limits);
+        }
+        std::io::copy(&mut (&mut r).take(len), &mut std::io::sink()).map_err(malformed)?;
+    }
+    Ok(())
+}
+
+/// `.xls` (BIFF8): the shared-strings record's declared count (`SST`), and every sheet's cell
+/// records, each starting with its row and column (u16); `MULRK`/`MULBLANK` end with their
+/// last column. The library reads every sheet at open, so the sheets' dense ranges are added
+/// up.
+fn xls_records(mut r: impl Read, limits: &Limits) -> Result<(), Over> {
     let mut total = 0u64;
     let mut sheet = Extent::default();
     let mut head = [0u8; 4];
@@ -429,6 +462,12 @@ fn xls_cells(mut r: impl Read, limits: &Limits) -> Result<(), Over> {
         match kind {
             // BOF: a new substream.
             0x0809 => sheet = Extent::default(),
+            // SST: total and unique strings (u32 each).
+            0x00FC => {
+                if let (Some(lo), Some(hi)) = (u16_at(4), u16_at(6)) {
+                    declared_strings(lo | (hi << 16), limits)?;
+                }
+            }
             // EOF: the substream's range is kept.
             0x000A => {
                 total = total.saturating_add(sheet.cells());
