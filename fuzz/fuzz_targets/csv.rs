@@ -1,6 +1,6 @@
 //! The csv reader and the validator on arbitrary bytes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(init: backbone_fuzz::init(), |data: &[u8]| {
     backbone_fuzz::read(data, "csv");
 });

@@ -18,6 +18,14 @@ fn schema() -> &'static TableSchema {
     })
 }
 
+/// libfuzzer-sys installs a panic hook that aborts at once, before any `catch_unwind` runs;
+/// the reader catches the spreadsheet library's panics on damaged files on purpose (they are
+/// the file's answer). A quiet hook instead: a panic the reader does not catch still reaches
+/// libfuzzer-sys's own `catch_unwind`, which aborts, and is a finding.
+pub fn init() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
 /// Reads `data` as a file named `*.ext` (the reader tells the format from the bytes; the
 /// name only shows in messages). Any answer is fine; a panic, an abort, a hang or memory past
 /// libFuzzer's `-rss_limit_mb` is a finding.
