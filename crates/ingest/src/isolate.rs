@@ -5,8 +5,10 @@
 //! anything. The parent reads the file itself only once the child has read it within both
 //! bounds; a child that runs out of memory or time is the file's answer.
 //!
-//! CSV is not sent to a child: it is read as a stream in blocks of fixed size, so its memory
-//! does not depend on the file.
+//! Only the spreadsheets the library reads whole go to a child (`.ods`, `.xls`, `.xlsb`): CSV
+//! is read as a stream in blocks of fixed size, and `.xlsx` as a stream of cells with its
+//! shared strings within the budgets, so their memory does not depend on the file, and a
+//! child would only double their reading time.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -136,14 +138,24 @@ impl Isolation {
     }
 }
 
-/// Whether the file starts like a zip container (`.xlsx`, `.ods`, `.xlsb`) or an OLE one
-/// (`.xls`).
+/// Whether the file is a spreadsheet the library reads whole: `.ods` and `.xlsb` (zip
+/// containers), `.xls` (OLE). An `.xlsx` is read as a stream of cells, its shared strings
+/// within the budgets (`budget.rs`), so it is read in this process like CSV.
 fn is_spreadsheet(file: &Path) -> bool {
     let mut head = [0u8; 8];
     let n = std::fs::File::open(file)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    crate::sheet::is_zip(&head[..n]) || crate::sheet::is_ole(&head[..n])
+    if crate::sheet::is_ole(&head[..n]) {
+        return true;
+    }
+    if !crate::sheet::is_zip(&head[..n]) {
+        return false;
+    }
+    !matches!(
+        crate::sheet::inspect_zip(file, "", &crate::Limits::default()),
+        Ok(Some(crate::sheet::SheetKind::Xlsx))
+    )
 }
 
 #[cfg(test)]
@@ -198,8 +210,17 @@ mod tests {
             .to_string();
         assert!(e.contains("took more than 2 s"), "{e}");
         assert!(started.elapsed() < Duration::from_secs(10));
-        // CSV is not sent to a child at all.
+        // CSV and .xlsx (read as streams) are not sent to a child at all.
+        let xlsx = dir.path().join("real.xlsx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&xlsx).unwrap());
+        zip.start_file("xl/workbook.xml", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, b"<workbook/>").unwrap();
+        zip.finish().unwrap();
         let i = child(dir.path(), "exit 9");
         assert!(i.check(&csv, "s.csv", "s", None).is_ok());
+        assert!(i.check(&xlsx, "s.xlsx", "s", None).is_ok());
+        let r = i.check(&sheet, "s.ods", "s", None);
+        assert!(r.is_err(), "{r:?}");
     }
 }
