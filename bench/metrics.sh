@@ -77,7 +77,9 @@ import duckdb, sys, os
 src, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 con = duckdb.connect()
-con.execute(f"""CREATE TABLE t AS SELECT *, CASE WHEN regexp_matches(service_date, '^\\d\\d/\\d\\d/\\d{{4}}$')
+# Rows whose date is malformed or names no month (the generator's bad dates: 31/13/2024) go
+# with January 2023's, as partner files carry their bad rows; there is no period 2024-13.
+con.execute(f"""CREATE TABLE t AS SELECT *, CASE WHEN regexp_matches(service_date, '^\\d\\d/(0[1-9]|1[0-2])/\\d{{4}}$')
   THEN substr(service_date, 7, 4) || '-' || substr(service_date, 4, 2) ELSE '2023-01' END AS ym
   FROM read_csv('{src}', all_varchar=true, header=true)""")
 for (ym,) in con.execute("SELECT DISTINCT ym FROM t WHERE ym BETWEEN '2023-01' AND '2025-12' ORDER BY 1").fetchall():

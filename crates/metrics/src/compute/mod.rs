@@ -148,7 +148,19 @@ fn window_filter(
     keys: &BTreeSet<PeriodKey>,
     first_month: u32,
 ) -> Expr {
-    let mut any = lit(false);
+    let mut ranges = BTreeMap::new();
+    window_ranges(date_field, grain, keys, first_month, &mut ranges);
+    ranges_filter(ranges)
+}
+
+/// The date ranges of `keys`' periods, added to `into` (per date field).
+fn window_ranges(
+    date_field: &str,
+    grain: Grain,
+    keys: &BTreeSet<PeriodKey>,
+    first_month: u32,
+    into: &mut BTreeMap<String, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>,
+) {
     for k in keys {
         let months = months_of(grain, *k, first_month);
         let (Some(&(y0, m0)), Some(&(y1, m1))) = (months.first(), months.last()) else {
@@ -161,9 +173,31 @@ fn window_filter(
             chrono::NaiveDate::from_ymd_opt(y1, m1 + 1, 1)
         };
         if let (Some(start), Some(end)) = (start, end) {
-            any = any.or(col(date_field)
+            into.entry(date_field.to_owned())
+                .or_default()
+                .push((start, end));
+        }
+    }
+}
+
+/// One filter of the ranges, adjacent and overlapping ones merged: a year recomputed is one
+/// range, not twelve months times every side (an `OR` of dozens of ranges was evaluated row
+/// by row, and read the whole table).
+fn ranges_filter(ranges: BTreeMap<String, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>) -> Expr {
+    let mut any = lit(false);
+    for (field, mut spans) in ranges {
+        spans.sort();
+        let mut merged: Vec<(chrono::NaiveDate, chrono::NaiveDate)> = Vec::new();
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        for (start, end) in merged {
+            any = any.or(col(field.as_str())
                 .gt_eq(lit(start))
-                .and(col(date_field).lt(lit(end))));
+                .and(col(field.as_str()).lt(lit(end))));
         }
     }
     any
@@ -431,7 +465,7 @@ pub fn aggregate_all(
             .collect();
         let mut prep = Prep::new(&rows.all);
         let mut plans = Vec::with_capacity(members.len());
-        let mut wanted = lit(false);
+        let mut ranges = BTreeMap::new();
         for &i in &members {
             let side = &sides[i];
             plans.push(prep.plan(side, first_month, window)?);
@@ -439,10 +473,11 @@ pub fn aggregate_all(
                 let ind = side.indicator;
                 if let Some(date_field) = ind.date_field_of(side.measure) {
                     let keys = affected(ind.grain, w, first_month);
-                    wanted = wanted.or(window_filter(date_field, ind.grain, &keys, first_month));
+                    window_ranges(date_field, ind.grain, &keys, first_month, &mut ranges);
                 }
             }
         }
+        let wanted = ranges_filter(ranges);
         let exprs = std::mem::take(&mut prep.exprs);
         // What each prepared column is for.
         let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
