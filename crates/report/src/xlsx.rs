@@ -144,8 +144,11 @@ fn build(
         {
             put_text(ws, r, c as u16, s)?;
         }
-        ws.write_number_with_format(r, 6, q.rejected_share, &pct)?;
-        put_text(ws, r, 7, &q.main_errors)?;
+        // The share as the report prints it (0.1%), and the problems without their counts:
+        // exact shares and counts together give a submission's rows.
+        let share = (q.rejected_share * 1000.0).round() / 1000.0;
+        ws.write_number_with_format(r, 6, share, &pct)?;
+        put_text(ws, r, 7, &crate::model::problem_codes(&q.main_errors))?;
         put_text(ws, r, 8, &q.timeliness)?;
         put_text(ws, r, 9, &q.volume)?;
         put_text(ws, r, 10, &q.unusual)?;

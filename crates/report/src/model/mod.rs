@@ -507,31 +507,45 @@ impl Content {
 }
 
 /// The quality table's `type-error:6; constraint-error:2` (the results' machine-readable form)
-/// in the report's words: `wrong kind of value ×6; value not allowed ×2`, in Hebrew on the
-/// Hebrew report. A code this build does not know is shown as it is.
+/// in the report's words, most frequent first: `wrong kind of value; value not allowed`, in
+/// Hebrew on the Hebrew report. The counts stay in `quality.csv`, with the data manager: with
+/// the rejected share beside them they give a submission's rows, and rows by partner and month
+/// would give suppressed cells away. A code this build does not know is shown as it is.
 pub(crate) fn problems_in(lang: Lang, main_errors: &str) -> String {
     main_errors
         .split("; ")
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let (code, n) = item.rsplit_once(':').unwrap_or((item, ""));
+            let code = without_count(item);
             match backbone_ingest::ErrorType::ALL
                 .iter()
                 .find(|k| k.code() == code)
             {
-                Some(kind) => {
-                    let title = crate::i18n::error_title(code, lang, kind.title());
-                    if n.is_empty() {
-                        title
-                    } else {
-                        format!("{title} ×{n}")
-                    }
-                }
-                None => item.to_owned(),
+                Some(kind) => crate::i18n::error_title(code, lang, kind.title()),
+                None => code.to_owned(),
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The quality table's `type-error:6; constraint-error:2` without its counts, for the
+/// committee's workbook (see [`problems_in`]).
+pub(crate) fn problem_codes(main_errors: &str) -> String {
+    main_errors
+        .split("; ")
+        .filter(|item| !item.is_empty())
+        .map(without_count)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `constraint-error:25` → `constraint-error`; anything not ending in `:<digits>` as it is.
+fn without_count(item: &str) -> &str {
+    match item.rsplit_once(':') {
+        Some((code, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => code,
+        _ => item,
+    }
 }
 
 #[cfg(test)]

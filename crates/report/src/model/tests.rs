@@ -1,13 +1,18 @@
 #[test]
 fn main_problems_are_words_in_the_reports_language() {
     let raw = "constraint-error:25; type-error:6; new-kind:2";
+    // Without their counts: beside the rejected share they would give a submission's rows.
     assert_eq!(
         super::problems_in(crate::Lang::En, raw),
-        "value not allowed ×25; wrong kind of value ×6; new-kind:2"
+        "value not allowed; wrong kind of value; new-kind"
     );
     assert_eq!(
         super::problems_in(crate::Lang::He, raw),
-        "ערך שאינו מותר ×25; סוג ערך שגוי ×6; new-kind:2"
+        "ערך שאינו מותר; סוג ערך שגוי; new-kind"
+    );
+    assert_eq!(
+        super::problem_codes(raw),
+        "constraint-error; type-error; new-kind"
     );
     assert_eq!(super::problems_in(crate::Lang::He, ""), "");
 }
