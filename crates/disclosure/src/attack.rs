@@ -45,18 +45,33 @@ pub enum AttackError {
     },
 }
 
-/// The bounds of every hidden cell of `component` (cells of the model tied together), given
-/// which cells are hidden.
+/// The relations among the cells of `component` (cells of the model tied together): what
+/// every linear program of the component is built from, found once.
+pub fn relations_of<'m>(model: &'m Model, component: &[usize]) -> Vec<&'m Relation> {
+    let mut inside = vec![false; model.cells.len()];
+    for &c in component {
+        inside[c] = true;
+    }
+    model
+        .relations
+        .iter()
+        .filter(|r| r.cells().next().is_some_and(|c| inside[c]))
+        .collect()
+}
+
+/// The bounds of every hidden cell of `component`, given its `relations` ([`relations_of`])
+/// and which cells are hidden.
 pub fn bounds(
     model: &Model,
     component: &[usize],
+    relations: &[&Relation],
     hidden: &[bool],
 ) -> Result<Vec<Bounds>, AttackError> {
     component
         .iter()
         .copied()
         .filter(|&c| hidden[c])
-        .map(|c| bounds_of(model, component, hidden, c))
+        .map(|c| bounds_of(model, component, relations, hidden, c))
         .collect()
 }
 
@@ -64,22 +79,14 @@ pub fn bounds(
 pub fn bounds_of(
     model: &Model,
     component: &[usize],
+    relations: &[&Relation],
     hidden: &[bool],
     target: usize,
 ) -> Result<Bounds, AttackError> {
-    let mut inside = vec![false; model.cells.len()];
-    for &c in component {
-        inside[c] = true;
-    }
-    let relations: Vec<&Relation> = model
-        .relations
-        .iter()
-        .filter(|r| r.cells().next().is_some_and(|c| inside[c]))
-        .collect();
     let min = OptimizationDirection::Minimize;
     let max = OptimizationDirection::Maximize;
-    let low = solve(model, component, hidden, &relations, target, min)?;
-    let high = solve(model, component, hidden, &relations, target, max)?;
+    let low = solve(model, component, hidden, relations, target, min)?;
+    let high = solve(model, component, hidden, relations, target, max)?;
     Ok(Bounds {
         cell: target,
         // `+ 0.0` makes a negative zero positive (it prints as `-0`).

@@ -94,12 +94,7 @@ pub fn audit(
             if row.suppressed {
                 continue;
             }
-            let v = match col {
-                model::Column::Value => row.value.or(row.numerator),
-                model::Column::Numerator => row.numerator,
-                model::Column::Denominator => row.denominator,
-            };
-            if let Some(v) = v
+            if let Some(v) = col.of(row)
                 && !values.iter().any(|x| (x - v).abs() < 1e-9)
             {
                 values.push(v);
@@ -114,7 +109,8 @@ pub fn audit(
     }
     let hidden: Vec<bool> = model.cells.iter().map(|c| c.value.is_none()).collect();
     for component in model.components() {
-        for b in attack::bounds(&model, &component, &hidden)? {
+        let relations = attack::relations_of(&model, &component);
+        for b in attack::bounds(&model, &component, &relations, &hidden)? {
             let cell = &model.cells[b.cell];
             if b.discloses(cell.threshold) {
                 let mut indicators: Vec<String> = cell
@@ -122,6 +118,7 @@ pub fn audit(
                     .iter()
                     .map(|&(r, _)| rows[r].indicator.clone())
                     .collect();
+                indicators.sort();
                 indicators.dedup();
                 findings.push(Finding::Disclosed {
                     cell: model.describe(b.cell),

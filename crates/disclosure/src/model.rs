@@ -38,6 +38,17 @@ pub enum Column {
     Denominator,
 }
 
+impl Column {
+    /// The number this column of `row` shows (`None` when it shows none).
+    pub fn of(self, row: &ValueRow) -> Option<f64> {
+        match self {
+            Self::Value => row.value.or(row.numerator),
+            Self::Numerator => row.numerator,
+            Self::Denominator => row.denominator,
+        }
+    }
+}
+
 /// What is counted: one side of an indicator.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MeasureKey {
@@ -225,11 +236,9 @@ impl Model {
                 let Some(&m) = measure_of.get(&key) else {
                     continue;
                 };
-                let shown = match (reading, column) {
-                    (Reading::Published, _) if row.suppressed => None,
-                    (_, Column::Value) => row.value.or(row.numerator),
-                    (_, Column::Numerator) => row.numerator,
-                    (_, Column::Denominator) => row.denominator,
+                let shown = match reading {
+                    Reading::Published if row.suppressed => None,
+                    _ => column.of(row),
                 };
                 let next = model.cells.len();
                 let c = *cell_of

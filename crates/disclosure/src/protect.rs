@@ -50,17 +50,26 @@ pub fn protect(
     }
     let primary = hidden.iter().filter(|&&h| h).count();
     let mut solves = 0;
+    // The components and their relations do not change as cells are hidden: found once.
+    let components: Vec<(Vec<usize>, Vec<&Relation>)> = model
+        .components()
+        .into_iter()
+        .map(|c| {
+            let relations = attack::relations_of(&model, &c);
+            (c, relations)
+        })
+        .collect();
     // A row showing a hidden cell is suppressed whole, which hides the other cells it shows
     // where no other row shows them: those are protected in turn, until nothing changes.
     loop {
-        for component in model.components() {
+        for (component, relations) in &components {
             if !component.iter().any(|&c| hidden[c]) {
                 continue;
             }
-            equations(&model, &component, &mut hidden);
+            equations(&model, component, relations, &mut hidden);
             // The attacker, until it finds nothing: each round hides one more cell.
             for _ in 0..=component.len() {
-                let (found, solved) = first_disclosed(&model, &component, &hidden)?;
+                let (found, solved) = first_disclosed(&model, component, relations, &hidden)?;
                 solves += solved;
                 let Some(exposed) = found else { break };
                 match complement(&model, exposed.cell, &hidden) {
@@ -122,10 +131,11 @@ fn rows_hidden(model: &Model, hidden: &[bool], rows: usize) -> Vec<bool> {
 /// Complementary suppression by the equations first (`suppress::suppress` over the
 /// component's relations read as sums: no relation keeps a single hidden cell, and no hidden
 /// cell is determined by all of them together). Cheap, and it leaves the attacker little to do.
-fn equations(model: &Model, component: &[usize], hidden: &mut [bool]) {
-    let local = |c: usize| component.iter().position(|&x| x == c);
-    let groups: Vec<SumGroup> = model
-        .relations
+fn equations(model: &Model, component: &[usize], relations: &[&Relation], hidden: &mut [bool]) {
+    let index: std::collections::HashMap<usize, usize> =
+        component.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let local = |c: usize| index.get(&c).copied();
+    let groups: Vec<SumGroup> = relations
         .iter()
         .filter_map(|r| {
             let (Relation::Sum { total, parts } | Relation::Cover { total, parts }) = r;
@@ -151,11 +161,12 @@ fn equations(model: &Model, component: &[usize], hidden: &mut [bool]) {
 fn first_disclosed(
     model: &Model,
     component: &[usize],
+    relations: &[&Relation],
     hidden: &[bool],
 ) -> Result<(Option<Bounds>, usize), AttackError> {
     let mut solves = 0;
     for &c in component.iter().filter(|&&c| hidden[c]) {
-        let b = attack::bounds_of(model, component, hidden, c)?;
+        let b = attack::bounds_of(model, component, relations, hidden, c)?;
         solves += 2;
         if b.discloses(model.cells[c].threshold) {
             return Ok((Some(b), solves));

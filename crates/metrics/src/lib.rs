@@ -389,19 +389,25 @@ fn compute_window(
     let mut values: BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>> =
         BTreeMap::new();
     let mut suppressed_of: BTreeMap<String, BTreeSet<(PeriodKey, Breakdown)>> = BTreeMap::new();
-    for (_, ind) in &decl.indicators {
-        for r in rows.iter().filter(|r| r.indicator == ind.id) {
-            let Some(p) = compute::parse_period(ind.grain, &r.period) else {
-                continue;
-            };
-            let key = (p, r.breakdown.clone());
-            values
-                .entry(ind.id.clone())
-                .or_default()
-                .insert(key.clone(), r.value);
-            if r.suppressed {
-                suppressed_of.entry(ind.id.clone()).or_default().insert(key);
-            }
+    let by_id: BTreeMap<&str, &Indicator> = decl
+        .indicators
+        .iter()
+        .map(|(_, i)| (i.id.as_str(), i))
+        .collect();
+    for r in &rows {
+        let Some(ind) = by_id.get(r.indicator.as_str()) else {
+            continue;
+        };
+        let Some(p) = compute::parse_period(ind.grain, &r.period) else {
+            continue;
+        };
+        let key = (p, r.breakdown.clone());
+        values
+            .entry(ind.id.clone())
+            .or_default()
+            .insert(key.clone(), r.value);
+        if r.suppressed {
+            suppressed_of.entry(ind.id.clone()).or_default().insert(key);
         }
     }
     for ind in derived {
@@ -433,11 +439,6 @@ fn compute_window(
         values.insert(ind.id.clone(), vals);
     }
     // Coverage and the path, for every row as published.
-    let by_id: BTreeMap<&str, &Indicator> = decl
-        .indicators
-        .iter()
-        .map(|(_, i)| (i.id.as_str(), i))
-        .collect();
     for r in &mut rows {
         let Some(ind) = by_id.get(r.indicator.as_str()) else {
             continue;
