@@ -637,6 +637,88 @@ pub struct Initiative {
     /// The partners' upload service (`backbone serve`).
     #[serde(default)]
     pub portal: Portal,
+    /// How long the store keeps what the current numbers no longer need (`backbone vacuum`).
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How long what the current numbers no longer need is kept (`[retention]` in
+/// `initiative.toml`); `backbone vacuum` applies it. Absent: kept for ever.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Raw partner files (`archive/`, `processed/`), counted from the last time a file was
+    /// received: `"7 years"`.
+    pub raw_files: Option<Span>,
+    /// Data files no longer in the current version (superseded submissions, compacted files),
+    /// counted from when they left it. Reading the store as it was before that (`--as-of`) is
+    /// given up: `"2 years"`.
+    pub superseded_files: Option<Span>,
+}
+
+/// A length of time in whole days or calendar months: `"30 days"`, `"6 weeks"`,
+/// `"18 months"`, `"7 years"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Span {
+    /// Days.
+    Days(u32),
+    /// Calendar months.
+    Months(u32),
+}
+
+impl Span {
+    /// Parses `"<n> days|weeks|months|years"` (singular too).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut words = text.split_whitespace();
+        let n: u32 = words.next()?.parse().ok()?;
+        let unit = words.next()?;
+        if words.next().is_some() {
+            return None;
+        }
+        match unit.trim_end_matches('s') {
+            "day" => Some(Self::Days(n)),
+            "week" => n.checked_mul(7).map(Self::Days),
+            "month" => Some(Self::Months(n)),
+            "year" => n.checked_mul(12).map(Self::Months),
+            _ => None,
+        }
+    }
+
+    /// The moment this long before `now`.
+    pub fn before(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::Days(d) => now - chrono::Duration::days(i64::from(d)),
+            Self::Months(m) => now
+                .checked_sub_months(chrono::Months::new(m))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+        }
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Days(1) => f.write_str("1 day"),
+            Self::Days(d) => write!(f, "{d} days"),
+            Self::Months(m) if m % 12 == 0 && *m >= 12 => match m / 12 {
+                1 => f.write_str("1 year"),
+                y => write!(f, "{y} years"),
+            },
+            Self::Months(1) => f.write_str("1 month"),
+            Self::Months(m) => write!(f, "{m} months"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a length of time: write \"30 days\", \"6 weeks\", \"18 months\" or \"7 years\""
+            ))
+        })
+    }
 }
 
 /// What the upload portal does with a file and what it shows partners (`[portal]` in

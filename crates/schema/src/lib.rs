@@ -32,7 +32,7 @@ use unicode_normalization::UnicodeNormalization;
 pub use error::SchemaError;
 pub use indicator::{
     Band, Direction, Grain, Indicator, Initiative, Kind, Measure, Obligation, Partner, PeriodValue,
-    Population, Portal, Text, formula_ids, indicators_from_toml, load_indicators,
+    Population, Portal, Retention, Span, Text, formula_ids, indicators_from_toml, load_indicators,
 };
 pub use profile::{FieldProfile, Profile};
 pub use table::{

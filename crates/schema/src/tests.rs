@@ -132,3 +132,41 @@ fn header_normalisation_ignores_invisible_marks_and_spacing() {
     assert_eq!(normalise_header("record-id"), "record id");
     assert_eq!(normalise_header("ＡＧＥ"), "age");
 }
+
+#[test]
+fn retention_spans_read_as_written_and_say_what_is_wrong() {
+    use crate::{Initiative, Span};
+    let i = Initiative::from_toml(
+        "name = { he = \"x\", en = \"x\" }\n[retention]\nraw_files = \"7 years\"\nsuperseded_files = \"18 months\"\n",
+        "initiative.toml",
+    )
+    .unwrap();
+    assert_eq!(i.retention.raw_files, Some(Span::Months(84)));
+    assert_eq!(i.retention.superseded_files, Some(Span::Months(18)));
+    assert_eq!(Span::parse("6 weeks"), Some(Span::Days(42)));
+    assert_eq!(Span::parse("1 day"), Some(Span::Days(1)));
+    assert_eq!(Span::parse("seven years"), None);
+    assert_eq!(Span::Months(84).to_string(), "7 years");
+    assert_eq!(Span::Days(30).to_string(), "30 days");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-03-31T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(
+        Span::Months(1).before(now).to_rfc3339(),
+        "2026-02-28T12:00:00+00:00"
+    );
+    let err = Initiative::from_toml(
+        "name = { he = \"x\", en = \"x\" }\n[retention]\nraw_files = \"forever\"\n",
+        "initiative.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("\"forever\" is not a length of time"), "{err}");
+    assert!(err.contains("initiative.toml"), "{err}");
+    assert_eq!(
+        Initiative::from_toml("name = { he = \"x\", en = \"x\" }\n", "i.toml")
+            .unwrap()
+            .retention,
+        crate::Retention::default()
+    );
+}
