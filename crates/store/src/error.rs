@@ -45,6 +45,17 @@ pub enum StoreError {
     /// The version asked for does not exist.
     #[error("table {0} has no version {1}")]
     NoVersion(String, u64),
+    /// The version asked for is no longer kept whole: the initiative's retention removed its
+    /// files.
+    #[error("table {table}: version {version} is no longer kept: {why}")]
+    NotKept {
+        /// The table.
+        table: String,
+        /// The version asked for.
+        version: u64,
+        /// Why, and what can be read instead.
+        why: String,
+    },
     /// A ledger entry in the log could not be read or written.
     #[error("ledger entry: {0}")]
     Ledger(String),

@@ -13,8 +13,10 @@
 //! table for outside readers, and `rejects`, every problem of every rejected row (see
 //! [`ledger`] and [`side_tables`] for how each stays consistent with the data commit).
 
+mod erase;
 mod error;
 mod ledger;
+mod lifecycle;
 mod logdir;
 mod pending;
 mod rejects;
@@ -35,7 +37,9 @@ use sha2::{Digest, Sha256};
 
 use writer::{FileWriter, add_partition_columns, table_schema};
 
+pub use erase::Erased;
 pub use error::StoreError;
+pub use lifecycle::{Compacted, SMALL_FILE, Vacuumed};
 pub use pending::Pending;
 pub use rejects::Reject;
 pub use sweep::Swept;
@@ -98,6 +102,49 @@ pub struct Version {
     pub operation: String,
     /// The submission it recorded, if any.
     pub submission: Option<Submission>,
+    /// The erasure it recorded, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<Erasure>,
+}
+
+/// The commitInfo key that carries an erasure's record.
+pub const ERASURE_KEY: &str = "backbone.erasure";
+
+/// One person's rows erased from a table: what the erasure commit records. It never holds the
+/// identifier or its pseudonym: `tag` is a keyed hash of the pseudonym, so the data manager
+/// can answer "was this person erased?" with the key and the identifier, and nobody can
+/// without both.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// A keyed hash of the person's pseudonym (not the pseudonym).
+    pub tag: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The schema whose table it is.
+    pub schema: String,
+    /// Rows removed from the current version.
+    pub rows: u64,
+    /// The submissions those rows came from.
+    pub submissions: Vec<String>,
+    /// Rows of the `rejects` table removed (problems of the person's rejected rows).
+    pub rejects: u64,
+    /// The raw files that held the person, each rewritten without their rows or removed.
+    pub raw_files: Vec<Redacted>,
+    /// Data files of older versions that hold the person (paths in the table's folder);
+    /// `backbone vacuum` removes them, whatever the retention.
+    pub older_files: Vec<String>,
+}
+
+/// A raw file an erasure changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redacted {
+    /// The file's hash as received (the ledger's).
+    pub sha256: String,
+    /// `rewritten` (the person's rows blanked, every other row where it was) or `removed`
+    /// (a spreadsheet, which backbone does not write back).
+    pub how: String,
+    /// The physical rows blanked.
+    pub rows: Vec<u64>,
 }
 
 /// One Parquet file of a table version.
@@ -316,10 +363,41 @@ impl Store {
         Ok(sha)
     }
 
-    /// The archived bytes of a hash.
+    /// The archived bytes of a hash: the file as received, or its redacted copy
+    /// (`<hash>.redacted`) once an erasure rewrote it.
     pub fn archived(&self, sha256: &str) -> Option<PathBuf> {
         let p = self.archive.join(sha256.get(..2)?).join(sha256);
-        p.is_file().then_some(p)
+        if p.is_file() {
+            return Some(p);
+        }
+        let r = p.with_extension("redacted");
+        r.is_file().then_some(r)
+    }
+
+    /// Replaces an archived file by its redacted bytes (`<hash>.redacted`; the name keeps the
+    /// hash of the file as received, which the ledger names), or removes it (`None`).
+    pub fn redact_archived(&self, sha256: &str, bytes: Option<&[u8]>) -> Result<(), StoreError> {
+        let Some(original) = self.archived(sha256) else {
+            return Ok(());
+        };
+        if let Some(bytes) = bytes {
+            let dir = original.parent().unwrap_or(&self.archive);
+            let tmp = dir.join(format!(
+                ".{}.{}.partial",
+                std::process::id(),
+                ledger::unique()
+            ));
+            std::fs::write(&tmp, bytes).map_err(|e| StoreError::io(&tmp, e))?;
+            backbone_workspace::owner_only(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+            let dest = dir.join(format!("{sha256}.redacted"));
+            std::fs::rename(&tmp, &dest).map_err(|e| StoreError::io(&dest, e))?;
+            if original != dest {
+                std::fs::remove_file(&original).map_err(|e| StoreError::io(&original, e))?;
+            }
+        } else {
+            std::fs::remove_file(&original).map_err(|e| StoreError::io(&original, e))?;
+        }
+        Ok(())
     }
 
     /// A schema's table at its latest version.
@@ -547,6 +625,19 @@ impl Store {
     pub fn read(&self, schema: &str, version: Option<u64>) -> Result<Vec<RecordBatch>, StoreError> {
         self.rt
             .block_on(read_dir(&self.table_dir(schema), schema, version))
+            .map_err(|e| self.kept_or(schema, version, e))
+    }
+
+    /// A version's file not found is a version no longer kept.
+    fn kept_or(&self, table: &str, version: Option<u64>, e: StoreError) -> StoreError {
+        match (version, &e) {
+            (Some(v), StoreError::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                self.not_kept(table, v, Path::new(path))
+            }
+            _ => e,
+        }
     }
 
     /// The Parquet files of a schema's table at a version (the latest when `None`), each with
@@ -581,7 +672,10 @@ impl Store {
                         period: get(PERIOD_COLUMN),
                     }
                 })
-                .collect();
+                .collect::<Vec<DataFile>>();
+            if version.is_some() {
+                self.check_kept(schema, v, out.iter().map(|f| f.path.clone()))?;
+            }
             Ok(Some((v, out)))
         })
     }
@@ -590,6 +684,7 @@ impl Store {
     pub fn read_rejects(&self, version: Option<u64>) -> Result<Vec<RecordBatch>, StoreError> {
         self.rt
             .block_on(read_dir(&self.rejects_dir(), "rejects", version))
+            .map_err(|e| self.kept_or("rejects", version, e))
     }
 
     /// The `submissions` table (the ledger's mirror for outside readers).

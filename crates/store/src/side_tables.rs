@@ -68,6 +68,16 @@ pub(crate) async fn open_or_create(
             deltalake::TableProperty::CheckpointInterval,
             Some(CHECKPOINT_INTERVAL.to_string()),
         );
+    create = match stats_columns(schema, partitions) {
+        Some(columns) => create.with_configuration_property(
+            deltalake::TableProperty::DataSkippingStatsColumns,
+            Some(columns),
+        ),
+        None => create.with_configuration_property(
+            deltalake::TableProperty::DataSkippingNumIndexedCols,
+            Some("0"),
+        ),
+    };
     if keep_history {
         // Time travel must outlive any reproducibility horizon.
         create = create
@@ -89,6 +99,30 @@ pub(crate) async fn open_or_create(
             .map_err(|e| StoreError::delta(name, e)),
         Err(e) => Err(StoreError::delta(name, e)),
     }
+}
+
+/// The columns whose minimum and maximum the log records for each file (Delta's statistics,
+/// for readers that skip files): every column that is not text, and the submission id. Text
+/// is left out because the log is kept for years and cannot be rewritten: a pseudonym (or a
+/// free-text cell a partner misused) that is a file's minimum or maximum would stay in it
+/// after the person's rows are erased or the key is rotated. `None` when no column qualifies.
+pub(crate) fn stats_columns(schema: &SchemaRef, partitions: &[&str]) -> Option<String> {
+    use deltalake::arrow::datatypes::DataType;
+    let columns: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| !partitions.contains(&f.name().as_str()))
+        .filter(|f| {
+            !matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) || f.name() == crate::SUBMISSION_COLUMN
+        })
+        .map(|f| f.name().as_str())
+        // The property is a comma-separated list of (possibly dotted) names.
+        .filter(|n| !n.contains([',', '.', '`']))
+        .collect();
+    (!columns.is_empty()).then(|| columns.join(","))
 }
 
 /// The last version an application transaction recorded on `table`.

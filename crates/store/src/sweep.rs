@@ -115,7 +115,7 @@ async fn referenced_files(dir: &Path, name: &str) -> Result<Option<HashSet<Strin
     Ok(Some(out))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(crate) fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;

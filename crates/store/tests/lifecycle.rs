@@ -1,0 +1,284 @@
+//! The store over years: compaction, vacuum under a retention, raw files past their time,
+//! and no personal value in the log's statistics.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use backbone_store::{Begun, Reject, Store, StoreError, Submission};
+use chrono::{DateTime, Utc};
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+fn rows(ids: &[&str], ages: &[i64]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person", DataType::Utf8, false),
+        Field::new("age", DataType::Int64, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(ids.to_vec())),
+            Arc::new(Int64Array::from(ages.to_vec())),
+        ],
+    )
+    .unwrap()
+}
+
+fn submission(partner: &str, period: &str, sha: &str, accepted: u64, received: &str) -> Submission {
+    Submission {
+        id: format!("{partner}-svc-{period}-{}", &sha[..6]),
+        partner: partner.into(),
+        schema: "svc".into(),
+        period: period.into(),
+        file_name: "f.csv".into(),
+        sha256: sha.into(),
+        received: received.into(),
+        rows_read: accepted + 1,
+        rows_accepted: accepted,
+        rows_rejected: 1,
+        rows_with_warnings: 0,
+        verdict: "accepted_with_problems".into(),
+        supersedes: None,
+        table_version: None,
+    }
+}
+
+/// Commits a submission with one rejected row.
+fn commit(store: &Store, s: Submission, batch: RecordBatch) -> u64 {
+    let Begun::Writing(mut w) = store
+        .begin(&s.schema, &s.partner, &s.period, &s.sha256, &batch.schema())
+        .unwrap()
+    else {
+        panic!("duplicate")
+    };
+    w.write(&s, batch).unwrap();
+    w.reject(
+        &s,
+        Reject {
+            row_number: 9,
+            error_type: "type-error".into(),
+            field: Some("age".into()),
+            cell: Some("forty".into()),
+            message: "not a whole number".into(),
+        },
+    )
+    .unwrap();
+    w.commit(s).unwrap()
+}
+
+fn reject_rows(store: &Store) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .read_rejects(None)
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            let id = b
+                .column(b.schema().index_of("submission_id").unwrap())
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..id.len())
+                .map(move |i| id.value(i).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn log_text(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir.join("_delta_log")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            text.push_str(&std::fs::read_to_string(p).unwrap());
+        }
+    }
+    text
+}
+
+const APRIL: &str = "2024-04-01T00:00:00Z";
+
+#[test]
+fn compaction_merges_small_files_in_one_commit_that_changes_no_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (i, p) in ["P01", "P02", "P03", "P04", "P05", "P06"]
+        .iter()
+        .enumerate()
+    {
+        let sha = format!("{i}aaaaaaa");
+        commit(
+            &store,
+            submission(p, "2024-03", &sha, 1, APRIL),
+            rows(&["x"], &[30]),
+        );
+    }
+    let before = reject_rows(&store);
+    assert_eq!(before.len(), 6);
+    let compactable = store.compactable().unwrap();
+    assert!(
+        compactable.contains(&("rejects".to_owned(), 6)),
+        "{compactable:?}"
+    );
+    // A data partition holds one submission's single file: nothing to merge there.
+    assert!(
+        compactable.contains(&("svc".to_owned(), 0)),
+        "{compactable:?}"
+    );
+    // Below the threshold, nothing happens.
+    assert!(store.optimize(7).unwrap().is_empty());
+    let data_before = store.version("svc").unwrap();
+
+    let ledger_rows = |store: &Store| -> usize {
+        store
+            .read_ledger_table()
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum()
+    };
+    assert_eq!(ledger_rows(&store), 6);
+    let done = store.optimize(2).unwrap();
+    // The rejects (a file per submission) and the ledger's mirror (a file per commit, until
+    // it is written again whole every 20).
+    let tables: Vec<&str> = done.iter().map(|c| c.table.as_str()).collect();
+    assert_eq!(tables, ["rejects", "submissions"], "{done:?}");
+    assert_eq!((done[0].files_before, done[0].files_after), (6, 1));
+    assert_eq!(ledger_rows(&store), 6);
+    assert_eq!(reject_rows(&store), before, "compaction changed rows");
+    assert_eq!(
+        store
+            .compactable()
+            .unwrap()
+            .iter()
+            .map(|c| c.1)
+            .sum::<usize>(),
+        0
+    );
+    assert_eq!(store.version("svc").unwrap(), data_before);
+    // Every action of the compaction's commit says that no data changed.
+    let made = std::fs::read_to_string(
+        dir.path()
+            .join("rejects/_delta_log")
+            .join(format!("{:020}.json", done[0].version)),
+    )
+    .unwrap();
+    assert!(made.contains("\"OPTIMIZE\""), "{made}");
+    assert_eq!(made.matches("\"dataChange\":true").count(), 0, "{made}");
+    assert_eq!(made.matches("\"dataChange\":false").count(), 7, "{made}");
+    // And a checkpoint was written at it.
+    assert!(
+        dir.path()
+            .join("rejects/_delta_log")
+            .join(format!("{:020}.checkpoint.parquet", done[0].version))
+            .exists()
+    );
+    // The rejects of a later submission still land once.
+    commit(
+        &store,
+        submission("P07", "2024-03", "7aaaaaaa", 1, APRIL),
+        rows(&["y"], &[3]),
+    );
+    assert_eq!(reject_rows(&store).len(), 7);
+    assert_eq!(ledger_rows(&store), 7);
+}
+
+#[test]
+fn vacuum_removes_superseded_files_and_an_old_version_says_it_is_no_longer_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let v1 = commit(
+        &store,
+        submission("P01", "2024-03", "aaaaaaaa", 2, APRIL),
+        rows(&["a", "b"], &[1, 2]),
+    );
+    let v2 = commit(
+        &store,
+        submission("P01", "2024-03", "bbbbbbbb", 1, APRIL),
+        rows(&["c"], &[3]),
+    );
+    assert!(store.read("svc", Some(v1)).is_ok());
+
+    let now: DateTime<Utc> = Utc::now() + chrono::Duration::days(40);
+    // A horizon before the supersession: nothing goes.
+    let kept = store
+        .vacuum(
+            Utc::now() - chrono::Duration::days(1),
+            now,
+            "41 days",
+            false,
+        )
+        .unwrap();
+    assert!(kept.iter().all(|v| v.files == 0), "{kept:?}");
+    assert!(store.read("svc", Some(v1)).is_ok());
+
+    let gone = store
+        .vacuum(now - chrono::Duration::days(30), now, "30 days", false)
+        .unwrap();
+    let svc = gone.iter().find(|v| v.table == "svc").unwrap();
+    assert_eq!(svc.files, 1, "{gone:?}");
+    // The current version and the one that superseded are whole.
+    assert_eq!(store.read("svc", None).unwrap()[0].num_rows(), 1);
+    assert!(store.read("svc", Some(v2)).is_ok());
+    // The old one says why it cannot be read, in words.
+    let err = store.read("svc", Some(v1)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotKept { version, .. } if version == v1),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("no longer kept"), "{msg}");
+    assert!(msg.contains("backbone vacuum"), "{msg}");
+    assert!(msg.contains("30 days"), "{msg}");
+    assert!(matches!(
+        store.files("svc", Some(v1)),
+        Err(StoreError::NotKept { .. })
+    ));
+    assert_eq!(store.last_vacuum("svc").unwrap().files, 1);
+}
+
+#[test]
+fn raw_files_past_their_time_leave_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let old = dir.path().join("old.csv");
+    std::fs::write(&old, "person,age\nx,1\n").unwrap();
+    let sha_old = store.archive(&old).unwrap();
+    commit(
+        &store,
+        submission("P01", "2024-03", &sha_old, 1, APRIL),
+        rows(&["x"], &[1]),
+    );
+    let new = dir.path().join("new.csv");
+    std::fs::write(&new, "person,age\ny,2\n").unwrap();
+    let sha_new = store.archive(&new).unwrap();
+    let horizon: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let dry = store.expire_raw(horizon, true).unwrap();
+    assert_eq!(dry.files, 1);
+    assert!(store.archived(&sha_old).is_some());
+    let done = store.expire_raw(horizon, false).unwrap();
+    assert_eq!(done.files, 1);
+    // Received in April 2024: past the horizon. Archived now, in no ledger yet: kept.
+    assert!(store.archived(&sha_old).is_none());
+    assert!(store.archived(&sha_new).is_some());
+}
+
+#[test]
+fn the_log_records_no_text_value_of_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    commit(
+        &store,
+        submission("P01", "2024-03", "aaaaaaaa", 2, APRIL),
+        rows(&["pseudonym-0f3a9c", "pseudonym-ffe021"], &[17, 93]),
+    );
+    let log = log_text(&dir.path().join("tables/svc"));
+    assert!(!log.contains("pseudonym-"), "{log}");
+    // Numbers keep their statistics, for readers that skip files.
+    assert!(
+        log.contains("\\\"age\\\":17") || log.contains("\"age\":17"),
+        "{log}"
+    );
+}
