@@ -38,6 +38,7 @@ mod header;
 pub mod isolate;
 mod output;
 mod pseudonym;
+pub mod redact;
 mod sheet;
 mod text;
 mod validation_report;
