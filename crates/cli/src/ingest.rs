@@ -173,6 +173,14 @@ pub(crate) fn status(
     const NUMERIC: [bool; 9] = [false, false, false, false, true, true, true, false, true];
     let mut rows: Vec<Vec<String>> = vec![HEAD.map(str::to_owned).to_vec()];
     let mut tails = vec![String::new()];
+    let mut erasures = Vec::new();
+    for name in &schemas {
+        for (version, e) in store.erasures(name)? {
+            if as_of.is_none_or(|v| version <= v) {
+                erasures.push((version, e));
+            }
+        }
+    }
     for name in schemas {
         for s in store.submissions(&name, as_of)? {
             rows.push(vec![
@@ -194,6 +202,29 @@ pub(crate) fn status(
     }
     for (line, tail) in crate::table::lines(&rows, &NUMERIC).iter().zip(&tails) {
         println!("{line}{tail}");
+    }
+    if !erasures.is_empty() {
+        println!("\nerasures (a keyed hash of each person; the identifier is kept nowhere):");
+        for (version, e) in &erasures {
+            let pending = e
+                .older_files
+                .iter()
+                .filter(|f| store.root().join("tables").join(&e.schema).join(f).exists())
+                .count();
+            println!(
+                "  {} {} version {version}: {} row(s), {} raw file(s) redacted{}  [{}]",
+                e.at.get(..10).unwrap_or(&e.at),
+                e.schema,
+                e.rows,
+                e.raw_files.len(),
+                if pending > 0 {
+                    format!(", {pending} older file(s) wait for `backbone vacuum`")
+                } else {
+                    String::new()
+                },
+                e.tag.get(..12).unwrap_or(&e.tag)
+            );
+        }
     }
     if as_of.is_none() {
         crate::run::print_missing_and_runs(workspace)?;

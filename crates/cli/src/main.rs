@@ -4,6 +4,7 @@ mod demo;
 mod generate;
 mod ingest;
 mod init;
+mod lifecycle;
 mod metrics;
 mod report;
 mod run;
@@ -129,6 +130,39 @@ enum Command {
         /// Leave files younger than this many minutes (an ingest may be writing them).
         #[arg(long, default_value_t = 60)]
         older_than_minutes: u64,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Merge each table's small files into few (one commit per table that changes no row;
+    /// the nightly run does it when 32 or more have piled up).
+    Optimize {
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Apply the initiative's [retention]: remove data files that left the current version
+    /// longer ago than `superseded_files` (reading the store as it was before then is given
+    /// up), and raw partner files last received longer ago than `raw_files`.
+    Vacuum {
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Erase one person: their rows leave the current version (one commit), the raw files
+    /// that hold them are rewritten without them, older versions' files are left for
+    /// `backbone vacuum`, and the results are computed again. Recorded without the identifier.
+    Erase {
+        /// The schema whose table holds them.
+        #[arg(long)]
+        schema: String,
+        /// Their identifier as partners write it (pseudonymised with the workspace key; never
+        /// kept).
+        #[arg(long)]
+        id: String,
         /// The initiative's workspace.
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
@@ -435,6 +469,13 @@ fn main() -> ExitCode {
             older_than_minutes,
             workspace,
         } => ingest::sweep(&workspace, older_than_minutes),
+        Command::Optimize { workspace } => lifecycle::optimize(&workspace),
+        Command::Vacuum { dry_run, workspace } => lifecycle::vacuum(&workspace, dry_run),
+        Command::Erase {
+            schema,
+            id,
+            workspace,
+        } => lifecycle::erase(&workspace, &schema, &id),
         Command::Check { workspace } => metrics::check(&workspace),
         Command::Audit { report, workspace } => metrics::audit(&workspace, report.as_deref()),
         Command::Metrics {

@@ -51,6 +51,12 @@ pub enum PipelineError {
         /// Why they could not be read.
         source: WorkspaceError,
     },
+    /// A raw file could not be read (an erasure searching it).
+    #[error(transparent)]
+    Read(#[from] backbone_ingest::IngestError),
+    /// An erasure cannot be done as asked.
+    #[error("erase: {0}")]
+    Erase(String),
     /// A secret key the pseudonymiser refuses.
     #[error("{path} is shorter than 16 bytes")]
     ShortKey {

@@ -11,8 +11,11 @@
 //! - [`receipts`]: what a partner reads about each file.
 //! - [`runner`]: the portal's hook.
 //! - [`audit`]: the attacker's check on a published report folder.
+//! - [`erase`]: one person leaves the workspace (`backbone erase`).
+//! - [`retention`]: compaction and the initiative's `[retention]` (`optimize`, `vacuum`).
 
 pub mod audit;
+pub mod erase;
 mod error;
 mod ingest;
 mod night;
@@ -21,6 +24,7 @@ pub mod publish;
 pub mod receipts;
 pub mod reminders;
 pub mod results;
+pub mod retention;
 mod runner;
 
 pub use error::PipelineError;

@@ -101,6 +101,17 @@ pub fn night(layout: &Layout, options: &NightOptions) -> Result<RunSummary, Pipe
         store_changed,
         ..RunSummary::default()
     };
+    if store_changed {
+        // Years of nightly appends leave the side tables in thousands of small files; past a
+        // threshold they are merged (one commit per table that changes no row).
+        let done = crate::retention::optimize(&store, crate::retention::NIGHT_COMPACTION)?;
+        if !done.is_empty() {
+            summary.compacted = crate::retention::compacted_text(&done)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+        }
+    }
     let results_dir = layout.results();
     if !options.dry_run {
         let has_data = !store.schemas()?.is_empty();
@@ -229,6 +240,13 @@ fn move_out(layout: &Layout, partner: &str, file: &Path) -> Result<PathBuf, Pipe
     // A rename keeps the mode the file arrived with (0644 from most uploads and shares); a
     // partner's raw file is readable by the data manager alone.
     backbone_workspace::owner_only(&dest).map_err(|e| PipelineError::io("protecting", &dest, e))?;
+    // Its time is when the night took it (the workspace's clock), not when the partner last
+    // saved it: `[retention] raw_files` counts from here.
+    if let Ok(taken) = chrono::DateTime::parse_from_rfc3339(&clock::now_rfc3339())
+        && let Ok(f) = std::fs::File::options().write(true).open(&dest)
+    {
+        let _ = f.set_modified(std::time::SystemTime::from(taken));
+    }
     Ok(dest)
 }
 
@@ -289,6 +307,9 @@ pub fn summary_text(s: &RunSummary) -> String {
         count("waiting")
     ));
     out.push(format!("  rows stored {rows}, rows rejected {rejected}"));
+    for c in &s.compacted {
+        out.push(format!("  compacted {c}"));
+    }
     for f in s
         .files
         .iter()

@@ -531,6 +531,9 @@ pub struct RunSummary {
     pub report: Option<String>,
     /// Reminders written.
     pub reminders: usize,
+    /// Tables whose small files the night compacted (`backbone optimize`), one line each.
+    #[serde(default)]
+    pub compacted: Vec<String>,
 }
 
 impl RunSummary {

@@ -7,6 +7,7 @@ mod audit;
 mod common;
 mod crash;
 mod demo;
+mod erase;
 mod hostile;
 mod metrics;
 mod recompute;

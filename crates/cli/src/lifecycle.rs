@@ -1,0 +1,28 @@
+//! `backbone optimize` and `backbone vacuum`: the store's life cycle (the pipeline crate's
+//! `retention` does the work).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use backbone_pipeline::retention;
+use backbone_workspace::Layout;
+
+pub(crate) fn optimize(workspace: &Path) -> Result<ExitCode> {
+    let store = backbone_pipeline::open_store(&Layout::new(workspace))?;
+    let done = retention::optimize(&store, 2)?;
+    println!("{}", retention::compacted_text(&done));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn vacuum(workspace: &Path, dry_run: bool) -> Result<ExitCode> {
+    let done = retention::vacuum(&Layout::new(workspace), dry_run)?;
+    println!("{}", done.text());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn erase(workspace: &Path, schema: &str, id: &str) -> Result<ExitCode> {
+    let done = backbone_pipeline::erase::erase(&Layout::new(workspace), schema, id)?;
+    println!("{}", backbone_pipeline::erase::erased_text(&done));
+    Ok(ExitCode::SUCCESS)
+}
