@@ -26,3 +26,9 @@ pub(crate) fn erase(workspace: &Path, schema: &str, id: &str) -> Result<ExitCode
     println!("{}", backbone_pipeline::erase::erased_text(&done));
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) fn rekey(workspace: &Path) -> Result<ExitCode> {
+    let done = backbone_pipeline::rekey::rekey(&Layout::new(workspace))?;
+    println!("{}", backbone_pipeline::rekey::rekey_text(&done));
+    Ok(ExitCode::SUCCESS)
+}

@@ -167,6 +167,14 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Rotate the pseudonym key (when it may have leaked): every pseudonym in the store is
+    /// rewritten under a new key, one commit per table; a person keeps one pseudonym across
+    /// the years, and the old key alone finds nobody.
+    Rekey {
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Check the indicator and initiative declarations against the schemas.
     Check {
         /// The initiative's workspace (data-schemas/, pipelines/).
@@ -476,6 +484,7 @@ fn main() -> ExitCode {
             id,
             workspace,
         } => lifecycle::erase(&workspace, &schema, &id),
+        Command::Rekey { workspace } => lifecycle::rekey(&workspace),
         Command::Check { workspace } => metrics::check(&workspace),
         Command::Audit { report, workspace } => metrics::audit(&workspace, report.as_deref()),
         Command::Metrics {

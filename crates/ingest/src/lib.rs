@@ -56,7 +56,7 @@ pub use cell::{Cell, column_letters};
 pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
 pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
-pub use pseudonym::Pseudonymiser;
+pub use pseudonym::{Pseudonymiser, ROTATION_KEY_BYTES, Rotation};
 pub use validation_report::{
     ErrorType, Group, Issue, SourceInfo, Stats, ValidationReport, Verdict,
 };

@@ -4,10 +4,67 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// HMAC-SHA256 with the initiative's secret key.
+/// HMAC-SHA256 with the initiative's secret key, then once more with each rotation's key
+/// (`backbone rekey`), over the previous pseudonym.
+///
+/// After a rotation the pseudonym of an identifier is `HMAC(k₂, HMAC(k₁, id))`: the store's
+/// pseudonyms were rewritten that way (no identifier needed), new files are pseudonymised
+/// the same way, so a person keeps one pseudonym across the years, and a leaked copy of `k₁`
+/// alone no longer finds anybody in the store.
 #[derive(Clone)]
 pub struct Pseudonymiser {
     mac: Hmac<Sha256>,
+    rotations: Vec<Rotation>,
+}
+
+/// One rotation of the key: a pseudonym in, the rotated pseudonym out.
+#[derive(Clone)]
+pub struct Rotation {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rotation(<secret>)")
+    }
+}
+
+/// The length of a rotation's key in the rotations file.
+pub const ROTATION_KEY_BYTES: usize = 32;
+
+impl Rotation {
+    /// A rotation keyed with `key` (at least 16 bytes).
+    pub fn new(key: &[u8]) -> Option<Self> {
+        if key.len() < 16 {
+            return None;
+        }
+        Hmac::<Sha256>::new_from_slice(key)
+            .ok()
+            .map(|mac| Self { mac })
+    }
+
+    /// The rotated pseudonym (32 hex digits) of a pseudonym's 32 hex digits.
+    pub fn apply(&self, pseudonym: &[u8]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(pseudonym);
+        hex32(&mac.finalize().into_bytes())
+    }
+
+    /// [`Self::apply`] as text.
+    pub fn apply_str(&self, pseudonym: &str) -> String {
+        let hex = self.apply(pseudonym.as_bytes());
+        std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+    }
+}
+
+fn hex32(digest: &[u8]) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, b) in digest.iter().take(16).enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    }
+    out
 }
 
 impl std::fmt::Debug for Pseudonymiser {
@@ -22,9 +79,28 @@ impl Pseudonymiser {
         if secret.len() < 16 {
             return None;
         }
-        Hmac::<Sha256>::new_from_slice(secret)
-            .ok()
-            .map(|mac| Self { mac })
+        Hmac::<Sha256>::new_from_slice(secret).ok().map(|mac| Self {
+            mac,
+            rotations: Vec::new(),
+        })
+    }
+
+    /// The pseudonymiser after the rotations whose keys `rotations` holds, one
+    /// [`ROTATION_KEY_BYTES`] block each, oldest first (`None` when that file is malformed).
+    pub fn with_rotations(secret: &[u8], rotations: &[u8]) -> Option<Self> {
+        let mut p = Self::new(secret)?;
+        if !rotations.len().is_multiple_of(ROTATION_KEY_BYTES) {
+            return None;
+        }
+        for key in rotations.chunks(ROTATION_KEY_BYTES) {
+            p.rotations.push(Rotation::new(key)?);
+        }
+        Some(p)
+    }
+
+    /// How many rotations it applies.
+    pub fn rotations(&self) -> usize {
+        self.rotations.len()
     }
 
     /// The pseudonym of a value: 32 hex digits (128 bits of the HMAC).
@@ -63,12 +139,9 @@ impl Pseudonymiser {
                 .collect();
             mac.update(strip_zeros(norm.as_bytes()));
         }
-        let digest = mac.finalize().into_bytes();
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 32];
-        for (i, b) in digest.iter().take(16).enumerate() {
-            out[2 * i] = DIGITS[usize::from(b >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        let mut out = hex32(&mac.finalize().into_bytes());
+        for r in &self.rotations {
+            out = r.apply(&out);
         }
         out
     }
@@ -119,6 +192,24 @@ mod tests {
         // Longer than the fast path's buffer: the Unicode path, same rules.
         let long = format!("{}12345678", "0".repeat(80));
         assert_eq!(p.pseudonym(&long), "45bc04148c9b131789068437c70bc908");
+    }
+
+    #[test]
+    fn a_rotation_maps_old_pseudonyms_to_what_the_rotated_key_gives_new_files() {
+        let key = b"0123456789abcdef0123";
+        let rot = [7u8; 32];
+        let before = Pseudonymiser::new(key).unwrap();
+        let after = Pseudonymiser::with_rotations(key, &rot).unwrap();
+        let rotation = Rotation::new(&rot).unwrap();
+        for id in ["012345678", "ab 12", "x"] {
+            assert_eq!(
+                rotation.apply_str(&before.pseudonym(id)),
+                after.pseudonym(id)
+            );
+            assert_ne!(before.pseudonym(id), after.pseudonym(id));
+        }
+        assert_eq!(after.rotations(), 1);
+        assert!(Pseudonymiser::with_rotations(key, &[1u8; 31]).is_none());
     }
 
     proptest::proptest! {

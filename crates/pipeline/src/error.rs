@@ -58,7 +58,9 @@ pub enum PipelineError {
     #[error("erase: {0}")]
     Erase(String),
     /// A secret key the pseudonymiser refuses.
-    #[error("{path} is shorter than 16 bytes")]
+    #[error(
+        "{path} is shorter than 16 bytes, or .backbone/rotations.key is not whole 32-byte keys"
+    )]
     ShortKey {
         /// The key file.
         path: String,

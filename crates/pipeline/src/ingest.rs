@@ -114,8 +114,11 @@ pub fn open_store(layout: &Layout) -> Result<Store, PipelineError> {
 
 /// The workspace's pseudonymiser.
 pub fn pseudonymiser(layout: &Layout) -> Result<Pseudonymiser, PipelineError> {
-    Pseudonymiser::new(&secret_key(layout)?).ok_or_else(|| PipelineError::ShortKey {
-        path: layout.secret_key().display().to_string(),
+    let rotations = backbone_workspace::rotation_keys(layout)?;
+    Pseudonymiser::with_rotations(&secret_key(layout)?, &rotations).ok_or_else(|| {
+        PipelineError::ShortKey {
+            path: layout.secret_key().display().to_string(),
+        }
     })
 }
 

@@ -12,6 +12,7 @@
 //! - [`runner`]: the portal's hook.
 //! - [`audit`]: the attacker's check on a published report folder.
 //! - [`erase`]: one person leaves the workspace (`backbone erase`).
+//! - [`rekey`]: every pseudonym rewritten under a new key (`backbone rekey`).
 //! - [`retention`]: compaction and the initiative's `[retention]` (`optimize`, `vacuum`).
 
 pub mod audit;
@@ -22,6 +23,7 @@ mod night;
 mod plan;
 pub mod publish;
 pub mod receipts;
+pub mod rekey;
 pub mod reminders;
 pub mod results;
 pub mod retention;

@@ -208,9 +208,99 @@ impl Store {
             .collect())
     }
 
-    /// Removes the data files of older versions that erasures named and that are still
-    /// there, whatever the retention; records it in `store/retention.jsonl` (so reading such a
-    /// version says why it is gone). Returns what each table lost.
+    /// Rewrites every pseudonym of `schema`'s table (its personal-data `columns`) through
+    /// `rotate`, in one commit that records `record` (completed with rows and the older files
+    /// that keep the old pseudonyms). Nothing is done, and `None` returned, when this table was
+    /// already rewritten under the same key (a rotation resumed after a crash).
+    pub fn rekey(
+        &self,
+        schema: &str,
+        columns: &[String],
+        rotate: &dyn Fn(&str) -> String,
+        mut record: crate::Rekeyed,
+    ) -> Result<Option<u64>, StoreError> {
+        let done = self
+            .history(schema, None)?
+            .iter()
+            .any(|v| v.rekey.as_ref().is_some_and(|r| r.key == record.key));
+        if done {
+            return Ok(None);
+        }
+        let dir = self.table_dir(schema);
+        self.rt.block_on(async {
+            for _ in 0..MAX_ATTEMPTS {
+                let Some(mut table) = load_dir(&dir, schema, None).await? else {
+                    return Ok(None);
+                };
+                let mut adds = Vec::new();
+                let mut actions = Vec::new();
+                let mut older = Vec::new();
+                let mut current = HashSet::new();
+                let mut rows = 0u64;
+                for f in active(&table, schema).await? {
+                    let path = dir.join(f.path().as_ref());
+                    current.insert(path.clone());
+                    older.push(relative(&dir, &path));
+                    let partition = partition_of(&table, schema, &f)?;
+                    let written = rewrite(&table, schema, &partition, &[path], |b| {
+                        rows += b.num_rows() as u64;
+                        rotated(&b, columns, rotate).map(Some)
+                    })
+                    .await?;
+                    actions.extend(written.iter().cloned().map(Action::Add));
+                    adds.extend(written);
+                    actions.push(Action::Remove(f.remove_action(true)));
+                }
+                let mut all = Vec::new();
+                crate::sweep::walk(&dir, &mut all).map_err(|e| StoreError::io(&dir, e))?;
+                for p in all {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    let in_log = p
+                        .strip_prefix(&dir)
+                        .is_ok_and(|rel| rel.starts_with("_delta_log"));
+                    // Not the files this rotation just wrote.
+                    let written = adds
+                        .iter()
+                        .any(|a: &deltalake::kernel::Add| dir.join(&a.path) == p);
+                    if !in_log && name.ends_with(".parquet") && !current.contains(&p) && !written {
+                        older.push(relative(&dir, &p));
+                    }
+                }
+                older.sort();
+                record.rows = rows;
+                record.older_files = older;
+                let entry =
+                    serde_json::to_value(&record).map_err(|e| StoreError::Ledger(e.to_string()))?;
+                let operation = DeltaOperation::Update {
+                    predicate: Some(format!("rekey {}", record.key)),
+                };
+                match commit(
+                    &mut table,
+                    schema,
+                    actions,
+                    operation,
+                    Some((crate::REKEY_KEY.to_owned(), entry)),
+                )
+                .await?
+                {
+                    Some(version) => {
+                        self.tables.forget(&dir);
+                        return Ok(Some(version));
+                    }
+                    None => {
+                        for a in &adds {
+                            let _ = std::fs::remove_file(dir.join(&a.path));
+                        }
+                    }
+                }
+            }
+            Err(StoreError::Busy(schema.to_owned()))
+        })
+    }
+
+    /// Removes the data files of older versions that erasures and key rotations named and
+    /// that are still there, whatever the retention; records it in `store/retention.jsonl`
+    /// (so reading such a version says why it is gone). Returns what each table lost.
     pub fn vacuum_erasures(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -221,25 +311,30 @@ impl Store {
             let dir = self.table_dir(&schema);
             let mut n = 0;
             let mut last = None;
-            for (version, e) in self.erasures(&schema)? {
-                for f in &e.older_files {
+            for v in self.history(&schema, None)? {
+                let (files, why) = match (&v.erasure, &v.rekey) {
+                    (Some(e), _) => (&e.older_files, "a person's rows were erased"),
+                    (None, Some(r)) => (&r.older_files, "the pseudonym key was rotated"),
+                    (None, None) => continue,
+                };
+                for f in files {
                     let p = dir.join(f);
                     if p.exists() {
                         if !dry_run {
                             std::fs::remove_file(&p).map_err(|e| StoreError::io(&p, e))?;
                         }
                         n += 1;
-                        last = Some(version);
+                        last = Some((v.version, why));
                     }
                 }
             }
-            if let Some(version) = last {
+            if let Some((version, why)) = last {
                 self.tables.forget(&dir);
                 out.push(crate::Vacuumed {
                     table: schema,
                     at: now.to_rfc3339(),
                     horizon: String::new(),
-                    reason: format!("a person's rows were erased at version {version}"),
+                    reason: format!("{why} at version {version}"),
                     files: n,
                     oldest_kept: version,
                 });
@@ -250,6 +345,25 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A batch with its personal-data columns' values rotated.
+fn rotated(
+    b: &RecordBatch,
+    columns: &[String],
+    rotate: &dyn Fn(&str) -> String,
+) -> Result<RecordBatch, StoreError> {
+    let schema = b.schema();
+    let mut arrays = b.columns().to_vec();
+    for c in columns {
+        let Ok(i) = schema.index_of(c) else { continue };
+        let Some(col) = arrays[i].as_any().downcast_ref::<StringArray>() else {
+            continue;
+        };
+        let new: StringArray = col.iter().map(|v| v.map(rotate)).collect();
+        arrays[i] = std::sync::Arc::new(new);
+    }
+    RecordBatch::try_new(schema, arrays).map_err(|e| StoreError::Ledger(format!("rekeying: {e}")))
 }
 
 fn relative(dir: &Path, p: &Path) -> String {

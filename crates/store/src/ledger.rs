@@ -24,7 +24,7 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::Action;
 use serde::{Deserialize, Serialize};
 
-use crate::{ERASURE_KEY, LEDGER_KEY, StoreError, Submission, Version};
+use crate::{ERASURE_KEY, LEDGER_KEY, REKEY_KEY, StoreError, Submission, Version};
 
 /// The cache file: a first line naming the table, then one line per version. Lines are only
 /// ever appended (two writers may append the same versions; readers keep the first of each).
@@ -304,6 +304,7 @@ async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Versio
         operation: String::new(),
         submission: None,
         erasure: None,
+        rekey: None,
     };
     for action in actions {
         if let Action::CommitInfo(info) = action {
@@ -318,6 +319,12 @@ async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Versio
                     .map_err(|e| StoreError::Ledger(format!("table {schema} version {v}: {e}")))?;
                 s.table_version = Some(v);
                 out.submission = Some(s);
+            }
+            if let Some(entry) = info.info.get(REKEY_KEY) {
+                out.rekey =
+                    Some(serde_json::from_value(entry.clone()).map_err(|e| {
+                        StoreError::Ledger(format!("table {schema} version {v}: {e}"))
+                    })?);
             }
             if let Some(entry) = info.info.get(ERASURE_KEY) {
                 out.erasure =

@@ -105,6 +105,26 @@ pub struct Version {
     /// The erasure it recorded, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erasure: Option<Erasure>,
+    /// The key rotation it recorded, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey: Option<Rekeyed>,
+}
+
+/// The commitInfo key that carries a key rotation's record.
+pub const REKEY_KEY: &str = "backbone.rekey";
+
+/// Every pseudonym of a table rewritten under a rotated key (`backbone rekey`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rekeyed {
+    /// A fingerprint of the new key (a hash of it: it says which rotation, and nothing of
+    /// the key).
+    pub key: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Rows rewritten.
+    pub rows: u64,
+    /// Data files of older versions, with the old pseudonyms; `backbone vacuum` removes them.
+    pub older_files: Vec<String>,
 }
 
 /// The commitInfo key that carries an erasure's record.

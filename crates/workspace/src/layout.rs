@@ -141,6 +141,12 @@ impl Layout {
         self.private().join("secret.key")
     }
 
+    /// `.backbone/rotations.key`: the keys of the pseudonym key's rotations (`backbone
+    /// rekey`), 32 bytes each, oldest first.
+    pub fn rotation_keys(&self) -> PathBuf {
+        self.private().join("rotations.key")
+    }
+
     /// `.backbone/run.lock`.
     pub fn run_lock(&self) -> PathBuf {
         self.private().join("run.lock")

@@ -7,7 +7,7 @@
 //! - [`place`]: the one placement rule (a partner's file → its table and period, or a
 //!   [`Refusal`] in the partner's words), used by `ingest`, `run` and the portal alike.
 //! - [`clock`]: now, or the set clock (`BACKBONE_CLOCK`).
-//! - [`secret_key`]: the pseudonymisation key.
+//! - [`secret_key`], [`rotation_keys`]: the pseudonymisation key and its rotations.
 //! - [`RunLock`]: one night at a time, on an OS file lock, with a typed "a run is in
 //!   progress" error.
 //! - [`tables`]: the shared files' rows (results, completeness, quality, run summaries),
@@ -29,4 +29,4 @@ pub use layout::Layout;
 pub use lock::RunLock;
 pub use period::{Period, adverb, sort_labels};
 pub use placement::{Placement, Refusal, Request, is_partner_id, place};
-pub use secret::{owner_only, secret_key, write_private};
+pub use secret::{owner_only, rotation_keys, secret_key, write_private};

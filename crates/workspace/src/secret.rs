@@ -34,6 +34,17 @@ pub fn secret_key(layout: &Layout) -> Result<Vec<u8>, WorkspaceError> {
     std::fs::read(&path).map_err(|e| WorkspaceError::io(&path, e))
 }
 
+/// The keys of the pseudonym key's rotations (`.backbone/rotations.key`), oldest first; empty
+/// when the key was never rotated.
+pub fn rotation_keys(layout: &Layout) -> Result<Vec<u8>, WorkspaceError> {
+    let path = layout.rotation_keys();
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(WorkspaceError::io(&path, e)),
+    }
+}
+
 /// Makes an existing file readable and writable by its owner only (a copy or a rename keeps
 /// the mode a file arrived with; raw partner files are the data manager's alone).
 #[cfg(unix)]

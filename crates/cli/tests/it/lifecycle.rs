@@ -1,5 +1,5 @@
-//! `backbone erase` and `backbone vacuum` end to end: a person planted across three partners
-//! and two resubmissions leaves every byte of the workspace, and everyone else stays.
+//! The store's life cycle end to end: `backbone erase` and `vacuum` (a person planted across three partners
+//! and two resubmissions leaves every byte of the workspace, and everyone else stays), `rekey`.
 
 use std::path::{Path, PathBuf};
 
@@ -223,4 +223,85 @@ fn an_erased_person_is_in_no_byte_of_the_workspace_and_everyone_else_stays() {
     // The results were computed again, and everything still runs.
     let o = backbone_at(p, &["metrics"], "2024-03-09T08:00:00Z");
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `indicators.csv` without its `store_version` column (which names the versions read).
+fn values(ws: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = head.iter().position(|h| *h == "store_version").unwrap();
+    lines
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, c)| c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn a_rotated_key_rewrites_every_pseudonym_keeps_every_number_and_the_old_key_finds_nobody() {
+    let ws = example_workspace();
+    let p = ws.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+    let s1 = file(f, "shelter-2024-01.csv", "S24", 30, &[("S24-9001", "34")]);
+    ingest(p, &s1, "shelter", "2024-01", "2024-02-03T08:00:00Z");
+    let w1 = file(f, "welfare-2024-01.csv", "W24", 25, &[("W24-9001", "34")]);
+    ingest(p, &w1, "welfare", "2024-01", "2024-02-04T08:00:00Z");
+    let o = backbone_at(p, &["metrics"], "2024-02-05T08:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let before = values(p);
+    let old = pseudonym_of(p, "S24-9001");
+    assert_eq!(pseudonym_of(p, "W24-9001"), old);
+    let other_old = pseudonym_of(p, "S24-0001");
+
+    let o = backbone_at(p, &["rekey"], "2024-02-06T08:00:00Z");
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("service_records: 57 row(s) re-pseudonymised"),
+        "{said}"
+    );
+    assert!(said.contains("rotated 1 time(s)"), "{said}");
+    assert!(p.join(".backbone/rotations.key").exists());
+    assert!(!p.join(".backbone/rotations.key.next").exists());
+
+    // Every pseudonym changed; the person is still one person.
+    let new = pseudonym_of(p, "S24-9001");
+    assert_ne!(new, old);
+    assert_eq!(pseudonym_of(p, "W24-9001"), new);
+    assert_ne!(pseudonym_of(p, "S24-0001"), other_old);
+    // Every number is the same, computed from scratch.
+    let o = backbone_at(p, &["metrics", "--full"], "2024-02-06T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(values(p), before);
+
+    // A file ingested after the rotation gives the person the same pseudonym as before it.
+    let c1 = file(f, "clinic-2024-02.csv", "C24", 20, &[("C24-9001", "34")]);
+    ingest(p, &c1, "clinic", "2024-02", "2024-03-05T08:00:00Z");
+    assert_eq!(pseudonym_of(p, "C24-9001"), new);
+
+    // Once vacuumed, the old pseudonyms (all the leaked key can compute) are nowhere.
+    let o = backbone_at(p, &["vacuum"], "2024-03-06T08:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        holding(&p.join("store"), old.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(
+        holding(&p.join("store"), other_old.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert!(!holding(&p.join("store"), new.as_bytes()).is_empty());
+
+    // Run again, it rotates again.
+    let o = backbone_at(p, &["rekey"], "2024-03-07T08:00:00Z");
+    assert!(text(&o).contains("rotated 2 time(s)"), "{}", text(&o));
+    assert_ne!(pseudonym_of(p, "C24-9001"), new);
+    assert_eq!(pseudonym_of(p, "C24-9001"), pseudonym_of(p, "S24-9001"));
 }
