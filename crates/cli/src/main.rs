@@ -209,6 +209,23 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Print SQL that computes every indicator's cells (or one's) from the store's Delta
+    /// tables, for DuckDB or Spark: the same numbers before disclosure control, with the
+    /// cells below the threshold marked.
+    Sql {
+        /// Only this indicator (and the inputs a derived one needs).
+        indicator: Option<String>,
+        /// The engine.
+        #[arg(long, value_enum, default_value = "duckdb")]
+        dialect: SqlDialect,
+        /// Where the store is for that engine (`abfss://…/store`, `s3://…/store`, `/dbfs/…`);
+        /// default: this workspace's store/ folder.
+        #[arg(long)]
+        store: Option<String>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// List the submissions (partner, file, received, rows used) behind one indicator value.
     Explain {
         /// The indicator id.
@@ -288,6 +305,15 @@ enum Command {
         #[arg(default_value = "backbone-demo")]
         dir: PathBuf,
     },
+}
+
+/// The engines `backbone sql` writes for.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum SqlDialect {
+    /// DuckDB with its delta extension.
+    Duckdb,
+    /// Spark SQL with Delta Lake (Databricks, spark-sql).
+    Spark,
 }
 
 #[derive(Subcommand, Debug)]
@@ -493,6 +519,20 @@ fn main() -> ExitCode {
             out,
             workspace,
         } => metrics::metrics(&workspace, as_of.as_deref(), out.as_deref(), full),
+        Command::Sql {
+            indicator,
+            dialect,
+            store,
+            workspace,
+        } => metrics::sql(
+            &workspace,
+            indicator.as_deref(),
+            match dialect {
+                SqlDialect::Duckdb => backbone_metrics::sql::Dialect::DuckDb,
+                SqlDialect::Spark => backbone_metrics::sql::Dialect::Spark,
+            },
+            store.as_deref(),
+        ),
         Command::Explain {
             indicator,
             period,

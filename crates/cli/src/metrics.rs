@@ -122,3 +122,23 @@ pub(crate) fn explain(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `backbone sql`: the indicators as SQL for DuckDB or Spark over the store's Delta tables.
+pub(crate) fn sql(
+    workspace: &Path,
+    indicator: Option<&str>,
+    dialect: backbone_metrics::sql::Dialect,
+    store: Option<&str>,
+) -> Result<ExitCode> {
+    let layout = Layout::new(workspace);
+    let decl = Declarations::load(&layout)?;
+    let root = match store {
+        Some(s) => s.trim_end_matches('/').to_owned(),
+        None => std::path::absolute(layout.store())?.display().to_string(),
+    };
+    let text = backbone_metrics::sql::sql(&decl, indicator, dialect, &|schema| {
+        format!("{root}/tables/{schema}")
+    })?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

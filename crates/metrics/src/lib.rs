@@ -17,6 +17,7 @@ mod error;
 mod explain;
 mod incremental;
 mod output;
+pub mod sql;
 pub mod status;
 pub use backbone_disclosure::suppress;
 

@@ -105,6 +105,9 @@ fn demo_runs_a_year_and_ends_with_a_report() {
     // What the committee receives gives no suppressed count away.
     crate::audit::demo_report_gives_nothing_away(&ws);
 
+    // DuckDB, running `backbone sql` through its Delta reader, finds every published value.
+    crate::sql::duckdb_agrees_with_metrics(&ws);
+
     // The nightly run on the finished year has nothing to do.
     let again = Command::new(env!("CARGO_BIN_EXE_backbone"))
         .args(["run", "--workspace"])

@@ -14,5 +14,6 @@ mod recompute;
 mod run;
 mod serve;
 mod snapshots;
+mod sql;
 mod store;
 mod validate;
