@@ -82,8 +82,10 @@ pub fn compute_since(
         new_files.insert(t.clone(), new.difference(&old).cloned().collect::<Vec<_>>());
     }
     // Disclosure control ties the periods of a reporting year together (a quarter's cells and
-    // its months', a year's and its quarters'): a changed month recomputes its whole year, so
-    // the stage sees every cell it decides with.
+    // its months', a year's and its quarters'): the stage decides the whole year of a changed
+    // month again. The changed periods are computed from rows; the year's other periods come
+    // from the values the stage received last time (`basis.json`), or, without them (results
+    // written before they were kept), from rows too.
     let changed = window.clone();
     let fm = decl.initiative.first_month;
     let years: BTreeSet<backbone_workspace::Period> = window
@@ -93,8 +95,56 @@ pub fn compute_since(
         })
         .collect();
     window.extend(years.into_iter().flat_map(|year| year.months(fm)));
+    let stored = output::read_cells(dir);
+    let grain_of: BTreeMap<&str, backbone_schema::Grain> = decl
+        .indicators
+        .iter()
+        .map(|(_, i)| (i.id.as_str(), i.grain))
+        .collect();
+    // The year's cells not recomputed: stored, in a year the window touches, in a period
+    // without a changed month. Derived values are computed again from the published ones.
+    let (rows_window, prior) = match &stored {
+        Some(cells) => {
+            let prior: Vec<output::Cell> = cells
+                .iter()
+                .filter(|c| {
+                    let Some(&grain) = grain_of.get(c.indicator.as_str()) else {
+                        return false;
+                    };
+                    let Some(key) = compute::parse_period(grain, &c.period) else {
+                        return false;
+                    };
+                    compute::affected(grain, &window, fm).contains(&key)
+                        && !compute::affected(grain, &changed, fm).contains(&key)
+                        && decl
+                            .indicators
+                            .iter()
+                            .any(|(_, i)| i.id == c.indicator && i.kind != Kind::Derived)
+                })
+                .cloned()
+                .collect();
+            (changed.clone(), prior)
+        }
+        None => (window.clone(), Vec::new()),
+    };
     let known = output::read_means(dir).map(|means| KnownMeans { means, new_files });
-    let mut results = compute_window(store, decl, &current, Some(&window), known)?;
+    let mut results = compute_window(store, decl, &current, Some(&rows_window), known, &prior)?;
+    // The cells kept for next time: the stored ones outside the recomputed years, and the
+    // years' as the stage just received them.
+    if let Some(cells) = stored {
+        let mut all: Vec<output::Cell> = cells
+            .into_iter()
+            .filter(|c| {
+                let Some(&grain) = grain_of.get(c.indicator.as_str()) else {
+                    return false;
+                };
+                compute::parse_period(grain, &c.period)
+                    .is_some_and(|key| !compute::affected(grain, &window, fm).contains(&key))
+            })
+            .collect();
+        all.append(&mut results.cells);
+        results.cells = all;
+    }
     let mut recomputed = 0usize;
     let mut kept = 0usize;
     let mut rows = std::mem::take(&mut results.rows);

@@ -35,7 +35,9 @@ pub use explain::{Lineage, explain};
 pub use incremental::compute_since;
 
 use assemble::*;
-pub use output::{Published, read_basis, read_previous, read_results, write_all, write_changes};
+pub use output::{
+    Cell, Published, read_basis, read_cells, read_previous, read_results, write_all, write_changes,
+};
 
 use compute::{Breakdown, Cells, PeriodKey};
 
@@ -155,6 +157,10 @@ pub struct Results {
     /// Each submission's mean of each numeric field (what `unusual` compares): kept with the
     /// results, so that an incremental computation reads only new submissions' rows for them.
     pub means: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Every value as the disclosure stage received it (true counts): kept with the results
+    /// (`basis.json`), so that an incremental computation recomputes only the changed periods
+    /// from rows and gives the stage the rest of their years from here.
+    pub cells: Vec<output::Cell>,
 }
 
 /// Means of submissions already known, and the files whose submissions are not: what an
@@ -265,17 +271,20 @@ fn needed(decl: &Declarations) -> BTreeSet<String> {
 
 /// Computes every indicator, completeness and quality from one store version.
 pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Results, MetricsError> {
-    compute_window(store, decl, as_of, None, None)
+    compute_window(store, decl, as_of, None, None, &[])
 }
 
 /// As [`compute`]; with a window, only the indicator periods holding one of its months are
-/// computed (completeness and quality are always whole).
+/// computed (completeness and quality are always whole). `prior`: values of other periods,
+/// as the disclosure stage received them before, given to it again with the new ones (the
+/// rest of the years the window touches).
 fn compute_window(
     store: &Store,
     decl: &Declarations,
     as_of: &AsOf,
     window: Option<&compute::Window>,
     known: Option<KnownMeans>,
+    prior: &[output::Cell],
 ) -> Result<Results, MetricsError> {
     let first_month = decl.initiative.first_month;
     // Which tables are read, and at which version.
@@ -383,6 +392,8 @@ fn compute_window(
         .map(|(_, i)| i)
         .filter(|i| backbone_disclosure::modeled(i))
         .collect();
+    rows.extend(prior.iter().map(output::Cell::row));
+    let cells: Vec<output::Cell> = rows.iter().map(output::Cell::of).collect();
     let started = std::time::Instant::now();
     let protection = backbone_disclosure::protect(&modeled, decl.initiative.threshold, &mut rows)?;
     tracing::debug!(took = ?started.elapsed(), ?protection, "disclosure control");
@@ -474,6 +485,7 @@ fn compute_window(
         quality,
         declarations: decl.fingerprint.clone(),
         means,
+        cells,
     })
 }
 

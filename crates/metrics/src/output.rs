@@ -64,10 +64,16 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
         .map_err(|e| err(&e))?;
     // What these results were computed from, for the next incremental computation.
     let basis = dir.join(files::BASIS_JSON);
+    // In one order whichever way they were computed (full, incremental).
+    let mut cells: Vec<&Cell> = results.cells.iter().collect();
+    cells.sort_by(|a, b| {
+        (&a.indicator, &a.period, &a.breakdown).cmp(&(&b.indicator, &b.period, &b.breakdown))
+    });
     let doc = serde_json::json!({
         "store_version": results.store_version,
         "declarations": results.declarations,
         "means": results.means,
+        "cells": cells,
     });
     std::fs::write(&basis, doc.to_string()).map_err(|e| MetricsError::Output {
         path: basis.display().to_string(),
@@ -123,6 +129,61 @@ pub fn read_basis(dir: &Path) -> Option<(String, String)> {
         v["store_version"].as_str()?.to_owned(),
         v["declarations"].as_str()?.to_owned(),
     ))
+}
+
+/// One value before disclosure control, as the stage received it: what an incremental
+/// computation gives the stage again for the periods of a year it does not recompute. Kept in
+/// `basis.json` (the data manager's alone: these are the true small counts).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cell {
+    /// The indicator.
+    pub indicator: String,
+    /// The period label.
+    pub period: String,
+    /// The breakdown (`region=צפון`; empty for the total).
+    pub breakdown: String,
+    /// The value.
+    pub value: Option<f64>,
+    /// A ratio's or a rate's numerator, a count's count.
+    pub numerator: Option<f64>,
+    /// A ratio's or a rate's denominator.
+    pub denominator: Option<f64>,
+    /// Hidden already (a sum's or a mean's own small cells).
+    pub suppressed: bool,
+}
+
+impl Cell {
+    pub(crate) fn of(r: &crate::ValueRow) -> Self {
+        Self {
+            indicator: r.indicator.clone(),
+            period: r.period.clone(),
+            breakdown: r.breakdown.clone(),
+            value: r.value,
+            numerator: r.numerator,
+            denominator: r.denominator,
+            suppressed: r.suppressed,
+        }
+    }
+
+    pub(crate) fn row(&self) -> crate::ValueRow {
+        crate::ValueRow {
+            indicator: self.indicator.clone(),
+            period: self.period.clone(),
+            breakdown: self.breakdown.clone(),
+            value: self.value,
+            numerator: self.numerator,
+            denominator: self.denominator,
+            suppressed: self.suppressed,
+            ..crate::ValueRow::default()
+        }
+    }
+}
+
+/// The values before disclosure control kept with the results in `dir` (`basis.json`).
+pub fn read_cells(dir: &Path) -> Option<Vec<Cell>> {
+    let text = std::fs::read_to_string(dir.join(files::BASIS_JSON)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(v.get("cells")?.clone()).ok()
 }
 
 /// The means per submission kept with the results in `dir` (`basis.json`).
