@@ -78,16 +78,7 @@ impl Store {
                     actions.push(Action::Remove(f.remove_action(true)));
                 }
                 // Files of older versions (and any no version names) that still hold them.
-                let mut all = Vec::new();
-                crate::sweep::walk(&dir, &mut all).map_err(|e| StoreError::io(&dir, e))?;
-                for p in all {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    let in_log = p
-                        .strip_prefix(&dir)
-                        .is_ok_and(|rel| rel.starts_with("_delta_log"));
-                    if in_log || !name.ends_with(".parquet") || current.contains(&p) {
-                        continue;
-                    }
+                for p in not_current(&dir, &current, &adds)? {
                     if matches_in(&p, &is_person, None)? > 0 {
                         older.push(relative(&dir, &p));
                     }
@@ -251,20 +242,8 @@ impl Store {
                     adds.extend(written);
                     actions.push(Action::Remove(f.remove_action(true)));
                 }
-                let mut all = Vec::new();
-                crate::sweep::walk(&dir, &mut all).map_err(|e| StoreError::io(&dir, e))?;
-                for p in all {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    let in_log = p
-                        .strip_prefix(&dir)
-                        .is_ok_and(|rel| rel.starts_with("_delta_log"));
-                    // Not the files this rotation just wrote.
-                    let written = adds
-                        .iter()
-                        .any(|a: &deltalake::kernel::Add| dir.join(&a.path) == p);
-                    if !in_log && name.ends_with(".parquet") && !current.contains(&p) && !written {
-                        older.push(relative(&dir, &p));
-                    }
+                for p in not_current(&dir, &current, &adds)? {
+                    older.push(relative(&dir, &p));
                 }
                 older.sort();
                 record.rows = rows;
@@ -364,6 +343,30 @@ fn rotated(
         arrays[i] = std::sync::Arc::new(new);
     }
     RecordBatch::try_new(schema, arrays).map_err(|e| StoreError::Ledger(format!("rekeying: {e}")))
+}
+
+/// The table's data files that are neither current nor just written (`adds`): older
+/// versions', and any that no version names.
+fn not_current(
+    dir: &Path,
+    current: &HashSet<PathBuf>,
+    adds: &[deltalake::kernel::Add],
+) -> Result<Vec<PathBuf>, StoreError> {
+    let mut all = Vec::new();
+    crate::sweep::walk(dir, &mut all).map_err(|e| StoreError::io(dir, e))?;
+    Ok(all
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let in_log = p
+                .strip_prefix(dir)
+                .is_ok_and(|rel| rel.starts_with("_delta_log"));
+            !in_log
+                && name.ends_with(".parquet")
+                && !current.contains(p)
+                && !adds.iter().any(|a| dir.join(&a.path) == *p)
+        })
+        .collect())
 }
 
 fn relative(dir: &Path, p: &Path) -> String {

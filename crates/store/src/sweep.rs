@@ -30,14 +30,7 @@ impl Store {
             .checked_sub(older_than)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut swept = Swept::default();
-        let mut tables: Vec<(PathBuf, String)> = self
-            .schemas()?
-            .into_iter()
-            .map(|s| (self.table_dir(&s), s))
-            .collect();
-        tables.push((self.rejects_dir(), "rejects".into()));
-        tables.push((self.submissions_dir(), "submissions".into()));
-        for (dir, name) in tables {
+        for (dir, name) in self.all_tables()? {
             let Some(referenced) = self.rt.block_on(referenced_files(&dir, &name))? else {
                 continue;
             };
