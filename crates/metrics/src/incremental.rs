@@ -96,11 +96,31 @@ pub fn compute_since(
         .collect();
     window.extend(years.into_iter().flat_map(|year| year.months(fm)));
     let stored = output::read_cells(dir);
-    let grain_of: BTreeMap<&str, backbone_schema::Grain> = decl
+    // Per indicator: its grain, whether it is derived, the periods of the years the window
+    // touches, and the periods holding a changed month.
+    struct Periods {
+        grain: backbone_schema::Grain,
+        derived: bool,
+        years: BTreeSet<compute::PeriodKey>,
+        changed: BTreeSet<compute::PeriodKey>,
+    }
+    let periods: BTreeMap<&str, Periods> = decl
         .indicators
         .iter()
-        .map(|(_, i)| (i.id.as_str(), i.grain))
+        .map(|(_, i)| {
+            let p = Periods {
+                grain: i.grain,
+                derived: i.kind == Kind::Derived,
+                years: compute::affected(i.grain, &window, fm),
+                changed: compute::affected(i.grain, &changed, fm),
+            };
+            (i.id.as_str(), p)
+        })
         .collect();
+    let key_of = |c: &output::Cell| {
+        let p = periods.get(c.indicator.as_str())?;
+        Some((p, compute::parse_period(p.grain, &c.period)?))
+    };
     // The year's cells not recomputed: stored, in a year the window touches, in a period
     // without a changed month. Derived values are computed again from the published ones.
     let (rows_window, prior) = match &stored {
@@ -108,18 +128,9 @@ pub fn compute_since(
             let prior: Vec<output::Cell> = cells
                 .iter()
                 .filter(|c| {
-                    let Some(&grain) = grain_of.get(c.indicator.as_str()) else {
-                        return false;
-                    };
-                    let Some(key) = compute::parse_period(grain, &c.period) else {
-                        return false;
-                    };
-                    compute::affected(grain, &window, fm).contains(&key)
-                        && !compute::affected(grain, &changed, fm).contains(&key)
-                        && decl
-                            .indicators
-                            .iter()
-                            .any(|(_, i)| i.id == c.indicator && i.kind != Kind::Derived)
+                    key_of(c).is_some_and(|(p, key)| {
+                        !p.derived && p.years.contains(&key) && !p.changed.contains(&key)
+                    })
                 })
                 .cloned()
                 .collect();
@@ -134,13 +145,7 @@ pub fn compute_since(
     if let Some(cells) = stored {
         let mut all: Vec<output::Cell> = cells
             .into_iter()
-            .filter(|c| {
-                let Some(&grain) = grain_of.get(c.indicator.as_str()) else {
-                    return false;
-                };
-                compute::parse_period(grain, &c.period)
-                    .is_some_and(|key| !compute::affected(grain, &window, fm).contains(&key))
-            })
+            .filter(|c| key_of(c).is_some_and(|(p, key)| !p.years.contains(&key)))
             .collect();
         all.append(&mut results.cells);
         results.cells = all;
@@ -150,7 +155,9 @@ pub fn compute_since(
     let mut rows = std::mem::take(&mut results.rows);
     recomputed += rows.len();
     for (_, ind) in &decl.indicators {
-        let affected = compute::affected(ind.grain, &window, fm);
+        let Some(affected) = periods.get(ind.id.as_str()).map(|p| &p.years) else {
+            continue;
+        };
         let coverage_schema = ind
             .numerator
             .as_ref()

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use backbone_ingest::redact::{Redaction, redact};
 use backbone_store::{Erasure, Redacted};
-use backbone_workspace::{Declarations, Layout, RunLock, clock, resolve_schema};
-use sha2::{Digest, Sha256};
+use backbone_workspace::{Declarations, Layout, clock, resolve_schema};
 
 use crate::{PipelineError, open_store, pseudonymiser};
 
@@ -35,22 +34,10 @@ pub struct Erased {
 
 /// Erases the person whose identifier (as partners write it) is `id` from `schema`.
 pub fn erase(layout: &Layout, schema: &str, id: &str) -> Result<Erased, PipelineError> {
-    let _lock = RunLock::take(
-        layout,
-        &format!(
-            "process {}, erasing, started {}",
-            std::process::id(),
-            clock::now_rfc3339()
-        ),
-    )?;
+    let _lock = crate::hold_run_lock(layout, "erasing")?;
     let decl = Declarations::load(layout)?;
     let table = resolve_schema(layout, schema)?;
-    let columns: Vec<String> = table
-        .fields
-        .iter()
-        .filter(|f| f.pii)
-        .map(|f| f.name.clone())
-        .collect();
+    let columns = table.personal_fields();
     if columns.is_empty() {
         return Err(PipelineError::Erase(format!(
             "schema {} has no personal-data field (x-pii): there is no identifier to erase by",
@@ -108,7 +95,9 @@ pub fn erase(layout: &Layout, schema: &str, id: &str) -> Result<Erased, Pipeline
         submissions.iter().map(|s| s.partner.as_str()).collect();
     for partner in &partners {
         for f in files_in(&layout.processed_of(partner)) {
-            let Ok(sha) = sha256_of(&f) else { continue };
+            let Ok(sha) = backbone_store::sha256_of(&f) else {
+                continue;
+            };
             if let Some(bytes) = new_bytes.get(&sha) {
                 match bytes {
                     Some(b) => std::fs::write(&f, b),
@@ -146,16 +135,7 @@ pub fn erase(layout: &Layout, schema: &str, id: &str) -> Result<Erased, Pipeline
     };
     let done = store.erase(&table.name, &columns, &pseudonym, record, &rejected)?;
     drop(store);
-    let mut metrics = None;
-    if layout
-        .results()
-        .join(backbone_workspace::tables::files::INDICATORS_CSV)
-        .exists()
-    {
-        let computed = crate::results::compute(layout, None, None, false)?;
-        crate::publish::render_latest(layout, &decl)?;
-        metrics = Some(computed.line);
-    }
+    let metrics = crate::recompute_published(layout, &decl)?;
     Ok(Erased {
         erasure: done.erasure,
         version: done.version,
@@ -184,20 +164,6 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match f.read(&mut buf)? {
-            0 => break,
-            n => h.update(&buf[..n]),
-        }
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The data manager's lines.

@@ -34,3 +34,38 @@ pub use ingest::{IngestRequest, Ingested, ingest_file, open_store, pseudonymiser
 pub use night::{NightOptions, night, summary_text};
 pub use plan::{Planned, plan};
 pub use runner::runner;
+
+/// Takes the run lock for work other than the night (`doing`: what the holder file says it
+/// is doing), so that an erasure or a key rotation never runs beside a night or the portal's
+/// ingests.
+pub(crate) fn hold_run_lock(
+    layout: &backbone_workspace::Layout,
+    doing: &str,
+) -> Result<backbone_workspace::RunLock, PipelineError> {
+    Ok(backbone_workspace::RunLock::take(
+        layout,
+        &format!(
+            "process {}, {doing}, started {}",
+            std::process::id(),
+            backbone_workspace::clock::now_rfc3339()
+        ),
+    )?)
+}
+
+/// After the store changed outside the night: the results and the report computed again,
+/// when there were results (their one line), so nothing published holds what was removed.
+pub(crate) fn recompute_published(
+    layout: &backbone_workspace::Layout,
+    decl: &backbone_workspace::Declarations,
+) -> Result<Option<String>, PipelineError> {
+    if !layout
+        .results()
+        .join(backbone_workspace::tables::files::INDICATORS_CSV)
+        .exists()
+    {
+        return Ok(None);
+    }
+    let computed = results::compute(layout, None, None, false)?;
+    publish::render_latest(layout, decl)?;
+    Ok(Some(computed.line))
+}

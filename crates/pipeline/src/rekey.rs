@@ -15,7 +15,7 @@
 
 use backbone_ingest::{ROTATION_KEY_BYTES, Rotation};
 use backbone_store::Rekeyed;
-use backbone_workspace::{Declarations, Layout, RunLock, clock, rotation_keys, write_private};
+use backbone_workspace::{Declarations, Layout, clock, rotation_keys, write_private};
 use sha2::{Digest, Sha256};
 
 use crate::{PipelineError, open_store};
@@ -33,14 +33,7 @@ pub struct Rekey {
 
 /// Rotates the pseudonym key.
 pub fn rekey(layout: &Layout) -> Result<Rekey, PipelineError> {
-    let _lock = RunLock::take(
-        layout,
-        &format!(
-            "process {}, rotating the key, started {}",
-            std::process::id(),
-            clock::now_rfc3339()
-        ),
-    )?;
+    let _lock = crate::hold_run_lock(layout, "rotating the key")?;
     let decl = Declarations::load(layout)?;
     // The key of the first ingest must exist: a store without one has nothing to rotate.
     let _ = crate::pseudonymiser(layout)?;
@@ -80,12 +73,7 @@ pub fn rekey(layout: &Layout) -> Result<Rekey, PipelineError> {
         let Some(table) = decl.schemas.get(&schema) else {
             continue;
         };
-        let columns: Vec<String> = table
-            .fields
-            .iter()
-            .filter(|f| f.pii)
-            .map(|f| f.name.clone())
-            .collect();
+        let columns = table.personal_fields();
         if columns.is_empty() {
             continue;
         }
@@ -109,15 +97,7 @@ pub fn rekey(layout: &Layout) -> Result<Rekey, PipelineError> {
     let path = layout.rotation_keys();
     std::fs::rename(&next_path, &path).map_err(|e| PipelineError::io("moving", &next_path, e))?;
     out.rotations = next.len() / ROTATION_KEY_BYTES;
-    if layout
-        .results()
-        .join(backbone_workspace::tables::files::INDICATORS_CSV)
-        .exists()
-    {
-        let computed = crate::results::compute(layout, None, None, false)?;
-        crate::publish::render_latest(layout, &decl)?;
-        out.metrics = Some(computed.line);
-    }
+    out.metrics = crate::recompute_published(layout, &decl)?;
     Ok(out)
 }
 

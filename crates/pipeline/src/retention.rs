@@ -152,7 +152,7 @@ fn expire_processed(
             let changed = meta
                 .modified()
                 .map(DateTime::<Utc>::from)
-                .unwrap_or(now_max());
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             if meta.is_file() && changed < horizon {
                 if !dry_run {
                     std::fs::remove_file(f.path())
@@ -164,8 +164,4 @@ fn expire_processed(
         }
     }
     Ok(swept)
-}
-
-fn now_max() -> DateTime<Utc> {
-    DateTime::<Utc>::MAX_UTC
 }

@@ -310,6 +310,15 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// The names of the personal-data fields (`x-pii`), which the store holds as pseudonyms.
+    pub fn personal_fields(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.pii)
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
     /// The index of a field by its canonical name.
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)

@@ -47,44 +47,20 @@ impl Store {
                 let Some(mut table) = load_dir(&dir, schema, None).await? else {
                     return Err(StoreError::Ledger(format!("there is no table {schema}")));
                 };
-                let files = active(&table, schema).await?;
-                let mut adds = Vec::new();
-                let mut actions = Vec::new();
-                // The files this commit retires hold them too, for the versions before it.
-                let mut older = Vec::new();
-                let mut rows = 0u64;
                 let mut submissions = BTreeSet::new();
-                let mut current: HashSet<PathBuf> = HashSet::new();
-                for f in &files {
-                    let path = dir.join(f.path().as_ref());
-                    current.insert(path.clone());
-                    let hits = matches_in(&path, &is_person, Some(&mut submissions))?;
-                    if hits == 0 {
-                        continue;
-                    }
-                    rows += hits;
-                    older.push(relative(&dir, &path));
-                    let partition = partition_of(&table, schema, f)?;
-                    let written = rewrite(&table, schema, &partition, &[path], |b| {
-                        let person = is_person(&b)?;
-                        let keep: BooleanArray = person.iter().map(|p| Some(!p)).collect();
-                        filter_record_batch(&b, &keep)
-                            .map(Some)
-                            .map_err(|e| StoreError::Ledger(format!("erasing: {e}")))
-                    })
-                    .await?;
-                    actions.extend(written.iter().cloned().map(Action::Add));
-                    adds.extend(written);
-                    actions.push(Action::Remove(f.remove_action(true)));
-                }
+                let dropped =
+                    drop_marked(&table, schema, &dir, &is_person, Some(&mut submissions)).await?;
+                // The files this commit retires hold them too, for the versions before it.
+                let mut older: Vec<String> =
+                    dropped.retired.iter().map(|p| relative(&dir, p)).collect();
                 // Files of older versions (and any no version names) that still hold them.
-                for p in not_current(&dir, &current, &adds)? {
+                for p in not_current(&dir, &dropped.current, &dropped.adds)? {
                     if matches_in(&p, &is_person, None)? > 0 {
                         older.push(relative(&dir, &p));
                     }
                 }
                 older.sort();
-                record.rows = rows;
+                record.rows = dropped.rows;
                 record.submissions = submissions.into_iter().collect();
                 record.older_files = older;
                 let entry =
@@ -95,7 +71,7 @@ impl Store {
                 match commit(
                     &mut table,
                     schema,
-                    actions,
+                    dropped.actions,
                     operation,
                     Some((ERASURE_KEY.to_owned(), entry)),
                 )
@@ -108,11 +84,7 @@ impl Store {
                             erasure: record,
                         });
                     }
-                    None => {
-                        for a in &adds {
-                            let _ = std::fs::remove_file(dir.join(&a.path));
-                        }
-                    }
+                    None => discard(&dir, &dropped.adds),
                 }
             }
             Err(StoreError::Busy(schema.to_owned()))
@@ -146,45 +118,20 @@ impl Store {
             let Some(mut table) = load_dir(&dir, NAME, None).await? else {
                 return Ok(0);
             };
-            let mut actions = Vec::new();
-            let mut adds = Vec::new();
-            let mut removed = 0;
-            for f in active(&table, NAME).await? {
-                let path = dir.join(f.path().as_ref());
-                let hits = matches_in(&path, &is_theirs, None)?;
-                if hits == 0 {
-                    continue;
-                }
-                removed += hits;
-                let partition = partition_of(&table, NAME, &f)?;
-                let written = rewrite(&table, NAME, &partition, &[path], |b| {
-                    let theirs = is_theirs(&b)?;
-                    let keep: BooleanArray = theirs.iter().map(|p| Some(!p)).collect();
-                    filter_record_batch(&b, &keep)
-                        .map(Some)
-                        .map_err(|e| StoreError::Ledger(format!("erasing: {e}")))
-                })
-                .await?;
-                actions.extend(written.iter().cloned().map(Action::Add));
-                adds.extend(written);
-                actions.push(Action::Remove(f.remove_action(true)));
-            }
+            let dropped = drop_marked(&table, NAME, &dir, &is_theirs, None).await?;
+            let removed = dropped.rows;
             if removed == 0 {
                 return Ok(0);
             }
             let operation = DeltaOperation::Delete {
                 predicate: Some("erasure".into()),
             };
-            match commit(&mut table, NAME, actions, operation, None).await? {
+            match commit(&mut table, NAME, dropped.actions, operation, None).await? {
                 Some(_) => {
                     self.tables.forget(&dir);
                     return Ok(removed);
                 }
-                None => {
-                    for a in &adds {
-                        let _ = std::fs::remove_file(dir.join(&a.path));
-                    }
-                }
+                None => discard(&dir, &dropped.adds),
             }
         }
         Err(StoreError::Busy(NAME.to_owned()))
@@ -266,11 +213,7 @@ impl Store {
                         self.tables.forget(&dir);
                         return Ok(Some(version));
                     }
-                    None => {
-                        for a in &adds {
-                            let _ = std::fs::remove_file(dir.join(&a.path));
-                        }
-                    }
+                    None => discard(&dir, &adds),
                 }
             }
             Err(StoreError::Busy(schema.to_owned()))
@@ -343,6 +286,67 @@ fn rotated(
         arrays[i] = std::sync::Arc::new(new);
     }
     RecordBatch::try_new(schema, arrays).map_err(|e| StoreError::Ledger(format!("rekeying: {e}")))
+}
+
+/// What [`drop_marked`] wrote and would retire.
+struct Dropped {
+    /// Rows left out.
+    rows: u64,
+    /// Every current file of the table.
+    current: HashSet<PathBuf>,
+    /// The current files that held marked rows (retired by the commit).
+    retired: Vec<PathBuf>,
+    /// The files written in their place.
+    adds: Vec<deltalake::kernel::Add>,
+    /// The commit's actions: those adds and the retired files' removes.
+    actions: Vec<Action>,
+}
+
+/// Rewrites each current file of `table` that holds a row `marked` picks without those rows
+/// (not yet committed); with `submissions`, the marked rows' submission ids are added to it.
+async fn drop_marked(
+    table: &deltalake::DeltaTable,
+    name: &str,
+    dir: &Path,
+    marked: &dyn Fn(&RecordBatch) -> Result<Vec<bool>, StoreError>,
+    mut submissions: Option<&mut BTreeSet<String>>,
+) -> Result<Dropped, StoreError> {
+    let mut out = Dropped {
+        rows: 0,
+        current: HashSet::new(),
+        retired: Vec::new(),
+        adds: Vec::new(),
+        actions: Vec::new(),
+    };
+    for f in active(table, name).await? {
+        let path = dir.join(f.path().as_ref());
+        out.current.insert(path.clone());
+        let hits = matches_in(&path, marked, submissions.as_deref_mut())?;
+        if hits == 0 {
+            continue;
+        }
+        out.rows += hits;
+        let partition = partition_of(table, name, &f)?;
+        let written = rewrite(table, name, &partition, std::slice::from_ref(&path), |b| {
+            let keep: BooleanArray = marked(&b)?.iter().map(|m| Some(!m)).collect();
+            filter_record_batch(&b, &keep)
+                .map(Some)
+                .map_err(|e| StoreError::Ledger(format!("erasing: {e}")))
+        })
+        .await?;
+        out.retired.push(path);
+        out.actions.extend(written.iter().cloned().map(Action::Add));
+        out.adds.extend(written);
+        out.actions.push(Action::Remove(f.remove_action(true)));
+    }
+    Ok(out)
+}
+
+/// Removes the files a commit that lost a race had written (in no log).
+pub(crate) fn discard(dir: &Path, adds: &[deltalake::kernel::Add]) {
+    for a in adds {
+        let _ = std::fs::remove_file(dir.join(&a.path));
+    }
 }
 
 /// The table's data files that are neither current nor just written (`adds`): older

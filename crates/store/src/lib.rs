@@ -333,7 +333,6 @@ impl Store {
     /// returns the hash. Archiving the same bytes twice is a no-op. Streams: a file of any size
     /// costs a fixed buffer.
     pub fn archive(&self, file: &Path) -> Result<String, StoreError> {
-        use std::io::Read;
         let dir = &self.archive;
         // Copied aside first (by the kernel: `copy_file_range`, no pass through this process),
         // then the copy is hashed and renamed under its hash: a crash never leaves a half file
@@ -352,18 +351,7 @@ impl Store {
             std::io::copy(&mut source, &mut target).map_err(|e| StoreError::io(file, e))?;
             target.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
             drop(target);
-            let mut copy = std::fs::File::open(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                match copy.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => hasher.update(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(StoreError::io(&tmp, e)),
-                }
-            }
-            Ok(hex(&hasher.finalize()))
+            sha256_of(&tmp).map_err(|e| StoreError::io(&tmp, e))
         })();
         let sha = match hashed {
             Ok(sha) => sha,
@@ -814,6 +802,24 @@ async fn read_dir(
         }
     }
     Ok(out)
+}
+
+/// The sha256 of a file's bytes, hex (how the archive names a file and the ledger knows it),
+/// read in fixed blocks whatever its size.
+pub fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

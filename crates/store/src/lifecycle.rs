@@ -180,12 +180,8 @@ impl Store {
                         files_after: after,
                     }));
                 }
-                None => {
-                    // Another writer committed first: our files are in no log; plan again.
-                    for a in &adds {
-                        let _ = std::fs::remove_file(dir.join(&a.path));
-                    }
-                }
+                // Another writer committed first: our files are in no log; plan again.
+                None => crate::erase::discard(dir, &adds),
             }
         }
         Err(StoreError::Busy(name.to_owned()))
@@ -259,8 +255,7 @@ impl Store {
 
     /// The first version of a table committed at or after `horizon` (the latest when none is).
     fn oldest_after(&self, name: &str, horizon: DateTime<Utc>) -> Result<u64, StoreError> {
-        let dir = self.root.join("tables").join(name);
-        if !dir.is_dir() {
+        if !self.table_dir(name).is_dir() {
             // A side table: no --as-of reads it by version number that matters here.
             return Ok(0);
         }
