@@ -23,6 +23,8 @@ pub(super) struct Codes {
     pub(super) shards: [Shard; SHARDS],
     /// The code of every row read so far, in row order; [`NO_CODE`] for an empty cell.
     pub(super) rows: Vec<u32>,
+    /// Codes given outside the shards' dictionaries (a part read back: `parts.rs`).
+    pub(super) dense: usize,
 }
 
 /// How many dictionaries, and threads, code a field's values.
@@ -140,6 +142,7 @@ impl Codes {
             })
             .max()
             .unwrap_or(0)
+            .max(self.dense)
     }
 }
 

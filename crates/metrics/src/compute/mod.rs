@@ -13,6 +13,7 @@ use polars::prelude::*;
 use crate::MetricsError;
 
 mod codes;
+mod parts;
 mod tally;
 
 use tally::*;
@@ -250,7 +251,17 @@ pub struct Rows {
     pub batches: Vec<LazyFrame>,
     /// Each file, with its path.
     pub files: Vec<(String, LazyFrame)>,
+    /// How many parts distinct counts are dealt into (by the counted value), each tallied on
+    /// its own so that their memory follows a part rather than the table: one per
+    /// [`PART_BYTES`] of Parquet.
+    pub parts: usize,
 }
+
+/// The Parquet bytes of a table whose distinct counts are tallied in one part, in memory. The
+/// working set of a distinct count is about 35 bytes a row (period key, breakdown codes,
+/// filters' verdicts, the value's code, the grouping arrays) against 40 to 50 bytes a row of
+/// Parquet in the stores measured, so a part stays under about 300 MiB.
+pub const PART_BYTES: u64 = 384 << 20;
 
 /// The Parquet bytes read at once by [`aggregate_all`]: large enough that a store of many
 /// small files is read in few steps, small enough that the columns read stay a few hundred
@@ -278,10 +289,14 @@ impl Rows {
         if !batch.is_empty() {
             batches.push(concat(batch, UnionArgs::default())?);
         }
+        let total: u64 = sizes.iter().sum();
         Ok(Self {
             all,
             batches,
             files,
+            parts: usize::try_from(total.div_ceil(PART_BYTES))
+                .unwrap_or(usize::MAX)
+                .max(1),
         })
     }
 }
@@ -479,23 +494,35 @@ pub fn aggregate_all(
         }
         let wanted = ranges_filter(ranges);
         let exprs = std::mem::take(&mut prep.exprs);
-        // What each prepared column is for.
-        let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
-        for plan in &plans {
-            roles.insert(&plan.period, Role::Period);
-            if let Some(f) = &plan.filter {
-                roles.insert(f, Role::Flag);
+        // Counts, sums and means add up batch by batch; distinct counts are dealt into parts
+        // by the counted value (one set of parts per field counted) and tallied part by part.
+        let (distinct, additive): (Vec<usize>, Vec<usize>) = (0..plans.len())
+            .partition(|&k| plans[k].kind == Kind::DistinctCount && plans[k].field.is_some());
+        let additive_roles = roles_of(&plans, &additive);
+        let mut by_field: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &k in &distinct {
+            if let Some(f) = plans[k].field.as_deref() {
+                by_field.entry(f).or_default().push(k);
             }
-            for (_, c) in &plan.dims {
-                roles.insert(c, Role::Label);
-            }
-            match (plan.kind, &plan.field) {
-                (Kind::DistinctCount, Some(f)) => roles.insert(f, Role::Code),
-                (_, Some(f)) => roles.insert(f, Role::Number),
-                _ => None,
-            };
         }
-        let mut columns = Columns::default();
+        let mut parts = Vec::with_capacity(by_field.len());
+        for (field, ks) in &by_field {
+            let spill = |e: std::io::Error| {
+                MetricsError::compute(schema, format!("parts of a distinct count: {e}"))
+            };
+            parts.push((
+                ks,
+                parts::Parts::new(&roles_of(&plans, ks), field, rows.parts).map_err(spill)?,
+            ));
+        }
+        let mut totals: BTreeMap<(usize, Option<String>, PeriodKey, Option<String>), Tally> =
+            BTreeMap::new();
+        let mut add = |k: usize, dim_name: Option<&str>, (p, raw): (PeriodKey, Option<&str>), t| {
+            totals
+                .entry((k, dim_name.map(str::to_owned), p, raw.map(str::to_owned)))
+                .or_default()
+                .add(t);
+        };
         for batch in &rows.batches {
             let started = std::time::Instant::now();
             let mut lf = batch.clone();
@@ -507,36 +534,68 @@ pub fn aggregate_all(
                 .collect()
                 .map_err(|e| MetricsError::compute(schema, e))?;
             let read = started.elapsed();
-            columns
-                .extend(&df, &roles)
-                .map_err(|e| MetricsError::compute(schema, e))?;
+            if !additive.is_empty() {
+                let mut columns = Columns::default();
+                columns
+                    .extend(&df, &additive_roles)
+                    .map_err(|e| MetricsError::compute(schema, e))?;
+                tally(&plans, &additive, &columns, &mut add);
+            }
+            for (_, part) in &mut parts {
+                part.push(&df)
+                    .map_err(|e| MetricsError::compute(schema, e))?;
+            }
             tracing::debug!(
                 table = schema,
                 rows = df.height(),
                 ?read,
-                coded = ?started.elapsed().saturating_sub(read),
+                tallied = ?started.elapsed().saturating_sub(read),
                 "batch read"
             );
         }
         let started = std::time::Instant::now();
-        tally(&plans, &columns, |k, dim_name, (p, raw), cell| {
+        for (ks, part) in parts {
+            part.finish(|columns| tally(&plans, ks, columns, &mut add))
+                .map_err(|e| MetricsError::compute(schema, e))?;
+        }
+        for ((k, dim_name, p, raw), t) in totals {
             if plans[k]
                 .keys
                 .as_ref()
                 .is_some_and(|keys| !keys.contains(&p))
             {
-                return;
+                continue;
             }
             let ind = sides[members[k]].indicator;
-            let breakdown = match dim_name {
-                Some(d) => format!("{d}={}", dimension_label(ind, d, raw)),
+            let breakdown = match dim_name.as_deref() {
+                Some(d) => format!("{d}={}", dimension_label(ind, d, raw.as_deref())),
                 None => String::new(),
             };
-            out[members[k]].insert((p, breakdown), cell);
-        });
+            out[members[k]].insert((p, breakdown), t.aggregate(plans[k].kind));
+        }
         tracing::debug!(table = schema, took = ?started.elapsed(), "tallied");
     }
     Ok(out)
+}
+
+/// What each prepared column is for, for the sides `ks` of `plans`.
+fn roles_of<'p>(plans: &'p [Plan], ks: &[usize]) -> BTreeMap<&'p str, Role> {
+    let mut roles: BTreeMap<&str, Role> = BTreeMap::new();
+    for plan in ks.iter().filter_map(|&k| plans.get(k)) {
+        roles.insert(&plan.period, Role::Period);
+        if let Some(f) = &plan.filter {
+            roles.insert(f, Role::Flag);
+        }
+        for (_, c) in &plan.dims {
+            roles.insert(c, Role::Label);
+        }
+        match (plan.kind, &plan.field) {
+            (Kind::DistinctCount, Some(f)) => roles.insert(f, Role::Code),
+            (_, Some(f)) => roles.insert(f, Role::Number),
+            _ => None,
+        };
+    }
+    roles
 }
 
 /// The rows behind one value, by submission: which submissions, and how many of their rows

@@ -93,12 +93,14 @@ impl Columns {
 /// four times as long on the peers' 5M rows; `BENCHMARKS.md`).
 pub(super) fn tally(
     plans: &[Plan],
+    only: &[usize],
     columns: &Columns,
-    mut cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Aggregate),
+    mut cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Tally),
 ) {
     // (period column, breakdown column or none for the total) → (plan, breakdown name).
     let mut groupings: BTreeMap<(&str, Option<&str>), On> = BTreeMap::new();
-    for (k, plan) in plans.iter().enumerate() {
+    for &k in only {
+        let Some(plan) = plans.get(k) else { continue };
         groupings
             .entry((plan.period.as_str(), None))
             .or_default()
@@ -150,12 +152,41 @@ pub(super) fn tally(
 pub(super) type On<'p> = Vec<(usize, Option<&'p str>)>;
 
 /// One cell tallied: (side, breakdown name, (period, breakdown text), cell).
-pub(super) type Tallied<'p, 'c> = (
-    usize,
-    Option<&'p str>,
-    (PeriodKey, Option<&'c str>),
-    Aggregate,
-);
+pub(super) type Tallied<'p, 'c> = (usize, Option<&'p str>, (PeriodKey, Option<&'c str>), Tally);
+
+/// What one cell adds up, before it becomes an [`Aggregate`]: kept apart so that the cells of
+/// consecutive batches, or of the parts a distinct count is split into, add up exactly (a
+/// mean is a sum and a count until the end).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Tally {
+    /// Rows passing the side's filter.
+    pub(super) rows: u64,
+    /// Rows, non-empty values, or distinct values (within one part).
+    pub(super) units: u64,
+    /// The sum of the values (sums and means).
+    pub(super) sum: f64,
+}
+
+impl Tally {
+    pub(super) fn add(&mut self, other: Tally) {
+        self.rows += other.rows;
+        self.units += other.units;
+        self.sum += other.sum;
+    }
+
+    /// The cell's value for a side of kind `kind`.
+    pub(super) fn aggregate(self, kind: Kind) -> Aggregate {
+        let value = match kind {
+            Kind::Sum => Some(self.sum),
+            Kind::Mean => (self.units > 0).then(|| self.sum / self.units as f64),
+            _ => Some(self.units as f64),
+        };
+        Aggregate {
+            value,
+            units: self.units,
+        }
+    }
+}
 
 /// The cells of the sides `on` in the grouping by `period` and the breakdown column `dim`.
 pub(super) fn tally_grouping<'p, 'c>(
@@ -301,19 +332,15 @@ pub(super) fn tally_grouping<'p, 'c>(
             if rows[g] == 0 {
                 continue;
             }
-            let value = match plan.kind {
-                Kind::Sum => Some(sums[g]),
-                Kind::Mean => (units[g] > 0).then(|| sums[g] / units[g] as f64),
-                _ => Some(units[g] as f64),
-            };
             let raw = labels.and_then(|l| l.texts.get(d as usize)).map(|t| &**t);
             out.push((
                 k,
                 dim_name,
                 (p, raw),
-                Aggregate {
-                    value,
+                Tally {
+                    rows: rows[g],
                     units: units[g],
+                    sum: sums[g],
                 },
             ));
         }

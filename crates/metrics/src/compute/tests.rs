@@ -157,6 +157,7 @@ fn a_filter_that_is_not_a_condition_names_its_indicator() {
             all: frame(&rows),
             batches: vec![frame(&rows)],
             files: Vec::new(),
+            parts: 1,
         },
     )]);
     let sides = [Side {
@@ -172,9 +173,14 @@ fn a_filter_that_is_not_a_condition_names_its_indicator() {
 
 proptest! {
     /// Every kind, grain, filter and breakdown, tallied from batches (the rows cut at
-    /// random places, so codes must agree across batches), equals the count by hand.
+    /// random places, so codes must agree across batches) and with distinct counts dealt into
+    /// one to four parts on disk, equals the count by hand.
     #[test]
-    fn tallies_match_counting_by_hand(rows in rows(), cuts in proptest::collection::vec(0usize..120, 0..3)) {
+    fn tallies_match_counting_by_hand(
+        rows in rows(),
+        cuts in proptest::collection::vec(0usize..120, 0..3),
+        parts in 1usize..5,
+    ) {
         let indicators = backbone_schema::indicators_from_toml(DECLARED, "t.toml").unwrap();
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(rows.len())).collect();
         cuts.extend([0, rows.len()]);
@@ -184,7 +190,7 @@ proptest! {
         let batches = if batches.is_empty() { vec![frame(&rows)] } else { batches };
         let tables = BTreeMap::from([(
             "t".to_owned(),
-            Rows { all: frame(&rows), batches, files: Vec::new() },
+            Rows { all: frame(&rows), batches, files: Vec::new(), parts },
         )]);
         let sides: Vec<Side> = indicators
             .iter()
