@@ -241,17 +241,13 @@ pub(crate) fn export(
     raw: bool,
 ) -> Result<ExitCode> {
     let store = open_store(&Layout::new(workspace))?;
-    let batches = match table {
-        "rejects" => store.read_rejects(as_of)?,
-        "submissions" if as_of.is_none() => store.read_ledger_table()?,
-        "submissions" => anyhow::bail!(
+    match table {
+        "submissions" if as_of.is_some() => anyhow::bail!(
             "the submissions table has no --as-of: use `backbone status --schema S --as-of V`"
         ),
-        schema => {
-            known_table(&store, schema, &["rejects", "submissions"])?;
-            store.read(schema, as_of)?
-        }
-    };
+        "rejects" | "submissions" => {}
+        schema => known_table(&store, schema, &["rejects", "submissions"])?,
+    }
     let sink: Box<dyn std::io::Write> = match out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -261,16 +257,23 @@ pub(crate) fn export(
     let mut writer = arrow_csv::WriterBuilder::new()
         .with_header(true)
         .build(sink);
+    let mut write = |b: RecordBatch| -> Result<()> {
+        let b = if raw { b } else { neutralised(&b)? };
+        writer.write(&b).map_err(anyhow::Error::from)
+    };
+    // A schema's rows and the rejects a batch at a time (a national store does not fit in
+    // memory); the ledger's mirror is small.
     // A reader that stops early (`| head`) is not an error; anything else is, including the
     // last flush, which dropping the writer would have swallowed (a full disk, a truncated
     // export, exit 0).
-    let written = batches
-        .iter()
-        .try_for_each(|b| {
-            let b = if raw { b.clone() } else { neutralised(b)? };
-            writer.write(&b).map_err(anyhow::Error::from)
-        })
-        .and_then(|()| writer.into_inner().flush().map_err(anyhow::Error::from));
+    let written = match table {
+        "submissions" => store
+            .read_ledger_table()
+            .map_err(anyhow::Error::from)
+            .and_then(|batches| batches.into_iter().try_for_each(&mut write)),
+        table => store.read_each(table, as_of, &mut write),
+    }
+    .and_then(|()| writer.into_inner().flush().map_err(anyhow::Error::from));
     match written {
         Err(e)
             if e.chain().any(|c| {

@@ -6,6 +6,7 @@ mod ingest;
 mod init;
 mod lifecycle;
 mod metrics;
+mod national;
 mod report;
 mod run;
 mod serve;
@@ -305,6 +306,21 @@ enum Command {
         #[arg(default_value = "backbone-demo")]
         dir: PathBuf,
     },
+    /// A national initiative's store for the scale benchmark (`bench/national.sh`): generated
+    /// monthly submissions of many partners, committed straight into a new workspace's store.
+    #[command(hide = true)]
+    National {
+        /// The new workspace.
+        dir: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        partners: usize,
+        #[arg(long, default_value_t = 60)]
+        months: usize,
+        #[arg(long, default_value_t = 100_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// The engines `backbone sql` writes for.
@@ -585,6 +601,21 @@ fn main() -> ExitCode {
         } => serve::token(&workspace, partner.as_deref(), admin),
         Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
+        Command::National {
+            dir,
+            partners,
+            months,
+            rows,
+            seed,
+        } => national::run(
+            &dir,
+            &national::Size {
+                partners,
+                months,
+                rows,
+                seed,
+            },
+        ),
     };
     match result {
         Ok(code) => code,

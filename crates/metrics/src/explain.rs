@@ -67,7 +67,7 @@ pub fn explain(
         };
         let ledger = store.submissions(schema, Some(v))?;
         let used = compute::contributions(
-            &rows.all,
+            &rows.batches,
             ind,
             m,
             decl.initiative.first_month,

@@ -636,6 +636,39 @@ impl Store {
             .map_err(|e| self.kept_or(schema, version, e))
     }
 
+    /// [`Store::read`] a batch at a time: `each` gets every batch of the schema's table (or of
+    /// `rejects`) at the version, in turn, and memory holds one.
+    pub fn read_each<E: From<StoreError>>(
+        &self,
+        table: &str,
+        version: Option<u64>,
+        each: impl FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let dir = match table {
+            "rejects" => self.rejects_dir(),
+            schema => self.table_dir(schema),
+        };
+        /// The store's failure, or the caller's.
+        enum Failed<E> {
+            Store(StoreError),
+            Caller(E),
+        }
+        impl<E> From<StoreError> for Failed<E> {
+            fn from(e: StoreError) -> Self {
+                Self::Store(e)
+            }
+        }
+        let mut each = each;
+        let read = self.rt.block_on(each_batch(&dir, table, version, |b| {
+            each(b).map_err(Failed::Caller)
+        }));
+        match read {
+            Ok(()) => Ok(()),
+            Err(Failed::Store(e)) => Err(self.kept_or(table, version, e).into()),
+            Err(Failed::Caller(e)) => Err(e),
+        }
+    }
+
     /// A version's file not found is a version no longer kept.
     fn kept_or(&self, table: &str, version: Option<u64>, e: StoreError) -> StoreError {
         match (version, &e) {
@@ -773,15 +806,31 @@ async fn read_dir(
     name: &str,
     version: Option<u64>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
+    let mut out = Vec::new();
+    each_batch(dir, name, version, |b| {
+        out.push(b);
+        Ok::<(), StoreError>(())
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Hands every batch of a table's files at a version to `each`, file by file, so that a reader
+/// of the whole table (an export) holds one batch at a time.
+async fn each_batch<E: From<StoreError>>(
+    dir: &Path,
+    name: &str,
+    version: Option<u64>,
+    mut each: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<(), E> {
     let Some(table) = load_dir(dir, name, version).await? else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let files: Vec<_> = table
         .get_active_add_actions_by_partitions(&[])
         .try_collect()
         .await
         .map_err(|e| StoreError::delta(name, e))?;
-    let mut out = Vec::new();
     for f in files {
         let path = dir.join(f.path().as_ref());
         let partitions = f.partition_values_map();
@@ -795,13 +844,13 @@ async fn read_dir(
                 .map_err(|e| parquet(&e))?;
         for batch in reader {
             let batch = batch.map_err(|e| parquet(&e))?;
-            out.push(
+            each(
                 add_partition_columns(&batch, &partitions)
                     .map_err(|e| StoreError::delta(name, e.into()))?,
-            );
+            )?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The sha256 of a file's bytes, hex (how the archive names a file and the ledger knows it),

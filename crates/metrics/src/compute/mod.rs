@@ -599,9 +599,11 @@ fn roles_of<'p>(plans: &'p [Plan], ks: &[usize]) -> BTreeMap<&'p str, Role> {
 }
 
 /// The rows behind one value, by submission: which submissions, and how many of their rows
-/// passed the filter into that period and breakdown (lineage, `backbone explain`).
+/// passed the filter into that period and breakdown (lineage, `backbone explain`). Reads the
+/// batches one after the other, each only where its files' dates can fall in the period (the
+/// Parquet reader skips the other files by their statistics), so memory follows a batch.
 pub fn contributions(
-    rows: &LazyFrame,
+    batches: &[LazyFrame],
     indicator: &Indicator,
     measure: Option<&Measure>,
     first_month: u32,
@@ -609,48 +611,60 @@ pub fn contributions(
     breakdown: &str,
 ) -> Result<BTreeMap<String, u64>, MetricsError> {
     let id = indicator.id.as_str();
-    let mut lf = in_periods(rows, indicator, measure, first_month, None)?
-        .filter(col("__period").eq(lit(period)));
-    let mut keep_dim: Option<(String, String)> = None;
-    if let Some((d, v)) = breakdown.split_once('=') {
-        lf = lf.with_column(dimension_expr(indicator, d).alias("__dim"));
-        keep_dim = Some((d.to_owned(), v.to_owned()));
-    }
-    let df = match &keep_dim {
-        Some(_) => lf
-            .group_by([col(SUBMISSION), col("__dim")])
-            .agg([len().cast(DataType::UInt64).alias("__n")]),
-        None => lf
-            .group_by([col(SUBMISSION)])
-            .agg([len().cast(DataType::UInt64).alias("__n")]),
-    }
-    .collect()
-    .map_err(|e| MetricsError::compute(id, e))?;
-    let subs = df
-        .column(SUBMISSION)
-        .and_then(|c| c.str().cloned())
-        .map_err(|e| MetricsError::compute(id, e))?;
-    let ns = df
-        .column("__n")
-        .and_then(|c| c.u64().cloned())
-        .map_err(|e| MetricsError::compute(id, e))?;
-    let dims = match keep_dim {
-        Some(_) => Some(
-            df.column("__dim")
-                .and_then(|c| c.str().cloned())
-                .map_err(|e| MetricsError::compute(id, e))?,
-        ),
-        None => None,
-    };
+    let date_field = indicator
+        .date_field_of(measure)
+        .ok_or_else(|| MetricsError::compute(id, "no date field"))?;
+    let within = window_filter(
+        date_field,
+        indicator.grain,
+        &BTreeSet::from([period]),
+        first_month,
+    );
     let mut out = BTreeMap::new();
-    for i in 0..df.height() {
-        if let (Some((d, want)), Some(dims)) = (&keep_dim, &dims)
-            && dimension_label(indicator, d, dims.get(i)) != *want
-        {
-            continue;
+    for batch in batches {
+        let rows = batch.clone().filter(within.clone());
+        let mut lf = in_periods(&rows, indicator, measure, first_month, None)?
+            .filter(col("__period").eq(lit(period)));
+        let mut keep_dim: Option<(String, String)> = None;
+        if let Some((d, v)) = breakdown.split_once('=') {
+            lf = lf.with_column(dimension_expr(indicator, d).alias("__dim"));
+            keep_dim = Some((d.to_owned(), v.to_owned()));
         }
-        if let (Some(s), Some(n)) = (subs.get(i), ns.get(i)) {
-            *out.entry(s.to_owned()).or_insert(0) += n;
+        let df = match &keep_dim {
+            Some(_) => lf
+                .group_by([col(SUBMISSION), col("__dim")])
+                .agg([len().cast(DataType::UInt64).alias("__n")]),
+            None => lf
+                .group_by([col(SUBMISSION)])
+                .agg([len().cast(DataType::UInt64).alias("__n")]),
+        }
+        .collect()
+        .map_err(|e| MetricsError::compute(id, e))?;
+        let subs = df
+            .column(SUBMISSION)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| MetricsError::compute(id, e))?;
+        let ns = df
+            .column("__n")
+            .and_then(|c| c.u64().cloned())
+            .map_err(|e| MetricsError::compute(id, e))?;
+        let dims = match keep_dim {
+            Some(_) => Some(
+                df.column("__dim")
+                    .and_then(|c| c.str().cloned())
+                    .map_err(|e| MetricsError::compute(id, e))?,
+            ),
+            None => None,
+        };
+        for i in 0..df.height() {
+            if let (Some((d, want)), Some(dims)) = (&keep_dim, &dims)
+                && dimension_label(indicator, d, dims.get(i)) != *want
+            {
+                continue;
+            }
+            if let (Some(s), Some(n)) = (subs.get(i), ns.get(i)) {
+                *out.entry(s.to_owned()).or_insert(0) += n;
+            }
         }
     }
     Ok(out)
