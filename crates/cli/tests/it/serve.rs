@@ -207,21 +207,20 @@ fn with_ingest_at_once_an_upload_is_stored_without_waiting_for_the_night() {
     assert_eq!(status, 201, "{j}");
     assert_eq!(j["upload"]["status"], "ingesting");
     let start = Instant::now();
+    // The upload shows as stored once its commit lands; the run then computes the
+    // indicators, which may take a moment longer on a loaded machine.
     loop {
         let l = listing(&server.url, &clinic);
-        if l["uploads"][0]["status_now"] == "stored" {
+        if l["uploads"][0]["status_now"] == "stored" && ws.join("results/indicators.csv").is_file()
+        {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "not stored: {l}"
+            "not stored, or the run did not compute the indicators: {l}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(
-        ws.join("results/indicators.csv").is_file(),
-        "the run computed the indicators too"
-    );
 }
 
 /// The one placement rule: `backbone ingest`, `backbone run` and the portal refuse a period
