@@ -114,7 +114,6 @@ impl Parts {
             }
             How::Files { files, labels, .. } => {
                 let err = |e: PolarsError| e.to_string();
-                let n = df.height();
                 let mut periods = Vec::with_capacity(self.periods.len());
                 for p in &self.periods {
                     let c = df.column(p).map_err(err)?.i32().map_err(err)?;
@@ -136,7 +135,7 @@ impl Parts {
                 let values = df.column(&self.field).map_err(err)?.str().map_err(err)?;
                 let parts = files.len();
                 let mut record = Vec::with_capacity(64);
-                for (i, v) in values.iter().enumerate().take(n) {
+                for (i, v) in values.iter().enumerate() {
                     record.clear();
                     for p in &periods {
                         record.extend_from_slice(&p[i].to_le_bytes());
