@@ -154,6 +154,7 @@ pub fn compute_since(
     let mut kept = 0usize;
     let mut rows = std::mem::take(&mut results.rows);
     recomputed += rows.len();
+    let coverage = status::Coverage::new(&decl.initiative, &results.expected);
     for (_, ind) in &decl.indicators {
         let Some(affected) = periods.get(ind.id.as_str()).map(|p| &p.years) else {
             continue;
@@ -172,14 +173,7 @@ pub fn compute_since(
             }
             // The value stands; how complete the data behind it is, and how it compares
             // with the path, are worked out again (a period can turn "missing" with time).
-            let coverage = status::coverage(
-                &decl.initiative,
-                &results.expected,
-                &coverage_schema,
-                ind.grain,
-                key,
-                &r.breakdown,
-            );
+            let coverage = coverage.of(&coverage_schema, ind.grain, key, &r.breakdown);
             let (baseline, target, state) = status::against_path(ind, key, &r.breakdown, r.value);
             rows.push(ValueRow {
                 coverage,

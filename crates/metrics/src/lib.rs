@@ -180,15 +180,12 @@ fn means_of_files(
     let Some(schema) = decl.schemas.get(t) else {
         return Ok(BTreeMap::new());
     };
-    let mut frames = Vec::new();
-    for f in files {
-        let path = f.display().to_string();
-        let rows =
-            LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
-                .map_err(|e| MetricsError::compute(t, e))?;
-        frames.push((path, rows));
+    if files.is_empty() {
+        return Ok(BTreeMap::new());
     }
-    status::means(&frames, schema)
+    let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let rows = scan_paths(&paths, None, true).map_err(|e| MetricsError::compute(t, e))?;
+    status::means(&[rows], schema)
 }
 
 /// The means of every submission of the tables read: from every file, or, in an incremental
@@ -210,7 +207,7 @@ fn submission_means(
         None => {
             for (t, rows) in frames {
                 if let Some(schema) = decl.schemas.get(t) {
-                    means.extend(status::means(&rows.files, schema)?);
+                    means.extend(status::means(&rows.with_paths, schema)?);
                 }
             }
         }
@@ -229,24 +226,53 @@ fn scan(
     let Some((v, files)) = store.files(schema, version)? else {
         return Ok(None);
     };
-    let mut frames = Vec::with_capacity(files.len());
-    let mut sizes = Vec::with_capacity(files.len());
-    for f in &files {
-        let path = f.path.display().to_string();
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(path.as_str()), ScanArgsParquet::default())
-            .map_err(|e| MetricsError::compute(schema, e))?
-            .with_columns([
-                lit(f.partner.as_str()).alias(PARTNER),
-                lit(f.period.as_str()).alias(PERIOD),
-            ]);
-        frames.push((path, lf));
-        sizes.push(std::fs::metadata(&f.path).map_or(0, |m| m.len()));
-    }
-    if frames.is_empty() {
+    if files.is_empty() {
         return Ok(Some((v, None)));
     }
-    let rows = compute::Rows::new(frames, &sizes).map_err(|e| MetricsError::compute(schema, e))?;
+    let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .collect();
+    let root = store.table_dir(schema).display().to_string().len();
+    let scan = |paths: &[String], with_path: bool| scan_paths(paths, Some(root), with_path);
+    let rows =
+        compute::Rows::new(paths, &sizes, scan).map_err(|e| MetricsError::compute(schema, e))?;
     Ok(Some((v, Some(rows))))
+}
+
+/// One scan of Parquet files: polars plans one scan of many files, where a union of a frame
+/// per file planned and opened each on its own (12 000 small files took 3.7 times DuckDB's
+/// time). With `hive_root`, the partner and period are read from the partition folders of
+/// the paths (`_partner=…/_period=…/`, after the first `hive_root` bytes of each path: the
+/// table's folder); with `with_path`, each row's file is in column [`status::FILE`].
+fn scan_paths(
+    paths: &[String],
+    hive_root: Option<usize>,
+    with_path: bool,
+) -> PolarsResult<LazyFrame> {
+    let hive_options = match hive_root {
+        Some(root) => HiveOptions {
+            enabled: Some(true),
+            hive_start_idx: root,
+            schema: Some(Arc::new(Schema::from_iter([
+                Field::new(PARTNER.into(), DataType::String),
+                Field::new(PERIOD.into(), DataType::String),
+            ]))),
+            try_parse_dates: false,
+        },
+        None => HiveOptions::new_disabled(),
+    };
+    let args = ScanArgsParquet {
+        hive_options,
+        include_file_paths: with_path.then(|| status::FILE.into()),
+        allow_missing_columns: true,
+        ..ScanArgsParquet::default()
+    };
+    LazyFrame::scan_parquet_files(
+        paths.iter().map(|p| PlRefPath::new(p.as_str())).collect(),
+        args,
+    )
 }
 
 /// The tables the declarations read.
@@ -451,6 +477,7 @@ fn compute_window(
         values.insert(ind.id.clone(), vals);
     }
     // Coverage and the path, for every row as published.
+    let coverage = status::Coverage::new(&decl.initiative, &expected);
     for r in &mut rows {
         let Some(ind) = by_id.get(r.indicator.as_str()) else {
             continue;
@@ -463,14 +490,7 @@ fn compute_window(
             .as_ref()
             .and_then(|n| n.schema.clone())
             .unwrap_or_else(|| ind.schema.clone());
-        r.coverage = status::coverage(
-            &decl.initiative,
-            &expected,
-            &coverage_schema,
-            ind.grain,
-            period,
-            &r.breakdown,
-        );
+        r.coverage = coverage.of(&coverage_schema, ind.grain, period, &r.breakdown);
         let (baseline, target, state) = status::against_path(ind, period, &r.breakdown, r.value);
         r.baseline = baseline;
         r.target = target;

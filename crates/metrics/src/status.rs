@@ -1,7 +1,7 @@
 //! Completeness (who owed what, and whether it came on time), coverage behind each value,
 //! data quality per submission, and each value against the path from baseline to target.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use arrow_array::Array;
 use backbone_schema::{Direction, Grain, Indicator, Initiative};
@@ -54,6 +54,14 @@ pub fn completeness(
             o.partners.iter().map(String::as_str).collect()
         };
         let ledger = ledgers.get(&o.schema).map(Vec::as_slice).unwrap_or(&[]);
+        // The submissions that stored rows, by partner × period, in the ledger's order.
+        let mut by_key: HashMap<(&str, &str), Vec<&Submission>> = HashMap::new();
+        for s in ledger.iter().filter(|s| s.rows_accepted > 0) {
+            by_key
+                .entry((s.partner.as_str(), s.period.as_str()))
+                .or_default()
+                .push(s);
+        }
         loop {
             if last.is_some_and(|l| key > l) {
                 break;
@@ -71,9 +79,11 @@ pub fn completeness(
             let due = end + chrono::Duration::days(i64::from(o.due_days));
             let label = compute::period_label(o.grain, key);
             for p in &partners {
-                let usable: Vec<&Submission> = ledger
-                    .iter()
-                    .filter(|s| s.partner == *p && s.period == label && s.rows_accepted > 0)
+                let usable: Vec<&Submission> = by_key
+                    .get(&(*p, label.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .copied()
                     .collect();
                 let first = usable.iter().filter_map(|s| date_of(&s.received)).min();
                 let status = match first {
@@ -102,46 +112,78 @@ pub fn completeness(
 /// The share of expected submissions received behind a value: for the partner's own cell
 /// when the breakdown is the partner, for the partners of a region when the breakdown is a
 /// `region` that partners are declared in, else for everyone owing the schema in that period.
-pub fn coverage(
-    initiative: &Initiative,
-    expected: &[ExpectedSubmission],
-    schema: &str,
-    grain: Grain,
-    period: PeriodKey,
-    breakdown: &Breakdown,
-) -> Option<f64> {
-    let fm = initiative.first_month;
-    let months = compute::months_of(grain, period, fm);
-    let partner = breakdown.strip_prefix("partner=");
-    let region = breakdown
-        .strip_prefix("region=")
-        .filter(|r| initiative.partners.iter().any(|p| p.region == *r));
-    let in_scope = |e: &ExpectedSubmission| match (partner, region) {
-        (Some(p), _) => e.partner == p,
-        (None, Some(r)) => initiative
-            .partner(&e.partner)
-            .is_some_and(|p| p.region == r),
-        (None, None) => true,
-    };
-    let relevant: Vec<&ExpectedSubmission> = expected
-        .iter()
-        .filter(|e| e.schema == schema && in_scope(e))
-        .filter(|e| {
-            compute::parse_period(e.grain, &e.period).is_some_and(|k| {
-                compute::months_of(e.grain, k, fm)
-                    .iter()
-                    .any(|m| months.contains(m))
-            })
-        })
-        .collect();
-    if relevant.is_empty() {
-        return None;
+///
+/// Built once per run: the expected submissions indexed by schema and month, so that each
+/// value looks only at those of its own months (a national store owes tens of thousands).
+pub struct Coverage<'a> {
+    initiative: &'a Initiative,
+    expected: &'a [ExpectedSubmission],
+    /// (schema, month) → the expected submissions whose period holds that month.
+    by_month: HashMap<(&'a str, (i32, u32)), Vec<usize>>,
+}
+
+impl<'a> Coverage<'a> {
+    /// Indexes `expected` (from [`completeness`]).
+    pub fn new(initiative: &'a Initiative, expected: &'a [ExpectedSubmission]) -> Self {
+        let fm = initiative.first_month;
+        let mut by_month: HashMap<(&str, (i32, u32)), Vec<usize>> = HashMap::new();
+        for (i, e) in expected.iter().enumerate() {
+            let Some(k) = compute::parse_period(e.grain, &e.period) else {
+                continue;
+            };
+            for m in compute::months_of(e.grain, k, fm) {
+                by_month.entry((e.schema.as_str(), m)).or_default().push(i);
+            }
+        }
+        Self {
+            initiative,
+            expected,
+            by_month,
+        }
     }
-    let received = relevant
-        .iter()
-        .filter(|e| matches!(e.status.as_str(), "on_time" | "late"))
-        .count();
-    Some(received as f64 / relevant.len() as f64)
+
+    /// The share for one value of `schema` in `period` of `grain`, under `breakdown`.
+    pub fn of(
+        &self,
+        schema: &str,
+        grain: Grain,
+        period: PeriodKey,
+        breakdown: &Breakdown,
+    ) -> Option<f64> {
+        let initiative = self.initiative;
+        let partner = breakdown.strip_prefix("partner=");
+        let region = breakdown
+            .strip_prefix("region=")
+            .filter(|r| initiative.partners.iter().any(|p| p.region == *r));
+        let in_scope = |e: &ExpectedSubmission| match (partner, region) {
+            (Some(p), _) => e.partner == p,
+            (None, Some(r)) => initiative
+                .partner(&e.partner)
+                .is_some_and(|p| p.region == r),
+            (None, None) => true,
+        };
+        let mut relevant: Vec<usize> = compute::months_of(grain, period, initiative.first_month)
+            .into_iter()
+            .filter_map(|m| self.by_month.get(&(schema, m)))
+            .flatten()
+            .copied()
+            .collect();
+        relevant.sort_unstable();
+        relevant.dedup();
+        let relevant: Vec<&ExpectedSubmission> = relevant
+            .into_iter()
+            .filter_map(|i| self.expected.get(i))
+            .filter(|e| in_scope(e))
+            .collect();
+        if relevant.is_empty() {
+            return None;
+        }
+        let received = relevant
+            .iter()
+            .filter(|e| matches!(e.status.as_str(), "on_time" | "late"))
+            .count();
+        Some(received as f64 / relevant.len() as f64)
+    }
 }
 
 /// Quality of each submission in use (the latest that stored rows, per partner × schema ×
@@ -172,6 +214,16 @@ pub fn quality(
         }
     }
     let mut out = Vec::new();
+    let timeliness_of: HashMap<(&str, &str, &str), &str> = expected
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                (e.partner.as_str(), e.schema.as_str(), e.period.as_str()),
+                e.status.as_str(),
+            )
+        })
+        .collect();
     for ledger in ledgers.values() {
         // The submission in use per partner × period: the last one, if it stored rows.
         let mut current: BTreeMap<(&str, &str), &Submission> = BTreeMap::new();
@@ -182,7 +234,16 @@ pub fn quality(
                 current.insert((s.partner.as_str(), s.period.as_str()), s);
             }
         }
+        // Each partner's submissions in use (the history each is compared with).
+        let mut of_partner: HashMap<&str, Vec<&Submission>> = HashMap::new();
         for s in current.values() {
+            of_partner.entry(s.partner.as_str()).or_default().push(s);
+        }
+        for s in current.values() {
+            let theirs = of_partner
+                .get(s.partner.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let mut kinds: Vec<(&String, &u64)> = errors
                 .get(&s.id)
                 .map(|m| m.iter().collect())
@@ -194,15 +255,14 @@ pub fn quality(
                 .map(|(k, n)| format!("{k}:{n}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let timeliness = expected
-                .iter()
-                .find(|e| e.partner == s.partner && e.schema == s.schema && e.period == s.period)
-                .map(|e| e.status.clone())
-                .filter(|st| st == "on_time" || st == "late")
+            let timeliness = timeliness_of
+                .get(&(s.partner.as_str(), s.schema.as_str(), s.period.as_str()))
+                .filter(|st| matches!(**st, "on_time" | "late"))
+                .map(|st| (*st).to_owned())
                 .unwrap_or_default();
             // Rows against the partner's own other periods.
-            let mut others: Vec<u64> = current
-                .values()
+            let mut others: Vec<u64> = theirs
+                .iter()
                 .filter(|o| o.partner == s.partner && o.id != s.id && o.rows_accepted > 0)
                 .map(|o| o.rows_accepted)
                 .collect();
@@ -223,8 +283,8 @@ pub fn quality(
             // Each numeric field's mean against the partner's own other periods.
             let mut unusual = Vec::new();
             for (field, &v) in means.get(&s.id).into_iter().flatten() {
-                let history: Vec<f64> = current
-                    .values()
+                let history: Vec<f64> = theirs
+                    .iter()
                     .filter(|o| o.partner == s.partner && o.id != s.id)
                     .filter_map(|o| means.get(&o.id)?.get(field).copied())
                     .collect();
@@ -301,24 +361,27 @@ fn short(v: f64) -> String {
     }
 }
 
+/// The column of a row's Parquet file (its path) in the frame [`means`] reads.
+pub const FILE: &str = "__file";
+
 /// The mean of every numeric field of a table per submission (integer and number fields
 /// that are neither personal nor unique: identifiers have no usual value), from the table's
-/// Parquet files, `(path, rows)` each.
+/// rows with the path of each row's Parquet file in column [`FILE`], in batches of whole
+/// files read one after the other (so that memory follows a batch, not the table).
 ///
 /// A file holds the rows of one submission (one commit writes it, for one partner and
-/// period), so each file is summed with no grouping and its submission read from its first
-/// row: grouping five million rows by their submission id took longer than all the sums.
+/// period), so the rows are summed per file and each file's submission read from its rows.
 /// A submission's files are added up in the order of their paths, so that its means do not
 /// depend on which other files were read with it (an incremental run reads only new ones).
 pub fn means(
-    files: &[(String, polars::prelude::LazyFrame)],
+    batches: &[polars::prelude::LazyFrame],
     schema: &backbone_schema::TableSchema,
 ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, MetricsError> {
     use backbone_schema::FieldType;
     use polars::prelude::*;
     let err = |e: PolarsError| MetricsError::compute(&schema.name, e);
     let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-    let Some((_, first)) = files.first() else {
+    let Some(first) = batches.first() else {
         return Ok(out);
     };
     let present = first.clone().collect_schema().map_err(err)?;
@@ -333,62 +396,36 @@ pub fn means(
     if fields.is_empty() {
         return Ok(out);
     }
-    const FILE: &str = "__file";
-    let file_no = |i: usize| {
-        lit(u32::try_from(i).unwrap_or(u32::MAX))
-            .cast(DataType::UInt32)
-            .alias(FILE)
-    };
-    // Each file's first submission id, and its sums and counts; polars reads the files at once.
-    let ids = files
-        .iter()
-        .enumerate()
-        .map(|(i, (_, rows))| {
-            rows.clone()
-                .select([col(SUBMISSION), file_no(i)])
-                .slice(0, 1)
-        })
-        .collect::<Vec<_>>();
-    let sums = files
-        .iter()
-        .enumerate()
-        .map(|(i, (_, rows))| {
-            let mut aggs = vec![file_no(i)];
-            for (j, f) in fields.iter().enumerate() {
-                let x = col(*f).cast(DataType::Float64);
-                aggs.push(x.clone().sum().alias(format!("s{j}")));
-                aggs.push(x.count().cast(DataType::UInt64).alias(format!("n{j}")));
-            }
-            rows.clone().select(aggs)
-        })
-        .collect::<Vec<_>>();
-    let ids = concat(ids, UnionArgs::default())
-        .and_then(LazyFrame::collect)
-        .map_err(err)?;
-    let sums = concat(sums, UnionArgs::default())
-        .and_then(LazyFrame::collect)
-        .map_err(err)?;
-    let mut submission_of: BTreeMap<u32, String> = BTreeMap::new();
-    let id_files = ids
-        .column(FILE)
-        .and_then(|c| c.u32().cloned())
-        .map_err(err)?;
-    let id_texts = ids
-        .column(SUBMISSION)
-        .and_then(|c| c.str().cloned())
-        .map_err(err)?;
-    for (file, id) in id_files.iter().zip(id_texts.iter()) {
-        if let (Some(file), Some(id)) = (file, id) {
-            submission_of.insert(file, id.to_owned());
+    // Each file's submission, and its sums and counts, in one pass over every file.
+    let mut aggs = vec![col(SUBMISSION).first().alias(SUBMISSION)];
+    for (j, f) in fields.iter().enumerate() {
+        let x = col(*f).cast(DataType::Float64);
+        aggs.push(x.clone().sum().alias(format!("s{j}")));
+        aggs.push(x.count().cast(DataType::UInt64).alias(format!("n{j}")));
+    }
+    let mut sums = DataFrame::empty();
+    for rows in batches {
+        let batch = rows
+            .clone()
+            .group_by([col(FILE).cast(DataType::String)])
+            .agg(aggs.clone())
+            .collect()
+            .map_err(err)?;
+        if sums.width() == 0 {
+            sums = batch;
+        } else {
+            sums.vstack_mut(&batch).map_err(err)?;
         }
     }
+    if sums.width() == 0 {
+        return Ok(out);
+    }
+    let texts = |name: &str| sums.column(name).and_then(|c| c.str().cloned());
+    let paths = texts(FILE).map_err(err)?;
+    let ids = texts(SUBMISSION).map_err(err)?;
     // (submission, field) → (path, sum, count) of each of its files.
     type Part<'a> = (&'a str, f64, u64);
     let mut parts: BTreeMap<(&str, &str), Vec<Part>> = BTreeMap::new();
-    let sum_files = sums
-        .column(FILE)
-        .and_then(|c| c.u32().cloned())
-        .map_err(err)?;
     for (j, f) in fields.iter().enumerate() {
         let s = sums
             .column(&format!("s{j}"))
@@ -398,18 +435,11 @@ pub fn means(
             .column(&format!("n{j}"))
             .and_then(|c| c.u64().cloned())
             .map_err(err)?;
-        for ((file, s), n) in sum_files.iter().zip(s.iter()).zip(n.iter()) {
-            let (Some(file), Some(s), Some(n)) = (file, s, n) else {
+        for (((path, id), s), n) in paths.iter().zip(ids.iter()).zip(s.iter()).zip(n.iter()) {
+            let (Some(path), Some(id), Some(s), Some(n)) = (path, id, s, n) else {
                 continue;
             };
-            let (Some(id), Some((path, _))) = (submission_of.get(&file), files.get(file as usize))
-            else {
-                continue;
-            };
-            parts
-                .entry((id.as_str(), f))
-                .or_default()
-                .push((path.as_str(), s, n));
+            parts.entry((id, f)).or_default().push((path, s, n));
         }
     }
     for ((id, f), mut p) in parts {
@@ -540,20 +570,25 @@ mod tests {
             .unwrap()
             .lazy()
         };
-        let files = vec![
+        let files = [
             // Submission a in two files: its mean is over its four values, not the files'.
-            ("b/1.parquet".to_owned(), file("a", &[Some(10)], &[None])),
+            ("b/1.parquet", file("a", &[Some(10)], &[None])),
             (
-                "a/1.parquet".to_owned(),
+                "a/1.parquet",
                 file("a", &[Some(1), Some(2), None, Some(3)], &[None; 4]),
             ),
-            (
-                "c/1.parquet".to_owned(),
-                file("b", &[Some(7)], &[Some(0.5)]),
-            ),
-            ("d/1.parquet".to_owned(), file("c", &[], &[])),
+            ("c/1.parquet", file("b", &[Some(7)], &[Some(0.5)])),
+            ("d/1.parquet", file("c", &[], &[])),
         ];
-        let means = means(&files, &schema).unwrap();
+        let rows = concat(
+            files
+                .into_iter()
+                .map(|(path, rows)| rows.with_column(lit(path).alias(FILE)))
+                .collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )
+        .unwrap();
+        let means = means(&[rows], &schema).unwrap();
         // Neither a field with no value (a's score) nor a personal field (age) has a mean;
         // a file with no rows gives no submission.
         assert_eq!(

@@ -316,7 +316,8 @@ impl Store {
         &self.root
     }
 
-    pub(crate) fn table_dir(&self, schema: &str) -> PathBuf {
+    /// The folder of a table (its Delta log and partition folders).
+    pub fn table_dir(&self, schema: &str) -> PathBuf {
         self.root.join("tables").join(schema)
     }
 

@@ -249,8 +249,9 @@ pub struct Rows {
     pub all: LazyFrame,
     /// Consecutive files, about [`BATCH_BYTES`] of Parquet each.
     pub batches: Vec<LazyFrame>,
-    /// Each file, with its path.
-    pub files: Vec<(String, LazyFrame)>,
+    /// The same batches with each row's path in column `__file` (what the means of the
+    /// submissions are read from).
+    pub with_paths: Vec<LazyFrame>,
     /// How many parts distinct counts are dealt into (by the counted value), each tallied on
     /// its own so that their memory follows a part rather than the table: one per
     /// [`PART_BYTES`] of Parquet.
@@ -270,30 +271,39 @@ pub const BATCH_BYTES: u64 = 96 << 20;
 
 impl Rows {
     /// The rows of `files` (path and lazy frame of each file) whose sizes on disk are `sizes`.
-    pub fn new(files: Vec<(String, LazyFrame)>, sizes: &[u64]) -> PolarsResult<Self> {
-        let all = concat(
-            files.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
-            UnionArgs::default(),
-        )?;
-        let mut batches = Vec::new();
-        let mut batch = Vec::new();
+    /// The rows of the Parquet files at `paths`, whose sizes on disk are `sizes`; `scan`
+    /// reads some of them as one frame (with each row's path in a column when asked).
+    pub fn new(
+        paths: Vec<String>,
+        sizes: &[u64],
+        scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
+    ) -> PolarsResult<Self> {
+        let all = scan(&paths, false)?;
+        let mut cuts = Vec::new();
+        let mut start = 0;
         let mut bytes = 0u64;
-        for ((_, f), size) in files.iter().zip(sizes) {
-            batch.push(f.clone());
+        for (i, size) in sizes.iter().enumerate().take(paths.len()) {
             bytes += size;
             if bytes >= BATCH_BYTES {
-                batches.push(concat(std::mem::take(&mut batch), UnionArgs::default())?);
+                cuts.push(start..i + 1);
+                start = i + 1;
                 bytes = 0;
             }
         }
-        if !batch.is_empty() {
-            batches.push(concat(batch, UnionArgs::default())?);
+        if start < paths.len() {
+            cuts.push(start..paths.len());
+        }
+        let mut batches = Vec::with_capacity(cuts.len());
+        let mut with_paths = Vec::with_capacity(cuts.len());
+        for cut in cuts {
+            batches.push(scan(&paths[cut.clone()], false)?);
+            with_paths.push(scan(&paths[cut], true)?);
         }
         let total: u64 = sizes.iter().sum();
         Ok(Self {
             all,
             batches,
-            files,
+            with_paths,
             parts: usize::try_from(total.div_ceil(PART_BYTES))
                 .unwrap_or(usize::MAX)
                 .max(1),

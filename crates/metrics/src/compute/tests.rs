@@ -156,7 +156,7 @@ fn a_filter_that_is_not_a_condition_names_its_indicator() {
         Rows {
             all: frame(&rows),
             batches: vec![frame(&rows)],
-            files: Vec::new(),
+            with_paths: Vec::new(),
             parts: 1,
         },
     )]);
@@ -190,7 +190,7 @@ proptest! {
         let batches = if batches.is_empty() { vec![frame(&rows)] } else { batches };
         let tables = BTreeMap::from([(
             "t".to_owned(),
-            Rows { all: frame(&rows), batches, files: Vec::new(), parts },
+            Rows { all: frame(&rows), batches, with_paths: Vec::new(), parts },
         )]);
         let sides: Vec<Side> = indicators
             .iter()
