@@ -11,7 +11,20 @@ use backbone_workspace::{Declarations, Layout};
 
 /// `backbone check`: every declaration against the schemas; exit 1 when any is wrong.
 pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
-    let decl = Declarations::load(&Layout::new(workspace))?;
+    let layout = Layout::new(workspace);
+    let decl = Declarations::load(&layout)?;
+    // Properties outside the standard load (a schema written for other tools is welcome)
+    // but are named, so that a misspelt constraint is seen.
+    for (name, schema) in &decl.schemas {
+        let file = layout.schema(name);
+        let file = file.strip_prefix(workspace).unwrap_or(&file);
+        for path in &schema.unknown {
+            println!(
+                "note: {}: {path}: not a property backbone acts on; loaded and ignored",
+                file.display()
+            );
+        }
+    }
     let problems = decl.check();
     if problems.is_empty() {
         println!(

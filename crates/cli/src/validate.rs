@@ -36,10 +36,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     {
         return unreadable(&e, args.json);
     }
-    let report = match validate_file(&args.file, &schema, &options) {
+    let mut report = match validate_file(&args.file, &schema, &options) {
         Ok(r) => r,
         Err(e) => return unreadable(&e, args.json),
     };
+    if report.is_wrong_file() {
+        let layout = Layout::new(&args.workspace);
+        report.name_closest_schema(&backbone_pipeline::workspace_schemas(&layout));
+    }
     print_report(&report, args.json)?;
     Ok(if report.valid {
         ExitCode::SUCCESS

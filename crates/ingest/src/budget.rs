@@ -53,6 +53,66 @@ impl Over {
     }
 }
 
+/// Whether the workbook is encrypted with a password, which no reader can open without it:
+/// an OLE container holding an `EncryptedPackage` (a protected `.xlsx`), an `.xls` whose
+/// workbook stream has a `FILEPASS` record, an `.ods` whose manifest declares encryption.
+pub(crate) fn password_protected(path: &Path, kind: SheetKind) -> bool {
+    match kind {
+        SheetKind::Xls => {
+            let Ok(mut ole) = cfb::open(path) else {
+                return false;
+            };
+            if ole.is_stream("/EncryptedPackage") {
+                return true;
+            }
+            let Some(stream) = ["/Workbook", "/Book"]
+                .into_iter()
+                .find(|s| ole.is_stream(s))
+            else {
+                return false;
+            };
+            let Ok(reader) = ole.open_stream(stream) else {
+                return false;
+            };
+            let mut r = BufReader::new(reader);
+            let mut head = [0u8; 4];
+            let mut body = Vec::new();
+            // FILEPASS comes in the workbook globals, before their EOF.
+            while r.read_exact(&mut head).is_ok() {
+                let kind = u16::from_le_bytes([head[0], head[1]]);
+                if kind == 0x002F {
+                    return true;
+                }
+                if kind == 0x000A {
+                    return false;
+                }
+                body.resize(usize::from(u16::from_le_bytes([head[2], head[3]])), 0);
+                if r.read_exact(&mut body).is_err() {
+                    return false;
+                }
+            }
+            false
+        }
+        SheetKind::Ods => {
+            let Ok(f) = File::open(path) else {
+                return false;
+            };
+            let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(f)) else {
+                return false;
+            };
+            let Ok(entry) = zip.by_name("META-INF/manifest.xml") else {
+                return false;
+            };
+            let mut text = String::new();
+            entry
+                .take(1 << 20)
+                .read_to_string(&mut text)
+                .is_ok_and(|_| text.contains("encryption-data"))
+        }
+        SheetKind::Xlsx | SheetKind::Xlsb => false,
+    }
+}
+
 const SHEET_HINT: &str = "this is far more than a submission holds (or the file is built to exhaust memory); save the data sheet as CSV or .xlsx";
 
 /// Checks a spreadsheet's parts against `limits` before the library opens it.

@@ -5,7 +5,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use backbone_schema::{Bound, Field, FieldType, Severity, Unmapped};
+use backbone_schema::{Bound, Field, FieldType, Severity, StringFormat, Unmapped};
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 
 use crate::cell::{Cell, format_float, trim_bytes};
@@ -139,6 +139,8 @@ pub(crate) struct Caster {
     /// The map's raw spellings as declared, for messages.
     raw_keys: Vec<String>,
     unmapped: Unmapped,
+    /// A `string` field's format, checked on every value.
+    string_format: Option<StringFormat>,
 }
 
 impl Caster {
@@ -177,6 +179,16 @@ impl Caster {
                 .map(|vm| vm.entries.iter().map(|(k, _)| k.clone()).collect())
                 .unwrap_or_default(),
             unmapped,
+            string_format: field.string_format,
+        }
+    }
+
+    /// The type as frictionless names it in a note: `integer`, or `string/email` for a
+    /// string with a checked format.
+    pub(crate) fn type_label(&self) -> String {
+        match self.string_format {
+            Some(f) if self.ty == FieldType::String => format!("string/{}", f.as_str()),
+            _ => self.ty.as_str().to_owned(),
         }
     }
 
@@ -223,7 +235,16 @@ impl Caster {
 
     fn cast_text<'a>(&'a self, t: &'a str) -> Result<Value<'a>, CastFail> {
         let v = match self.ty {
-            FieldType::String | FieldType::Any => Value::Str(Cow::Borrowed(t)),
+            FieldType::String => {
+                if self
+                    .string_format
+                    .is_some_and(|f| !string_format_holds(f, t))
+                {
+                    return Err(CastFail::Type);
+                }
+                Value::Str(Cow::Borrowed(t))
+            }
+            FieldType::Any => Value::Str(Cow::Borrowed(t)),
             FieldType::Integer => Value::Int(self.integer(t).ok_or(CastFail::Type)?),
             FieldType::Number => Value::Num(self.number(t).ok_or(CastFail::Type)?),
             FieldType::Boolean => {
@@ -353,11 +374,14 @@ impl Caster {
     }
 
     fn number(&self, t: &str) -> Option<f64> {
-        match t {
-            "NaN" => return Some(f64::NAN),
-            "INF" => return Some(f64::INFINITY),
-            "-INF" => return Some(f64::NEG_INFINITY),
-            _ => {}
+        // The standard spells them NaN, INF and -INF; their case need not be respected.
+        if t.len() <= 4 {
+            match t.to_ascii_lowercase().as_str() {
+                "nan" => return Some(f64::NAN),
+                "inf" | "+inf" => return Some(f64::INFINITY),
+                "-inf" => return Some(f64::NEG_INFINITY),
+                _ => {}
+            }
         }
         let t = self.strip_non_bare(t);
         let group = self.group.as_deref().filter(|g| !g.is_empty());
@@ -401,7 +425,14 @@ impl Caster {
     /// What a valid value looks like, for a partner (`Display` says it in English).
     pub(crate) fn expected(&self) -> ExpectedKind {
         match self.ty {
-            FieldType::String | FieldType::Any => ExpectedKind::Text,
+            FieldType::String => match self.string_format {
+                Some(StringFormat::Email) => ExpectedKind::Email,
+                Some(StringFormat::Uri) => ExpectedKind::Uri,
+                Some(StringFormat::Binary) => ExpectedKind::Base64,
+                Some(StringFormat::Uuid) => ExpectedKind::Uuid,
+                None => ExpectedKind::Text,
+            },
+            FieldType::Any => ExpectedKind::Text,
             FieldType::Integer => ExpectedKind::WholeNumber,
             FieldType::Number => {
                 let sep = &self.decimal;
@@ -491,6 +522,48 @@ fn well_grouped(t: &str, group: &str, decimal: &str) -> bool {
 
 /// `str::parse::<f64>` accepts `inf`, `nan` and `1e5`; Table Schema numbers are digits with
 /// an optional sign, point and exponent, so words are refused here.
+/// Whether `t` is a value of a `string` field's `format`, as frictionless-py judges it.
+fn string_format_holds(format: StringFormat, t: &str) -> bool {
+    match format {
+        // A local part and a dotted domain, no spaces.
+        StringFormat::Email => t.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && !t.chars().any(char::is_whitespace)
+                && domain
+                    .split_once('.')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        }),
+        // A scheme (a letter, then letters, digits, `+`, `-`, `.`), a colon, and the rest.
+        StringFormat::Uri => t.split_once(':').is_some_and(|(scheme, rest)| {
+            let mut c = scheme.chars();
+            c.next().is_some_and(|f| f.is_ascii_alphabetic())
+                && c.all(|x| x.is_ascii_alphanumeric() || "+-.".contains(x))
+                && !rest.is_empty()
+                && !t.chars().any(char::is_whitespace)
+        }),
+        // Standard base64: groups of four, `=` padding only at the end.
+        StringFormat::Binary => {
+            let b = t.as_bytes();
+            let body = t.trim_end_matches('=');
+            b.len().is_multiple_of(4)
+                && b.len() - body.len() <= 2
+                && body
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        }
+        // What Python's uuid.UUID reads: optional `urn:uuid:` and braces, hyphens anywhere,
+        // 32 hexadecimal digits.
+        StringFormat::Uuid => {
+            let s = t.strip_prefix("urn:").unwrap_or(t);
+            let s = s.strip_prefix("uuid:").unwrap_or(s);
+            let s = s.trim_matches(|c| c == '{' || c == '}');
+            let hex: Vec<char> = s.chars().filter(|c| *c != '-').collect();
+            hex.len() == 32 && hex.iter().all(char::is_ascii_hexdigit)
+        }
+    }
+}
+
 fn parse_plain_number(t: &str) -> Option<f64> {
     let b = t.as_bytes();
     let first = *b.first()?;
@@ -653,23 +726,25 @@ impl Checks {
         {
             fail("enum", e.severity, &e.shown);
         }
+        // NaN lies in no range: a bound on a number field refuses it.
+        let nan = matches!(v, Value::Num(x) if x.is_nan());
         if let Some(l) = &self.minimum
-            && v.compare(&l.value) == Some(Ordering::Less)
+            && (nan || v.compare(&l.value) == Some(Ordering::Less))
         {
             fail("minimum", l.severity, &l.shown);
         }
         if let Some(l) = &self.maximum
-            && v.compare(&l.value) == Some(Ordering::Greater)
+            && (nan || v.compare(&l.value) == Some(Ordering::Greater))
         {
             fail("maximum", l.severity, &l.shown);
         }
         if let Some(l) = &self.exclusive_minimum
-            && v.compare(&l.value).is_some_and(|o| o != Ordering::Greater)
+            && (nan || v.compare(&l.value).is_some_and(|o| o != Ordering::Greater))
         {
             fail("exclusiveMinimum", l.severity, &l.shown);
         }
         if let Some(l) = &self.exclusive_maximum
-            && v.compare(&l.value).is_some_and(|o| o != Ordering::Less)
+            && (nan || v.compare(&l.value).is_some_and(|o| o != Ordering::Less))
         {
             fail("exclusiveMaximum", l.severity, &l.shown);
         }
@@ -718,7 +793,11 @@ mod tests {
         assert_eq!(cast(&c, "abc"), Err(CastFail::Type));
         let c = caster(r#"{"name": "n", "type": "number", "groupChar": ","}"#);
         assert_eq!(cast(&c, "1,234.5").unwrap(), "Num(1234.5)");
-        assert_eq!(cast(&c, "inf"), Err(CastFail::Type));
+        // The standard's NaN, INF and -INF, in any case.
+        assert_eq!(cast(&c, "inf").unwrap(), "Num(inf)");
+        assert_eq!(cast(&c, "nan").unwrap(), "Num(NaN)");
+        assert_eq!(cast(&c, "-Inf").unwrap(), "Num(-inf)");
+        assert_eq!(cast(&c, "infinite"), Err(CastFail::Type));
         assert_eq!(cast(&c, "12,34"), Err(CastFail::Type));
         assert_eq!(cast(&c, "1,234,567").unwrap(), "Num(1234567.0)");
         let c = caster(r#"{"name": "n", "type": "number", "decimalChar": ",", "groupChar": "."}"#);
@@ -789,5 +868,80 @@ mod tests {
         out.clear();
         checks.check(&c.cast(&Cell::Text(b"01/01/2020")).unwrap(), &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn nan_lies_in_no_range() {
+        let s = TableSchema::from_json_str(
+            r#"{"fields": [{"name": "n", "type": "number", "constraints": {"minimum": 0, "maximum": 10}}]}"#,
+            "t.json",
+        )
+        .unwrap();
+        let c = Caster::new(&s.fields[0], &s.missing_values);
+        let checks = Checks::new(&s.fields[0], &c).unwrap();
+        let mut out = Vec::new();
+        checks.check(&c.cast(&Cell::Text(b"NaN")).unwrap(), &mut out);
+        let broken: Vec<&str> = out.iter().map(|b| b.constraint).collect();
+        assert_eq!(broken, ["minimum", "maximum"]);
+        out.clear();
+        checks.check(&c.cast(&Cell::Text(b"5")).unwrap(), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn string_formats_are_checked() {
+        let ok = |format: &str, good: &[&str], bad: &[&str]| {
+            let c = caster(&format!(
+                r#"{{"name": "s", "type": "string", "format": "{format}"}}"#
+            ));
+            for g in good {
+                assert!(cast(&c, g).is_ok(), "{format}: {g} should pass");
+            }
+            for b in bad {
+                assert_eq!(
+                    cast(&c, b),
+                    Err(CastFail::Type),
+                    "{format}: {b} should fail"
+                );
+            }
+        };
+        ok(
+            "email",
+            &["name@example.org", "a.b+c@mail.co.il"],
+            &[
+                "name",
+                "name@",
+                "@example.org",
+                "a b@example.org",
+                "a@b@c.org",
+                "a@localhost",
+            ],
+        );
+        ok(
+            "uri",
+            &[
+                "https://example.org/a?b=1",
+                "mailto:a@b.org",
+                "urn:isbn:0451450523",
+            ],
+            &["example.org", "://x", "1http://x", "http://a b"],
+        );
+        ok(
+            "binary",
+            &["aGVsbG8=", "aGVsbA==", "YWJj", ""],
+            &["aGVsbG8", "a=bc", "ab!c"],
+        );
+        ok(
+            "uuid",
+            &[
+                "123e4567-e89b-12d3-a456-426614174000",
+                "123E4567E89B12D3A456426614174000",
+                "{123e4567-e89b-12d3-a456-426614174000}",
+                "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+            ],
+            &["123e4567-e89b-12d3-a456-42661417400", "not-a-uuid"],
+        );
+        // A format the standard names only for documentation leaves the text alone.
+        ok("default", &["anything at all"], &[]);
     }
 }

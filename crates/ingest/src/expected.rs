@@ -42,6 +42,14 @@ pub enum ExpectedKind {
     Month,
     /// A value no other row has.
     Unique,
+    /// An email address (`format: email`).
+    Email,
+    /// An absolute address with a scheme (`format: uri`).
+    Uri,
+    /// Base64 text (`format: binary`).
+    Base64,
+    /// A UUID (`format: uuid`).
+    Uuid,
 }
 
 /// What a valid value looks like: a kind and the bounds on it, as the schema writes them.
@@ -93,6 +101,10 @@ impl fmt::Display for ExpectedKind {
             Self::Year => f.write_str("a year such as 2024"),
             Self::Month => f.write_str("a month such as 2024-03"),
             Self::Unique => f.write_str("a value that no other row has"),
+            Self::Email => f.write_str("an email address such as name@example.org"),
+            Self::Uri => f.write_str("an address with its scheme, such as https://example.org/a"),
+            Self::Base64 => f.write_str("base64 text such as aGVsbG8="),
+            Self::Uuid => f.write_str("a UUID such as 123e4567-e89b-12d3-a456-426614174000"),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use backbone_schema::{Severity, TableSchema, normalise_header};
+use backbone_schema::{FieldsMatch, Severity, TableSchema, normalise_header};
 
 use crate::validation_report::ErrorType;
 
@@ -70,8 +70,183 @@ pub(crate) fn find_header(rows: &[Vec<String>], schema: &TableSchema) -> Option<
     })
 }
 
-/// Matches labels to fields by name or alias, after normalisation.
+/// Matches labels to fields as the schema's `fieldsMatch` says: by position (`exact`), by
+/// name with the standard's tolerances (`equal`, `subset`, `superset`, `partial`), or, when
+/// the schema declares none, backbone's own way ([`match_by_name`]).
 pub(crate) fn match_header(labels: Vec<String>, schema: &TableSchema) -> HeaderMatch {
+    match schema.fields_match {
+        FieldsMatch::Exact => match_exact(labels, schema),
+        FieldsMatch::ByName => {
+            let mut m = match_by_name(labels, schema);
+            wrong_file(&mut m, schema);
+            m
+        }
+        mode => {
+            let mut m = match_by_name(labels, schema);
+            let extra_ok = matches!(mode, FieldsMatch::Subset | FieldsMatch::Partial);
+            let missing_ok = matches!(mode, FieldsMatch::Superset | FieldsMatch::Partial);
+            let matched = m.field_col.iter().any(Option::is_some);
+            m.issues.retain_mut(|i| match i.kind {
+                ErrorType::ExtraLabel if extra_ok => false,
+                ErrorType::ExtraLabel => {
+                    i.severity = Severity::Error;
+                    true
+                }
+                ErrorType::MissingLabel => {
+                    let required = i.field.is_some_and(|f| is_required(schema, f));
+                    if missing_ok && !required {
+                        false
+                    } else {
+                        i.severity = Severity::Error;
+                        true
+                    }
+                }
+                _ => true,
+            });
+            if mode == FieldsMatch::Partial && !matched {
+                m.issues.push(LabelIssue {
+                    kind: ErrorType::UnmatchedHeader,
+                    severity: Severity::Error,
+                    col: None,
+                    field: None,
+                    message: format!(
+                        "the header names none of the fields of {:?} (fieldsMatch is \"partial\"): \
+                         this is not a file of that table",
+                        schema.name
+                    ),
+                });
+            }
+            m
+        }
+    }
+}
+
+fn is_required(schema: &TableSchema, f: usize) -> bool {
+    schema.fields[f].constraints.is_required() || schema.primary_key.contains(&f)
+}
+
+/// How many of `schema`'s fields the header `labels` names (by name or alias).
+pub(crate) fn fields_named(labels: &[String], schema: &TableSchema) -> usize {
+    let names = lookup(schema);
+    let mut seen = vec![false; schema.fields.len()];
+    for l in labels {
+        if let Some(&f) = names.get(&normalise_header(l)) {
+            seen[f] = true;
+        }
+    }
+    seen.iter().filter(|s| **s).count()
+}
+
+/// backbone's default refuses a file whose header is plainly another table's: it names no
+/// field of the schema, or fewer than a third of them while most of its columns are not
+/// fields. One clear error then replaces a list of missing and extra columns, and no row is
+/// stored with every field empty.
+fn wrong_file(m: &mut HeaderMatch, schema: &TableSchema) {
+    let matched = m.field_col.iter().filter(|c| c.is_some()).count();
+    let labelled = m.labels.iter().filter(|l| !l.trim().is_empty()).count();
+    let extra = labelled.saturating_sub(matched);
+    let too_few = matched * 3 < schema.fields.len() && extra > matched;
+    if matched > 0 && !too_few {
+        return;
+    }
+    m.issues
+        .retain(|i| !matches!(i.kind, ErrorType::MissingLabel | ErrorType::ExtraLabel));
+    let shown: Vec<String> = m
+        .labels
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .take(5)
+        .map(|l| format!("{:?}", l.trim()))
+        .collect();
+    m.issues.push(LabelIssue {
+        kind: ErrorType::UnmatchedHeader,
+        severity: Severity::Error,
+        col: None,
+        field: None,
+        message: format!(
+            "the header ({}{}) names {matched} of the {} fields of {:?}: this looks like another \
+             table's file",
+            shown.join(", "),
+            if labelled > 5 { ", …" } else { "" },
+            schema.fields.len(),
+            schema.name
+        ),
+    });
+}
+
+/// `fieldsMatch: exact`: the header's labels are the fields' names, in the schema's order;
+/// each column is read as the field at its position.
+fn match_exact(labels: Vec<String>, schema: &TableSchema) -> HeaderMatch {
+    let width = labels
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    let mut field_col: Vec<Option<usize>> = vec![None; schema.fields.len()];
+    let mut issues = Vec::new();
+    for (col, label) in labels.iter().enumerate().take(width) {
+        let letters = crate::cell::column_letters(col);
+        let Some(field) = schema.fields.get(col) else {
+            issues.push(LabelIssue {
+                kind: ErrorType::ExtraLabel,
+                severity: Severity::Error,
+                col: Some(col),
+                field: None,
+                message: format!(
+                    "column {letters} ({label:?}) is beyond the schema's {} fields \
+                     (fieldsMatch is \"exact\")",
+                    schema.fields.len()
+                ),
+            });
+            continue;
+        };
+        field_col[col] = Some(col);
+        if label.trim().is_empty() {
+            issues.push(LabelIssue {
+                kind: ErrorType::BlankLabel,
+                severity: Severity::Error,
+                col: Some(col),
+                field: Some(col),
+                message: format!(
+                    "column {letters} has no header; it should say {:?}",
+                    field.name
+                ),
+            });
+        } else if label.trim() != field.name {
+            issues.push(LabelIssue {
+                kind: ErrorType::IncorrectLabel,
+                severity: Severity::Error,
+                col: Some(col),
+                field: Some(col),
+                message: format!(
+                    "column {letters} says {label:?} where the schema has {:?} \
+                     (fieldsMatch is \"exact\": the same names in the same order)",
+                    field.name
+                ),
+            });
+        }
+    }
+    for f in width..schema.fields.len() {
+        issues.push(LabelIssue {
+            kind: ErrorType::MissingLabel,
+            severity: Severity::Error,
+            col: None,
+            field: Some(f),
+            message: format!(
+                "there is no column for field {:?} (fieldsMatch is \"exact\")",
+                schema.fields[f].name
+            ),
+        });
+    }
+    HeaderMatch {
+        labels,
+        field_col,
+        width,
+        issues,
+    }
+}
+
+/// Matches labels to fields by name or alias, after normalisation, in any order.
+fn match_by_name(labels: Vec<String>, schema: &TableSchema) -> HeaderMatch {
     let names = lookup(schema);
     let mut field_col: Vec<Option<usize>> = vec![None; schema.fields.len()];
     let mut issues = Vec::new();
@@ -127,7 +302,7 @@ pub(crate) fn match_header(labels: Vec<String>, schema: &TableSchema) -> HeaderM
             continue;
         }
         let field = &schema.fields[f];
-        let required = field.constraints.is_required() || schema.primary_key.contains(&f);
+        let required = is_required(schema, f);
         let known = if field.aliases.is_empty() {
             String::new()
         } else {

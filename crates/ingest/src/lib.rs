@@ -274,6 +274,15 @@ pub fn read_file(
         }
     } else if sheet::is_ole(&head) {
         Kind::Sheet(sheet::SheetKind::Xls)
+    } else if sheet::is_old_biff(&head) {
+        return Err(IngestError::Spreadsheet {
+            file,
+            sheet: None,
+            message:
+                "an Excel 2, 3 or 4 worksheet (from before Excel 97), which backbone does not \
+                      read; open it in Excel or LibreOffice and save it as .xlsx"
+                    .to_owned(),
+        });
     } else {
         Kind::Text(text::plan(
             &head,
@@ -286,6 +295,15 @@ pub fn read_file(
 
     // What the spreadsheet library would expand, checked before it is called.
     if let Kind::Sheet(k) = &kind {
+        if budget::password_protected(path, *k) {
+            return Err(IngestError::Spreadsheet {
+                file,
+                sheet: None,
+                message: "the workbook is password protected; open it, remove the password \
+                          (File › Info › Protect Workbook in Excel), and save it again"
+                    .to_owned(),
+            });
+        }
         budget::check(path, *k, &file, &options.limits)?;
     }
     let mut source = SourceInfo::default();
@@ -297,6 +315,7 @@ pub fn read_file(
             Kind::Text(plan) => {
                 source.format = "csv".to_owned();
                 source.encoding = Some(plan.encoding.name().to_owned());
+                source.encoding_guessed = plan.encoding_guessed;
                 source.delimiter = Some(match plan.delimiter {
                     b'\t' => "tab".to_owned(),
                     d => char::from(d).to_string(),

@@ -312,6 +312,17 @@ enum CellValue<'s> {
     Slot(Slot),
 }
 
+/// A date cell: its date and time, or, for a serial outside Excel's dates (before 1900 or
+/// after 9999-12-31, which Excel shows as `#####`), the cell error Excel shows.
+fn datetime_value(dt: &calamine::ExcelDateTime) -> CellValue<'static> {
+    const LAST_SERIAL: f64 = 2_958_466.0; // 10000-01-01
+    let serial = dt.as_f64();
+    if dt.is_datetime() && !(0.0..LAST_SERIAL).contains(&serial) {
+        return CellValue::Err("#####");
+    }
+    CellValue::Slot(datetime_slot(dt))
+}
+
 fn datetime_slot(dt: &calamine::ExcelDateTime) -> Slot {
     if dt.is_datetime() {
         match dt.as_datetime() {
@@ -384,7 +395,7 @@ fn produce_xlsx(
                 None => CellValue::Text(s),
             },
             DataRef::SharedString(s) => CellValue::Text(s),
-            DataRef::DateTime(dt) => CellValue::Slot(datetime_slot(dt)),
+            DataRef::DateTime(dt) => datetime_value(dt),
             DataRef::Error(e) => {
                 let shown = e.to_string();
                 rows.cell(r, c, CellValue::Err(&shown))?;
@@ -480,7 +491,7 @@ where
                     Some(slot) => CellValue::Slot(slot),
                     None => CellValue::Text(s),
                 },
-                Data::DateTime(dt) => CellValue::Slot(datetime_slot(dt)),
+                Data::DateTime(dt) => datetime_value(dt),
                 Data::Error(e) => {
                     let shown = e.to_string();
                     rows.cell(r, c, CellValue::Err(&shown))?;
@@ -500,6 +511,12 @@ where
 /// True when the bytes start like an OLE compound file (`.xls`).
 pub(crate) fn is_ole(head: &[u8]) -> bool {
     head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
+}
+
+/// True when the bytes start like an Excel 2, 3 or 4 worksheet or workbook: a bare BIFF
+/// stream (no OLE container) whose first record is a `BOF` of those versions.
+pub(crate) fn is_old_biff(head: &[u8]) -> bool {
+    matches!(head, [0x09, 0x00 | 0x02 | 0x04, len, 0x00, ..] if matches!(len, 4 | 6 | 8 | 16))
 }
 
 /// True when the bytes start like a zip container (`.xlsx`, `.ods`).

@@ -26,7 +26,16 @@ pub(crate) struct TextPlan {
     /// Bytes of BOM to skip (UTF-8 only; other decoders remove their own).
     pub(crate) bom_len: usize,
     pub(crate) delimiter: u8,
+    /// Rows end with a carriage return alone (the old "CSV (Macintosh)" of Excel for Mac):
+    /// each is read as a line end.
+    pub(crate) cr_only: bool,
+    /// The encoding was guessed from too little text to be sure (few letters outside ASCII,
+    /// no BOM, not UTF-8): the report says which was assumed.
+    pub(crate) encoding_guessed: bool,
 }
+
+/// Below this many bytes outside ASCII, a guessed legacy encoding is named as a guess.
+const SURE_GUESS_BYTES: usize = 64;
 
 /// Decides encoding and delimiter from the first bytes, unless the profile pinned them.
 pub(crate) fn plan(
@@ -36,6 +45,7 @@ pub(crate) fn plan(
     delimiter: Option<u8>,
     at_eof: bool,
 ) -> Result<TextPlan, IngestError> {
+    let pinned = encoding.is_some();
     let (encoding, bom_len) = match encoding {
         Some(label) => {
             let enc = Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
@@ -52,18 +62,30 @@ pub(crate) fn plan(
         }
         None => detect_encoding(head, at_eof),
     };
+    let encoding_guessed = !pinned && encoding_hint_is_weak(encoding, bom_len, head);
+    let (text, _) = encoding.decode_without_bom_handling(&head[bom_len..]);
+    let cr_only = text.contains('\r') && !text.contains('\n');
     let delimiter = match delimiter {
         Some(d) => d,
-        None => {
-            let (text, _) = encoding.decode_without_bom_handling(&head[bom_len..]);
-            sniff_delimiter(&text)
-        }
+        None if cr_only => sniff_delimiter(&text.replace('\r', "\n")),
+        None => sniff_delimiter(&text),
     };
     Ok(TextPlan {
         encoding,
         bom_len,
         delimiter,
+        cr_only,
+        encoding_guessed,
     })
+}
+
+/// Whether a detected legacy encoding rests on too few letters to tell one alphabet from
+/// another (70 bytes of Greek read as Hebrew, say).
+fn encoding_hint_is_weak(encoding: &'static Encoding, bom_len: usize, head: &[u8]) -> bool {
+    encoding != UTF_8
+        && bom_len == 0
+        && Encoding::for_bom(head).is_none()
+        && head.iter().filter(|b| !b.is_ascii()).count() < SURE_GUESS_BYTES
 }
 
 fn detect_encoding(head: &[u8], at_eof: bool) -> (&'static Encoding, usize) {
@@ -215,6 +237,8 @@ pub(crate) fn produce(
 
 struct Decoder {
     inner: Option<encoding_rs::Decoder>,
+    /// Carriage returns become line feeds (rows that end with `\r` alone).
+    cr_only: bool,
     name: &'static str,
     raw_offset: u64,
 }
@@ -229,6 +253,7 @@ fn produce_inner(
 ) -> Result<(), IngestError> {
     let mut decoder = Decoder {
         inner: (plan.encoding != UTF_8).then(|| plan.encoding.new_decoder_with_bom_removal()),
+        cr_only: plan.cr_only,
         name: plan.encoding.name(),
         raw_offset: 0,
     };
@@ -503,13 +528,13 @@ fn fill(
         }
         raw.truncate(n);
     }
+    let start = out.len();
     match &mut decoder.inner {
         None => {
             out.extend_from_slice(raw);
             raw.clear();
         }
         Some(dec) => {
-            let start = out.len();
             let needed = dec
                 .max_utf8_buffer_length_without_replacement(raw.len())
                 .unwrap_or(raw.len() * 3 + 16);
@@ -528,6 +553,14 @@ fn fill(
             }
             decoder.raw_offset += read as u64;
             raw.drain(..read);
+        }
+    }
+    // UTF-8 by now: a 0x0D byte is always the character itself.
+    if decoder.cr_only {
+        for b in &mut out[start..] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
         }
     }
     Ok(())

@@ -49,11 +49,15 @@ pub enum ErrorType {
     OversizedCell,
     /// The file has no data rows (ours).
     NoData,
+    /// A header label differs from the field at its position (`fieldsMatch: exact`).
+    IncorrectLabel,
+    /// The header matches none (or too few) of the schema's fields: another table's file.
+    UnmatchedHeader,
 }
 
 impl ErrorType {
     /// Every type, in declaration order.
-    pub const ALL: [ErrorType; 18] = [
+    pub const ALL: [ErrorType; 20] = [
         Self::BlankLabel,
         Self::DuplicateLabel,
         Self::ExtraLabel,
@@ -72,6 +76,8 @@ impl ErrorType {
         Self::ValueMapError,
         Self::OversizedCell,
         Self::NoData,
+        Self::IncorrectLabel,
+        Self::UnmatchedHeader,
     ];
     /// How many types there are.
     pub const COUNT: usize = Self::ALL.len();
@@ -102,6 +108,8 @@ impl ErrorType {
             Self::ValueMapError => "value-map-error",
             Self::OversizedCell => "oversized-cell",
             Self::NoData => "no-data",
+            Self::IncorrectLabel => "incorrect-label",
+            Self::UnmatchedHeader => "unmatched-header",
         }
     }
 
@@ -126,6 +134,8 @@ impl ErrorType {
             Self::ValueMapError => "unknown spelling",
             Self::OversizedCell => "cell too long",
             Self::NoData => "no data",
+            Self::IncorrectLabel => "column in the wrong place",
+            Self::UnmatchedHeader => "not this table's file",
         }
     }
 
@@ -133,7 +143,12 @@ impl ErrorType {
     pub fn is_label(self) -> bool {
         matches!(
             self,
-            Self::BlankLabel | Self::DuplicateLabel | Self::ExtraLabel | Self::MissingLabel
+            Self::BlankLabel
+                | Self::DuplicateLabel
+                | Self::ExtraLabel
+                | Self::MissingLabel
+                | Self::IncorrectLabel
+                | Self::UnmatchedHeader
         )
     }
 }
@@ -259,6 +274,12 @@ pub struct Group {
     pub count: u64,
     /// The first rows it happens in.
     pub rows: Vec<u64>,
+    /// Whether it happens in more rows than `rows` lists.
+    #[serde(skip)]
+    pub more_rows: bool,
+    /// 1-based column of the file, for a problem with one column.
+    #[serde(skip)]
+    pub column: Option<usize>,
     /// Up to three full messages.
     pub examples: Vec<String>,
     /// What a valid value looks like.
@@ -274,6 +295,9 @@ pub struct SourceInfo {
     /// Text encoding (CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
+    /// The encoding was guessed from too little text to be sure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encoding_guessed: bool,
     /// Field delimiter (CSV).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
@@ -338,6 +362,15 @@ fn is_row_level(kind: ErrorType) -> bool {
 
 fn group_key(issue: &Issue) -> GroupKey {
     let row_level = is_row_level(issue.kind);
+    // Columns that are no field (extra, blank) are each a group of their own.
+    if issue.kind.is_label() && issue.field_name.is_none() {
+        let column = match (&issue.label, issue.field_number) {
+            (Some(l), _) if !l.is_empty() => l.clone(),
+            (_, Some(n)) => format!("#{n}"),
+            _ => String::new(),
+        };
+        return (issue.kind, Some(column), issue.severity, issue.kind.title());
+    }
     let title = if issue.kind == ErrorType::ConstraintError
         && issue.note.starts_with("constraint \"required\"")
     {
@@ -358,6 +391,20 @@ fn group_key(issue: &Issue) -> GroupKey {
 }
 
 const GROUP_ROWS: usize = 12;
+
+impl Group {
+    /// Notes that the problem happens in row `r` (rows come in order).
+    fn add_row(&mut self, r: u64) {
+        if self.rows.last() == Some(&r) {
+            return;
+        }
+        if self.rows.len() < GROUP_ROWS {
+            self.rows.push(r);
+        } else {
+            self.more_rows = true;
+        }
+    }
+}
 const GROUP_EXAMPLES: usize = 3;
 
 impl Collector {
@@ -418,6 +465,8 @@ impl Collector {
                     label: None,
                     count: 0,
                     rows: Vec::new(),
+                    more_rows: false,
+                    column: None,
                     examples: Vec::new(),
                     expected: None,
                 });
@@ -431,11 +480,8 @@ impl Collector {
         {
             let group = &mut self.groups[g];
             group.count += 1;
-            if let Some(r) = row
-                && group.rows.len() < GROUP_ROWS
-                && group.rows.last() != Some(&r)
-            {
-                group.rows.push(r);
+            if let Some(r) = row {
+                group.add_row(r);
             }
         }
     }
@@ -472,6 +518,8 @@ impl Collector {
                     label: if row_level { None } else { issue.label.clone() },
                     count: 0,
                     rows: Vec::new(),
+                    more_rows: false,
+                    column: if row_level { None } else { issue.field_number },
                     examples: Vec::new(),
                     expected: if row_level {
                         None
@@ -485,11 +533,8 @@ impl Collector {
         };
         let group = &mut self.groups[g];
         group.count += 1;
-        if let Some(r) = issue.row_number
-            && group.rows.len() < GROUP_ROWS
-            && group.rows.last() != Some(&r)
-        {
-            group.rows.push(r);
+        if let Some(r) = issue.row_number {
+            group.add_row(r);
         }
         if group.examples.len() < GROUP_EXAMPLES {
             group.examples.push(issue.message.clone());
@@ -533,6 +578,56 @@ impl Collector {
 }
 
 impl ValidationReport {
+    /// Whether the file was refused as another table's file (its header names too few of
+    /// the schema's fields).
+    pub fn is_wrong_file(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.kind == ErrorType::UnmatchedHeader)
+    }
+
+    /// Names, in the wrong-file message, the schema among `others` whose fields the header
+    /// names best, when it names at least half of them: "it looks like a file of …".
+    pub fn name_closest_schema<'a>(
+        &mut self,
+        others: impl IntoIterator<Item = &'a backbone_schema::TableSchema>,
+    ) {
+        if !self.is_wrong_file() {
+            return;
+        }
+        let labels = &self.source.labels;
+        let best = others
+            .into_iter()
+            .filter(|o| o.name != self.schema)
+            .map(|o| (crate::header::fields_named(labels, o), o))
+            .filter(|(n, o)| *n > 0 && n * 2 >= o.fields.len())
+            .max_by_key(|(n, o)| (*n * 1000 / o.fields.len().max(1), *n));
+        let Some((n, other)) = best else {
+            return;
+        };
+        let hint = format!(
+            "; it looks like a file of {:?} (the header names {n} of its {} fields)",
+            other.name,
+            other.fields.len()
+        );
+        for e in self
+            .errors
+            .iter_mut()
+            .filter(|e| e.kind == ErrorType::UnmatchedHeader)
+        {
+            e.message.push_str(&hint);
+        }
+        for g in self
+            .groups
+            .iter_mut()
+            .filter(|g| g.kind == ErrorType::UnmatchedHeader)
+        {
+            for x in &mut g.examples {
+                x.push_str(&hint);
+            }
+        }
+    }
+
     /// The frictionless-shaped JSON document.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
@@ -559,7 +654,14 @@ impl ValidationReport {
         let src = &self.source;
         let mut how = vec![src.format.to_uppercase()];
         if let Some(e) = &src.encoding {
-            how.push(e.clone());
+            if src.encoding_guessed {
+                how.push(format!(
+                    "{e} (guessed from little text: if letters look wrong, save the file as \
+                     UTF-8 or name its encoding in the partner's profile)"
+                ));
+            } else {
+                how.push(e.clone());
+            }
         }
         if let Some(d) = &src.delimiter {
             how.push(format!("delimiter {d:?}"));
@@ -575,12 +677,19 @@ impl ValidationReport {
             let _ = writeln!(
                 out,
                 "rows above the header, skipped: {}",
-                join_rows(&src.skipped_rows, src.skipped_rows.len() as u64)
+                join_rows(&src.skipped_rows, false)
             );
         }
         for g in &self.groups {
             let _ = writeln!(out);
             let column = match (&g.label, &g.field_name) {
+                (Some(l), _) if l.is_empty() => match g.column {
+                    Some(n) => format!(
+                        "column {} (no header)",
+                        crate::cell::column_letters(n.saturating_sub(1))
+                    ),
+                    None => "a column with no header".to_owned(),
+                },
                 (Some(l), Some(f)) if l != f => format!("column {l:?} (field {f})"),
                 (Some(l), _) => format!("column {l:?}"),
                 (None, Some(f)) => format!("field {f}"),
@@ -596,7 +705,12 @@ impl ValidationReport {
                 if g.rows.is_empty() {
                     String::new()
                 } else {
-                    format!(", rows {}", join_rows(&g.rows, g.count))
+                    let word = if g.rows.len() == 1 && !g.more_rows {
+                        "row"
+                    } else {
+                        "rows"
+                    };
+                    format!(", {word} {}", join_rows(&g.rows, g.more_rows))
                 }
             );
             for e in &g.examples {
@@ -632,9 +746,9 @@ impl ValidationReport {
     }
 }
 
-fn join_rows(rows: &[u64], total: u64) -> String {
+fn join_rows(rows: &[u64], more: bool) -> String {
     let mut s: Vec<String> = rows.iter().map(u64::to_string).collect();
-    if total > rows.len() as u64 {
+    if more {
         s.push("…".to_owned());
     }
     s.join(", ")

@@ -122,6 +122,23 @@ pub fn pseudonymiser(layout: &Layout) -> Result<Pseudonymiser, PipelineError> {
     })
 }
 
+/// Every schema of the workspace that loads (for naming the table a wrong file belongs to).
+pub fn workspace_schemas(layout: &Layout) -> Vec<backbone_schema::TableSchema> {
+    let Ok(dir) = std::fs::read_dir(layout.schemas()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = dir
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| backbone_schema::TableSchema::load(f).ok())
+        .collect()
+}
+
 /// Ingests one file: placed (the same rule as the nightly run and the portal: a declared
 /// partner that owes the table, a whole period at the grain owed, inside the obligation's
 /// window; a reference table from any well-formed source id), archived, validated,
@@ -203,7 +220,7 @@ pub fn ingest_file(
         supersedes: None,
         table_version: None,
     };
-    let report: ValidationReport = {
+    let mut report: ValidationReport = {
         let mut sink = StoreSink {
             pending: &mut pending,
             submission: &submission,
@@ -219,6 +236,9 @@ pub fn ingest_file(
             }
         }
     };
+    if report.is_wrong_file() {
+        report.name_closest_schema(&workspace_schemas(layout));
+    }
     let s = &report.stats;
     submission.rows_read = s.rows;
     submission.rows_accepted = s.accepted;

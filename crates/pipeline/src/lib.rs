@@ -30,7 +30,9 @@ pub mod retention;
 mod runner;
 
 pub use error::PipelineError;
-pub use ingest::{IngestRequest, Ingested, ingest_file, open_store, pseudonymiser};
+pub use ingest::{
+    IngestRequest, Ingested, ingest_file, open_store, pseudonymiser, workspace_schemas,
+};
 pub use night::{NightOptions, night, summary_text};
 pub use plan::{Planned, plan};
 pub use runner::runner;

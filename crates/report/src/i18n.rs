@@ -270,6 +270,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "תאריך קיים, כתוב כמו {examples}",
     ),
     ("exp_or", " or ", " או "),
+    (
+        "encoding_guessed",
+        "The file is short, so its encoding was guessed: it was read as {encoding}. If names or words below look garbled, save the file as UTF-8 (CSV UTF-8) and send it again.",
+        "הקובץ קצר, ולכן הקידוד שלו נוחש: הוא נקרא כ-{encoding}. אם שמות או מילים למטה נראים משובשים, שמרו את הקובץ כ-UTF-8 ‏(CSV UTF-8) ושלחו אותו שוב.",
+    ),
     ("exp_year", "a year such as 2024", "שנה, למשל 2024"),
     ("exp_month", "a month such as {month}", "חודש, למשל {month}"),
     (
@@ -277,6 +282,22 @@ const WORDS: &[(&str, &str, &str)] = &[
         "a value that no other row has",
         "ערך שאין לאף שורה אחרת",
     ),
+    (
+        "exp_email",
+        "an email address such as {x}",
+        "כתובת דוא\"ל, למשל {x}",
+    ),
+    (
+        "exp_uri",
+        "an address with its scheme, such as {x}",
+        "כתובת מלאה, למשל {x}",
+    ),
+    (
+        "exp_base64",
+        "base64 text such as {x}",
+        "טקסט base64, למשל {x}",
+    ),
+    ("exp_uuid", "a UUID such as {x}", "מזהה UUID, למשל {x}"),
     ("exp_from_to", ", from {a} to {b}", ", מ-{a} עד {b}"),
     ("exp_at_least", ", at least {a}", ", לפחות {a}"),
     ("exp_at_most", ", at most {b}", ", לכל היותר {b}"),
@@ -345,6 +366,8 @@ pub(crate) fn error_title(code: &str, lang: Lang, english: &str) -> String {
         "value-map-error" => "כתיב לא מוכר",
         "oversized-cell" => "תא ארוך מדי",
         "no-data" => "אין נתונים",
+        "incorrect-label" => "עמודה שלא במקומה",
+        "unmatched-header" => "הקובץ אינו של הטבלה הזו",
         _ => english,
     }
     .to_owned()

@@ -101,6 +101,13 @@ pub(crate) fn valid_words(lang: Lang, x: &Expected) -> String {
         ExpectedKind::Year => say("exp_year", &[]),
         ExpectedKind::Month => say("exp_month", &[("{month}", "2024-03")]),
         ExpectedKind::Unique => say("exp_unique", &[]),
+        ExpectedKind::Email => say("exp_email", &[("{x}", "name@example.org")]),
+        ExpectedKind::Uri => say("exp_uri", &[("{x}", "https://example.org/a")]),
+        ExpectedKind::Base64 => say("exp_base64", &[("{x}", "aGVsbG8=")]),
+        ExpectedKind::Uuid => say(
+            "exp_uuid",
+            &[("{x}", "123e4567-e89b-12d3-a456-426614174000")],
+        ),
         // A kind added to the ingest crate and not yet here: its English.
         _ => x.kind.to_string(),
     };
@@ -210,6 +217,14 @@ pub fn receipt(
         problems => Value::from_serialize(&problems),
         not_listed => Value::from_serialize(&not_listed),
         error => "",
+        encoding_guess => if report.source.encoding_guessed {
+            t("encoding_guessed").replace(
+                "{encoding}",
+                report.source.encoding.as_deref().unwrap_or_default(),
+            )
+        } else {
+            String::new()
+        },
     };
     build(ctx)
 }

@@ -36,13 +36,30 @@ pub use indicator::{
 };
 pub use profile::{FieldProfile, Profile};
 pub use table::{
-    Bound, Check, CmpOp, Constraints, Field, FieldType, Operand, Pattern, Rule, Severity,
-    TableSchema, Unmapped, ValueMap,
+    Bound, Check, CmpOp, Constraints, Field, FieldType, FieldsMatch, Operand, Pattern, Rule,
+    Severity, StringFormat, TableSchema, Unmapped, ValueMap,
 };
 
 /// Date formats tried, in order, for `format: "any"`: the spellings partners actually send.
 pub const ANY_DATE_FORMATS: &[&str] = &[
     "%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%Y/%m/%d",
+];
+
+/// The date-and-time patterns a `datetime` field with format `any` tries before the date
+/// patterns (a date alone is midnight): ISO 8601 with `T` or a space, with or without
+/// seconds and an offset (`Z` or `+02:00`), and the day-first spellings with a time.
+pub const ANY_DATETIME_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
 ];
 
 /// The formats a date or datetime field uses when its schema says `default` or nothing.

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{JsonPath, SchemaError};
 use crate::table::{
-    Bound, Check, CmpOp, Constraints, Field, FieldType, Operand, Pattern, Rule, Severity,
-    TableSchema, Unmapped, ValueMap,
+    Bound, Check, CmpOp, Constraints, Field, FieldType, FieldsMatch, Operand, Pattern, Rule,
+    Severity, StringFormat, TableSchema, Unmapped, ValueMap,
 };
 
 /// Keys a field may carry that we accept and ignore (documentation, or features of
@@ -49,6 +49,8 @@ impl Parser<'_> {
             primary_key: Vec::new(),
             unique_keys: Vec::new(),
             rules: Vec::new(),
+            fields_match: FieldsMatch::default(),
+            unknown: Vec::new(),
         };
         let fields_path = path.key("fields");
         let fields = match obj.get("fields") {
@@ -58,8 +60,9 @@ impl Parser<'_> {
         if fields.is_empty() {
             return Err(self.invalid(&fields_path, "the schema declares no fields"));
         }
+        let mut unknown = Vec::new();
         for (i, f) in fields.iter().enumerate() {
-            let field = self.field(f, &fields_path.index(i))?;
+            let field = self.field(f, &fields_path.index(i), &mut unknown)?;
             if schema.field_index(&field.name).is_some() {
                 return Err(self.invalid(
                     &fields_path.index(i).key("name"),
@@ -88,7 +91,24 @@ impl Parser<'_> {
                         "foreignKeys are not supported; check references with x-rules or a value map",
                     ));
                 }
-                "fieldsMatch" => {}
+                "fieldsMatch" => {
+                    schema.fields_match = match self.string(v, &p)?.as_str() {
+                        "exact" => FieldsMatch::Exact,
+                        "equal" => FieldsMatch::Equal,
+                        "subset" => FieldsMatch::Subset,
+                        "superset" => FieldsMatch::Superset,
+                        "partial" => FieldsMatch::Partial,
+                        other => {
+                            return Err(self.invalid(
+                                &p,
+                                format!(
+                                    "fieldsMatch {other:?} is not one of exact, equal, subset, \
+                                     superset, partial"
+                                ),
+                            ));
+                        }
+                    }
+                }
                 "x-rules" => {
                     for (i, r) in self.array(v, &p)?.iter().enumerate() {
                         let rule = self.rule(&schema, r, &p.index(i))?;
@@ -96,14 +116,22 @@ impl Parser<'_> {
                     }
                 }
                 _ if key.starts_with("x-") => {}
-                other => {
-                    return Err(self.invalid(
-                        &p,
-                        format!("unknown schema key {other:?} (extensions must start with \"x-\")"),
-                    ));
-                }
+                // The standard lets a descriptor carry other properties: loaded, ignored,
+                // and listed.
+                _ => unknown.push(p.to_string()),
             }
         }
+        // The standard makes primary-key fields required.
+        for &f in &schema.primary_key {
+            let c = &mut schema.fields[f].constraints;
+            if c.required.is_none() {
+                c.required = Some(Check {
+                    value: true,
+                    severity: Severity::Error,
+                });
+            }
+        }
+        schema.unknown = unknown;
         self.check_aliases(&schema)?;
         Ok(schema)
     }
@@ -129,7 +157,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn field(&self, v: &Value, path: &JsonPath) -> Result<Field> {
+    fn field(&self, v: &Value, path: &JsonPath, unknown: &mut Vec<String>) -> Result<Field> {
         let obj = self.object(v, path)?;
         let name = match obj.get("name") {
             Some(n) => self.string(n, &path.key("name"))?,
@@ -166,6 +194,15 @@ impl Parser<'_> {
                 "format" => {
                     let s = self.string(v, &p)?;
                     field.formats = self.formats(field_type, &s, &p)?;
+                    if field_type == FieldType::String {
+                        field.string_format = match s.as_str() {
+                            "email" => Some(StringFormat::Email),
+                            "uri" => Some(StringFormat::Uri),
+                            "binary" => Some(StringFormat::Binary),
+                            "uuid" => Some(StringFormat::Uuid),
+                            _ => None,
+                        };
+                    }
                 }
                 "missingValues" => field.missing_values = Some(self.missing_values(v, &p)?),
                 "trueValues" => field.true_values = self.strings(v, &p)?,
@@ -205,17 +242,17 @@ impl Parser<'_> {
                     }
                 },
                 k if IGNORED_FIELD_KEYS.contains(&k) || k.starts_with("x-") => {}
-                other => {
-                    return Err(self.invalid(
-                        &p,
-                        format!("unknown field key {other:?} (extensions must start with \"x-\")"),
-                    ));
-                }
+                _ => unknown.push(p.to_string()),
             }
         }
         if let Some(c) = obj.get("constraints") {
-            field.constraints =
-                self.constraints(&field, c, &path.key("constraints"), default_severity)?;
+            field.constraints = self.constraints(
+                &field,
+                c,
+                &path.key("constraints"),
+                default_severity,
+                unknown,
+            )?;
         }
         for (name, sev, p) in severity_overrides {
             let c = &mut field.constraints;
@@ -261,6 +298,11 @@ impl Parser<'_> {
         match t {
             FieldType::Date | FieldType::Datetime => match s {
                 "default" | "" => Ok(crate::default_formats(t)),
+                "any" if t == FieldType::Datetime => Ok(crate::ANY_DATETIME_FORMATS
+                    .iter()
+                    .chain(crate::ANY_DATE_FORMATS)
+                    .map(|f| (*f).to_owned())
+                    .collect()),
                 "any" => Ok(crate::ANY_DATE_FORMATS
                     .iter()
                     .map(|f| (*f).to_owned())
@@ -286,6 +328,7 @@ impl Parser<'_> {
         v: &Value,
         path: &JsonPath,
         sev: Severity,
+        unknown: &mut Vec<String>,
     ) -> Result<Constraints> {
         let obj = self.object(v, path)?;
         let mut c = Constraints::default();
@@ -384,15 +427,7 @@ impl Parser<'_> {
                         severity,
                     });
                 }
-                other => {
-                    return Err(self.invalid(
-                        &p,
-                        format!(
-                            "unknown constraint {other:?}; known: required, unique, minimum, maximum, \
-                             exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern, enum"
-                        ),
-                    ));
-                }
+                _ => unknown.push(p.to_string()),
             }
         }
         Ok(c)

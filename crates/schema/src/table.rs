@@ -191,6 +191,8 @@ pub struct Field {
     pub group_char: Option<String>,
     /// When false, leading and trailing non-numeric text (`€`, `%`) is stripped.
     pub bare_number: bool,
+    /// A `string` field's checked format (`email`, `uri`, `binary`, `uuid`).
+    pub string_format: Option<StringFormat>,
 }
 
 impl Field {
@@ -212,6 +214,7 @@ impl Field {
             decimal_char: ".".to_owned(),
             group_char: None,
             bare_number: true,
+            string_format: None,
         }
     }
 }
@@ -290,6 +293,65 @@ pub struct Rule {
     pub message: Option<String>,
 }
 
+/// How a file's header must match the schema's fields (Table Schema v2 `fieldsMatch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldsMatch {
+    /// backbone's own default (an extension of the standard): each column is matched to a
+    /// field by its name or an alias after normalisation, in any order; a missing required
+    /// field is an error, an extra column or a missing optional field a warning.
+    #[default]
+    ByName,
+    /// The same fields, by name, in the same order.
+    Exact,
+    /// The same fields, by name, in any order.
+    Equal,
+    /// Every field has a column; other columns may be present.
+    Subset,
+    /// Every column is a field; fields may be missing.
+    Superset,
+    /// At least one column is a field.
+    Partial,
+}
+
+impl FieldsMatch {
+    /// The standard's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ByName => "backbone (by name or alias, any order)",
+            Self::Exact => "exact",
+            Self::Equal => "equal",
+            Self::Subset => "subset",
+            Self::Superset => "superset",
+            Self::Partial => "partial",
+        }
+    }
+}
+
+/// A `string` field's `format` (Table Schema), each checked on every value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringFormat {
+    /// An email address (`name@domain`).
+    Email,
+    /// An absolute URI (`scheme:rest`).
+    Uri,
+    /// Base64-encoded bytes.
+    Binary,
+    /// A UUID (`8-4-4-4-12` hexadecimal digits).
+    Uuid,
+}
+
+impl StringFormat {
+    /// The standard's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Uri => "uri",
+            Self::Binary => "binary",
+            Self::Uuid => "uuid",
+        }
+    }
+}
+
 /// A Table Schema with backbone's extensions.
 #[derive(Clone, Debug)]
 pub struct TableSchema {
@@ -307,6 +369,12 @@ pub struct TableSchema {
     pub unique_keys: Vec<Vec<usize>>,
     /// Cross-column rules.
     pub rules: Vec<Rule>,
+    /// How the header must match the fields.
+    pub fields_match: FieldsMatch,
+    /// Properties the document carries that backbone does not act on (the standard lets a
+    /// descriptor carry others), as JSON paths: loaded and ignored, listed by `backbone
+    /// check` so that a misspelt constraint does not pass unseen.
+    pub unknown: Vec<String>,
 }
 
 impl TableSchema {

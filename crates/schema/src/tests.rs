@@ -16,8 +16,8 @@ fn broken_schemas_name_the_json_path() {
         @r#"s.json: $.fields[0].constraints.maximum: expected a number, found "x""#);
     insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "constraints": {"pattern": "(["}}]}"#).lines().next().unwrap(),
         @"s.json: $.fields[0].constraints.pattern: not a valid regular expression: regex parse error:");
-    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a", "constraints": {"requird": true}}]}"#),
-        @r#"s.json: $.fields[0].constraints.requird: unknown constraint "requird"; known: required, unique, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern, enum"#);
+    insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}], "fieldsMatch": "some"}"#),
+        @r#"s.json: $.fieldsMatch: fieldsMatch "some" is not one of exact, equal, subset, superset, partial"#);
     insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}], "primaryKey": ["b"]}"#),
         @r#"s.json: $.primaryKey: "b" is not a field of this schema"#);
     insta::assert_snapshot!(err(r#"{"fields": [{"name": "a"}, {"name": "a"}]}"#),
@@ -32,6 +32,45 @@ fn broken_schemas_name_the_json_path() {
         @"s.json: not valid JSON at line 1, column 26: trailing comma");
     insta::assert_snapshot!(err(r#"{"fields": {"name": "a"}}"#),
         @"s.json: $.fields: expected a list, found an object");
+}
+
+#[test]
+fn properties_outside_the_standard_load_and_are_listed() {
+    // The standard lets a descriptor carry other properties; frictionless loads them.
+    let s = TableSchema::from_json_str(
+        r#"{"tablename": "t", "fields": [
+            {"name": "a", "properties": {"x": 1}, "constraints": {"requird": true}},
+            {"name": "b", "type": "string", "format": "email"}],
+            "primaryKey": ["a"]}"#,
+        "s.json",
+    )
+    .unwrap();
+    assert_eq!(
+        s.unknown,
+        [
+            "$.fields[0].properties",
+            "$.fields[0].constraints.requird",
+            "$.tablename"
+        ]
+    );
+    // A primary-key field is required, as the standard says, with no `required` written.
+    assert!(s.fields[0].constraints.is_required());
+    assert!(!s.fields[1].constraints.is_required());
+    assert_eq!(s.fields[1].string_format, Some(StringFormat::Email));
+    assert_eq!(s.fields_match, FieldsMatch::ByName);
+    let s = TableSchema::from_json_str(
+        r#"{"fields": [{"name": "a", "type": "datetime", "format": "any"}], "fieldsMatch": "subset"}"#,
+        "s.json",
+    )
+    .unwrap();
+    assert_eq!(s.fields_match, FieldsMatch::Subset);
+    assert!(
+        s.fields[0]
+            .formats
+            .iter()
+            .any(|f| f == "%Y-%m-%dT%H:%M:%S%z")
+    );
+    assert!(s.fields[0].formats.iter().any(|f| f == "%d/%m/%Y"));
 }
 
 #[test]

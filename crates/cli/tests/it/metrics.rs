@@ -48,6 +48,23 @@ fn ingest_then_metrics_then_explain() {
     let ws = workspace();
     let ws = ws.path();
     assert!(ok(backbone(ws, &["check"])).contains("all consistent"));
+    // A schema written for other tools, with properties outside the standard: it loads,
+    // and check names each property it ignores.
+    let schema_file = ws.join("data-schemas/service_records.json");
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_file).unwrap()).unwrap();
+    schema["tablename"] = "services".into();
+    schema["fields"][0]["constraints"]["requird"] = true.into();
+    std::fs::write(&schema_file, schema.to_string()).unwrap();
+    let out = ok(backbone(ws, &["check"]));
+    assert!(out.contains("all consistent"), "{out}");
+    assert!(
+        out.contains(
+            "note: data-schemas/service_records.json: $.tablename: not a property backbone acts on"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("$.fields[0].constraints.requird"), "{out}");
     let clinic = root().join("tests/fixtures/files/clinic_windows1255.csv");
     let welfare = root().join("tests/fixtures/files/welfare_title_rows.xlsx");
     let population = root().join("pipelines/reference/population.csv");

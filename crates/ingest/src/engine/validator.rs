@@ -333,7 +333,7 @@ impl<'s> Validator<'s> {
                     let (kind, note, detail): (ErrorType, String, Detail<'_>) = match fail {
                         CastFail::Type => (
                             ErrorType::TypeError,
-                            format!("type is \"{}\"", fp.caster.ty.as_str()),
+                            format!("type is \"{}\"", fp.caster.type_label()),
                             Box::new(|v: &str| format!("{v} is not {}", fp.caster.expected())),
                         ),
                         CastFail::Encoding => (

@@ -205,6 +205,25 @@ fn plain_frictionless_schema() {
     snapshot("plain.csv");
 }
 
+/// The same rows saved by Excel for Mac as "CSV (Macintosh)": every row ends with a carriage
+/// return alone. Read row for row as the file with line feeds.
+#[test]
+fn plain_mac_carriage_returns_end_rows() {
+    let (mac, mac_rows) = read("plain_mac_cr.csv");
+    let (unix, unix_rows) = read("plain.csv");
+    assert!(mac.stats.rows > 5);
+    assert_eq!(mac.stats.rows, unix.stats.rows);
+    assert_eq!(mac.stats.accepted, unix.stats.accepted);
+    let problems = |r: &ValidationReport| {
+        r.errors
+            .iter()
+            .map(|e| (e.kind, e.row_number, e.field_name.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(problems(&mac), problems(&unix));
+    assert_eq!(mac_rows.batches, unix_rows.batches);
+}
+
 #[test]
 fn strict_keys_value_map_and_blank_label() {
     let (report, _) = snapshot("strict_keys.csv");
@@ -252,6 +271,7 @@ fn every_fixture_file_has_a_test() {
         "health_fund.ods",
         "municipality.xls",
         "plain.csv",
+        "plain_mac_cr.csv",
         "strict_keys.csv",
         "strict_header_only.csv",
         "strict_labels.csv",

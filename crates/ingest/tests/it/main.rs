@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod conformance;
+mod corpora;
 mod fixtures;
+mod formats;
 mod hostile;
 mod properties;

@@ -1,0 +1,205 @@
+//! File classes found in other projects' reader test suites (calamine, xlrd, readxl,
+//! messytables…), each rebuilt here as a small file of our own: read as the reference
+//! readers read it, or refused with one line a partner understands.
+
+use std::io::Write;
+
+use backbone_ingest::{ErrorType, IngestError, Options, validate_file};
+use backbone_schema::TableSchema;
+
+fn schema() -> TableSchema {
+    TableSchema::from_json_str(
+        r#"{"name": "visits", "fields": [
+            {"name": "id", "constraints": {"required": true}},
+            {"name": "day", "type": "date"},
+            {"name": "minutes", "type": "integer"}]}"#,
+        "visits.json",
+    )
+    .unwrap()
+}
+
+fn refusal(name: &str, bytes: &[u8]) -> String {
+    let f = backbone_testkit::temp_file(name, bytes);
+    match validate_file(&f, &schema(), &Options::default()) {
+        Err(e @ IngestError::Spreadsheet { .. }) => e.to_string(),
+        other => panic!("{name}: expected a refusal, got {other:?}"),
+    }
+}
+
+/// A CFB (OLE) container holding the given streams.
+fn ole(streams: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    let mut c = cfb::create(&path).unwrap();
+    for (name, bytes) in streams {
+        c.create_stream(name).unwrap().write_all(bytes).unwrap();
+    }
+    c.flush().unwrap();
+    drop(c);
+    std::fs::read(&path).unwrap()
+}
+
+/// A BIFF record: type, length, body.
+fn record(kind: u16, body: &[u8]) -> Vec<u8> {
+    let mut r = kind.to_le_bytes().to_vec();
+    r.extend((body.len() as u16).to_le_bytes());
+    r.extend(body);
+    r
+}
+
+#[test]
+fn an_excel_4_worksheet_is_refused_as_an_old_format() {
+    // xlrd's biff4_no_format_no_window2.xls: a bare BIFF4 stream, no OLE container.
+    let mut bytes = record(0x0409, &[0, 0, 0x10, 0, 0, 0]);
+    bytes.extend(record(0x0000, &[0, 0, 2, 0, 0, 0, 2, 0]));
+    bytes.extend(record(0x000A, &[]));
+    let e = refusal("old.xls", &bytes);
+    assert!(e.contains("Excel 2, 3 or 4"), "{e}");
+    assert!(e.contains("save it as .xlsx"), "{e}");
+}
+
+#[test]
+fn password_protected_workbooks_say_so() {
+    // An .xlsx saved with a password is an OLE container with an encrypted package.
+    let xlsx = ole(&[
+        ("/EncryptionInfo", vec![4, 0, 4, 0, 0x40, 0, 0, 0]),
+        ("/EncryptedPackage", vec![0; 64]),
+    ]);
+    let e = refusal("locked.xlsx", &xlsx);
+    assert!(e.contains("password protected"), "{e}");
+    // An .xls with a password: FILEPASS among the workbook globals.
+    let mut globals = record(0x0809, &[0, 6, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    globals.extend(record(0x002F, &[1, 0, 1, 0]));
+    globals.extend(record(0x000A, &[]));
+    let e = refusal("locked.xls", &ole(&[("/Workbook", globals)]));
+    assert!(e.contains("password protected"), "{e}");
+    // An .ods with a password: its manifest declares the encryption.
+    let mut ods = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut ods));
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("mimetype", opts).unwrap();
+        z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        z.start_file("META-INF/manifest.xml", opts).unwrap();
+        z.write_all(
+            br#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data manifest:checksum-type="SHA1/1K"/></manifest:file-entry></manifest:manifest>"#,
+        )
+        .unwrap();
+        z.start_file("content.xml", opts).unwrap();
+        z.write_all(&[0x8f, 0x12, 0xff, 0x00]).unwrap();
+        z.finish().unwrap();
+    }
+    let e = refusal("locked.ods", &ods);
+    assert!(e.contains("password protected"), "{e}");
+}
+
+#[test]
+fn another_tables_file_is_refused_and_the_right_table_named() {
+    let f = backbone_testkit::temp_file(
+        "budget.csv",
+        b"account,amount,approved_by\n4100,1200,Dana\n4200,300,Noa\n",
+    );
+    let mut report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    // No row is stored with every field empty: the file is refused as a whole.
+    assert_eq!(report.stats.accepted, 0);
+    assert!(report.is_wrong_file());
+    let kinds: Vec<ErrorType> = report.errors.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [ErrorType::UnmatchedHeader],
+        "one clear error, not a list"
+    );
+    let budget = TableSchema::from_json_str(
+        r#"{"name": "budget", "fields": [{"name": "account"}, {"name": "amount", "type": "number"}]}"#,
+        "budget.json",
+    )
+    .unwrap();
+    report.name_closest_schema([&schema(), &budget]);
+    insta::assert_snapshot!(report.errors[0].message, @r#"Header (row 1): the header ("account", "amount", "approved_by") names 0 of the 3 fields of "visits": this looks like another table's file; it looks like a file of "budget" (the header names 2 of its 2 fields)"#);
+}
+
+#[test]
+fn a_header_naming_few_fields_among_many_columns_is_another_tables() {
+    // One of six fields ("id"), and five columns that are none: a different register.
+    let six = TableSchema::from_json_str(
+        r#"{"fields": [{"name": "id"}, {"name": "a"}, {"name": "b"}, {"name": "c"},
+            {"name": "d"}, {"name": "e"}]}"#,
+        "six.json",
+    )
+    .unwrap();
+    let f = backbone_testkit::temp_file("x.csv", b"id,p,q,r,s,t\n1,2,3,4,5,6\n");
+    let report = validate_file(&f, &six, &Options::default()).unwrap();
+    assert!(report.is_wrong_file());
+    // Half of the fields named: this table's file with columns missing, not another's.
+    let f = backbone_testkit::temp_file("y.csv", b"id,a,b,q\n1,2,3,4\n");
+    let report = validate_file(&f, &six, &Options::default()).unwrap();
+    assert!(!report.is_wrong_file());
+    assert_eq!(report.stats.accepted, 1);
+}
+
+#[test]
+fn a_date_serial_past_the_year_9999_is_the_cell_error_excel_shows() {
+    // Excel shows ##### for a date cell whose serial is past 9999-12-31; calamine would make
+    // it the year 10099.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dates.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let date = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+    let ws = wb.add_worksheet();
+    for (c, h) in ["id", "day", "minutes"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "A1").unwrap();
+    ws.write_number_with_format(1, 1, 45_366.0, &date).unwrap(); // 15/03/2024
+    ws.write_number(1, 2, 30).unwrap();
+    ws.write_string(2, 0, "A2").unwrap();
+    ws.write_number_with_format(2, 1, 3_000_000.0, &date)
+        .unwrap();
+    ws.write_number(2, 2, 40).unwrap();
+    wb.save(&path).unwrap();
+    let report = validate_file(&path, &schema(), &Options::default()).unwrap();
+    assert_eq!(report.stats.accepted, 1);
+    let e: Vec<(ErrorType, Option<u64>, Option<&str>)> = report
+        .errors
+        .iter()
+        .map(|e| (e.kind, e.row_number, e.field_name.as_deref()))
+        .collect();
+    assert_eq!(e, [(ErrorType::CellError, Some(3), Some("day"))]);
+    assert!(
+        report.errors[0].message.contains("#####"),
+        "{}",
+        report.errors[0].message
+    );
+}
+
+#[test]
+fn a_short_file_says_which_encoding_was_guessed() {
+    // 70-odd bytes of Greek in windows-1253: too little text to tell Greek from Hebrew.
+    let (greek, _, _) = encoding_rs::WINDOWS_1253
+        .encode("id,day,minutes\nΓιώργος,2024-03-15,30\nΕλένη,2024-03-16,45\n");
+    let f = backbone_testkit::temp_file("short.csv", &greek);
+    let report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    assert!(report.source.encoding_guessed);
+    assert!(
+        report.to_text().contains("guessed from little text"),
+        "{}",
+        report.to_text()
+    );
+    // UTF-8, or a file with plenty of text, is not a guess.
+    let f = backbone_testkit::temp_file(
+        "utf8.csv",
+        "id,day,minutes\nΓιώργος,2024-03-15,30\n".as_bytes(),
+    );
+    let report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    assert!(!report.source.encoding_guessed);
+    let mut long = String::from("id,day,minutes\n");
+    for i in 0..100 {
+        long.push_str(&format!("שורה{i},2024-03-15,{i}\n"));
+    }
+    let (hebrew, _, _) = encoding_rs::WINDOWS_1255.encode(&long);
+    let f = backbone_testkit::temp_file("long.csv", &hebrew);
+    let report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    assert_eq!(report.source.encoding.as_deref(), Some("windows-1255"));
+    assert!(!report.source.encoding_guessed);
+}
