@@ -153,7 +153,7 @@ pub(crate) fn check(
                     message: format!("damaged zip entry {i} ({e})"),
                 })?;
                 let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-                let lower = name.to_ascii_lowercase();
+                let lower = name.to_ascii_lowercase().replace('\\', "/");
                 let part = Some(name.clone());
                 let result = match kind {
                     SheetKind::Ods if lower == "content.xml" => ods_content(entry, limits),

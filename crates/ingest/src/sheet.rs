@@ -62,7 +62,11 @@ pub(crate) fn inspect_zip(
             sheet: None,
             message: format!("damaged zip entry {i} ({e})"),
         })?;
-        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        // Part names written with backslashes (some Windows tools) mean the same parts.
+        let name = entry
+            .name()
+            .map(|n| n.replace('\\', "/"))
+            .unwrap_or_default();
         let size = entry.size();
         let packed = entry.compressed_size().max(1);
         total = total.saturating_add(size);
@@ -79,6 +83,8 @@ pub(crate) fn inspect_zip(
         }
         match name.as_str() {
             "xl/workbook.xml" => kind = Some(SheetKind::Xlsx),
+            // A minimal package: the workbook part where `_rels/.rels` points, not under xl/.
+            n if n.ends_with("workbook.xml") && kind.is_none() => kind = Some(SheetKind::Xlsx),
             "xl/workbook.bin" => kind = Some(SheetKind::Xlsb),
             "content.xml" if kind.is_none() => kind = Some(SheetKind::Ods),
             _ => {}
@@ -163,9 +169,18 @@ pub(crate) fn produce(
         SheetKind::Xls => {
             produce_whole::<calamine::Xls<_>>(path, wanted, file, limits, sheet_out, tx)
         }
-        SheetKind::Ods => {
-            produce_whole::<calamine::Ods<_>>(path, wanted, file, limits, sheet_out, tx)
-        }
+        SheetKind::Ods => match ods_with_mimetype(path, file) {
+            Ok(None) => {
+                produce_whole::<calamine::Ods<_>>(path, wanted, file, limits, sheet_out, tx)
+            }
+            Ok(Some(copy)) => {
+                let r =
+                    produce_whole::<calamine::Ods<_>>(&copy, wanted, file, limits, sheet_out, tx);
+                let _ = std::fs::remove_file(&copy);
+                r
+            }
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = result {
         let _ = tx.send(Err(e));
@@ -506,6 +521,55 @@ where
     }
     rows.finish();
     Ok(())
+}
+
+/// An `.ods` without its `mimetype` entry (Google Docs writes them; the library refuses
+/// them): a copy with the entry added, in the temporary folder, the other parts copied as
+/// they are (not unpacked). `None` when the file has the entry.
+fn ods_with_mimetype(path: &Path, file: &str) -> Result<Option<std::path::PathBuf>, IngestError> {
+    let err = |e: &dyn std::fmt::Display| IngestError::Spreadsheet {
+        file: file.to_owned(),
+        sheet: None,
+        message: format!("the OpenDocument file cannot be opened ({e})"),
+    };
+    let f = File::open(path).map_err(|source| IngestError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(f)).map_err(|e| err(&e))?;
+    if zip.index_for_name("mimetype").is_some() {
+        return Ok(None);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let copy =
+        std::env::temp_dir().join(format!("backbone-ods-{}-{nanos}.ods", std::process::id()));
+    let out = File::create(&copy).map_err(|source| IngestError::Io {
+        file: copy.display().to_string(),
+        source,
+    })?;
+    let written = (|| -> zip::result::ZipResult<()> {
+        let mut w = zip::ZipWriter::new(std::io::BufWriter::new(out));
+        w.start_file(
+            "mimetype",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored),
+        )?;
+        std::io::Write::write_all(&mut w, b"application/vnd.oasis.opendocument.spreadsheet")?;
+        for i in 0..zip.len() {
+            w.raw_copy_file(zip.by_index_raw(i)?)?;
+        }
+        w.finish()?;
+        Ok(())
+    })();
+    match written {
+        Ok(()) => Ok(Some(copy)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&copy);
+            Err(err(&e))
+        }
+    }
 }
 
 /// True when the bytes start like an OLE compound file (`.xls`).

@@ -203,3 +203,78 @@ fn a_short_file_says_which_encoding_was_guessed() {
     assert_eq!(report.source.encoding.as_deref(), Some("windows-1255"));
     assert!(!report.source.encoding_guessed);
 }
+
+/// An .ods as Google Docs writes it: no `mimetype` entry.
+fn ods_without_mimetype(rows: &[&[&str]]) -> Vec<u8> {
+    let mut table = String::new();
+    for r in rows {
+        table.push_str("<table:table-row>");
+        for c in *r {
+            table.push_str(&format!(
+                r#"<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>"#
+            ));
+        }
+        table.push_str("</table:table-row>");
+    }
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1">{table}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let mut ods = Vec::new();
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut ods));
+    let opts = zip::write::SimpleFileOptions::default();
+    z.start_file("META-INF/manifest.xml", opts).unwrap();
+    z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    z.start_file("content.xml", opts).unwrap();
+    z.write_all(content.as_bytes()).unwrap();
+    z.finish().unwrap();
+    ods
+}
+
+#[test]
+fn an_ods_without_its_mimetype_entry_is_read() {
+    let ods = ods_without_mimetype(&[
+        &["id", "day", "minutes"],
+        &["A1", "2024-03-15", "30"],
+        &["A2", "2024-03-16", "x"],
+    ]);
+    let f = backbone_testkit::temp_file("google.ods", &ods);
+    let report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    assert_eq!((report.stats.rows, report.stats.accepted), (2, 1));
+    assert_eq!(report.errors[0].kind, ErrorType::TypeError);
+}
+
+#[test]
+fn an_xlsx_with_backslash_part_names_is_read() {
+    // calamine's issue_530.xlsx: every part named `xl\worksheets\sheet1.xml` and so on.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in [["id", "day", "minutes"], ["A1", "2024-03-15", "30"]]
+        .iter()
+        .enumerate()
+    {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    wb.save(&plain).unwrap();
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(&plain).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut bytes));
+        for i in 0..zin.len() {
+            let mut e = zin.by_index(i).unwrap();
+            let name = e.name().unwrap().replace('/', "\\");
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(&data).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let f = backbone_testkit::temp_file("backslash.xlsx", &bytes);
+    let report = validate_file(&f, &schema(), &Options::default()).unwrap();
+    assert_eq!((report.stats.rows, report.stats.accepted), (1, 1));
+}
