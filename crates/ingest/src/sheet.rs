@@ -349,6 +349,40 @@ fn datetime_slot(dt: &calamine::ExcelDateTime) -> Slot {
     }
 }
 
+/// A time of day or duration as an OpenDocument cell stores it (`PT11H12M12S`, `P1DT2H`),
+/// written as a spreadsheet shows it (`11:12:12`, `26:00:00`).
+fn iso_duration_clock(s: &str) -> Option<String> {
+    let rest = s.strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let days: u64 = match days {
+        "" => 0,
+        d => d.strip_suffix('D')?.parse().ok()?,
+    };
+    let (mut h, mut m, mut sec) = (0u64, 0u64, 0f64);
+    let mut num = String::new();
+    for ch in time.chars() {
+        match ch {
+            'H' => h = std::mem::take(&mut num).parse().ok()?,
+            'M' => m = std::mem::take(&mut num).parse().ok()?,
+            'S' => sec = std::mem::take(&mut num).parse().ok()?,
+            d if d.is_ascii_digit() || d == '.' => num.push(d),
+            _ => return None,
+        }
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    let hours = days * 24 + h;
+    if sec.fract() == 0.0 {
+        Some(format!("{hours:02}:{m:02}:{:02}", sec as u64))
+    } else {
+        Some(format!("{hours:02}:{m:02}:{sec:06.3}"))
+    }
+}
+
 fn iso_slot(s: &str) -> Option<Slot> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(Slot::DateTime(d.and_time(chrono::NaiveTime::MIN)));
@@ -404,7 +438,12 @@ fn produce_xlsx(
             DataRef::Int(i) => CellValue::Slot(Slot::Int(*i)),
             DataRef::Float(f) => CellValue::Slot(Slot::Float(*f)),
             DataRef::Bool(b) => CellValue::Slot(Slot::Bool(*b)),
-            DataRef::String(s) | DataRef::DurationIso(s) => CellValue::Text(s),
+            DataRef::DurationIso(s) => {
+                let shown = iso_duration_clock(s).unwrap_or_else(|| s.to_string());
+                rows.cell(r, c, CellValue::Text(&shown))?;
+                continue;
+            }
+            DataRef::String(s) => CellValue::Text(s),
             DataRef::DateTimeIso(s) => match iso_slot(s) {
                 Some(slot) => CellValue::Slot(slot),
                 None => CellValue::Text(s),
@@ -501,7 +540,19 @@ where
                 Data::Int(i) => CellValue::Slot(Slot::Int(*i)),
                 Data::Float(f) => CellValue::Slot(Slot::Float(*f)),
                 Data::Bool(b) => CellValue::Slot(Slot::Bool(*b)),
-                Data::String(s) | Data::DurationIso(s) => CellValue::Text(s),
+                // Some tools write .xls text as UTF-16 under code page 1252, which the
+                // library reads with a NUL between letters; a NUL is never meant in a cell.
+                Data::String(s) if s.contains('\0') => {
+                    let clean = s.replace('\0', "");
+                    rows.cell(r, c, CellValue::Text(&clean))?;
+                    continue;
+                }
+                Data::DurationIso(s) => {
+                    let shown = iso_duration_clock(s).unwrap_or_else(|| s.clone());
+                    rows.cell(r, c, CellValue::Text(&shown))?;
+                    continue;
+                }
+                Data::String(s) => CellValue::Text(s),
                 Data::DateTimeIso(s) => match iso_slot(s) {
                     Some(slot) => CellValue::Slot(slot),
                     None => CellValue::Text(s),
@@ -586,4 +637,25 @@ pub(crate) fn is_old_biff(head: &[u8]) -> bool {
 /// True when the bytes start like a zip container (`.xlsx`, `.ods`).
 pub(crate) fn is_zip(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opendocument_times_read_as_a_clock() {
+        assert_eq!(
+            iso_duration_clock("PT11H12M12S").as_deref(),
+            Some("11:12:12")
+        );
+        assert_eq!(iso_duration_clock("PT0H5M0S").as_deref(), Some("00:05:00"));
+        assert_eq!(iso_duration_clock("P1DT2H").as_deref(), Some("26:00:00"));
+        assert_eq!(
+            iso_duration_clock("PT1H0M1.5S").as_deref(),
+            Some("01:00:01.500")
+        );
+        assert_eq!(iso_duration_clock("11:12"), None);
+        assert_eq!(iso_duration_clock("PT1X"), None);
+    }
 }

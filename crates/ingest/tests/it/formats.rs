@@ -278,3 +278,31 @@ fn an_xlsx_with_backslash_part_names_is_read() {
     let report = validate_file(&f, &schema(), &Options::default()).unwrap();
     assert_eq!((report.stats.rows, report.stats.accepted), (1, 1));
 }
+
+#[test]
+fn an_ods_time_cell_reads_as_the_clock_it_shows() {
+    // LibreOffice stores a time cell as an ISO duration; pandas and readODS show 11:12:12.
+    let mut ods = Vec::new();
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string"><text:p>id</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>at</text:p></table:table-cell></table:table-row><table:table-row><table:table-cell office:value-type="string"><text:p>A1</text:p></table:table-cell><table:table-cell office:value-type="time" office:time-value="PT11H12M12S"><text:p>11:12:12</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut ods));
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("mimetype", opts).unwrap();
+        z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        z.start_file("META-INF/manifest.xml", opts).unwrap();
+        z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/></manifest:manifest>"#).unwrap();
+        z.start_file("content.xml", opts).unwrap();
+        z.write_all(content.as_bytes()).unwrap();
+        z.finish().unwrap();
+    }
+    let schema = TableSchema::from_json_str(
+        r#"{"fields": [{"name": "id"}, {"name": "at", "constraints": {"pattern": "[0-9]{2}:[0-9]{2}:[0-9]{2}"}}]}"#,
+        "t.json",
+    )
+    .unwrap();
+    let f = backbone_testkit::temp_file("times.ods", &ods);
+    let report = validate_file(&f, &schema, &Options::default()).unwrap();
+    assert!(report.errors.is_empty(), "{}", report.to_text());
+    assert_eq!(report.stats.accepted, 1);
+}
