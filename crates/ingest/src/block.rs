@@ -51,6 +51,9 @@ pub(crate) struct Block {
     pub(crate) slots: Vec<Slot>,
     /// (physical row number, end index into `slots`).
     pub(crate) rows: Vec<(u64, u32)>,
+    /// Per row, the sheet's column its figure came from, when a wide layout made the block
+    /// (empty otherwise): issues point at that cell.
+    pub(crate) origin: Vec<u32>,
 }
 
 /// A view of a cell, or the length of one too long to keep.
@@ -68,6 +71,7 @@ impl Block {
             text: None,
             slots: Vec::with_capacity(slots),
             rows: Vec::new(),
+            origin: Vec::new(),
         }
     }
 
@@ -99,6 +103,37 @@ impl Block {
         self.rows.push((number, offset(self.slots.len())));
     }
 
+    /// Row `i`'s number and slots.
+    pub(crate) fn row_slots(&self, i: usize) -> (u64, &[Slot]) {
+        let (number, end) = self.rows[i];
+        let start = if i == 0 {
+            0
+        } else {
+            self.rows[i - 1].1 as usize
+        };
+        (number, &self.slots[start..end as usize])
+    }
+
+    /// Appends a slot of `from` to this block, its text copied.
+    pub(crate) fn copy_slot(&mut self, from: &Block, slot: Slot) {
+        let copied = match slot {
+            Slot::Text(a, b) => self.text(from.bytes(a, b)),
+            Slot::Error(a, b) => match self.text(from.bytes(a, b)) {
+                Slot::Text(a, b) => Slot::Error(a, b),
+                other => other,
+            },
+            other => other,
+        };
+        self.slots.push(copied);
+    }
+
+    fn bytes(&self, a: u32, b: u32) -> &[u8] {
+        match &self.text {
+            Some(s) => s.as_bytes().get(a as usize..b as usize).unwrap_or_default(),
+            None => self.data.get(a as usize..b as usize).unwrap_or_default(),
+        }
+    }
+
     /// Row `i`: its number and its cells, viewed.
     pub(crate) fn row<'a>(&'a self, i: usize, out: &mut Vec<CellView<'a>>) -> u64 {
         let (number, end) = self.rows[i];
@@ -114,7 +149,7 @@ impl Block {
         number
     }
 
-    fn view(&self, slot: Slot) -> CellView<'_> {
+    pub(crate) fn view(&self, slot: Slot) -> CellView<'_> {
         let text = |a: u32, b: u32| match &self.text {
             Some(s) => s.as_bytes().get(a as usize..b as usize).unwrap_or_default(),
             None => self.data.get(a as usize..b as usize).unwrap_or_default(),

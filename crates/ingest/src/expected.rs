@@ -50,6 +50,11 @@ pub enum ExpectedKind {
     Base64,
     /// A UUID (`format: uuid`).
     Uuid,
+    /// A total equal to the figures it adds up (a wide sheet's totals row or column).
+    Total {
+        /// Their sum, as written.
+        sum: String,
+    },
 }
 
 /// What a valid value looks like: a kind and the bounds on it, as the schema writes them.
@@ -105,6 +110,7 @@ impl fmt::Display for ExpectedKind {
             Self::Uri => f.write_str("an address with its scheme, such as https://example.org/a"),
             Self::Base64 => f.write_str("base64 text such as aGVsbG8="),
             Self::Uuid => f.write_str("a UUID such as 123e4567-e89b-12d3-a456-426614174000"),
+            Self::Total { sum } => write!(f, "the sum of the figures it totals, {sum}"),
         }
     }
 }

@@ -36,6 +36,7 @@ mod error;
 mod expected;
 mod header;
 pub mod isolate;
+mod layout;
 mod output;
 mod pseudonym;
 pub mod redact;
@@ -55,6 +56,7 @@ use backbone_schema::{Profile, TableSchema};
 pub use cell::{Cell, column_letters};
 pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
+pub use layout::LayoutInfo;
 pub use output::{ROW_NUMBER_COLUMN, arrow_schema};
 pub use pseudonym::{Pseudonymiser, ROTATION_KEY_BYTES, Rotation};
 pub use validation_report::{
@@ -411,6 +413,15 @@ pub fn read_file(
         if candidates.is_empty() {
             return Err(IngestError::Empty { file: file.clone() });
         }
+        let layout = &profile.layout;
+        let two_rows = layout.header_rows == Some(2);
+        // With two header rows, each row is scored with the one under it, merged cells spread.
+        let combined_at = |i: usize| -> Vec<String> {
+            match candidates.get(i + 1) {
+                Some(next) if two_rows => layout::combine(&candidates[i].1, &next.1),
+                _ => candidates[i].1.clone(),
+            }
+        };
         let header_idx = match profile.header_row {
             Some(h) => candidates
                 .iter()
@@ -422,18 +433,86 @@ pub fn read_file(
                     last: candidates.last().map_or(0, |c| c.0),
                 })?,
             None => {
-                let texts: Vec<Vec<String>> = candidates.iter().map(|(_, t)| t.clone()).collect();
-                header::find_header(&texts, schema).unwrap_or(0)
+                // A blank row is not the upper row of a two-row header.
+                let texts: Vec<Vec<String>> = (0..candidates.len())
+                    .map(|i| {
+                        if two_rows && candidates[i].1.iter().all(String::is_empty) {
+                            Vec::new()
+                        } else {
+                            combined_at(i)
+                        }
+                    })
+                    .collect();
+                match &layout.wide {
+                    // A wide sheet's header names its kept fields and holds the most months.
+                    Some(w) => {
+                        let mut keep_only = schema.clone();
+                        keep_only.fields.retain(|f| w.keep.contains(&f.name));
+                        let score = |t: &Vec<String>| {
+                            let months =
+                                t.iter().filter(|c| layout::period_of(c).is_some()).count();
+                            (header::fields_named(t, &keep_only), months)
+                        };
+                        texts
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| (score(t), std::cmp::Reverse(i)))
+                            .filter(|((named, months), _)| named + months > 0)
+                            .max()
+                            .map(|(_, std::cmp::Reverse(i))| i)
+                            .or_else(|| header::find_header(&texts, &keep_only))
+                            .unwrap_or(0)
+                    }
+                    None => header::find_header(&texts, schema).unwrap_or(0),
+                }
             }
         };
-        let header_row = candidates[header_idx].0;
-        source.header_row = Some(header_row);
+        let last_idx = if two_rows { header_idx + 1 } else { header_idx };
+        let Some((header_row, lower)) = candidates.get(last_idx).cloned() else {
+            return Err(IngestError::HeaderRowMissing {
+                file: file.clone(),
+                sheet: source.sheet.clone(),
+                row: candidates[header_idx].0 + 1,
+                last: candidates.last().map_or(0, |c| c.0),
+            });
+        };
+        let upper = two_rows.then(|| candidates[header_idx].1.clone());
+        source.header_row = Some(candidates[header_idx].0);
         source.skipped_rows = candidates[..header_idx]
             .iter()
             .filter(|(_, t)| t.iter().any(|c| !c.is_empty()))
             .map(|(n, _)| *n)
             .collect();
-        let labels = candidates[header_idx].1.clone();
+        let wide = match &layout.wide {
+            Some(w) => Some(
+                layout::Wide::plan(
+                    upper.as_deref(),
+                    &lower,
+                    schema,
+                    layout,
+                    header_row,
+                    source.sheet.clone(),
+                )
+                .ok_or_else(|| IngestError::Plan {
+                    schema: schema.name.clone(),
+                    field: w.values_to.clone(),
+                    message: "the profile's [layout] wide names a field the schema does not have"
+                        .to_owned(),
+                })?,
+            ),
+            None => None,
+        };
+        let labels = match (&wide, &upper) {
+            (Some(w), _) => w.labels.clone(),
+            (None, Some(u)) => layout::combine(u, &lower),
+            (None, None) => lower,
+        };
+        if two_rows && wide.is_none() {
+            source.layout = Some(LayoutInfo {
+                header_rows: 2,
+                ..LayoutInfo::default()
+            });
+        }
         let matched = header::match_header(labels.clone(), schema);
         source.labels = labels.into_iter().take(matched.width).collect();
         for (f, col) in matched.field_col.iter().enumerate() {
@@ -456,6 +535,7 @@ pub fn read_file(
             limits.max_cell_bytes,
             sink.wants_rows(),
             options.pseudonymiser.clone(),
+            wide.as_ref().map(|w| w.map.clone()),
         )?;
         // Rows to expect, from the first rows' size and the file's: sizes the unique indexes.
         let held_bytes: usize = held.iter().map(Block::text_len).sum();
@@ -469,17 +549,26 @@ pub fn read_file(
             }
             _ => held_rows,
         };
+        let mut header_issues = validator.header_issues(&matched);
+        if let Some(w) = &wide {
+            header_issues.extend(w.header_issues());
+        }
         let mut merger = engine::Merger::new(
             &validator,
             Collector::new(options.error_limit),
-            validator.header_issues(&matched),
+            header_issues,
             expected_rows,
         );
+        let shape = |b: Block| match &wide {
+            Some(w) => w.reshape(b),
+            None => b,
+        };
         let sat = engine::Saturation::new();
         // The blocks read while looking for the header are checked here, in order; the rest
         // by the workers, and merged back in file order.
         let mut next_seq = 0u64;
         for b in held {
+            let b = shape(b);
             let checked = validator.check(b.seq, b, &sat)?;
             merger
                 .merge(&validator, checked, &sat, sink)
@@ -495,12 +584,19 @@ pub fn read_file(
                 Result<engine::CheckedBlock, IngestError>,
             >(workers * 2);
             for _ in 0..workers {
-                let (rx, done_tx, validator, sat, to_block) =
-                    (rx.clone(), done_tx.clone(), &validator, &sat, &to_block);
+                let (rx, done_tx, validator, sat, to_block, shape) = (
+                    rx.clone(),
+                    done_tx.clone(),
+                    &validator,
+                    &sat,
+                    &to_block,
+                    &shape,
+                );
                 inner.spawn(move || {
                     for msg in rx.iter() {
                         let res = msg
                             .and_then(to_block)
+                            .map(shape)
                             .and_then(|b| validator.check(b.seq, b, sat));
                         let failed = res.is_err();
                         if done_tx.send(res).is_err() || failed {
@@ -525,6 +621,14 @@ pub fn read_file(
             }
             Ok(())
         })?;
+        if let Some(w) = &wide {
+            let (issues, mut info, _) = w.finish();
+            for i in issues {
+                merger.collector.push(i);
+            }
+            info.header_rows = if two_rows { 2 } else { 1 };
+            source.layout = Some(info);
+        }
         Ok(merger.finish(&validator))
     })?;
     let mut report = collector.finish(file, schema.name.clone(), source);

@@ -53,11 +53,13 @@ pub enum ErrorType {
     IncorrectLabel,
     /// The header matches none (or too few) of the schema's fields: another table's file.
     UnmatchedHeader,
+    /// A totals row or column the partner added disagrees with the figures it totals (ours).
+    TotalMismatch,
 }
 
 impl ErrorType {
     /// Every type, in declaration order.
-    pub const ALL: [ErrorType; 20] = [
+    pub const ALL: [ErrorType; 21] = [
         Self::BlankLabel,
         Self::DuplicateLabel,
         Self::ExtraLabel,
@@ -78,6 +80,7 @@ impl ErrorType {
         Self::NoData,
         Self::IncorrectLabel,
         Self::UnmatchedHeader,
+        Self::TotalMismatch,
     ];
     /// How many types there are.
     pub const COUNT: usize = Self::ALL.len();
@@ -110,6 +113,7 @@ impl ErrorType {
             Self::NoData => "no-data",
             Self::IncorrectLabel => "incorrect-label",
             Self::UnmatchedHeader => "unmatched-header",
+            Self::TotalMismatch => "total-mismatch",
         }
     }
 
@@ -136,6 +140,7 @@ impl ErrorType {
             Self::NoData => "no data",
             Self::IncorrectLabel => "column in the wrong place",
             Self::UnmatchedHeader => "not this table's file",
+            Self::TotalMismatch => "total does not add up",
         }
     }
 
@@ -314,6 +319,9 @@ pub struct SourceInfo {
     pub labels: Vec<String>,
     /// Schema field → the header it was matched to.
     pub field_columns: BTreeMap<String, String>,
+    /// How a sheet laid out otherwise than one row per record was read (`[layout]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<crate::layout::LayoutInfo>,
 }
 
 /// The report of validating one file.
@@ -533,6 +541,11 @@ impl Collector {
         };
         let group = &mut self.groups[g];
         group.count += 1;
+        // A field read from many columns (a wide sheet's figures): the group names the field.
+        if group.count > 1 && !is_row_level(issue.kind) && group.column != issue.field_number {
+            group.label = None;
+            group.column = None;
+        }
         if let Some(r) = issue.row_number {
             group.add_row(r);
         }
@@ -669,10 +682,42 @@ impl ValidationReport {
         if let Some(sh) = &src.sheet {
             how.push(format!("sheet {sh:?}"));
         }
-        if let Some(h) = src.header_row {
-            how.push(format!("header on row {h}"));
+        match (src.header_row, &src.layout) {
+            (Some(h), Some(l)) if l.header_rows == 2 => {
+                how.push(format!("header on rows {h}–{}", h + 1));
+            }
+            (Some(h), _) => how.push(format!("header on row {h}")),
+            _ => {}
         }
         let _ = writeln!(out, "read as {}", how.join(", "));
+        if let Some(l) = src.layout.as_ref().filter(|l| l.figure_columns > 0) {
+            let span = match l.figure_span.as_slice() {
+                [a, b] if a != b => format!(" ({a} … {b})"),
+                [a, ..] => format!(" ({a})"),
+                _ => String::new(),
+            };
+            let mut line = format!(
+                "wide: {} columns of figures{span} read as {} rows",
+                l.figure_columns, l.figures
+            );
+            let mut left = Vec::new();
+            if !l.totals_rows.is_empty() {
+                left.push(format!("totals rows {}", join_rows(&l.totals_rows, false)));
+            }
+            if !l.totals_columns.is_empty() {
+                left.push(format!("totals columns {}", l.totals_columns.join(", ")));
+            }
+            if !left.is_empty() {
+                line.push_str(&format!("; {} left out, checked", left.join(" and ")));
+            }
+            if l.rows_without_figures > 0 {
+                line.push_str(&format!(
+                    "; {} rows without any figure",
+                    l.rows_without_figures
+                ));
+            }
+            let _ = writeln!(out, "{line}");
+        }
         if !src.skipped_rows.is_empty() {
             let _ = writeln!(
                 out,

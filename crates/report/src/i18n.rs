@@ -275,6 +275,18 @@ const WORDS: &[(&str, &str, &str)] = &[
         "The file is short, so its encoding was guessed: it was read as {encoding}. If names or words below look garbled, save the file as UTF-8 (CSV UTF-8) and send it again.",
         "הקובץ קצר, ולכן הקידוד שלו נוחש: הוא נקרא כ-{encoding}. אם שמות או מילים למטה נראים משובשים, שמרו את הקובץ כ-UTF-8 ‏(CSV UTF-8) ושלחו אותו שוב.",
     ),
+    (
+        "layout_wide",
+        "Your table was read as you laid it out: {columns} columns of figures ({span}) became {figures} figures, one per cell.",
+        "הטבלה נקראה כפי שסידרתם אותה: {columns} עמודות של נתונים ({span}) הפכו ל-{figures} נתונים, אחד לכל תא.",
+    ),
+    (
+        "layout_totals",
+        "Your totals ({which}) were left out of the data and checked against the figures they add up.",
+        "שורות ועמודות הסה\"כ ({which}) לא נכללו בנתונים, ונבדקו מול הנתונים שהן מסכמות.",
+    ),
+    ("layout_rows", "rows", "שורות"),
+    ("layout_columns", "columns", "עמודות"),
     ("exp_year", "a year such as 2024", "שנה, למשל 2024"),
     ("exp_month", "a month such as {month}", "חודש, למשל {month}"),
     (
@@ -298,6 +310,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "טקסט base64, למשל {x}",
     ),
     ("exp_uuid", "a UUID such as {x}", "מזהה UUID, למשל {x}"),
+    (
+        "exp_total",
+        "the sum of the figures it totals, {sum}",
+        "סכום הנתונים שהוא מסכם, {sum}",
+    ),
     ("exp_from_to", ", from {a} to {b}", ", מ-{a} עד {b}"),
     ("exp_at_least", ", at least {a}", ", לפחות {a}"),
     ("exp_at_most", ", at most {b}", ", לכל היותר {b}"),
@@ -368,6 +385,7 @@ pub(crate) fn error_title(code: &str, lang: Lang, english: &str) -> String {
         "no-data" => "אין נתונים",
         "incorrect-label" => "עמודה שלא במקומה",
         "unmatched-header" => "הקובץ אינו של הטבלה הזו",
+        "total-mismatch" => "סה\"כ שאינו מסתכם",
         _ => english,
     }
     .to_owned()

@@ -108,6 +108,7 @@ pub(crate) fn valid_words(lang: Lang, x: &Expected) -> String {
             "exp_uuid",
             &[("{x}", "123e4567-e89b-12d3-a456-426614174000")],
         ),
+        ExpectedKind::Total { sum } => say("exp_total", &[("{sum}", sum)]),
         // A kind added to the ingest crate and not yet here: its English.
         _ => x.kind.to_string(),
     };
@@ -217,6 +218,7 @@ pub fn receipt(
         problems => Value::from_serialize(&problems),
         not_listed => Value::from_serialize(&not_listed),
         error => "",
+        layout_note => layout_note(report, &t),
         encoding_guess => if report.source.encoding_guessed {
             t("encoding_guessed").replace(
                 "{encoding}",
@@ -227,6 +229,39 @@ pub fn receipt(
         },
     };
     build(ctx)
+}
+
+/// What the receipt says of a sheet read in its own layout (wide, totals left out).
+fn layout_note(report: &ValidationReport, t: &dyn Fn(&str) -> String) -> String {
+    let Some(l) = report
+        .source
+        .layout
+        .as_ref()
+        .filter(|l| l.figure_columns > 0)
+    else {
+        return String::new();
+    };
+    let mut note = t("layout_wide")
+        .replace("{columns}", &l.figure_columns.to_string())
+        .replace("{span}", &l.figure_span.join(" … "))
+        .replace("{figures}", &l.figures.to_string());
+    let mut which = Vec::new();
+    if !l.totals_rows.is_empty() {
+        let rows: Vec<String> = l.totals_rows.iter().map(u64::to_string).collect();
+        which.push(format!("{} {}", t("layout_rows"), rows.join(", ")));
+    }
+    if !l.totals_columns.is_empty() {
+        which.push(format!(
+            "{} {}",
+            t("layout_columns"),
+            l.totals_columns.join(", ")
+        ));
+    }
+    if !which.is_empty() {
+        note.push(' ');
+        note.push_str(&t("layout_totals").replace("{which}", &which.join("; ")));
+    }
+    note
 }
 
 /// The receipt of a file that could not be read at all.

@@ -467,6 +467,22 @@ impl Indicator {
             };
             let kind = m.map_or(self.kind, |m| m.kind);
             let field = m.map_or(self.field.as_deref(), |m| m.field.as_deref());
+            if s.aggregate && kind.is_count() {
+                err(
+                    &prefix("kind"),
+                    format!(
+                        "{} is an aggregate table (x-aggregate): each row is a figure that \
+                         already counts many, so counting its rows{} counts cells, not people; \
+                         use kind = \"sum\" over its figure field",
+                        s.name,
+                        if kind == Kind::DistinctCount {
+                            " or distinct values"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
             if !kind.is_count() && !matches!(kind, Kind::Sum | Kind::Mean) {
                 err(
                     &prefix("kind"),

@@ -34,7 +34,7 @@ pub use indicator::{
     Band, Direction, Grain, Indicator, Initiative, Kind, Measure, Obligation, Partner, PeriodValue,
     Population, Portal, Retention, Span, Text, formula_ids, indicators_from_toml, load_indicators,
 };
-pub use profile::{FieldProfile, Profile};
+pub use profile::{FieldProfile, Layout, NamesTo, Profile, Wide};
 pub use table::{
     Bound, Check, CmpOp, Constraints, Field, FieldType, FieldsMatch, Operand, Pattern, Rule,
     Severity, StringFormat, TableSchema, Unmapped, ValueMap,

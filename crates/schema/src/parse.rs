@@ -51,6 +51,7 @@ impl Parser<'_> {
             rules: Vec::new(),
             fields_match: FieldsMatch::default(),
             unknown: Vec::new(),
+            aggregate: false,
         };
         let fields_path = path.key("fields");
         let fields = match obj.get("fields") {
@@ -115,6 +116,7 @@ impl Parser<'_> {
                         schema.rules.push(rule);
                     }
                 }
+                "x-aggregate" => schema.aggregate = self.boolean(v, &p)?,
                 _ if key.starts_with("x-") => {}
                 // The standard lets a descriptor carry other properties: loaded, ignored,
                 // and listed.

@@ -56,6 +56,64 @@ pub struct Profile {
     /// File-name patterns that identify this partner's files for this schema.
     #[serde(default)]
     pub files: Vec<String>,
+    /// How the partner lays its figures out, when not one row per record.
+    #[serde(default)]
+    pub layout: Layout,
+}
+
+/// The shape of a partner's sheet when it is not one row per record (`[layout]`).
+///
+/// ```toml
+/// [layout]
+/// header_rows = 2            # a year merged over its months
+/// wide = { keep = ["region"], names_to = "month", values_to = "referrals" }
+/// totals = ["סה\"כ"]         # more labels of totals rows and columns
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// Rows the header spans (1 or 2): a second row under merged cells (a year over its
+    /// months, a sex over its age bands).
+    pub header_rows: Option<usize>,
+    /// Figures across the columns, turned into rows.
+    pub wide: Option<Wide>,
+    /// Labels of totals rows and columns, besides the built-in ones (`סה"כ`, `Total`, …).
+    #[serde(default)]
+    pub totals: Vec<String>,
+}
+
+/// A cross-tab: one column per month (or age band, or region), turned into one row per cell.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wide {
+    /// The fields whose columns stay as they are (by field name; their aliases apply).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// The field that receives each figure's column header: one field, or two when the header
+    /// has two rows (the upper row's cell, then the lower's).
+    pub names_to: NamesTo,
+    /// The field that receives the figure.
+    pub values_to: String,
+}
+
+/// One field, or one per header row.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum NamesTo {
+    /// The whole header of the column (both rows' words, when two).
+    One(String),
+    /// The upper header row's cell, then the lower's.
+    Each(Vec<String>),
+}
+
+impl NamesTo {
+    /// The fields, in header-row order.
+    pub fn fields(&self) -> Vec<&str> {
+        match self {
+            Self::One(f) => vec![f.as_str()],
+            Self::Each(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// Per-field overrides in a partner profile.
@@ -99,6 +157,7 @@ impl Profile {
                 ),
             });
         }
+        profile.layout.check(file)?;
         if profile.header_row == Some(0) {
             return Err(SchemaError::Invalid {
                 file: file.to_owned(),
@@ -118,6 +177,56 @@ impl Profile {
     /// The delimiter as a byte, when pinned.
     pub fn delimiter_byte(&self) -> Option<u8> {
         self.delimiter.as_deref().and_then(delimiter_byte)
+    }
+}
+
+impl Layout {
+    /// True when the sheet is read as it is (one row per record, a one-row header).
+    pub fn is_plain(&self) -> bool {
+        self.wide.is_none() && self.header_rows.unwrap_or(1) == 1
+    }
+
+    fn check(&self, file: &str) -> Result<(), SchemaError> {
+        let invalid = |path: &str, message: String| SchemaError::Invalid {
+            file: file.to_owned(),
+            path: format!("layout.{path}"),
+            message,
+        };
+        let rows = self.header_rows.unwrap_or(1);
+        if !(1..=2).contains(&rows) {
+            return Err(invalid(
+                "header_rows",
+                format!("{rows}: a header of 1 or 2 rows is read"),
+            ));
+        }
+        if let Some(w) = &self.wide {
+            let names = w.names_to.fields();
+            if names.is_empty() || names.len() > 2 {
+                return Err(invalid(
+                    "wide.names_to",
+                    "one field, or two (the upper header row's, then the lower's)".to_owned(),
+                ));
+            }
+            if names.len() == 2 && rows != 2 {
+                return Err(invalid(
+                    "wide.names_to",
+                    "two fields take their names from two header rows: set header_rows = 2"
+                        .to_owned(),
+                ));
+            }
+            let mut all: Vec<&str> = w.keep.iter().map(String::as_str).collect();
+            all.extend(names);
+            all.push(&w.values_to);
+            for (i, a) in all.iter().enumerate() {
+                if all[..i].contains(a) {
+                    return Err(invalid(
+                        "wide",
+                        format!("{a:?} is named twice among keep, names_to and values_to"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -175,6 +284,20 @@ impl TableSchema {
         for f in &mut schema.fields {
             if let Some(mv) = &mut f.missing_values {
                 mv.extend(profile.missing_values.iter().cloned());
+            }
+        }
+        if let Some(w) = &profile.layout.wide {
+            let mut named: Vec<&str> = w.keep.iter().map(String::as_str).collect();
+            named.extend(w.names_to.fields());
+            named.push(&w.values_to);
+            for name in named {
+                if schema.field_index(name).is_none() {
+                    return Err(SchemaError::Invalid {
+                        file: file.to_owned(),
+                        path: "layout.wide".to_owned(),
+                        message: format!("{name:?} is not a field of schema {:?}", schema.name),
+                    });
+                }
             }
         }
         crate::parse::Parser { file }.check_aliases(&schema)?;

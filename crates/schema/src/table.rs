@@ -375,6 +375,10 @@ pub struct TableSchema {
     /// descriptor carry others), as JSON paths: loaded and ignored, listed by `backbone
     /// check` so that a misspelt constraint does not pass unseen.
     pub unknown: Vec<String>,
+    /// `x-aggregate`: each row is a figure that already counts many (referrals per region
+    /// and month), not one record: indicators `sum` its figures; `count` and
+    /// `distinct_count` are refused.
+    pub aggregate: bool,
 }
 
 impl TableSchema {

@@ -162,7 +162,7 @@ fn profile_merges_into_schema() {
     insta::assert_snapshot!(s.with_profile(&bad, "p.toml").unwrap_err(),
         @r#"p.toml: fields.nope: "nope" is not a field of schema "s""#);
     insta::assert_snapshot!(Profile::from_toml("encodng = \"x\"\n", "p.toml").unwrap_err().to_string().lines().next().unwrap(),
-        @"p.toml: not valid TOML at line 1, column 1: unknown field `encodng`, expected one of `partner`, `schema`, `encoding`, `delimiter`, `sheet`, `header_row`, `date_formats`, `decimal_char`, `group_char`, `missing_values`, `fields`, `period`, `files`");
+        @"p.toml: not valid TOML at line 1, column 1: unknown field `encodng`, expected one of `partner`, `schema`, `encoding`, `delimiter`, `sheet`, `header_row`, `date_formats`, `decimal_char`, `group_char`, `missing_values`, `fields`, `period`, `files`, `layout`");
 }
 
 #[test]
@@ -207,5 +207,93 @@ fn retention_spans_read_as_written_and_say_what_is_wrong() {
             .unwrap()
             .retention,
         crate::Retention::default()
+    );
+}
+
+#[test]
+fn layout_is_checked_against_the_schema() {
+    let s = TableSchema::from_json_str(
+        r#"{"name": "s", "fields": [{"name": "region"}, {"name": "month", "type": "date"},
+            {"name": "n", "type": "integer"}]}"#,
+        "s.json",
+    )
+    .unwrap();
+    let ok = Profile::from_toml(
+        "[layout]\nheader_rows = 2\nwide = { keep = [\"region\"], names_to = \"month\", values_to = \"n\" }\n",
+        "p.toml",
+    )
+    .unwrap();
+    assert!(s.with_profile(&ok, "p.toml").is_ok());
+    assert!(!ok.layout.is_plain());
+    let typo = Profile::from_toml(
+        "[layout]\nwide = { keep = [\"regoin\"], names_to = \"month\", values_to = \"n\" }\n",
+        "p.toml",
+    )
+    .unwrap();
+    insta::assert_snapshot!(s.with_profile(&typo, "p.toml").unwrap_err(),
+        @r#"p.toml: layout.wide: "regoin" is not a field of schema "s""#);
+    insta::assert_snapshot!(Profile::from_toml(
+        "[layout]\nwide = { names_to = [\"a\", \"b\"], values_to = \"n\" }\n", "p.toml").unwrap_err(),
+        @"p.toml: layout.wide.names_to: two fields take their names from two header rows: set header_rows = 2");
+    insta::assert_snapshot!(Profile::from_toml(
+        "[layout]\nheader_rows = 3\n", "p.toml").unwrap_err(),
+        @"p.toml: layout.header_rows: 3: a header of 1 or 2 rows is read");
+    insta::assert_snapshot!(Profile::from_toml(
+        "[layout]\nwide = { keep = [\"n\"], names_to = \"month\", values_to = \"n\" }\n", "p.toml").unwrap_err(),
+        @r#"p.toml: layout.wide: "n" is named twice among keep, names_to and values_to"#);
+}
+
+#[test]
+fn aggregate_tables_are_marked() {
+    let s = TableSchema::from_json_str(
+        r#"{"name": "s", "x-aggregate": true, "fields": [{"name": "n", "type": "integer"}]}"#,
+        "s.json",
+    )
+    .unwrap();
+    assert!(s.aggregate);
+    assert!(s.unknown.is_empty());
+}
+
+#[test]
+fn counting_an_aggregate_tables_rows_is_refused() {
+    let agg = TableSchema::from_json_str(
+        r#"{"name": "referrals_by_region", "x-aggregate": true, "fields": [
+            {"name": "region"}, {"name": "month", "type": "date"},
+            {"name": "referrals", "type": "integer"}]}"#,
+        "s.json",
+    )
+    .unwrap();
+    let schemas: std::collections::BTreeMap<String, TableSchema> =
+        [(agg.name.clone(), agg)].into_iter().collect();
+    let indicators = crate::indicators_from_toml(
+        r#"
+[[indicator]]
+id = "regions"
+label = { en = "Regions" }
+schema = "referrals_by_region"
+kind = "distinct_count"
+field = "region"
+date_field = "month"
+grain = "month"
+
+[[indicator]]
+id = "referrals"
+label = { en = "Referrals" }
+schema = "referrals_by_region"
+kind = "sum"
+field = "referrals"
+date_field = "month"
+grain = "month"
+"#,
+        "i.toml",
+    )
+    .unwrap();
+    let errors = indicators[0].check("i.toml", 0, &schemas, &["regions", "referrals"]);
+    insta::assert_snapshot!(errors[0].to_string(),
+        @r#"i.toml: indicator[0] (regions).kind: referrals_by_region is an aggregate table (x-aggregate): each row is a figure that already counts many, so counting its rows or distinct values counts cells, not people; use kind = "sum" over its figure field"#);
+    assert!(
+        indicators[1]
+            .check("i.toml", 1, &schemas, &["regions", "referrals"])
+            .is_empty()
     );
 }

@@ -44,7 +44,10 @@ impl IssueCtx<'_> {
             }
             None => "the value".to_owned(),
         };
-        let label = at.field.and_then(|f| f.label.clone());
+        let label = at
+            .label
+            .map(str::to_owned)
+            .or_else(|| at.field.and_then(|f| f.label.clone()));
         let cell_ref = match (self.sheet, at.col) {
             (Some(_), Some(c)) if at.row > 0 => Some(format!("{}{}", column_letters(c), at.row)),
             _ => None,

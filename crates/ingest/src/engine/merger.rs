@@ -50,6 +50,7 @@ impl Merger {
                 row: n,
                 col: None,
                 field: None,
+                label: None,
             };
             if self
                 .collector
@@ -151,10 +152,13 @@ impl Merger {
                 }
                 block.row(i, &mut view);
                 let fp = &v.plan[def.fields[0]];
+                let origin = block.origin.get(i).copied().filter(|o| *o != u32::MAX);
+                let (col, label) = v.place(fp, origin);
                 let at = At {
                     row: r.number,
-                    col: fp.col,
+                    col,
                     field: Some(fp),
+                    label,
                 };
                 let names: Vec<&str> = def
                     .fields
@@ -248,6 +252,7 @@ impl Merger {
                 row: 0,
                 col: None,
                 field: None,
+                label: None,
             };
             let issue = v.ctx().build(
                 &at,

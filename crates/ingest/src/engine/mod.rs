@@ -102,8 +102,11 @@ enum RuleSide {
 /// Where an issue is, and about which field.
 struct At<'p> {
     row: u64,
+    /// The sheet's column (0-based).
     col: Option<usize>,
     field: Option<&'p FieldPlan>,
+    /// The header over the cell when it is not the field's own: a wide sheet's figure column.
+    label: Option<&'p str>,
 }
 
 /// A `unique` field, a `uniqueKeys` entry or the primary key.
@@ -188,6 +191,23 @@ pub(crate) struct Validator<'s> {
     max_cell: usize,
     collect: bool,
     pseudonymiser: Option<Pseudonymiser>,
+    /// Where the long rows' columns are in the sheet, when a wide layout made them.
+    cols: Option<crate::layout::ColMap>,
+}
+
+impl Validator<'_> {
+    /// Where field `fp`'s cell of a row is in the sheet, and the header over it when that is
+    /// not the field's own.
+    fn place<'p>(
+        &'p self,
+        fp: &'p FieldPlan,
+        origin: Option<u32>,
+    ) -> (Option<usize>, Option<&'p str>) {
+        match (&self.cols, fp.col) {
+            (Some(m), Some(c)) => (m.real(c, origin), m.label(c, origin)),
+            _ => (fp.col, None),
+        }
+    }
 }
 
 /// Builds an issue's sentence from the quoted cell.

@@ -15,6 +15,7 @@ impl<'s> Validator<'s> {
         max_cell: usize,
         collect: bool,
         pseudonymiser: Option<Pseudonymiser>,
+        cols: Option<crate::layout::ColMap>,
     ) -> Result<Self, IngestError> {
         let plan_err = |field: &str, message: String| IngestError::Plan {
             schema: schema.name.clone(),
@@ -101,6 +102,7 @@ impl<'s> Validator<'s> {
             max_cell,
             collect,
             pseudonymiser,
+            cols,
         })
     }
 
@@ -122,12 +124,18 @@ impl<'s> Validator<'s> {
             .map(|li| {
                 let fp = li.field.map(|f| &self.plan[f]);
                 let label = li.col.map(|c| header.labels[c].trim().to_owned());
+                // A long header's column is the sheet's kept column, or none (the names and
+                // figures come from many).
+                let col = match &self.cols {
+                    Some(m) => li.col.and_then(|c| m.real(c, None)),
+                    None => li.col,
+                };
                 Issue {
                     kind: li.kind,
                     severity: li.severity,
                     row_number: Some(self.header_row),
                     field_name: fp.map(|f| f.name.clone()),
-                    field_number: li.col.map(|c| c + 1),
+                    field_number: col.map(|c| c + 1),
                     label: label.clone(),
                     cell: label.filter(|l| !l.is_empty()),
                     message: format!("Header (row {}): {}", self.header_row, li.message),
@@ -135,7 +143,7 @@ impl<'s> Validator<'s> {
                     expected: None,
                     expected_parts: None,
                     sheet: self.sheet.clone(),
-                    cell_ref: match (&self.sheet, li.col) {
+                    cell_ref: match (&self.sheet, col) {
                         (Some(_), Some(c)) => {
                             Some(format!("{}{}", column_letters(c), self.header_row))
                         }
@@ -197,7 +205,8 @@ impl<'s> Validator<'s> {
                 sat,
                 collect: self.collect,
             };
-            self.check_row(number, &view, &mut tally, &mut broken, &mut values);
+            let origin = block.origin.get(i).copied().filter(|o| *o != u32::MAX);
+            self.check_row(number, origin, &view, &mut tally, &mut broken, &mut values);
             for k in &self.key_defs {
                 key_buf.clear();
                 let mut complete = true;
@@ -247,9 +256,11 @@ impl<'s> Validator<'s> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn check_row<'v>(
         &'v self,
         number: u64,
+        origin: Option<u32>,
         cells: &[CellView<'v>],
         t: &mut Tally<'_>,
         broken: &mut Vec<Broken>,
@@ -260,10 +271,12 @@ impl<'s> Validator<'s> {
         values.resize(self.plan.len(), Value::Null);
         for fp in &self.plan {
             let Some(c) = fp.col else { continue };
+            let (col, label) = self.place(fp, origin);
             let at = At {
                 row: number,
-                col: Some(c),
+                col,
                 field: Some(fp),
+                label,
             };
             let cell = match cells.get(c) {
                 None if self.is_csv => {
@@ -389,6 +402,7 @@ impl<'s> Validator<'s> {
                     row: number,
                     col: Some(c),
                     field: None,
+                    label: None,
                 };
                 t.report(
                     &ctx,
@@ -417,10 +431,12 @@ impl<'s> Validator<'s> {
                 continue;
             }
             let fp = &self.plan[r.lhs];
+            let (col, label) = self.place(fp, origin);
             let at = At {
                 row: number,
-                col: fp.col,
+                col,
                 field: Some(fp),
+                label,
             };
             let shown = |fp: &FieldPlan, v: &Value<'_>| {
                 let text = v.canonical();

@@ -1,7 +1,8 @@
 //! Every partner file in `tests/fixtures/files/` is a test: its report is a snapshot.
 //!
 //! Which schema and profile go with a file: `plain*` files use `schemas/plain.json`,
-//! `strict*` files `schemas/strict.json`, all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
+//! `strict*` files `schemas/strict.json`, `ministry*` files `schemas/referrals_by_region.json`
+//! (wide aggregate sheets), all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
 //! is used when it exists.
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ fn read(name: &str) -> (ValidationReport, Collect) {
         "plain.json"
     } else if name.starts_with("strict") {
         "strict.json"
+    } else if name.starts_with("ministry") {
+        "referrals_by_region.json"
     } else {
         "service_records.json"
     };
@@ -275,6 +278,8 @@ fn every_fixture_file_has_a_test() {
         "strict_keys.csv",
         "strict_header_only.csv",
         "strict_labels.csv",
+        "ministry_wide.xlsx",
+        "ministryquarter.ods",
     ];
     for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -283,4 +288,100 @@ fn every_fixture_file_has_a_test() {
             "fixture {name} has no test"
         );
     }
+}
+
+fn ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    column(batch, name)
+        .as_primitive::<Int64Type>()
+        .iter()
+        .collect()
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    column(batch, name)
+        .as_string::<i32>()
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn ministry_wide_two_row_header_with_totals() {
+    let (report, sink) = snapshot("ministry_wide.xlsx");
+    let s = &report.stats;
+    // 5 regions × 6 months, F8 blank (no figure): 29 figures; D7 "12א" rejected.
+    assert_eq!((s.rows, s.accepted, s.rejected), (29, 28, 1));
+    let layout = report.source.layout.as_ref().expect("layout described");
+    assert_eq!(layout.header_rows, 2);
+    assert_eq!(layout.figure_columns, 6);
+    assert_eq!(layout.figures, 29);
+    assert_eq!(layout.totals_rows, vec![10]);
+    assert_eq!(layout.totals_columns, vec!["H".to_owned()]);
+    // The rejected figure points at the cell the partner sees.
+    let bad = report
+        .errors
+        .iter()
+        .find(|e| e.kind == backbone_ingest::ErrorType::TypeError)
+        .unwrap();
+    assert_eq!(bad.cell_ref.as_deref(), Some("D7"));
+    assert_eq!(bad.label.as_deref(), Some("2024 מרץ"));
+    assert_eq!(bad.row_number, Some(7));
+    // The totals that disagree: H6 (its row) and E10 (its column).
+    let mut totals: Vec<&str> = report
+        .errors
+        .iter()
+        .filter(|e| e.kind == backbone_ingest::ErrorType::TotalMismatch)
+        .filter_map(|e| e.cell_ref.as_deref())
+        .collect();
+    totals.sort_unstable();
+    assert_eq!(totals, vec!["E10", "H6"]);
+    let batch =
+        arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    let regions = strings(&batch, "region");
+    let months = dates(&batch, "month");
+    let figures = ints(&batch, "referrals");
+    // The first row: צפון's six months, January first.
+    assert_eq!(regions[0].as_deref(), Some("צפון"));
+    assert_eq!(
+        months[..6]
+            .iter()
+            .map(|m| m.clone().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "2024-01-01",
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+            "2024-05-01",
+            "2024-06-01"
+        ]
+    );
+    assert_eq!(
+        figures[..6],
+        [Some(10), Some(11), Some(12), Some(13), Some(14), Some(15)]
+    );
+    // No totals row was stored, and every (region, month) is there once.
+    assert!(regions.iter().all(|r| r.as_deref() != Some("סה\"כ")));
+    let sum: i64 = figures.iter().flatten().sum();
+    assert_eq!(
+        sum,
+        (0..5)
+            .flat_map(|r| (0..6).map(move |c| 10 * (r + 1) + c))
+            .sum::<i64>()
+            - 32
+            - 44
+    );
+}
+
+#[test]
+fn ministry_quarter_ods_one_row_header() {
+    let (report, sink) = snapshot("ministryquarter.ods");
+    let s = &report.stats;
+    assert_eq!((s.rows, s.accepted, s.rejected, s.warnings), (9, 9, 0, 0));
+    let layout = report.source.layout.as_ref().unwrap();
+    assert_eq!(layout.totals_columns, vec!["E".to_owned()]);
+    let batch =
+        arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    assert_eq!(dates(&batch, "month")[2].as_deref(), Some("2024-03-01"));
+    assert_eq!(ints(&batch, "referrals")[3], Some(10));
 }

@@ -52,3 +52,27 @@ fn a_receipt_says_which_cells_to_fix_in_the_partners_language() {
     }
     assert!(en.text.contains("A valid value"), "{}", en.text);
 }
+
+#[test]
+fn a_wide_sheets_receipt_points_at_the_partners_cells_and_says_how_it_was_read() {
+    let dir = fixtures();
+    let schema = TableSchema::load(&dir.join("schemas/referrals_by_region.json")).unwrap();
+    let profile = backbone_schema::Profile::load(&dir.join("profiles/ministry.toml")).unwrap();
+    let schema = schema.with_profile(&profile, "ministry.toml").unwrap();
+    let options = Options {
+        display_name: Some("ministry_wide.xlsx".into()),
+        profile: Some(profile),
+        ..Options::default()
+    };
+    let report = validate_file(&dir.join("files/ministry_wide.xlsx"), &schema, &options).unwrap();
+    let mut he_info = info(Lang::He);
+    he_info.partner = "משרד הרווחה".into();
+    he_info.file = "ministry_wide.xlsx".into();
+    he_info.schema = "referrals_by_region".into();
+    let he = receipt(&report, &he_info, Lang::He).unwrap();
+    insta::assert_snapshot!("receipt_wide_he_txt", he.text);
+    // The bad figure is named by the cell the partner sees, and the totals note is there.
+    assert!(he.text.contains("D7"), "{}", he.text);
+    assert!(he.text.contains("H6"), "{}", he.text);
+    assert!(he.html.contains("6 עמודות של נתונים"), "{}", he.html);
+}
