@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::block::{Block, CellView, Slot};
 use crate::cast::{Caster, Value};
-use crate::cell::{column_letters, format_float};
+use crate::cell::{Cell, column_letters, format_float};
 use crate::validation_report::{ErrorType, Issue};
 
 /// Labels of totals rows and columns, as [`normalise_header`] writes them.
@@ -197,11 +197,57 @@ pub(crate) fn combine(upper: &[String], lower: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// What a name cell holds.
+/// What a name cell holds: a period as a date, or text.
 #[derive(Clone, Debug)]
-enum Name {
+pub(crate) enum Name {
     Date(NaiveDateTime),
     Text(String),
+}
+
+impl Name {
+    /// A sheet's or a column's name as field type `t` takes it: a period for a date field
+    /// (`ינואר 2024` → 2024-01-01), `2024-01` for a year-month, as written otherwise.
+    pub(crate) fn for_field(text: &str, t: FieldType) -> Self {
+        if is_period(t)
+            && let Some(d) = period_of(text)
+        {
+            return match t {
+                FieldType::Yearmonth => Name::Text(d.format("%Y-%m").to_string()),
+                FieldType::Year => Name::Text(d.format("%Y").to_string()),
+                _ => Name::Date(d.and_time(NaiveTime::MIN)),
+            };
+        }
+        Name::Text(text.trim().to_owned())
+    }
+
+    pub(crate) fn cell(&self) -> Cell<'_> {
+        match self {
+            Name::Date(d) => Cell::DateTime(*d),
+            Name::Text(t) => Cell::Str(t),
+        }
+    }
+}
+
+/// The sheets whose names match `pattern` (`*` any text, `?` one character; `רבעון *`), in
+/// the workbook's order; names compared as written and as headers are (spacing, case).
+pub(crate) fn matching_sheets(names: &[String], pattern: &str) -> Vec<String> {
+    let options = glob::MatchOptions {
+        case_sensitive: false,
+        require_literal_separator: false,
+        require_literal_leading_dot: false,
+    };
+    let Ok(p) = glob::Pattern::new(pattern.trim()) else {
+        return names
+            .iter()
+            .filter(|n| n.trim() == pattern.trim())
+            .cloned()
+            .collect();
+    };
+    names
+        .iter()
+        .filter(|n| p.matches_with(n.trim(), options))
+        .cloned()
+        .collect()
 }
 
 /// One column of figures.
@@ -240,6 +286,36 @@ pub struct LayoutInfo {
     pub totals_columns: Vec<String>,
     /// Rows with kept fields but no figure at all.
     pub rows_without_figures: u64,
+}
+
+impl LayoutInfo {
+    /// The layout of a file read sheet by sheet, as one.
+    pub(crate) fn merge(infos: Vec<LayoutInfo>) -> Option<LayoutInfo> {
+        let mut it = infos.into_iter();
+        let mut all = it.next()?;
+        for i in it {
+            all.header_rows = all.header_rows.max(i.header_rows);
+            all.figure_columns += i.figure_columns;
+            if let Some(last) = i.figure_span.last() {
+                match all.figure_span.len() {
+                    0 => all.figure_span.clone_from(&i.figure_span),
+                    1 => all.figure_span.push(last.clone()),
+                    _ => all.figure_span[1].clone_from(last),
+                }
+            }
+            all.figures += i.figures;
+            all.totals_rows.extend(i.totals_rows);
+            for c in i.totals_columns {
+                if !all.totals_columns.contains(&c) {
+                    all.totals_columns.push(c);
+                }
+            }
+            all.rows_without_figures += i.rows_without_figures;
+        }
+        all.totals_rows.sort_unstable();
+        all.totals_rows.dedup();
+        Some(all)
+    }
 }
 
 /// Where each of the long rows' columns is in the sheet.
@@ -381,14 +457,10 @@ impl Wide {
             };
             let mut names = Vec::new();
             for (text, t) in texts.iter().zip(&name_types) {
-                let name = if is_period(*t) {
-                    period_of(text).map(|d| match t {
-                        FieldType::Yearmonth => Name::Text(d.format("%Y-%m").to_string()),
-                        FieldType::Year => Name::Text(d.format("%Y").to_string()),
-                        _ => Name::Date(d.and_time(NaiveTime::MIN)),
-                    })
+                let name = if is_period(*t) && period_of(text).is_none() {
+                    None
                 } else {
-                    Some(Name::Text((*text).to_owned()))
+                    Some(Name::for_field(text, *t))
                 };
                 match name {
                     Some(n) => names.push(n),

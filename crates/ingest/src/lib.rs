@@ -309,28 +309,63 @@ pub fn read_file(
         budget::check(path, *k, &file, &options.limits)?;
     }
     let mut source = SourceInfo::default();
-    let sheet_name = OnceLock::new();
-    let (tx, rx) = crossbeam_channel::bounded::<Result<Work, IngestError>>(4);
-    let limits = &options.limits;
-    let collector = std::thread::scope(|scope| -> Result<Collector, IngestError> {
-        match &kind {
-            Kind::Text(plan) => {
-                source.format = "csv".to_owned();
-                source.encoding = Some(plan.encoding.name().to_owned());
-                source.encoding_guessed = plan.encoding_guessed;
-                source.delimiter = Some(match plan.delimiter {
-                    b'\t' => "tab".to_owned(),
-                    d => char::from(d).to_string(),
+    // One sheet, or every sheet the layout's `sheets` pattern matches, read with the same
+    // header and checked as one table (keys across sheets, one report).
+    let sheets: Vec<Option<String>> = match (&kind, &profile.layout.sheets) {
+        (Kind::Sheet(k), Some(pattern)) => {
+            let names = sheet::sheet_names(path, *k, &file)?;
+            let matching = layout::matching_sheets(&names, pattern);
+            if matching.is_empty() {
+                return Err(IngestError::SheetNotFound {
+                    file,
+                    sheet: pattern.clone(),
+                    available: names
+                        .iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
-                let file = &file;
-                scope.spawn(move || text::produce(reader, head, plan, file, limits, &tx));
             }
-            Kind::Sheet(k) => {
-                source.format = k.name().to_owned();
-                drop(reader);
-                let (file, sheet_name, wanted) = (&file, &sheet_name, profile.sheet.as_deref());
-                let k = *k;
-                scope.spawn(move || {
+            matching.into_iter().map(Some).collect()
+        }
+        _ => vec![profile.sheet.clone()],
+    };
+    let sheet_field = profile
+        .layout
+        .sheet_to
+        .as_deref()
+        .and_then(|f| schema.field_index(f));
+    let limits = &options.limits;
+    let mut reader = Some(reader);
+    let mut carried: Option<engine::Merger> = None;
+    let mut layouts: Vec<LayoutInfo> = Vec::new();
+    let mut read_sheets = Vec::new();
+    for wanted in &sheets {
+        let sheet_name = OnceLock::new();
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Work, IngestError>>(4);
+        let merger_after = std::thread::scope(|scope| -> Result<engine::Merger, IngestError> {
+            match &kind {
+                Kind::Text(plan) => {
+                    source.format = "csv".to_owned();
+                    source.encoding = Some(plan.encoding.name().to_owned());
+                    source.encoding_guessed = plan.encoding_guessed;
+                    source.delimiter = Some(match plan.delimiter {
+                        b'\t' => "tab".to_owned(),
+                        d => char::from(d).to_string(),
+                    });
+                    let file = &file;
+                    let (reader, head) = (reader.take(), head.clone());
+                    scope.spawn(move || match reader {
+                        Some(reader) => text::produce(reader, head, plan, file, limits, &tx),
+                        None => drop(tx),
+                    });
+                }
+                Kind::Sheet(k) => {
+                    source.format = k.name().to_owned();
+                    drop(reader.take());
+                    let (file, sheet_name, wanted) = (&file, &sheet_name, wanted.as_deref());
+                    let k = *k;
+                    scope.spawn(move || {
                     // The spreadsheet library panics on some malformed files (fuzzing found an
                     // `.xls` whose shared-strings record ends early): that is the file's answer,
                     // not the end of the process.
@@ -352,285 +387,317 @@ pub fn read_file(
                         }));
                     }
                 });
-            }
-        }
-        let fix_file = |e: IngestError| match e {
-            IngestError::Sink { source, .. } => IngestError::Sink {
-                file: file.clone(),
-                source,
-            },
-            other => other,
-        };
-        let delimiter = match &kind {
-            Kind::Text(plan) => plan.delimiter,
-            Kind::Sheet(_) => b',',
-        };
-        let to_block = |w: Work| -> Result<Block, IngestError> {
-            match w {
-                Work::Block(b) => Ok(b),
-                Work::Chunk(c) => text::parse_chunk(c, delimiter, &file, limits),
-            }
-        };
-        // The header is searched for in the first rows; they are kept until it is found.
-        let mut held: Vec<Block> = Vec::new();
-        let mut held_rows = 0usize;
-        while held_rows < limits.header_scan_rows {
-            match rx.recv() {
-                Ok(Ok(w)) => {
-                    let b = to_block(w)?;
-                    held_rows += b.len();
-                    held.push(b);
                 }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => break,
             }
-        }
-        source.sheet = sheet_name.get().cloned();
-        let mut view = Vec::new();
-        let mut candidates: Vec<(u64, Vec<String>)> = Vec::new();
-        'scan: for b in &held {
-            for i in 0..b.len() {
-                let n = b.row(i, &mut view);
-                let texts = view
+            let fix_file = |e: IngestError| match e {
+                IngestError::Sink { source, .. } => IngestError::Sink {
+                    file: file.clone(),
+                    source,
+                },
+                other => other,
+            };
+            let delimiter = match &kind {
+                Kind::Text(plan) => plan.delimiter,
+                Kind::Sheet(_) => b',',
+            };
+            let to_block = |w: Work| -> Result<Block, IngestError> {
+                match w {
+                    Work::Block(b) => Ok(b),
+                    Work::Chunk(c) => text::parse_chunk(c, delimiter, &file, limits),
+                }
+            };
+            // The header is searched for in the first rows; they are kept until it is found.
+            let mut held: Vec<Block> = Vec::new();
+            let mut held_rows = 0usize;
+            while held_rows < limits.header_scan_rows {
+                match rx.recv() {
+                    Ok(Ok(w)) => {
+                        let b = to_block(w)?;
+                        held_rows += b.len();
+                        held.push(b);
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            source.sheet = sheet_name.get().cloned();
+            let mut view = Vec::new();
+            let mut candidates: Vec<(u64, Vec<String>)> = Vec::new();
+            'scan: for b in &held {
+                for i in 0..b.len() {
+                    let n = b.row(i, &mut view);
+                    let texts = view
+                        .iter()
+                        .map(|c| match c {
+                            CellView::Cell(c) => c
+                                .display()
+                                .chars()
+                                .filter(|ch| !backbone_schema::is_invisible(*ch))
+                                .collect::<String>()
+                                .trim()
+                                .to_owned(),
+                            CellView::Oversized(_) => String::new(),
+                        })
+                        .collect();
+                    candidates.push((n, texts));
+                    if candidates.len() >= limits.header_scan_rows {
+                        break 'scan;
+                    }
+                }
+            }
+            if candidates.is_empty() {
+                return Err(IngestError::Empty { file: file.clone() });
+            }
+            let layout = &profile.layout;
+            let two_rows = layout.header_rows == Some(2);
+            // With two header rows, each row is scored with the one under it, merged cells spread.
+            let combined_at = |i: usize| -> Vec<String> {
+                match candidates.get(i + 1) {
+                    Some(next) if two_rows => layout::combine(&candidates[i].1, &next.1),
+                    _ => candidates[i].1.clone(),
+                }
+            };
+            let header_idx = match profile.header_row {
+                Some(h) => candidates
                     .iter()
-                    .map(|c| match c {
-                        CellView::Cell(c) => c
-                            .display()
-                            .chars()
-                            .filter(|ch| !backbone_schema::is_invisible(*ch))
-                            .collect::<String>()
-                            .trim()
-                            .to_owned(),
-                        CellView::Oversized(_) => String::new(),
-                    })
-                    .collect();
-                candidates.push((n, texts));
-                if candidates.len() >= limits.header_scan_rows {
-                    break 'scan;
+                    .position(|(n, _)| *n == h as u64)
+                    .ok_or_else(|| IngestError::HeaderRowMissing {
+                        file: file.clone(),
+                        sheet: source.sheet.clone(),
+                        row: h as u64,
+                        last: candidates.last().map_or(0, |c| c.0),
+                    })?,
+                None => {
+                    // A blank row is not the upper row of a two-row header.
+                    let texts: Vec<Vec<String>> = (0..candidates.len())
+                        .map(|i| {
+                            if two_rows && candidates[i].1.iter().all(String::is_empty) {
+                                Vec::new()
+                            } else {
+                                combined_at(i)
+                            }
+                        })
+                        .collect();
+                    match &layout.wide {
+                        // A wide sheet's header names its kept fields and holds the most months.
+                        Some(w) => {
+                            let mut keep_only = schema.clone();
+                            keep_only.fields.retain(|f| w.keep.contains(&f.name));
+                            let score = |t: &Vec<String>| {
+                                let months =
+                                    t.iter().filter(|c| layout::period_of(c).is_some()).count();
+                                (header::fields_named(t, &keep_only), months)
+                            };
+                            texts
+                                .iter()
+                                .enumerate()
+                                .map(|(i, t)| (score(t), std::cmp::Reverse(i)))
+                                .filter(|((named, months), _)| named + months > 0)
+                                .max()
+                                .map(|(_, std::cmp::Reverse(i))| i)
+                                .or_else(|| header::find_header(&texts, &keep_only))
+                                .unwrap_or(0)
+                        }
+                        None => header::find_header(&texts, schema).unwrap_or(0),
+                    }
                 }
-            }
-        }
-        if candidates.is_empty() {
-            return Err(IngestError::Empty { file: file.clone() });
-        }
-        let layout = &profile.layout;
-        let two_rows = layout.header_rows == Some(2);
-        // With two header rows, each row is scored with the one under it, merged cells spread.
-        let combined_at = |i: usize| -> Vec<String> {
-            match candidates.get(i + 1) {
-                Some(next) if two_rows => layout::combine(&candidates[i].1, &next.1),
-                _ => candidates[i].1.clone(),
-            }
-        };
-        let header_idx = match profile.header_row {
-            Some(h) => candidates
-                .iter()
-                .position(|(n, _)| *n == h as u64)
-                .ok_or_else(|| IngestError::HeaderRowMissing {
+            };
+            let last_idx = if two_rows { header_idx + 1 } else { header_idx };
+            let Some((header_row, lower)) = candidates.get(last_idx).cloned() else {
+                return Err(IngestError::HeaderRowMissing {
                     file: file.clone(),
                     sheet: source.sheet.clone(),
-                    row: h as u64,
+                    row: candidates[header_idx].0 + 1,
                     last: candidates.last().map_or(0, |c| c.0),
-                })?,
-            None => {
-                // A blank row is not the upper row of a two-row header.
-                let texts: Vec<Vec<String>> = (0..candidates.len())
-                    .map(|i| {
-                        if two_rows && candidates[i].1.iter().all(String::is_empty) {
-                            Vec::new()
-                        } else {
-                            combined_at(i)
-                        }
-                    })
-                    .collect();
-                match &layout.wide {
-                    // A wide sheet's header names its kept fields and holds the most months.
-                    Some(w) => {
-                        let mut keep_only = schema.clone();
-                        keep_only.fields.retain(|f| w.keep.contains(&f.name));
-                        let score = |t: &Vec<String>| {
-                            let months =
-                                t.iter().filter(|c| layout::period_of(c).is_some()).count();
-                            (header::fields_named(t, &keep_only), months)
-                        };
-                        texts
-                            .iter()
-                            .enumerate()
-                            .map(|(i, t)| (score(t), std::cmp::Reverse(i)))
-                            .filter(|((named, months), _)| named + months > 0)
-                            .max()
-                            .map(|(_, std::cmp::Reverse(i))| i)
-                            .or_else(|| header::find_header(&texts, &keep_only))
-                            .unwrap_or(0)
-                    }
-                    None => header::find_header(&texts, schema).unwrap_or(0),
+                });
+            };
+            let upper = two_rows.then(|| candidates[header_idx].1.clone());
+            source.header_row = Some(candidates[header_idx].0);
+            source.skipped_rows = candidates[..header_idx]
+                .iter()
+                .filter(|(_, t)| t.iter().any(|c| !c.is_empty()))
+                .map(|(n, _)| *n)
+                .collect();
+            let wide = match &layout.wide {
+                Some(w) => Some(
+                    layout::Wide::plan(
+                        upper.as_deref(),
+                        &lower,
+                        schema,
+                        layout,
+                        header_row,
+                        source.sheet.clone(),
+                    )
+                    .ok_or_else(|| IngestError::Plan {
+                        schema: schema.name.clone(),
+                        field: w.values_to.clone(),
+                        message:
+                            "the profile's [layout] wide names a field the schema does not have"
+                                .to_owned(),
+                    })?,
+                ),
+                None => None,
+            };
+            let labels = match (&wide, &upper) {
+                (Some(w), _) => w.labels.clone(),
+                (None, Some(u)) => layout::combine(u, &lower),
+                (None, None) => lower,
+            };
+            let mut matched = header::match_header(labels.clone(), schema);
+            // The field the sheet's name goes to has no column of its own.
+            if let Some(f) = sheet_field {
+                matched
+                    .issues
+                    .retain(|i| !(i.kind == ErrorType::MissingLabel && i.field == Some(f)));
+            }
+            source.labels = labels.into_iter().take(matched.width).collect();
+            for (f, col) in matched.field_col.iter().enumerate() {
+                if let Some(c) = col {
+                    source
+                        .field_columns
+                        .insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
                 }
             }
-        };
-        let last_idx = if two_rows { header_idx + 1 } else { header_idx };
-        let Some((header_row, lower)) = candidates.get(last_idx).cloned() else {
-            return Err(IngestError::HeaderRowMissing {
-                file: file.clone(),
-                sheet: source.sheet.clone(),
-                row: candidates[header_idx].0 + 1,
-                last: candidates.last().map_or(0, |c| c.0),
-            });
-        };
-        let upper = two_rows.then(|| candidates[header_idx].1.clone());
-        source.header_row = Some(candidates[header_idx].0);
-        source.skipped_rows = candidates[..header_idx]
-            .iter()
-            .filter(|(_, t)| t.iter().any(|c| !c.is_empty()))
-            .map(|(n, _)| *n)
-            .collect();
-        let wide = match &layout.wide {
-            Some(w) => Some(
-                layout::Wide::plan(
-                    upper.as_deref(),
-                    &lower,
-                    schema,
-                    layout,
-                    header_row,
-                    source.sheet.clone(),
-                )
-                .ok_or_else(|| IngestError::Plan {
-                    schema: schema.name.clone(),
-                    field: w.values_to.clone(),
-                    message: "the profile's [layout] wide names a field the schema does not have"
-                        .to_owned(),
-                })?,
-            ),
-            None => None,
-        };
-        let labels = match (&wide, &upper) {
-            (Some(w), _) => w.labels.clone(),
-            (None, Some(u)) => layout::combine(u, &lower),
-            (None, None) => lower,
-        };
-        if two_rows && wide.is_none() {
-            source.layout = Some(LayoutInfo {
-                header_rows: 2,
-                ..LayoutInfo::default()
-            });
-        }
-        let matched = header::match_header(labels.clone(), schema);
-        source.labels = labels.into_iter().take(matched.width).collect();
-        for (f, col) in matched.field_col.iter().enumerate() {
-            if let Some(c) = col {
+            let validator = engine::Validator::new(
+                schema,
+                &matched,
+                header_row,
+                matches!(kind, Kind::Text(_)),
+                source.sheet.clone(),
                 source
-                    .field_columns
-                    .insert(schema.fields[f].name.clone(), matched.labels[*c].clone());
+                    .encoding
+                    .clone()
+                    .unwrap_or_else(|| "UTF-8".to_owned()),
+                limits.max_cell_bytes,
+                sink.wants_rows(),
+                options.pseudonymiser.clone(),
+                wide.as_ref().map(|w| w.map.clone()),
+            )?
+            .with_constant(sheet_field.zip(source.sheet.as_deref()).map(|(f, name)| {
+                (
+                    f,
+                    layout::Name::for_field(name, schema.fields[f].field_type),
+                )
+            }));
+            // Rows to expect, from the first rows' size and the file's: sizes the unique indexes.
+            let held_bytes: usize = held.iter().map(Block::text_len).sum();
+            let expected_rows = match (&kind, std::fs::metadata(path).map(|m| m.len())) {
+                (Kind::Text(_), Ok(len)) if held_rows > 0 && held_bytes > 0 => {
+                    let per_row = (held_bytes / held_rows).max(1) as u64;
+                    usize::try_from(len / per_row)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(held_rows / 10)
+                        .min(200_000_000)
+                }
+                _ => held_rows,
+            };
+            let mut header_issues = validator.header_issues(&matched);
+            if let Some(w) = &wide {
+                header_issues.extend(w.header_issues());
             }
-        }
-        let validator = engine::Validator::new(
-            schema,
-            &matched,
-            header_row,
-            matches!(kind, Kind::Text(_)),
-            source.sheet.clone(),
-            source
-                .encoding
-                .clone()
-                .unwrap_or_else(|| "UTF-8".to_owned()),
-            limits.max_cell_bytes,
-            sink.wants_rows(),
-            options.pseudonymiser.clone(),
-            wide.as_ref().map(|w| w.map.clone()),
-        )?;
-        // Rows to expect, from the first rows' size and the file's: sizes the unique indexes.
-        let held_bytes: usize = held.iter().map(Block::text_len).sum();
-        let expected_rows = match (&kind, std::fs::metadata(path).map(|m| m.len())) {
-            (Kind::Text(_), Ok(len)) if held_rows > 0 && held_bytes > 0 => {
-                let per_row = (held_bytes / held_rows).max(1) as u64;
-                usize::try_from(len / per_row)
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(held_rows / 10)
-                    .min(200_000_000)
-            }
-            _ => held_rows,
-        };
-        let mut header_issues = validator.header_issues(&matched);
-        if let Some(w) = &wide {
-            header_issues.extend(w.header_issues());
-        }
-        let mut merger = engine::Merger::new(
-            &validator,
-            Collector::new(options.error_limit),
-            header_issues,
-            expected_rows,
-        );
-        let shape = |b: Block| match &wide {
-            Some(w) => w.reshape(b),
-            None => b,
-        };
-        let sat = engine::Saturation::new();
-        // The blocks read while looking for the header are checked here, in order; the rest
-        // by the workers, and merged back in file order.
-        let mut next_seq = 0u64;
-        for b in held {
-            let b = shape(b);
-            let checked = validator.check(b.seq, b, &sat)?;
-            merger
-                .merge(&validator, checked, &sat, sink)
-                .map_err(fix_file)?;
-            next_seq += 1;
-        }
-        let workers = options
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .clamp(1, 16);
-        std::thread::scope(|inner| -> Result<(), IngestError> {
-            let (done_tx, done_rx) = crossbeam_channel::bounded::<
-                Result<engine::CheckedBlock, IngestError>,
-            >(workers * 2);
-            for _ in 0..workers {
-                let (rx, done_tx, validator, sat, to_block, shape) = (
-                    rx.clone(),
-                    done_tx.clone(),
+            let mut merger = match carried.take() {
+                Some(mut m) => {
+                    m.add_issues(header_issues);
+                    m
+                }
+                None => engine::Merger::new(
                     &validator,
-                    &sat,
-                    &to_block,
-                    &shape,
-                );
-                inner.spawn(move || {
-                    for msg in rx.iter() {
-                        let res = msg
-                            .and_then(to_block)
-                            .map(shape)
-                            .and_then(|b| validator.check(b.seq, b, sat));
-                        let failed = res.is_err();
-                        if done_tx.send(res).is_err() || failed {
-                            break;
+                    Collector::new(options.error_limit),
+                    header_issues,
+                    expected_rows,
+                ),
+            };
+            let shape = |b: Block| match &wide {
+                Some(w) => w.reshape(b),
+                None => b,
+            };
+            let sat = engine::Saturation::new();
+            // The blocks read while looking for the header are checked here, in order; the rest
+            // by the workers, and merged back in file order.
+            let mut next_seq = 0u64;
+            for b in held {
+                let b = shape(b);
+                let checked = validator.check(b.seq, b, &sat)?;
+                merger
+                    .merge(&validator, checked, &sat, sink)
+                    .map_err(fix_file)?;
+                next_seq += 1;
+            }
+            let workers = options
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+                .clamp(1, 16);
+            std::thread::scope(|inner| -> Result<(), IngestError> {
+                let (done_tx, done_rx) = crossbeam_channel::bounded::<
+                    Result<engine::CheckedBlock, IngestError>,
+                >(workers * 2);
+                for _ in 0..workers {
+                    let (rx, done_tx, validator, sat, to_block, shape) = (
+                        rx.clone(),
+                        done_tx.clone(),
+                        &validator,
+                        &sat,
+                        &to_block,
+                        &shape,
+                    );
+                    inner.spawn(move || {
+                        for msg in rx.iter() {
+                            let res = msg
+                                .and_then(to_block)
+                                .map(shape)
+                                .and_then(|b| validator.check(b.seq, b, sat));
+                            let failed = res.is_err();
+                            if done_tx.send(res).is_err() || failed {
+                                break;
+                            }
                         }
+                    });
+                }
+                // Only the workers read blocks now: if they stop, the reader's sends fail and it
+                // stops too, instead of waiting on a full channel forever.
+                drop(rx);
+                drop(done_tx);
+                let mut waiting: std::collections::BTreeMap<u64, engine::CheckedBlock> =
+                    std::collections::BTreeMap::new();
+                for res in &done_rx {
+                    let checked = res?;
+                    waiting.insert(checked.seq, checked);
+                    while let Some(c) = waiting.remove(&next_seq) {
+                        merger.merge(&validator, c, &sat, sink).map_err(fix_file)?;
+                        next_seq += 1;
                     }
+                }
+                Ok(())
+            })?;
+            if let Some(w) = &wide {
+                let (issues, mut info, _) = w.finish();
+                for i in issues {
+                    merger.collector.push(i);
+                }
+                info.header_rows = if two_rows { 2 } else { 1 };
+                layouts.push(info);
+            } else if two_rows {
+                layouts.push(LayoutInfo {
+                    header_rows: 2,
+                    ..LayoutInfo::default()
                 });
             }
-            // Only the workers read blocks now: if they stop, the reader's sends fail and it
-            // stops too, instead of waiting on a full channel forever.
-            drop(rx);
-            drop(done_tx);
-            let mut waiting: std::collections::BTreeMap<u64, engine::CheckedBlock> =
-                std::collections::BTreeMap::new();
-            for res in &done_rx {
-                let checked = res?;
-                waiting.insert(checked.seq, checked);
-                while let Some(c) = waiting.remove(&next_seq) {
-                    merger.merge(&validator, c, &sat, sink).map_err(fix_file)?;
-                    next_seq += 1;
-                }
-            }
-            Ok(())
+            merger.end_sheet();
+            Ok(merger)
         })?;
-        if let Some(w) = &wide {
-            let (issues, mut info, _) = w.finish();
-            for i in issues {
-                merger.collector.push(i);
-            }
-            info.header_rows = if two_rows { 2 } else { 1 };
-            source.layout = Some(info);
+        carried = Some(merger_after);
+        if let Some(s) = &source.sheet {
+            read_sheets.push(s.clone());
         }
-        Ok(merger.finish(&validator))
-    })?;
+    }
+    source.layout = LayoutInfo::merge(layouts);
+    if read_sheets.len() > 1 {
+        source.sheet = Some(read_sheets.join(", "));
+    }
+    let collector = match carried {
+        Some(m) => m.finish(source.sheet.clone()),
+        None => return Err(IngestError::Empty { file }),
+    };
     let mut report = collector.finish(file, schema.name.clone(), source);
     report.stats.fields = schema.fields.len();
     report.stats.seconds = started.elapsed().as_secs_f64();

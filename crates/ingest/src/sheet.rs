@@ -187,6 +187,41 @@ pub(crate) fn produce(
     }
 }
 
+/// The workbook's sheet names, in order (for `[layout] sheets`).
+pub(crate) fn sheet_names(
+    path: &Path,
+    kind: SheetKind,
+    file: &str,
+) -> Result<Vec<String>, IngestError> {
+    fn names<R: Reader<BufReader<File>>>(
+        path: &Path,
+        file: &str,
+    ) -> Result<Vec<String>, IngestError>
+    where
+        R::Error: std::fmt::Display,
+    {
+        let f = File::open(path).map_err(|source| IngestError::Io {
+            file: file.to_owned(),
+            source,
+        })?;
+        let wb = R::new(BufReader::new(f)).map_err(|e| sheet_error(file, None, e))?;
+        Ok(wb.sheet_names())
+    }
+    match kind {
+        SheetKind::Xlsx => names::<calamine::Xlsx<_>>(path, file),
+        SheetKind::Xlsb => names::<calamine::Xlsb<_>>(path, file),
+        SheetKind::Xls => names::<calamine::Xls<_>>(path, file),
+        SheetKind::Ods => match ods_with_mimetype(path, file)? {
+            None => names::<calamine::Ods<_>>(path, file),
+            Some(copy) => {
+                let r = names::<calamine::Ods<_>>(&copy, file);
+                let _ = std::fs::remove_file(&copy);
+                r
+            }
+        },
+    }
+}
+
 /// Builds dense rows from cells that arrive in row order, and sends blocks.
 struct RowBuilder<'a> {
     block: Block,

@@ -80,6 +80,12 @@ pub struct Layout {
     /// Labels of totals rows and columns, besides the built-in ones (`סה"כ`, `Total`, …).
     #[serde(default)]
     pub totals: Vec<String>,
+    /// Every sheet whose name matches (`"*"`, `"רבעון *"`) is read with the same header, as
+    /// one table; without it one sheet is read (the profile's `sheet`, or the first with data).
+    pub sheets: Option<String>,
+    /// The field that receives each sheet's name (a period when the field is a date:
+    /// `ינואר 2024`, `Q1 2024`).
+    pub sheet_to: Option<String>,
 }
 
 /// A cross-tab: one column per month (or age band, or region), turned into one row per cell.
@@ -183,7 +189,7 @@ impl Profile {
 impl Layout {
     /// True when the sheet is read as it is (one row per record, a one-row header).
     pub fn is_plain(&self) -> bool {
-        self.wide.is_none() && self.header_rows.unwrap_or(1) == 1
+        self.wide.is_none() && self.header_rows.unwrap_or(1) == 1 && self.sheets.is_none()
     }
 
     fn check(&self, file: &str) -> Result<(), SchemaError> {
@@ -197,6 +203,12 @@ impl Layout {
             return Err(invalid(
                 "header_rows",
                 format!("{rows}: a header of 1 or 2 rows is read"),
+            ));
+        }
+        if self.sheet_to.is_some() && self.sheets.is_none() {
+            return Err(invalid(
+                "sheet_to",
+                "the sheet's name goes to a field when several sheets are read: set sheets = \"*\" (or a pattern)".to_owned(),
             ));
         }
         if let Some(w) = &self.wide {
@@ -286,18 +298,24 @@ impl TableSchema {
                 mv.extend(profile.missing_values.iter().cloned());
             }
         }
+        let mut named: Vec<(&str, &str)> = profile
+            .layout
+            .sheet_to
+            .iter()
+            .map(|f| ("layout.sheet_to", f.as_str()))
+            .collect();
         if let Some(w) = &profile.layout.wide {
-            let mut named: Vec<&str> = w.keep.iter().map(String::as_str).collect();
-            named.extend(w.names_to.fields());
-            named.push(&w.values_to);
-            for name in named {
-                if schema.field_index(name).is_none() {
-                    return Err(SchemaError::Invalid {
-                        file: file.to_owned(),
-                        path: "layout.wide".to_owned(),
-                        message: format!("{name:?} is not a field of schema {:?}", schema.name),
-                    });
-                }
+            named.extend(w.keep.iter().map(|f| ("layout.wide", f.as_str())));
+            named.extend(w.names_to.fields().into_iter().map(|f| ("layout.wide", f)));
+            named.push(("layout.wide", &w.values_to));
+        }
+        for (path, name) in named {
+            if schema.field_index(name).is_none() {
+                return Err(SchemaError::Invalid {
+                    file: file.to_owned(),
+                    path: path.to_owned(),
+                    message: format!("{name:?} is not a field of schema {:?}", schema.name),
+                });
             }
         }
         crate::parse::Parser { file }.check_aliases(&schema)?;

@@ -245,8 +245,21 @@ impl Merger {
         Ok(())
     }
 
-    /// After the last block. Blank rows still pending are the end of the file: not rows.
-    pub(crate) fn finish(mut self, v: &Validator<'_>) -> Collector {
+    /// Issues found before the rows of another sheet of the same file (its header's).
+    pub(crate) fn add_issues(&mut self, issues: Vec<Issue>) {
+        for i in issues {
+            self.collector.push(i);
+        }
+    }
+
+    /// After a sheet's last block: blank rows still pending are the end of the sheet, not
+    /// rows.
+    pub(crate) fn end_sheet(&mut self) {
+        self.pending_blank.clear();
+    }
+
+    /// After the last block of the last sheet.
+    pub(crate) fn finish(mut self, sheet: Option<String>) -> Collector {
         if self.collector.stats.rows == 0 {
             let at = At {
                 row: 0,
@@ -254,7 +267,14 @@ impl Merger {
                 field: None,
                 label: None,
             };
-            let issue = v.ctx().build(
+            let ctx = IssueCtx {
+                sheet: sheet.as_deref(),
+                misaligned: false,
+                personal: Vec::new(),
+                encoding: "",
+                max_cell: 0,
+            };
+            let issue = ctx.build(
                 &at,
                 ErrorType::NoData,
                 Severity::Error,

@@ -193,9 +193,18 @@ pub(crate) struct Validator<'s> {
     pseudonymiser: Option<Pseudonymiser>,
     /// Where the long rows' columns are in the sheet, when a wide layout made them.
     cols: Option<crate::layout::ColMap>,
+    /// A field with no column whose value is the same on every row: the sheet's name
+    /// (`[layout] sheet_to`).
+    constant: Option<(usize, crate::layout::Name)>,
 }
 
 impl Validator<'_> {
+    /// The same value for field `f` on every row (the sheet's name).
+    pub(crate) fn with_constant(mut self, constant: Option<(usize, crate::layout::Name)>) -> Self {
+        self.constant = constant;
+        self
+    }
+
     /// Where field `fp`'s cell of a row is in the sheet, and the header over it when that is
     /// not the field's own.
     fn place<'p>(

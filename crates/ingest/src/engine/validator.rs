@@ -103,6 +103,7 @@ impl<'s> Validator<'s> {
             collect,
             pseudonymiser,
             cols,
+            constant: None,
         })
     }
 
@@ -270,7 +271,10 @@ impl<'s> Validator<'s> {
         values.clear();
         values.resize(self.plan.len(), Value::Null);
         for fp in &self.plan {
-            let Some(c) = fp.col else { continue };
+            let constant = match (&self.constant, fp.col) {
+                (Some((f, name)), None) if *f == fp.field => Some(name.cell()),
+                _ => None,
+            };
             let (col, label) = self.place(fp, origin);
             let at = At {
                 row: number,
@@ -278,7 +282,13 @@ impl<'s> Validator<'s> {
                 field: Some(fp),
                 label,
             };
-            let cell = match cells.get(c) {
+            let column = match (fp.col, &constant) {
+                (Some(c), _) => cells.get(c),
+                (None, Some(_)) => None,
+                (None, None) => continue,
+            };
+            let cell = match column {
+                None if constant.is_some() => constant.as_ref().unwrap_or(&Cell::Empty),
                 None if self.is_csv => {
                     t.report(
                         &ctx,

@@ -1,8 +1,8 @@
 //! Every partner file in `tests/fixtures/files/` is a test: its report is a snapshot.
 //!
 //! Which schema and profile go with a file: `plain*` files use `schemas/plain.json`,
-//! `strict*` files `schemas/strict.json`, `ministry*` files `schemas/referrals_by_region.json`
-//! (wide aggregate sheets), all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
+//! `strict*` files `schemas/strict.json`, `ministry*` and `monthly*` files
+//! `schemas/referrals_by_region.json` (aggregate sheets), all others `schemas/service_records.json`; a profile `profiles/<first word of the file name>.toml`
 //! is used when it exists.
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ fn read(name: &str) -> (ValidationReport, Collect) {
         "plain.json"
     } else if name.starts_with("strict") {
         "strict.json"
-    } else if name.starts_with("ministry") {
+    } else if name.starts_with("ministry") || name.starts_with("monthly") {
         "referrals_by_region.json"
     } else {
         "service_records.json"
@@ -280,6 +280,8 @@ fn every_fixture_file_has_a_test() {
         "strict_labels.csv",
         "ministry_wide.xlsx",
         "ministryquarter.ods",
+        "ministrysheets.xlsx",
+        "monthly_sheets.ods",
     ];
     for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -384,4 +386,36 @@ fn ministry_quarter_ods_one_row_header() {
         arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
     assert_eq!(dates(&batch, "month")[2].as_deref(), Some("2024-03-01"));
     assert_eq!(ints(&batch, "referrals")[3], Some(10));
+}
+
+#[test]
+fn ministry_one_sheet_per_quarter() {
+    let (report, sink) = snapshot("ministrysheets.xlsx");
+    let s = &report.stats;
+    // Two quarters × 3 regions × 3 months; the notes sheet is not read.
+    assert_eq!((s.rows, s.accepted, s.rejected, s.warnings), (18, 18, 0, 0));
+    assert_eq!(report.source.sheet.as_deref(), Some("רבעון 1 2024, רבעון 2 2024"));
+    let layout = report.source.layout.as_ref().unwrap();
+    assert_eq!(layout.figure_columns, 6);
+    assert_eq!(layout.totals_rows, vec![5]);
+    let batch = arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    let months = dates(&batch, "month");
+    assert_eq!(months[0].as_deref(), Some("2024-01-01"));
+    assert_eq!(months[17].as_deref(), Some("2024-06-01"));
+    // Q2's first row is מרכז (regions in another order there): 200 + 10·2 + 0.
+    assert_eq!(strings(&batch, "region")[9].as_deref(), Some("מרכז"));
+    assert_eq!(ints(&batch, "referrals")[9], Some(220));
+}
+
+#[test]
+fn one_sheet_per_month_gives_each_row_its_month() {
+    let (report, sink) = snapshot("monthly_sheets.ods");
+    let s = &report.stats;
+    assert_eq!((s.rows, s.accepted, s.rejected), (4, 4, 0));
+    let batch = arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    assert_eq!(
+        dates(&batch, "month"),
+        ["2024-01-01", "2024-01-01", "2024-02-01", "2024-02-01"].map(|d| Some(d.to_owned()))
+    );
+    assert_eq!(ints(&batch, "referrals"), [Some(7), Some(8), Some(8), Some(9)]);
 }
