@@ -46,6 +46,18 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../pipelines/profiles/hotline.toml"),
     ),
     (
+        "data-schemas/referrals_by_region.json",
+        include_str!("../../../data-schemas/referrals_by_region.json"),
+    ),
+    (
+        "pipelines/profiles/ministry.toml",
+        include_str!("../../../pipelines/profiles/ministry.toml"),
+    ),
+    (
+        "pipelines/indicators/ministry.toml",
+        include_str!("../../../pipelines/indicators/ministry.toml"),
+    ),
+    (
         "pipelines/reference/population.csv",
         include_str!("../../../pipelines/reference/population.csv"),
     ),
@@ -112,7 +124,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     let incoming = dir.join("incoming");
     let arrivals = generate::year(&incoming, 20_240_101)?;
     println!(
-        "  {} files generated (12 partners, one of whom never reports, and the backbone organisation's own quarterly record) in {}",
+        "  {} files generated (12 partners, one of whom never reports; the ministry's half-yearly workbook; the backbone organisation's own quarterly record) in {}",
         arrivals.len(),
         incoming.display()
     );

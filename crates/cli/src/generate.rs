@@ -631,7 +631,126 @@ pub(crate) fn year(dir: &Path, seed: u64) -> Result<Vec<Arrival>> {
         }
     }
     out.extend(backbone_activity(dir, &mut rng)?);
+    out.extend(ministry(dir, &mut rng)?);
     out.sort_by(|a, b| (a.date, a.partner).cmp(&(b.date, b.partner)));
+    Ok(out)
+}
+
+/// The ministry's half-yearly workbook, as its own system prints it: a notes sheet, then one
+/// sheet per quarter with a title, the regions down, the quarter's months across (`ינואר
+/// 2024`), a totals column and a totals row of SUM formulas with their saved results. Tel
+/// Aviv's figures are small (its quarters fall under the threshold); one cell of the second
+/// quarter says "לא ידוע" (unknown) where a figure belongs.
+fn ministry(dir: &Path, rng: &mut Rng) -> Result<Vec<Arrival>> {
+    use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format as CellFormat, Formula, Workbook};
+    const REGIONS: [(&str, u64); 6] = [
+        ("צפון", 60),
+        ("חיפה", 75),
+        ("מרכז", 110),
+        ("תל אביב", 1),
+        ("ירושלים", 90),
+        ("דרום", 55),
+    ];
+    const MONTHS: [&str; 12] = [
+        "ינואר",
+        "פברואר",
+        "מרץ",
+        "אפריל",
+        "מאי",
+        "יוני",
+        "יולי",
+        "אוגוסט",
+        "ספטמבר",
+        "אוקטובר",
+        "נובמבר",
+        "דצמבר",
+    ];
+    let folder = dir.join("ministry");
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    let mut out = Vec::new();
+    for half in 1..=2u32 {
+        let mut book = Workbook::new();
+        let created = ExcelDateTime::from_ymd(YEAR as u16, 1, 1)?;
+        book.set_properties(&DocProperties::new().set_creation_datetime(&created));
+        let bold = CellFormat::new().set_bold();
+        let notes = book.add_worksheet();
+        notes.set_name("הערות")?;
+        notes.set_right_to_left(true);
+        notes.write_string(
+            0,
+            0,
+            "מקור: מערכת ההפניות של המשרד. הנתונים לפי אזור מגורים.",
+        )?;
+        for quarter in (half * 2 - 1)..=(half * 2) {
+            let sheet = book.add_worksheet();
+            sheet.set_name(format!("רבעון {quarter} {YEAR}"))?;
+            sheet.set_right_to_left(true);
+            sheet.merge_range(
+                0,
+                0,
+                0,
+                4,
+                &format!("הפניות לפי אזור מגורים — רבעון {quarter} {YEAR}"),
+                &bold,
+            )?;
+            let first = (quarter - 1) * 3;
+            sheet.write_string_with_format(2, 0, "אזור", &bold)?;
+            for m in 0..3u32 {
+                let label = format!("{} {YEAR}", MONTHS[(first + m) as usize]);
+                sheet.write_string_with_format(2, 1 + m as u16, &label, &bold)?;
+            }
+            sheet.write_string_with_format(2, 4, "סה\"כ", &bold)?;
+            let mut column_sums = [0u64; 3];
+            for (r, (region, base)) in REGIONS.iter().enumerate() {
+                let row = 3 + r as u32;
+                sheet.write_string(row, 0, *region)?;
+                let mut total = 0;
+                for m in 0..3u32 {
+                    let month = first + m + 1;
+                    let figure = base + base * u64::from(month) / 30 + rng.below(base / 5 + 2);
+                    if quarter == 2 && *region == "ירושלים" && m == 1 {
+                        sheet.write_string(row, 1 + m as u16, "לא ידוע")?;
+                        continue;
+                    }
+                    sheet.write_number(row, 1 + m as u16, figure as f64)?;
+                    total += figure;
+                    column_sums[m as usize] += figure;
+                }
+                let excel_row = row + 1;
+                sheet.write_formula(
+                    row,
+                    4,
+                    Formula::new(format!("=SUM(B{excel_row}:D{excel_row})"))
+                        .set_result(total.to_string()),
+                )?;
+            }
+            let totals_row = 3 + REGIONS.len() as u32;
+            sheet.write_string_with_format(totals_row, 0, "סה\"כ", &bold)?;
+            let last = totals_row;
+            for (m, sum) in column_sums.iter().enumerate() {
+                let col = ["B", "C", "D"][m];
+                sheet.write_formula(
+                    totals_row,
+                    1 + m as u16,
+                    Formula::new(format!("=SUM({col}4:{col}{last})")).set_result(sum.to_string()),
+                )?;
+            }
+            let all: u64 = column_sums.iter().sum();
+            sheet.write_formula(
+                totals_row,
+                4,
+                Formula::new(format!("=SUM(E4:E{last})")).set_result(all.to_string()),
+            )?;
+        }
+        let path = folder.join(format!("ministry_{YEAR}-H{half}.xlsx"));
+        let bytes = book.save_to_buffer()?;
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        out.push(Arrival {
+            partner: "ministry",
+            file: path,
+            date: month_end(YEAR, half * 6) + chrono::Duration::days(20),
+        });
+    }
     Ok(out)
 }
 

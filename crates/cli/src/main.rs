@@ -7,6 +7,7 @@ mod init;
 mod lifecycle;
 mod metrics;
 mod national;
+mod profile;
 mod report;
 mod run;
 mod serve;
@@ -294,6 +295,11 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Partner profiles: how one partner's files are read.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
     /// Partners' access to the upload portal.
     Partner {
         #[command(subcommand)]
@@ -330,6 +336,30 @@ enum SqlDialect {
     Duckdb,
     /// Spark SQL with Delta Lake (Databricks, spark-sql).
     Spark,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCommand {
+    /// Propose a profile from a sample file: the header row, each column matched to a field
+    /// with its confidence, value maps for unknown spellings, the date order by evidence,
+    /// separators, a wide layout or a workbook's sheets. Then validate the file with it and
+    /// say what would still be rejected. Exit 0 when the file validates, 1 when not.
+    Draft {
+        /// The partner's sample file.
+        file: PathBuf,
+        /// Schema: a path, or a name in the workspace's data-schemas/.
+        #[arg(long)]
+        schema: String,
+        /// The partner's id (written into the profile).
+        #[arg(long)]
+        partner: Option<String>,
+        /// Write the profile here instead of to standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -599,6 +629,22 @@ fn main() -> ExitCode {
                     workspace,
                 },
         } => serve::token(&workspace, partner.as_deref(), admin),
+        Command::Profile {
+            command:
+                ProfileCommand::Draft {
+                    file,
+                    schema,
+                    partner,
+                    out,
+                    workspace,
+                },
+        } => profile::draft(&profile::DraftArgs {
+            file,
+            schema,
+            partner,
+            out,
+            workspace,
+        }),
         Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
         Command::National {

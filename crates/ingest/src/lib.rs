@@ -31,6 +31,7 @@ mod budget;
 mod cast;
 mod cell;
 mod datefmt;
+mod draft;
 mod engine;
 mod error;
 mod expected;
@@ -54,6 +55,7 @@ use arrow_array::RecordBatch;
 use backbone_schema::{Profile, TableSchema};
 
 pub use cell::{Cell, column_letters};
+pub use draft::{Draft, draft_profile};
 pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
 pub use layout::LayoutInfo;
@@ -244,10 +246,6 @@ pub fn read_file(
         .display_name
         .clone()
         .unwrap_or_else(|| path.display().to_string());
-    let io = |source| IngestError::Io {
-        file: file.clone(),
-        source,
-    };
     if sink.wants_rows()
         && options.pseudonymiser.is_none()
         && let Some(f) = schema.fields.iter().find(|f| f.pii)
@@ -257,57 +255,8 @@ pub fn read_file(
             field: f.name.clone(),
         });
     }
-    let mut reader: Box<dyn Read + Send> = Box::new(File::open(path).map_err(io)?);
-    let (head, at_eof) = text::read_head(&mut reader).map_err(io)?;
-    if head.is_empty() {
-        return Err(IngestError::Empty { file });
-    }
     let profile = options.profile.clone().unwrap_or_default();
-    let kind = if sheet::is_zip(&head) {
-        match sheet::inspect_zip(path, &file, &options.limits)? {
-            Some(k) => Kind::Sheet(k),
-            None => {
-                return Err(IngestError::Spreadsheet {
-                    file,
-                    sheet: None,
-                    message: "a zip file that is neither an Excel (.xlsx) nor an OpenDocument (.ods) workbook".to_owned(),
-                });
-            }
-        }
-    } else if sheet::is_ole(&head) {
-        Kind::Sheet(sheet::SheetKind::Xls)
-    } else if sheet::is_old_biff(&head) {
-        return Err(IngestError::Spreadsheet {
-            file,
-            sheet: None,
-            message:
-                "an Excel 2, 3 or 4 worksheet (from before Excel 97), which backbone does not \
-                      read; open it in Excel or LibreOffice and save it as .xlsx"
-                    .to_owned(),
-        });
-    } else {
-        Kind::Text(text::plan(
-            &head,
-            &file,
-            profile.encoding.as_deref(),
-            profile.delimiter_byte(),
-            at_eof,
-        )?)
-    };
-
-    // What the spreadsheet library would expand, checked before it is called.
-    if let Kind::Sheet(k) = &kind {
-        if budget::password_protected(path, *k) {
-            return Err(IngestError::Spreadsheet {
-                file,
-                sheet: None,
-                message: "the workbook is password protected; open it, remove the password \
-                          (File › Info › Protect Workbook in Excel), and save it again"
-                    .to_owned(),
-            });
-        }
-        budget::check(path, *k, &file, &options.limits)?;
-    }
+    let Opened { kind, reader, head } = open_source(path, &file, &profile, &options.limits)?;
     let mut source = SourceInfo::default();
     // One sheet, or every sheet the layout's `sheets` pattern matches, read with the same
     // header and checked as one table (keys across sheets, one report).
@@ -702,4 +651,77 @@ pub fn read_file(
     report.stats.fields = schema.fields.len();
     report.stats.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A file opened for reading: what kind it is, and for text its reader and first bytes.
+pub(crate) struct Opened {
+    kind: Kind,
+    reader: Box<dyn Read + Send>,
+    head: Vec<u8>,
+}
+
+/// Opens a partner file: tells a workbook from text (and refuses what is neither), plans the
+/// text's decoding, and checks what a spreadsheet would expand to before any library reads it.
+pub(crate) fn open_source(
+    path: &Path,
+    file: &str,
+    profile: &Profile,
+    limits: &Limits,
+) -> Result<Opened, IngestError> {
+    let file = file.to_owned();
+    let io = |source| IngestError::Io {
+        file: file.clone(),
+        source,
+    };
+    let mut reader: Box<dyn Read + Send> = Box::new(File::open(path).map_err(io)?);
+    let (head, at_eof) = text::read_head(&mut reader).map_err(io)?;
+    if head.is_empty() {
+        return Err(IngestError::Empty { file });
+    }
+    let kind = if sheet::is_zip(&head) {
+        match sheet::inspect_zip(path, &file, limits)? {
+            Some(k) => Kind::Sheet(k),
+            None => {
+                return Err(IngestError::Spreadsheet {
+                    file,
+                    sheet: None,
+                    message: "a zip file that is neither an Excel (.xlsx) nor an OpenDocument (.ods) workbook".to_owned(),
+                });
+            }
+        }
+    } else if sheet::is_ole(&head) {
+        Kind::Sheet(sheet::SheetKind::Xls)
+    } else if sheet::is_old_biff(&head) {
+        return Err(IngestError::Spreadsheet {
+            file,
+            sheet: None,
+            message:
+                "an Excel 2, 3 or 4 worksheet (from before Excel 97), which backbone does not \
+                      read; open it in Excel or LibreOffice and save it as .xlsx"
+                    .to_owned(),
+        });
+    } else {
+        Kind::Text(text::plan(
+            &head,
+            &file,
+            profile.encoding.as_deref(),
+            profile.delimiter_byte(),
+            at_eof,
+        )?)
+    };
+
+    // What the spreadsheet library would expand, checked before it is called.
+    if let Kind::Sheet(k) = &kind {
+        if budget::password_protected(path, *k) {
+            return Err(IngestError::Spreadsheet {
+                file,
+                sheet: None,
+                message: "the workbook is password protected; open it, remove the password \
+                          (File › Info › Protect Workbook in Excel), and save it again"
+                    .to_owned(),
+            });
+        }
+        budget::check(path, *k, &file, limits)?;
+    }
+    Ok(Opened { kind, reader, head })
 }

@@ -330,7 +330,8 @@ fn compute_window(
         let v = as_of.0.get(t).copied();
         if let Some((read, lf)) = scan(store, t, v)? {
             versions.0.insert(t.clone(), read);
-            if let Some(lf) = lf {
+            if let Some(mut lf) = lf {
+                lf.aggregate = decl.schemas.get(t).is_some_and(|s| s.aggregate);
                 frames.insert(t.clone(), lf);
             }
             ledgers.insert(t.clone(), store.submissions(t, Some(read))?);

@@ -394,11 +394,15 @@ fn ministry_one_sheet_per_quarter() {
     let s = &report.stats;
     // Two quarters × 3 regions × 3 months; the notes sheet is not read.
     assert_eq!((s.rows, s.accepted, s.rejected, s.warnings), (18, 18, 0, 0));
-    assert_eq!(report.source.sheet.as_deref(), Some("רבעון 1 2024, רבעון 2 2024"));
+    assert_eq!(
+        report.source.sheet.as_deref(),
+        Some("רבעון 1 2024, רבעון 2 2024")
+    );
     let layout = report.source.layout.as_ref().unwrap();
     assert_eq!(layout.figure_columns, 6);
     assert_eq!(layout.totals_rows, vec![5]);
-    let batch = arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    let batch =
+        arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
     let months = dates(&batch, "month");
     assert_eq!(months[0].as_deref(), Some("2024-01-01"));
     assert_eq!(months[17].as_deref(), Some("2024-06-01"));
@@ -412,10 +416,14 @@ fn one_sheet_per_month_gives_each_row_its_month() {
     let (report, sink) = snapshot("monthly_sheets.ods");
     let s = &report.stats;
     assert_eq!((s.rows, s.accepted, s.rejected), (4, 4, 0));
-    let batch = arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    let batch =
+        arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
     assert_eq!(
         dates(&batch, "month"),
         ["2024-01-01", "2024-01-01", "2024-02-01", "2024-02-01"].map(|d| Some(d.to_owned()))
     );
-    assert_eq!(ints(&batch, "referrals"), [Some(7), Some(8), Some(8), Some(9)]);
+    assert_eq!(
+        ints(&batch, "referrals"),
+        [Some(7), Some(8), Some(8), Some(9)]
+    );
 }

@@ -4,6 +4,7 @@
 
 mod conformance;
 mod corpora;
+mod draft;
 mod fixtures;
 mod formats;
 mod hostile;

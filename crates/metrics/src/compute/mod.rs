@@ -256,6 +256,10 @@ pub struct Rows {
     /// its own so that their memory follows a part rather than the table: one per
     /// [`PART_BYTES`] of Parquet.
     pub parts: usize,
+    /// The table is an aggregate (`x-aggregate`): each row's figure counts people, so a
+    /// sum's cell stands for as many people as it adds up to (what disclosure control
+    /// weighs), not for its rows.
+    pub aggregate: bool,
 }
 
 /// The Parquet bytes of a table whose distinct counts are tallied in one part, in memory. The
@@ -307,6 +311,7 @@ impl Rows {
             parts: usize::try_from(total.div_ceil(PART_BYTES))
                 .unwrap_or(usize::MAX)
                 .max(1),
+            aggregate: false,
         })
     }
 }
@@ -581,7 +586,7 @@ pub fn aggregate_all(
                 Some(d) => format!("{d}={}", dimension_label(ind, d, raw.as_deref())),
                 None => String::new(),
             };
-            out[members[k]].insert((p, breakdown), t.aggregate(plans[k].kind));
+            out[members[k]].insert((p, breakdown), t.aggregate(plans[k].kind, rows.aggregate));
         }
         tracing::debug!(table = schema, took = ?started.elapsed(), "tallied");
     }

@@ -174,17 +174,21 @@ impl Tally {
         self.sum += other.sum;
     }
 
-    /// The cell's value for a side of kind `kind`.
-    pub(super) fn aggregate(self, kind: Kind) -> Aggregate {
+    /// The cell's value for a side of kind `kind`; `figures`: the rows are an aggregate
+    /// table's figures, so a sum stands for as many people as it adds up to.
+    pub(super) fn aggregate(self, kind: Kind, figures: bool) -> Aggregate {
         let value = match kind {
             Kind::Sum => Some(self.sum),
             Kind::Mean => (self.units > 0).then(|| self.sum / self.units as f64),
             _ => Some(self.units as f64),
         };
-        Aggregate {
-            value,
-            units: self.units,
-        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let units = if figures && kind == Kind::Sum {
+            self.sum.max(0.0).round() as u64
+        } else {
+            self.units
+        };
+        Aggregate { value, units }
     }
 }
 

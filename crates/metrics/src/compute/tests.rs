@@ -158,6 +158,7 @@ fn a_filter_that_is_not_a_condition_names_its_indicator() {
             batches: vec![frame(&rows)],
             with_paths: Vec::new(),
             parts: 1,
+            aggregate: false,
         },
     )]);
     let sides = [Side {
@@ -190,7 +191,7 @@ proptest! {
         let batches = if batches.is_empty() { vec![frame(&rows)] } else { batches };
         let tables = BTreeMap::from([(
             "t".to_owned(),
-            Rows { all: frame(&rows), batches, with_paths: Vec::new(), parts },
+            Rows { all: frame(&rows), batches, with_paths: Vec::new(), parts, aggregate: false },
         )]);
         let sides: Vec<Side> = indicators
             .iter()

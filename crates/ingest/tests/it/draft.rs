@@ -1,0 +1,108 @@
+//! `profile draft`: from no profile, each file of the example inbox gets a profile under which
+//! it validates as it does with the hand-written one (or with none, where none is needed).
+
+use std::path::{Path, PathBuf};
+
+use backbone_ingest::{Limits, Options, ValidationReport, draft_profile, validate_file};
+use backbone_schema::{Profile, TableSchema};
+
+fn repo() -> PathBuf {
+    backbone_testkit::crate_dir().join("../..")
+}
+
+fn validate(path: &Path, schema: &TableSchema, profile: Option<Profile>) -> ValidationReport {
+    let merged = match &profile {
+        Some(p) => schema.with_profile(p, "profile").unwrap(),
+        None => schema.clone(),
+    };
+    let options = Options {
+        profile,
+        ..Options::default()
+    };
+    validate_file(path, &merged, &options).unwrap()
+}
+
+fn counts(r: &ValidationReport) -> (u64, u64, u64, u64) {
+    (
+        r.stats.rows,
+        r.stats.accepted,
+        r.stats.rejected,
+        r.stats.errors,
+    )
+}
+
+#[test]
+fn a_draft_reads_each_example_file_as_its_hand_written_profile_does() {
+    let root = repo();
+    let inbox = root.join("pipelines/example-inbox");
+    let mut seen = 0;
+    for partner in std::fs::read_dir(&inbox).unwrap() {
+        let partner = partner.unwrap().path();
+        let id = partner.file_name().unwrap().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(&partner).unwrap() {
+            let file = file.unwrap().path();
+            let hand = root.join(format!("pipelines/profiles/{id}.toml"));
+            let hand = hand.is_file().then(|| Profile::load(&hand).unwrap());
+            let schema_name = hand
+                .as_ref()
+                .and_then(|p| p.schema.clone())
+                .unwrap_or_else(|| "service_records".to_owned());
+            let schema =
+                TableSchema::load(&root.join(format!("data-schemas/{schema_name}.json"))).unwrap();
+            let expected = validate(&file, &schema, hand);
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let draft =
+                draft_profile(&file, &name, &schema, Some(&id), &Limits::default()).unwrap();
+            if id == "ministry" || id == "hotline" {
+                // A workbook of quarter sheets with months across; a semicolon file under a
+                // title line, with decimal commas and v/x for yes/no.
+                insta::assert_snapshot!(format!("draft_{id}"), draft.toml);
+            }
+            let profile = Profile::from_toml(&draft.toml, "draft")
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{}", draft.toml));
+            let got = validate(&file, &schema, Some(profile));
+            assert_eq!(
+                counts(&got),
+                counts(&expected),
+                "{name}: the draft reads it otherwise\n--- draft\n{}\n--- with the draft\n{}\n--- expected\n{}",
+                draft.toml,
+                got.to_text(),
+                expected.to_text()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 7, "{seen} example files");
+}
+
+#[test]
+fn a_draft_finds_renamed_columns_ids_and_unknown_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new_partner.csv");
+    // Few headers are a name or alias of the schema's: ת"ז is ת.ז. spelt otherwise, "מזהה"
+    // is found by its 9-digit values, "מגדר" by its נ/ז, "שיפור" is a word of "חל שיפור"
+    // and its v/x are yes and no; "נק" and "זכ" are the partner's own abbreviations; the first
+    // contact dates are month first (a 13 in the middle).
+    std::fs::write(
+        &file,
+        "מס רשומה,מזהה,תאריך ההפניה,תאריך מגע,מגדר,גיל,אזור,סוג שירות,דקות,שיפור\n\
+         A01-0001,012345678,13/01/2024,01/13/2024,נ,34,חיפה,ייעוץ,45,v\n\
+         A01-0002,223456789,02/02/2024,02/03/2024,ז,51,צפון,ייעוץ,30,x\n\
+         A01-0003,323456789,03/02/2024,02/04/2024,נק,40,דרום,מקלט,20,v\n\
+         A01-0004,423456789,04/02/2024,02/05/2024,זכ,29,מרכז,מקלט,25,x\n",
+    )
+    .unwrap();
+    let schema = TableSchema::load(&repo().join("data-schemas/service_records.json")).unwrap();
+    let draft = draft_profile(
+        &file,
+        "new_partner.csv",
+        &schema,
+        Some("new"),
+        &Limits::default(),
+    )
+    .unwrap();
+    insta::assert_snapshot!("draft_new_partner", draft.toml);
+    let profile = Profile::from_toml(&draft.toml, "draft").unwrap();
+    let report = validate(&file, &schema, Some(profile));
+    assert_eq!(counts(&report), (4, 4, 0, 0), "{}", report.to_text());
+}
