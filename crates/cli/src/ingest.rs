@@ -203,6 +203,22 @@ pub(crate) fn status(
     for (line, tail) in crate::table::lines(&rows, &NUMERIC).iter().zip(&tails) {
         println!("{line}{tail}");
     }
+    // Partners whose latest file's header changed: what to look at before the next one.
+    let drifted: Vec<_> = backbone_pipeline::known_headers(&Layout::new(workspace))
+        .into_iter()
+        .filter(|(_, s, h)| !h.drift.is_empty() && schema.is_none_or(|want| want == s))
+        .collect();
+    if as_of.is_none() && !drifted.is_empty() {
+        println!(
+            "\nheaders changed in partners' latest files (`backbone profile draft --from-drift` proposes the profile change):"
+        );
+        for (partner, schema, h) in drifted {
+            println!("  {partner} {schema} ({}):", h.submission);
+            for line in h.drift.lines() {
+                println!("    {line}");
+            }
+        }
+    }
     if !erasures.is_empty() {
         println!("\nerasures (a keyed hash of each person; the identifier is kept nowhere):");
         for (version, e) in &erasures {

@@ -345,8 +345,13 @@ enum ProfileCommand {
     /// separators, a wide layout or a workbook's sheets. Then validate the file with it and
     /// say what would still be rejected. Exit 0 when the file validates, 1 when not.
     Draft {
-        /// The partner's sample file.
-        file: PathBuf,
+        /// The partner's sample file (not with --from-drift).
+        #[arg(required_unless_present = "from_drift")]
+        file: Option<PathBuf>,
+        /// Instead of a file: the profile change that the partner's latest drift asks for
+        /// (aliases for renamed columns, value-map entries for new spellings); needs --partner.
+        #[arg(long, requires = "partner")]
+        from_drift: bool,
         /// Schema: a path, or a name in the workspace's data-schemas/.
         #[arg(long)]
         schema: String,
@@ -633,18 +638,25 @@ fn main() -> ExitCode {
             command:
                 ProfileCommand::Draft {
                     file,
+                    from_drift,
                     schema,
                     partner,
                     out,
                     workspace,
                 },
-        } => profile::draft(&profile::DraftArgs {
-            file,
-            schema,
-            partner,
-            out,
-            workspace,
-        }),
+        } => match (file, from_drift, partner) {
+            (_, true, Some(partner)) => profile::from_drift(&workspace, &partner, &schema),
+            (Some(file), _, partner) => profile::draft(&profile::DraftArgs {
+                file,
+                schema,
+                partner,
+                out,
+                workspace,
+            }),
+            _ => Err(anyhow::anyhow!(
+                "give the sample file, or --from-drift with --partner"
+            )),
+        },
         Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
         Command::National {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use backbone_ingest::{Limits, Options, draft_profile, validate_file};
+use backbone_ingest::{Limits, Options, draft_profile, profile_change, validate_file};
 use backbone_schema::Profile;
 use backbone_workspace::{Layout, resolve_schema};
 
@@ -75,4 +75,41 @@ pub(crate) fn draft(args: &DraftArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The profile change a partner's latest drift asks for, to add to its profile.
+pub(crate) fn from_drift(
+    workspace: &std::path::Path,
+    partner: &str,
+    schema: &str,
+) -> Result<ExitCode> {
+    let layout = Layout::new(workspace);
+    let table = resolve_schema(&layout, schema)?;
+    let Some(known) = backbone_pipeline::known_header(&layout, partner, &table.name) else {
+        anyhow::bail!(
+            "no accepted file of {partner} for {} yet: nothing to compare with",
+            table.name
+        );
+    };
+    if known.drift.is_empty() {
+        println!(
+            "# {partner}'s latest file ({}) has the header of the one before: nothing to change.",
+            known.submission
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let profile = layout.profile(partner);
+    println!(
+        "# What {partner}'s latest file ({}) changed, as lines for {}:",
+        known.submission,
+        profile.map_or_else(
+            || format!("pipelines/profiles/{partner}.toml (new)"),
+            |p| p.display().to_string()
+        )
+    );
+    for line in known.drift.lines() {
+        println!("#   {line}");
+    }
+    print!("{}", profile_change(&known.drift, &table));
+    Ok(ExitCode::SUCCESS)
 }

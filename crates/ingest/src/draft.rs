@@ -48,6 +48,39 @@ fn sample(
     wanted: Option<&str>,
     limits: &Limits,
 ) -> Result<Sample, IngestError> {
+    sample_rows(path, file, reading, wanted, limits, SAMPLE_ROWS)
+}
+
+/// The first rows of a file as `read_file` sees them (before the header is known), as text:
+/// where a header is looked for.
+pub(crate) fn sample_texts(
+    path: &Path,
+    file: &str,
+    reading: &Profile,
+    limits: &Limits,
+) -> Result<Vec<(u64, Vec<String>)>, IngestError> {
+    let s = sample_rows(
+        path,
+        file,
+        reading,
+        reading.sheet.as_deref(),
+        limits,
+        limits.header_scan_rows,
+    )?;
+    Ok(s.rows
+        .into_iter()
+        .map(|(n, cells)| (n, cells.into_iter().map(|c| c.text).collect()))
+        .collect())
+}
+
+fn sample_rows(
+    path: &Path,
+    file: &str,
+    reading: &Profile,
+    wanted: Option<&str>,
+    limits: &Limits,
+    max_rows: usize,
+) -> Result<Sample, IngestError> {
     let Opened { kind, reader, head } = open_source(path, file, reading, limits)?;
     let (tx, rx) = crossbeam_channel::bounded::<Result<Work, IngestError>>(4);
     let sheet_name = OnceLock::new();
@@ -116,7 +149,7 @@ fn sample(
                     })
                     .collect();
                 out.rows.push((n, cells));
-                if out.rows.len() >= SAMPLE_ROWS {
+                if out.rows.len() >= max_rows {
                     break 'read;
                 }
             }
@@ -195,6 +228,17 @@ fn similarity(a: &str, b: &str) -> f64 {
         return 0.0;
     }
     strsim::normalized_levenshtein(a, b)
+}
+
+/// How well a header label names a field (0 when it does not).
+pub(crate) fn label_confidence(label: &str, field: &Field) -> f64 {
+    by_label(label, field).map_or(0.0, |(c, _, _)| c)
+}
+
+/// The canonical value a new spelling of a field's value most likely means.
+pub(crate) fn nearest_value(spelling: &str, field: &Field) -> Option<String> {
+    let (allowed, known) = spellings(field);
+    nearest(spelling, &allowed, &known)
 }
 
 /// How well a header label names a field, and why.
@@ -628,7 +672,7 @@ pub fn draft_profile(
     Ok(Draft { toml: out, doubts })
 }
 
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     toml_string(s)
 }
 

@@ -32,6 +32,7 @@ mod cast;
 mod cell;
 mod datefmt;
 mod draft;
+mod drift;
 mod engine;
 mod error;
 mod expected;
@@ -56,6 +57,9 @@ use backbone_schema::{Profile, TableSchema};
 
 pub use cell::{Cell, column_letters};
 pub use draft::{Draft, draft_profile};
+pub use drift::{
+    Drift, KnownHeader, Renamed, TAKE_RENAME, add_spellings, header_drift, profile_change,
+};
 pub use error::IngestError;
 pub use expected::{Expected, ExpectedKind};
 pub use layout::LayoutInfo;

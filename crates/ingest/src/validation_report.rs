@@ -322,6 +322,9 @@ pub struct SourceInfo {
     /// How a sheet laid out otherwise than one row per record was read (`[layout]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<crate::layout::LayoutInfo>,
+    /// What changed since the partner's last accepted file (set by the pipeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::Drift>,
 }
 
 /// The report of validating one file.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use backbone_ingest::{
-    Options, Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport, arrow_schema, read_file,
+    KnownHeader, Options, Pseudonymiser, RejectedRow, Sink, SinkError, ValidationReport,
+    add_spellings, arrow_schema, header_drift, read_file,
 };
 use backbone_store::{Begun, Pending, Reject, Store, StoreError, Submission};
 use backbone_workspace::{Layout, Request, place, resolve_schema, secret_key, with_profile};
@@ -173,7 +174,7 @@ pub fn ingest_file(
         },
     )?;
     let period = &placed.period.label();
-    let (schema, profile) = with_profile(&schema, request.profile.as_deref())?;
+    let (mut schema, profile) = with_profile(&schema, request.profile.as_deref())?;
     let options = Options {
         profile,
         pseudonymiser: Some(pseudonymiser(layout)?),
@@ -199,6 +200,17 @@ pub fn ingest_file(
             error: e.to_string(),
         });
     }
+    // What changed since the partner's last accepted file: a column renamed plainly enough
+    // is read under its new name (an alias for this file), the rest said in the receipt.
+    let known = known_header(layout, partner, &schema.name);
+    let mut drift = match &known {
+        Some(k) => match header_drift(&source, &file_name, &mut schema, &options, k) {
+            Ok(d) => Some(d),
+            // The read below reports the file's problem in full.
+            Err(_) => None,
+        },
+        None => None,
+    };
     let rows = arrow_schema(&schema);
     let mut pending = match store.begin(&schema.name, partner, period, &sha256, &rows)? {
         Begun::Duplicate(s) => return Ok(Ingested::Duplicate(s)),
@@ -239,6 +251,12 @@ pub fn ingest_file(
     if report.is_wrong_file() {
         report.name_closest_schema(&workspace_schemas(layout));
     }
+    if let Some(d) = &mut drift {
+        add_spellings(d, &report);
+        if !d.is_empty() {
+            report.source.drift = Some(d.clone());
+        }
+    }
     let s = &report.stats;
     submission.rows_read = s.rows;
     submission.rows_accepted = s.accepted;
@@ -263,6 +281,16 @@ pub fn ingest_file(
     };
     submission.supersedes.clone_from(&replaces);
     submission.table_version = Some(version);
+    // The header the partner's next file is compared with (a plain sheet that had rows kept).
+    if report.stats.accepted > 0 && report.source.layout.is_none() {
+        let header = KnownHeader {
+            submission: submission.id.clone(),
+            labels: report.source.labels.clone(),
+            field_columns: report.source.field_columns.clone(),
+            drift: drift.unwrap_or_default(),
+        };
+        save_known_header(layout, partner, &schema.name, &header)?;
+    }
     Ok(Ingested::Stored {
         submission: Box::new(submission),
         version,
@@ -270,4 +298,58 @@ pub fn ingest_file(
         report: Box::new(report),
         warning,
     })
+}
+
+fn known_header_path(layout: &Layout, partner: &str, schema: &str) -> PathBuf {
+    layout
+        .private()
+        .join("headers")
+        .join(partner)
+        .join(format!("{schema}.json"))
+}
+
+/// The header of a partner's last accepted file for a table, and what changed in it then.
+pub fn known_header(layout: &Layout, partner: &str, schema: &str) -> Option<KnownHeader> {
+    let text = std::fs::read_to_string(known_header_path(layout, partner, schema)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Every partner's last accepted header: (partner, schema, header).
+pub fn known_headers(layout: &Layout) -> Vec<(String, String, KnownHeader)> {
+    let mut out = Vec::new();
+    let Ok(partners) = std::fs::read_dir(layout.private().join("headers")) else {
+        return out;
+    };
+    for p in partners.flatten() {
+        let partner = p.file_name().to_string_lossy().into_owned();
+        let Ok(files) = std::fs::read_dir(p.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if let Some(schema) = name.strip_suffix(".json")
+                && let Some(h) = known_header(layout, &partner, schema)
+            {
+                out.push((partner.clone(), schema.to_owned(), h));
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
+fn save_known_header(
+    layout: &Layout,
+    partner: &str,
+    schema: &str,
+    header: &KnownHeader,
+) -> Result<(), PipelineError> {
+    let path = known_header_path(layout, partner, schema);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| PipelineError::io("creating", dir, e))?;
+    }
+    let text = serde_json::to_string_pretty(header).unwrap_or_default();
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| PipelineError::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| PipelineError::io("writing", &path, e))
 }

@@ -31,7 +31,8 @@ mod runner;
 
 pub use error::PipelineError;
 pub use ingest::{
-    IngestRequest, Ingested, ingest_file, open_store, pseudonymiser, workspace_schemas,
+    IngestRequest, Ingested, ingest_file, known_header, known_headers, open_store, pseudonymiser,
+    workspace_schemas,
 };
 pub use night::{NightOptions, night, summary_text};
 pub use plan::{Planned, plan};

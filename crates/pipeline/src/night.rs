@@ -204,6 +204,12 @@ fn ingest_one(
             result.rejected = s.rejected;
             result.submission = Some(submission.id.clone());
             result.replaces.clone_from(&replaces);
+            result.drift = report
+                .source
+                .drift
+                .as_ref()
+                .map(backbone_ingest::Drift::lines)
+                .unwrap_or_default();
             let receipt = receipts::receipt(layout, decl, &submission, &report, &language)?;
             result.receipt = Some(receipt);
         }
@@ -322,6 +328,13 @@ pub fn summary_text(s: &RunSummary) -> String {
             f.note
                 .as_ref()
                 .map_or_else(String::new, |n| format!(" — {n}"))
+        ));
+    }
+    for f in s.files.iter().filter(|f| !f.drift.is_empty()) {
+        out.push(format!(
+            "  ~ {}: header changed since the last file: {}",
+            shown(&f.partner, &f.file),
+            f.drift.join("; ")
         ));
     }
     for f in s.files.iter().filter(|f| f.replaces.is_some()) {

@@ -286,6 +286,41 @@ const WORDS: &[(&str, &str, &str)] = &[
         "שורות ועמודות הסה\"כ ({which}) לא נכללו בנתונים, ונבדקו מול הנתונים שהן מסכמות.",
     ),
     ("layout_rows", "rows", "שורות"),
+    (
+        "drift_title",
+        "Since your last file:",
+        "מאז הקובץ הקודם שלכם:",
+    ),
+    (
+        "drift_renamed",
+        "the column \"{from}\" is now called \"{to}\"; it was read as before.",
+        "העמודה \"{from}\" נקראת עכשיו \"{to}\"; היא נקראה כמו קודם.",
+    ),
+    (
+        "drift_maybe",
+        "the column \"{from}\" is missing; if \"{to}\" is the same column, tell us and we will read it.",
+        "העמודה \"{from}\" חסרה; אם \"{to}\" היא אותה עמודה, כתבו לנו ונקרא אותה.",
+    ),
+    (
+        "drift_added",
+        "a new column \"{x}\", which is not read.",
+        "עמודה חדשה \"{x}\", שאינה נקראת.",
+    ),
+    (
+        "drift_removed",
+        "the column \"{x}\" is no longer in the file.",
+        "העמודה \"{x}\" כבר לא מופיעה בקובץ.",
+    ),
+    (
+        "drift_reordered",
+        "the columns are in another order, which is fine.",
+        "סדר העמודות השתנה, וזה בסדר.",
+    ),
+    (
+        "drift_spelling",
+        "a new spelling \"{x}\" in the column of {field}.",
+        "כתיב חדש \"{x}\" בעמודה של {field}.",
+    ),
     ("layout_columns", "columns", "עמודות"),
     ("exp_year", "a year such as 2024", "שנה, למשל 2024"),
     ("exp_month", "a month such as {month}", "חודש, למשל {month}"),

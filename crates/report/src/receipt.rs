@@ -219,6 +219,7 @@ pub fn receipt(
         not_listed => Value::from_serialize(&not_listed),
         error => "",
         layout_note => layout_note(report, &t),
+        drift => drift_lines(report, &t),
         encoding_guess => if report.source.encoding_guessed {
             t("encoding_guessed").replace(
                 "{encoding}",
@@ -229,6 +230,47 @@ pub fn receipt(
         },
     };
     build(ctx)
+}
+
+/// What changed in the partner's header since its last accepted file, one sentence a change.
+fn drift_lines(report: &ValidationReport, t: &dyn Fn(&str) -> String) -> Vec<String> {
+    let Some(d) = &report.source.drift else {
+        return Vec::new();
+    };
+    let label = |field: &str| {
+        report
+            .source
+            .field_columns
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| field.to_owned())
+    };
+    let mut out = Vec::new();
+    for r in &d.renamed {
+        let key = if r.taken {
+            "drift_renamed"
+        } else {
+            "drift_maybe"
+        };
+        out.push(t(key).replace("{from}", &r.from).replace("{to}", &r.to));
+    }
+    for a in &d.added {
+        out.push(t("drift_added").replace("{x}", a));
+    }
+    for r in &d.removed {
+        out.push(t("drift_removed").replace("{x}", r));
+    }
+    if d.reordered {
+        out.push(t("drift_reordered"));
+    }
+    for (f, v) in &d.new_spellings {
+        out.push(
+            t("drift_spelling")
+                .replace("{x}", v)
+                .replace("{field}", &format!("\"{}\"", label(f))),
+        );
+    }
+    out
 }
 
 /// What the receipt says of a sheet read in its own layout (wide, totals left out).

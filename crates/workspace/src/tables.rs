@@ -506,6 +506,9 @@ pub struct FileResult {
     pub receipt: Option<String>,
     /// Why it waits, or what else there is to say.
     pub note: Option<String>,
+    /// What changed in the file's header since the partner's last accepted one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
 }
 
 /// A night's summary: `runs/<time>.json`.

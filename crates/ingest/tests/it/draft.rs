@@ -106,3 +106,72 @@ fn a_draft_finds_renamed_columns_ids_and_unknown_spellings() {
     let report = validate(&file, &schema, Some(profile));
     assert_eq!(counts(&report), (4, 4, 0, 0), "{}", report.to_text());
 }
+
+#[test]
+fn drift_a_plain_rename_is_read_the_rest_is_said() {
+    use backbone_ingest::{KnownHeader, add_spellings, header_drift, profile_change, read_file};
+    let dir = tempfile::tempdir().unwrap();
+    let schema = TableSchema::load(&repo().join("data-schemas/service_records.json")).unwrap();
+    let header = [
+        "מספר רשומה",
+        "תעודת זהות",
+        "תאריך הפניה",
+        "מין",
+        "אזור",
+        "סוג שירות",
+        "דקות",
+    ];
+    let known = KnownHeader {
+        submission: "clinic-service_records-2024-05-000000000000".into(),
+        labels: header.iter().map(|s| (*s).to_owned()).collect(),
+        field_columns: [
+            ("record_id", "מספר רשומה"),
+            ("person_id", "תעודת זהות"),
+            ("referral_date", "תאריך הפניה"),
+            ("gender", "מין"),
+            ("region", "אזור"),
+            ("service_type", "סוג שירות"),
+            ("minutes", "דקות"),
+        ]
+        .iter()
+        .map(|(f, l)| ((*f).to_owned(), (*l).to_owned()))
+        .collect(),
+        drift: Default::default(),
+    };
+    // June's file: "דקות" is now "משך (דקות)" in the same place, "אזור" moved to the end, a
+    // "הערות" column is new, and "נ/ב" is a spelling nobody knew.
+    let file = dir.path().join("clinic_2024-06.csv");
+    std::fs::write(
+        &file,
+        "מספר רשומה,תעודת זהות,תאריך הפניה,מין,סוג שירות,משך (דקות),הערות,אזור\n\
+         C01-0001,012345678,03/06/2024,נ,ייעוץ,45,,חיפה\n\
+         C01-0002,223456789,04/06/2024,נ/ב,ייעוץ,30,שיחה,צפון\n",
+    )
+    .unwrap();
+    let mut read_as = schema.clone();
+    let options = Options::default();
+    let mut drift =
+        header_drift(&file, "clinic_2024-06.csv", &mut read_as, &options, &known).unwrap();
+    let report = read_file(&file, &read_as, &options, &mut backbone_ingest::Discard).unwrap();
+    add_spellings(&mut drift, &report);
+    // The renamed minutes column is read as minutes: no row is lost to it.
+    assert_eq!(
+        report
+            .source
+            .field_columns
+            .get("minutes")
+            .map(String::as_str),
+        Some("משך (דקות)")
+    );
+    assert_eq!(
+        (report.stats.accepted, report.stats.rejected),
+        (1, 1),
+        "{}",
+        report.to_text()
+    );
+    insta::assert_snapshot!("drift_lines", drift.lines().join("\n"));
+    insta::assert_snapshot!("drift_profile_change", profile_change(&drift, &schema));
+    // Without the drift, the same file loses its minutes (the column is not found).
+    let plain = validate(&file, &schema, None);
+    assert!(!plain.source.field_columns.contains_key("minutes"));
+}
