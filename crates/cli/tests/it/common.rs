@@ -40,6 +40,9 @@ pub fn example_workspace() -> tempfile::TempDir {
         "pipelines/initiative.toml",
         "pipelines/indicators/service.toml",
         "pipelines/profiles/hotline.toml",
+        "data-schemas/referrals_by_region.json",
+        "pipelines/profiles/ministry.toml",
+        "pipelines/indicators/ministry.toml",
     ] {
         std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
         std::fs::copy(root().join(f), p.join(f)).unwrap();

@@ -18,7 +18,7 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         "{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(out.contains("137 files,"), "{out}");
+    assert!(out.contains("139 files,"), "{out}");
     assert!(out.contains("reports/latest/index.html"), "{out}");
 
     // The report, in Hebrew and English, with the initiative's indicators.
@@ -92,6 +92,37 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         page.contains("minutes: mean 1.49 (usually "),
         "the clinic's page"
     );
+    // The ministry's half-yearly workbook: quarter sheets read wide, the one figure typed
+    // as words pointed at in its own sheet, the regions' quarters summed, Tel Aviv's small
+    // figures suppressed.
+    let ministry =
+        std::fs::read_to_string(ws.join("outbox/ministry/ministry_2024-H1.xlsx.receipt.txt"))
+            .unwrap();
+    assert!(
+        ministry.contains("הטבלה נקראה כפי שסידרתם אותה"),
+        "{ministry}"
+    );
+    assert!(ministry.contains("רבעון 2 2024!C8"), "{ministry}");
+    assert!(
+        en.contains("id=\"ministry_referrals\""),
+        "the ministry's indicator"
+    );
+    let indicators = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
+    let ministry_rows: Vec<&str> = indicators
+        .lines()
+        .filter(|l| l.starts_with("ministry_referrals,"))
+        .collect();
+    assert!(
+        ministry_rows.iter().any(|l| l.contains("2024-Q4")),
+        "{ministry_rows:?}"
+    );
+    assert!(
+        ministry_rows
+            .iter()
+            .filter(|l| l.contains("region=תל אביב"))
+            .all(|l| l.contains("true")),
+        "Tel Aviv's small quarters are suppressed: {ministry_rows:?}"
+    );
     let reminders = std::fs::read_to_string(ws.join("reminders.csv")).unwrap();
     assert!(reminders.contains("crisis_center") && reminders.contains("info@crisis.example.org"));
 
@@ -100,7 +131,7 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         .unwrap()
         .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
         .sum();
-    assert_eq!(processed, 137);
+    assert_eq!(processed, 139);
 
     // What the committee receives gives no suppressed count away.
     crate::audit::demo_report_gives_nothing_away(&ws);

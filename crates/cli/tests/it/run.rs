@@ -544,3 +544,58 @@ fn what_a_night_writes_is_the_owners_alone() {
     assert!(seen > 20, "only {seen} paths");
     assert!(open.is_empty(), "readable by others: {open:#?}");
 }
+
+/// The ministry's workbook, one sheet per quarter with the months across, goes through the
+/// night to the indicators: each figure a row, the quarters summed per region, the receipt
+/// saying how the sheets were read; a figure typed as words is the one cell to fix.
+#[test]
+fn a_wide_workbook_of_quarter_sheets_reaches_the_indicators() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(
+        ws,
+        "ministry",
+        "ministrysheets.xlsx",
+        "ministry_2024-H1.xlsx",
+    );
+    let o = run(ws, "2024-07-20T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let indicators = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
+    let mut lines = indicators.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let (ind, per, brk, val) = (
+        col("indicator"),
+        col("period"),
+        col("breakdown"),
+        col("value"),
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let value = |period: &str, region: &str| -> String {
+        rows.iter()
+            .find(|r| {
+                r[ind] == "ministry_referrals"
+                    && r[per] == period
+                    && r[brk] == format!("region={region}")
+            })
+            .map(|r| r[val].to_owned())
+            .unwrap_or_else(|| panic!("no ministry_referrals {period} {region} in\n{indicators}"))
+    };
+    // Q1: region i's months are 100 + 10·i + 0, 1, 2; Q2 200 + 10·i + ….
+    for (region, q1, q2) in [("צפון", 303, 603), ("חיפה", 333, 633), ("מרכז", 363, 663)]
+    {
+        assert_eq!(
+            value("2024-Q1", region).parse::<f64>().unwrap(),
+            f64::from(q1)
+        );
+        assert_eq!(
+            value("2024-Q2", region).parse::<f64>().unwrap(),
+            f64::from(q2)
+        );
+    }
+    let receipt =
+        std::fs::read_to_string(ws.join("outbox/ministry/ministry_2024-H1.xlsx.receipt.txt"))
+            .unwrap();
+    assert!(receipt.contains("6 עמודות של נתונים"), "{receipt}");
+    assert!(receipt.contains("הפכו ל-18 נתונים"), "{receipt}");
+}

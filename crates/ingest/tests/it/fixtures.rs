@@ -23,6 +23,8 @@ fn read(name: &str) -> (ValidationReport, Collect) {
         "plain.json"
     } else if name.starts_with("strict") {
         "strict.json"
+    } else if name.starts_with("ministryages") {
+        "referrals_by_sex_age.json"
     } else if name.starts_with("ministry") || name.starts_with("monthly") {
         "referrals_by_region.json"
     } else {
@@ -282,6 +284,7 @@ fn every_fixture_file_has_a_test() {
         "ministryquarter.ods",
         "ministrysheets.xlsx",
         "monthly_sheets.ods",
+        "ministryages.xlsx",
     ];
     for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -426,4 +429,26 @@ fn one_sheet_per_month_gives_each_row_its_month() {
         ints(&batch, "referrals"),
         [Some(7), Some(8), Some(8), Some(9)]
     );
+}
+
+#[test]
+fn a_sex_over_its_age_bands_gives_two_names_per_figure() {
+    let (report, sink) = snapshot("ministryages.xlsx");
+    let s = &report.stats;
+    // 2 regions × 2 sexes × 3 bands; each sex's totals column left out and checked.
+    assert_eq!((s.rows, s.accepted, s.rejected, s.warnings), (12, 12, 0, 0));
+    assert_eq!(
+        report.source.layout.as_ref().unwrap().totals_columns,
+        vec!["E".to_owned(), "I".to_owned()]
+    );
+    let batch =
+        arrow_select::concat::concat_batches(&sink.batches[0].schema(), &sink.batches).unwrap();
+    let sexes = strings(&batch, "sex");
+    let bands = strings(&batch, "age_band");
+    assert_eq!(
+        (sexes[3].as_deref(), bands[3].as_deref()),
+        (Some("female"), Some("0-17"))
+    );
+    // צפון, female, 0-17: 3 + 0 + 1 + 0.
+    assert_eq!(ints(&batch, "people")[3], Some(4));
 }
