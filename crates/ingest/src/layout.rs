@@ -356,6 +356,9 @@ pub(crate) struct Wide {
     total_cols: Vec<(usize, String, Vec<usize>)>,
     /// Columns with a header that is neither kept, nor a figure, nor a total: (col, label).
     ignored: Vec<(usize, String)>,
+    /// Per sheet column: it has a role (kept, a figure, a total) or a header the partner is
+    /// told is not read; a value anywhere else is reported, not passed over.
+    accounted: Vec<bool>,
     /// The long rows' header: the kept columns' labels, then the field names of the rest.
     pub(crate) labels: Vec<String>,
     pub(crate) map: ColMap,
@@ -478,7 +481,7 @@ impl Wide {
             }
         }
         // A totals column totals the figures under the same upper header, or all of them.
-        let total_cols = totals_at
+        let total_cols: Vec<(usize, String, Vec<usize>)> = totals_at
             .into_iter()
             .map(|(c, l, up, whole)| {
                 let group: Vec<usize> = figures
@@ -504,11 +507,21 @@ impl Wide {
             fixed,
             labels: figures.iter().map(|f| (f.col, f.label.clone())).collect(),
         };
+        let mut accounted = vec![false; width];
+        for c in keep
+            .iter()
+            .chain(figures.iter().map(|f| &f.col))
+            .chain(total_cols.iter().map(|t| &t.0))
+            .chain(ignored.iter().map(|i| &i.0))
+        {
+            accounted[*c] = true;
+        }
         Some(Self {
             keep,
             figures,
             total_cols,
             ignored,
+            accounted,
             labels: long_labels,
             map,
             value_caster,
@@ -642,6 +655,29 @@ impl Wide {
                 out.end_row(number);
                 out.origin.push(u32::MAX);
                 continue;
+            }
+            for (c, s) in slots.iter().enumerate() {
+                if self.accounted.get(c).copied().unwrap_or(false) || blank(*s) {
+                    continue;
+                }
+                let text = match block.view(*s) {
+                    CellView::Cell(cell) => cell.display(),
+                    CellView::Oversized(n) => format!("<{n} bytes>"),
+                };
+                let mut issue = self.issue(
+                    ErrorType::ExtraCell,
+                    Severity::Warning,
+                    number,
+                    Some(c),
+                    None,
+                    "value in a column without a header",
+                    format!(
+                        "Row {number}, column {}: {text:?} is in a column without a header; it is not read",
+                        column_letters(c)
+                    ),
+                );
+                issue.cell = Some(text);
+                issues.push(issue);
             }
             values.clear();
             values.extend(

@@ -306,3 +306,45 @@ fn an_ods_time_cell_reads_as_the_clock_it_shows() {
     assert!(report.errors.is_empty(), "{}", report.to_text());
     assert_eq!(report.stats.accepted, 1);
 }
+
+/// A wide sheet's stray value in a column with no header is reported where it is, not
+/// passed over; a month header that is not a month is a column not read, said once.
+#[test]
+fn a_wide_sheets_stray_cells_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide.csv");
+    std::fs::write(
+        &file,
+        "אזור,ינואר 2024,פברואר 2024,הערות,\nצפון,10,12,,\nחיפה,7,8,בדיקה,99\n",
+    )
+    .unwrap();
+    let schema = backbone_schema::TableSchema::from_json_str(
+        r#"{"name": "r", "fields": [{"name": "region", "x-aliases": ["אזור"]},
+            {"name": "month", "type": "date"}, {"name": "n", "type": "integer"}]}"#,
+        "r.json",
+    )
+    .unwrap();
+    let profile = backbone_schema::Profile::from_toml(
+        "[layout]\nwide = { keep = [\"region\"], names_to = \"month\", values_to = \"n\" }\n",
+        "p.toml",
+    )
+    .unwrap();
+    let options = backbone_ingest::Options {
+        profile: Some(profile),
+        ..backbone_ingest::Options::default()
+    };
+    let report = backbone_ingest::validate_file(&file, &schema, &options).unwrap();
+    assert_eq!((report.stats.rows, report.stats.accepted), (4, 4));
+    let messages: Vec<&str> = report.errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages
+            .contains(&"Row 3, column E: \"99\" is in a column without a header; it is not read"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("\"הערות\" (D) is neither a kept field nor a column of figures")),
+        "{messages:#?}"
+    );
+}
