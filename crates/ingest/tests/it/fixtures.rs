@@ -285,6 +285,8 @@ fn every_fixture_file_has_a_test() {
         "ministrysheets.xlsx",
         "monthly_sheets.ods",
         "ministryages.xlsx",
+        "ministrylo_wide.ods",
+        "ministrylo_wide.xlsx",
     ];
     for entry in std::fs::read_dir(fixtures().join("files")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -451,4 +453,40 @@ fn a_sex_over_its_age_bands_gives_two_names_per_figure() {
     );
     // צפון, female, 0-17: 3 + 0 + 1 + 0.
     assert_eq!(ints(&batch, "people")[3], Some(4));
+}
+
+/// The ministry's workbook as LibreOffice Calc saves it (.ods with covered cells, and its own
+/// .xlsx): read figure for figure as Excel's, the same cells pointed at.
+#[test]
+fn the_ministrys_workbook_saved_by_libreoffice_reads_the_same() {
+    let (excel, excel_rows) = read("ministry_wide.xlsx");
+    for name in ["ministrylo_wide.ods", "ministrylo_wide.xlsx"] {
+        let (report, sink) = snapshot(name);
+        let s = &report.stats;
+        assert_eq!(
+            (s.rows, s.accepted, s.rejected, s.warnings),
+            (
+                excel.stats.rows,
+                excel.stats.accepted,
+                excel.stats.rejected,
+                excel.stats.warnings
+            ),
+            "{name}\n{}",
+            report.to_text()
+        );
+        let refs = |r: &ValidationReport| -> Vec<Option<String>> {
+            r.errors.iter().map(|e| e.cell_ref.clone()).collect()
+        };
+        assert_eq!(refs(&report), refs(&excel), "{name}");
+        let all = |c: &Collect| {
+            let b =
+                arrow_select::concat::concat_batches(&c.batches[0].schema(), &c.batches).unwrap();
+            (
+                strings(&b, "region"),
+                dates(&b, "month"),
+                ints(&b, "referrals"),
+            )
+        };
+        assert_eq!(all(&sink), all(&excel_rows), "{name}");
+    }
 }
