@@ -54,8 +54,8 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../pipelines/profiles/ministry.toml"),
     ),
     (
-        "pipelines/indicators/ministry.toml",
-        include_str!("../../../pipelines/indicators/ministry.toml"),
+        "pipelines/indicators/service_ministry.toml",
+        include_str!("../../../pipelines/indicators/service_ministry.toml"),
     ),
     (
         "pipelines/reference/population.csv",

@@ -79,6 +79,13 @@ pub fn sql(
     location: &dyn Fn(&str) -> String,
 ) -> Result<String, MetricsError> {
     let indicators: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
+    // Tables of figures (`x-aggregate`): a sum's cell weighs what it adds up to.
+    let aggregate: BTreeSet<String> = decl
+        .schemas
+        .iter()
+        .filter(|(_, s)| s.aggregate)
+        .map(|(n, _)| n.clone())
+        .collect();
     let wanted: Vec<&Indicator> = match only {
         Some(id) => vec![*indicators.iter().find(|i| i.id == id).ok_or_else(|| {
             MetricsError::compute(
@@ -129,8 +136,8 @@ pub fn sql(
                     return Err(MetricsError::compute(&ind.id, "a ratio without its sides"));
                 };
                 let factor = ind.factor.unwrap_or(1.0);
-                let num = side(dialect, ind, Some(n), fm, &mut tables);
-                let den = side(dialect, ind, Some(d), fm, &mut tables);
+                let num = side(dialect, ind, Some(n), fm, &mut tables, &aggregate);
+                let den = side(dialect, ind, Some(d), fm, &mut tables, &aggregate);
                 format!(
                     "SELECT period, breakdown,\n    COALESCE(n.value, 0) / NULLIF(d.value, 0) * {factor:?} AS value,\n    COALESCE(n.value, 0) AS numerator, d.value AS denominator,\n    (n.units > 0 AND n.units < {threshold}) OR (d.units > 0 AND d.units < {threshold}) AS small\n  FROM ({num}) n FULL OUTER JOIN ({den}) d USING (period, breakdown)"
                 )
@@ -140,7 +147,7 @@ pub fn sql(
                     return Err(MetricsError::compute(&ind.id, "a rate without its sides"));
                 };
                 let factor = ind.factor.unwrap_or(1.0);
-                let num = side(dialect, ind, Some(n), fm, &mut tables);
+                let num = side(dialect, ind, Some(n), fm, &mut tables, &aggregate);
                 tables.insert(p.schema.clone());
                 let year = format!("CAST({} AS INT)", dialect.ident(&p.year_field));
                 let value = format!("SUM(CAST({} AS DOUBLE))", dialect.ident(&p.field));
@@ -189,7 +196,7 @@ pub fn sql(
                 )
             }
             _ => {
-                let s = side(dialect, ind, None, fm, &mut tables);
+                let s = side(dialect, ind, None, fm, &mut tables, &aggregate);
                 let numerator = if ind.kind.is_count() {
                     "value"
                 } else {
@@ -249,13 +256,15 @@ pub fn sql(
 }
 
 /// One side's cells: `period, breakdown, value, units` (units: what the threshold is about:
-/// the count itself, or the rows with a value behind a sum or a mean).
+/// the count itself, the rows with a value behind a sum or a mean, or, over a table of
+/// figures, the sum itself).
 fn side(
     dialect: Dialect,
     ind: &Indicator,
     measure: Option<&Measure>,
     first_month: u32,
     tables: &mut BTreeSet<String>,
+    aggregate: &BTreeSet<String>,
 ) -> String {
     let kind = measure.map_or(ind.kind, |m| m.kind);
     let field = measure.map_or(ind.field.as_deref(), |m| m.field.as_deref());
@@ -272,6 +281,10 @@ fn side(
         Kind::DistinctCount => (
             format!("COUNT(DISTINCT {f})"),
             format!("COUNT(DISTINCT {f})"),
+        ),
+        Kind::Sum if aggregate.contains(&schema) => (
+            format!("COALESCE(SUM(CAST({f} AS DOUBLE)), 0)"),
+            format!("ROUND(COALESCE(SUM(CAST({f} AS DOUBLE)), 0))"),
         ),
         Kind::Sum => (
             format!("COALESCE(SUM(CAST({f} AS DOUBLE)), 0)"),

@@ -203,14 +203,10 @@ pub fn ingest_file(
     // What changed since the partner's last accepted file: a column renamed plainly enough
     // is read under its new name (an alias for this file), the rest said in the receipt.
     let known = known_header(layout, partner, &schema.name);
-    let mut drift = match &known {
-        Some(k) => match header_drift(&source, &file_name, &mut schema, &options, k) {
-            Ok(d) => Some(d),
-            // The read below reports the file's problem in full.
-            Err(_) => None,
-        },
-        None => None,
-    };
+    // A file whose header cannot be read is reported in full by the read below.
+    let mut drift = known
+        .as_ref()
+        .and_then(|k| header_drift(&source, &file_name, &mut schema, &options, k).ok());
     let rows = arrow_schema(&schema);
     let mut pending = match store.begin(&schema.name, partner, period, &sha256, &rows)? {
         Begun::Duplicate(s) => return Ok(Ingested::Duplicate(s)),

@@ -42,7 +42,7 @@ pub fn example_workspace() -> tempfile::TempDir {
         "pipelines/profiles/hotline.toml",
         "data-schemas/referrals_by_region.json",
         "pipelines/profiles/ministry.toml",
-        "pipelines/indicators/ministry.toml",
+        "pipelines/indicators/service_ministry.toml",
     ] {
         std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
         std::fs::copy(root().join(f), p.join(f)).unwrap();

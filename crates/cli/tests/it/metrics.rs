@@ -35,6 +35,7 @@ fn workspace() -> tempfile::TempDir {
         "data-schemas/service_records.json",
         "data-schemas/population.json",
         "data-schemas/backbone_activity.json",
+        "data-schemas/referrals_by_region.json",
         "pipelines/initiative.toml",
         "pipelines/indicators/service.toml",
     ] {

@@ -51,6 +51,7 @@ fn duckdb_from_the_raw_records_agrees_with_backbone() {
         "data-schemas/service_records.json",
         "data-schemas/population.json",
         "data-schemas/backbone_activity.json",
+        "data-schemas/referrals_by_region.json",
         "pipelines/indicators/service.toml",
     ] {
         std::fs::copy(root().join(f), ws.join(f)).unwrap();

@@ -562,7 +562,12 @@ fn a_wide_workbook_of_quarter_sheets_reaches_the_indicators() {
     assert!(o.status.success(), "{}", text(&o));
     let indicators = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
     let mut lines = indicators.lines();
-    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let head: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .collect();
     let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
     let (ind, per, brk, val) = (
         col("indicator"),

@@ -51,6 +51,7 @@ fn the_spark_dialect_reads_delta_tables_where_the_cluster_has_them() {
         "data-schemas/service_records.json",
         "data-schemas/population.json",
         "data-schemas/backbone_activity.json",
+        "data-schemas/referrals_by_region.json",
         "pipelines/initiative.toml",
         "pipelines/indicators/service.toml",
         "pipelines/indicators/working_together.toml",

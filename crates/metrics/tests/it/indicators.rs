@@ -118,7 +118,12 @@ fn workspace(threshold: u64) -> tempfile::TempDir {
     let p = ws.path();
     std::fs::create_dir_all(p.join("data-schemas")).unwrap();
     std::fs::create_dir_all(p.join("pipelines/indicators")).unwrap();
-    for s in ["service_records", "population", "backbone_activity"] {
+    for s in [
+        "service_records",
+        "population",
+        "backbone_activity",
+        "referrals_by_region",
+    ] {
         std::fs::copy(
             root().join(format!("data-schemas/{s}.json")),
             p.join(format!("data-schemas/{s}.json")),
