@@ -190,6 +190,37 @@ const RESUBMITTED_MONTH: u32 = 6;
 const HOURS_PARTNER: &str = "clinic";
 const HOURS_MONTH: u32 = 9;
 
+/// The partner whose header drifts mid-year: from July its minutes column is "משך הטיפול
+/// (דקות)" (a new system's export, in the same place), from October a notes column follows.
+const DRIFTER: &str = "shelter";
+const DRIFT_MONTH: u32 = 7;
+const NOTES_MONTH: u32 = 10;
+
+/// The drifting partner's CSV as its new system writes it.
+fn drifted(bytes: &[u8], month: u32) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(bytes)?;
+    let mut out = String::with_capacity(text.len() + 64);
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(&line.replace(",דקות,", ",משך הטיפול (דקות),"));
+            if month >= NOTES_MONTH {
+                out.push_str(",הערות");
+            }
+        } else {
+            out.push_str(line);
+            if month >= NOTES_MONTH {
+                out.push_str(if i % 5 == 0 {
+                    ",מעקב טלפוני"
+                } else {
+                    ","
+                });
+            }
+        }
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
 /// A file that arrives: where it is, whose, and when.
 pub(crate) struct Arrival {
     pub(crate) partner: &'static str,
@@ -620,7 +651,10 @@ pub(crate) fn year(dir: &Path, seed: u64) -> Result<Vec<Arrival>> {
                 });
                 continue;
             }
-            let (name, bytes) = file_bytes(s, &recs, month)?;
+            let (name, mut bytes) = file_bytes(s, &recs, month)?;
+            if s.id == DRIFTER && month >= DRIFT_MONTH {
+                bytes = drifted(&bytes, month)?;
+            }
             let path = folder.join(name);
             std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
             out.push(Arrival {

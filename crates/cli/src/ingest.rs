@@ -206,16 +206,26 @@ pub(crate) fn status(
     // Partners whose latest file's header changed: what to look at before the next one.
     let drifted: Vec<_> = backbone_pipeline::known_headers(&Layout::new(workspace))
         .into_iter()
-        .filter(|(_, s, h)| !h.drift.is_empty() && schema.is_none_or(|want| want == s))
+        .filter(|(_, s, h)| h.needs_attention() && schema.is_none_or(|want| want == s))
         .collect();
     if as_of.is_none() && !drifted.is_empty() {
         println!(
-            "\nheaders changed in partners' latest files (`backbone profile draft --from-drift` proposes the profile change):"
+            "\npartners' files that changed since their previous one (`backbone profile draft --from-drift` proposes the profile change):"
         );
         for (partner, schema, h) in drifted {
             println!("  {partner} {schema} ({}):", h.submission);
             for line in h.drift.lines() {
                 println!("    {line}");
+            }
+            for (field, names) in &h.aliases {
+                println!(
+                    "    {field} read from {} (a rename the profile does not have yet)",
+                    names
+                        .iter()
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
     }

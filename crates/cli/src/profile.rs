@@ -91,9 +91,10 @@ pub(crate) fn from_drift(
             table.name
         );
     };
-    if known.drift.is_empty() {
+    let change = profile_change(&known, &table);
+    if change.trim().is_empty() {
         println!(
-            "# {partner}'s latest file ({}) has the header of the one before: nothing to change.",
+            "# {partner}'s latest file ({}) is read by its profile as it is: nothing to change.",
             known.submission
         );
         return Ok(ExitCode::SUCCESS);
@@ -110,6 +111,6 @@ pub(crate) fn from_drift(
     for line in known.drift.lines() {
         println!("#   {line}");
     }
-    print!("{}", profile_change(&known.drift, &table));
+    print!("{change}");
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,59 @@ pub struct KnownHeader {
     /// What changed in that submission's header against the one before it.
     #[serde(default)]
     pub drift: Drift,
+    /// Renamed columns taken since, by field: read under these names on every file until
+    /// the profile has them (`profile draft --from-drift` proposes them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, Vec<String>>,
+    /// The spellings no map knew in that submission: (field, value); a spelling is new when
+    /// it is not among them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spellings: Vec<(String, String)>,
+}
+
+impl KnownHeader {
+    /// The header to keep after a file: its labels, and the renames taken so far.
+    pub fn after(
+        previous: Option<&KnownHeader>,
+        submission: String,
+        report: &ValidationReport,
+        drift: Drift,
+    ) -> KnownHeader {
+        let mut aliases = previous.map(|p| p.aliases.clone()).unwrap_or_default();
+        for r in drift.renamed.iter().filter(|r| r.taken) {
+            let names = aliases.entry(r.field.clone()).or_default();
+            if !names.contains(&r.to) {
+                names.push(r.to.clone());
+            }
+        }
+        KnownHeader {
+            submission,
+            labels: report.source.labels.clone(),
+            field_columns: report.source.field_columns.clone(),
+            drift,
+            aliases,
+            spellings: unknown_spellings(report),
+        }
+    }
+
+    /// Whether there is anything for the data manager to look at: a change in the latest
+    /// file, or names read that the profile does not have.
+    pub fn needs_attention(&self) -> bool {
+        !self.drift.is_empty() || !self.aliases.is_empty()
+    }
+}
+
+/// The spellings of a report that no map knew (value-map errors, values outside a set).
+fn unknown_spellings(report: &ValidationReport) -> Vec<(String, String)> {
+    let mut seen = BTreeSet::new();
+    for e in &report.errors {
+        let unknown = e.kind == ErrorType::ValueMapError
+            || (e.kind == ErrorType::ConstraintError && e.note.starts_with("constraint \"enum\""));
+        if let (true, Some(f), Some(v)) = (unknown, &e.field_name, &e.cell) {
+            seen.insert((f.clone(), v.clone()));
+        }
+    }
+    seen.into_iter().collect()
 }
 
 /// A column read as before under its new name.
@@ -119,6 +172,16 @@ pub fn header_drift(
     let profile = options.profile.clone().unwrap_or_default();
     if !profile.layout.is_plain() || known.labels.is_empty() {
         return Ok(Drift::default());
+    }
+    // Renames taken before are the partner's names now: read as such, said no more.
+    for (field, names) in &known.aliases {
+        if let Some(f) = schema.field_index(field) {
+            for n in names {
+                if !schema.fields[f].aliases.contains(n) {
+                    schema.fields[f].aliases.push(n.clone());
+                }
+            }
+        }
     }
     let rows = draft::sample_texts(path, file, &profile, &options.limits)?;
     if rows.is_empty() {
@@ -220,16 +283,12 @@ pub fn header_drift(
     Ok(drift)
 }
 
-/// Adds the report's unknown spellings (value-map errors, values outside a set) to `drift`.
-pub fn add_spellings(drift: &mut Drift, report: &ValidationReport) {
-    let mut seen: BTreeSet<(String, String)> = drift.new_spellings.iter().cloned().collect();
-    for e in &report.errors {
-        let unknown = e.kind == ErrorType::ValueMapError
-            || (e.kind == ErrorType::ConstraintError && e.note.starts_with("constraint \"enum\""));
-        if let (true, Some(f), Some(v)) = (unknown, &e.field_name, &e.cell)
-            && seen.insert((f.clone(), v.clone()))
-        {
-            drift.new_spellings.push((f.clone(), v.clone()));
+/// Adds the report's unknown spellings (value-map errors, values outside a set) that the
+/// partner's previous file did not have to `drift`.
+pub fn add_spellings(drift: &mut Drift, report: &ValidationReport, known: &KnownHeader) {
+    for s in unknown_spellings(report) {
+        if !known.spellings.contains(&s) && !drift.new_spellings.contains(&s) {
+            drift.new_spellings.push(s);
         }
     }
 }
@@ -237,13 +296,31 @@ pub fn add_spellings(drift: &mut Drift, report: &ValidationReport) {
 /// The profile lines that would make a drifted file read without help: aliases for renamed
 /// columns, value-map entries for new spellings (their meaning guessed where a spelling is
 /// close to a known one, asked for otherwise).
-pub fn profile_change(drift: &Drift, schema: &TableSchema) -> String {
+pub fn profile_change(known: &KnownHeader, schema: &TableSchema) -> String {
+    let drift = &known.drift;
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in &drift.renamed {
+    for (field, names) in &known.aliases {
+        let Some(f) = schema.field_index(field) else {
+            continue;
+        };
+        let missing: Vec<String> = names
+            .iter()
+            .filter(|n| !schema.fields[f].aliases.contains(n))
+            .map(|n| draft::quote(n))
+            .collect();
+        if !missing.is_empty() {
+            fields.entry(field.clone()).or_default().push(format!(
+                "aliases = [{}]   # the partner's name for it since a rename",
+                missing.join(", ")
+            ));
+        }
+    }
+    for r in drift.renamed.iter().filter(|r| !r.taken) {
         fields.entry(r.field.clone()).or_default().push(format!(
-            "aliases = [{}]   # was {:?}",
+            "# aliases = [{}]   # was {:?}; not taken ({:.2}): check it is the same column",
             draft::quote(&r.to),
-            r.from
+            r.from,
+            r.confidence
         ));
     }
     for (f, v) in &drift.new_spellings {

@@ -247,8 +247,8 @@ pub fn ingest_file(
     if report.is_wrong_file() {
         report.name_closest_schema(&workspace_schemas(layout));
     }
-    if let Some(d) = &mut drift {
-        add_spellings(d, &report);
+    if let (Some(d), Some(k)) = (&mut drift, &known) {
+        add_spellings(d, &report, k);
         if !d.is_empty() {
             report.source.drift = Some(d.clone());
         }
@@ -279,12 +279,12 @@ pub fn ingest_file(
     submission.table_version = Some(version);
     // The header the partner's next file is compared with (a plain sheet that had rows kept).
     if report.stats.accepted > 0 && report.source.layout.is_none() {
-        let header = KnownHeader {
-            submission: submission.id.clone(),
-            labels: report.source.labels.clone(),
-            field_columns: report.source.field_columns.clone(),
-            drift: drift.unwrap_or_default(),
-        };
+        let header = KnownHeader::after(
+            known.as_ref(),
+            submission.id.clone(),
+            &report,
+            drift.unwrap_or_default(),
+        );
         save_known_header(layout, partner, &schema.name, &header)?;
     }
     Ok(Ingested::Stored {

@@ -123,6 +123,35 @@ fn demo_runs_a_year_and_ends_with_a_report() {
             .all(|l| l.contains("true")),
         "Tel Aviv's small quarters are suppressed: {ministry_rows:?}"
     );
+    // The shelter's new system renames its minutes column in July: read as before, and the
+    // receipt says so; in October a notes column appears, which the receipt names.
+    let july =
+        std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-07.csv.receipt.txt")).unwrap();
+    assert!(
+        july.contains("העמודה \"דקות\" נקראת עכשיו \"משך הטיפול (דקות)\""),
+        "{july}"
+    );
+    let october =
+        std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-10.csv.receipt.txt")).unwrap();
+    assert!(october.contains("עמודה חדשה \"הערות\""), "{october}");
+    // August's file has July's header: minutes are still read under the new name.
+    let august =
+        std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-08.csv.receipt.txt")).unwrap();
+    assert!(!august.contains("עמודה חסרה"), "{august}");
+    // The profile change it asks for, until the data manager makes it.
+    let from_drift = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(["profile", "draft", "--from-drift", "--partner", "shelter"])
+        .args(["--schema", "service_records", "--workspace"])
+        .arg(&ws)
+        .output()
+        .unwrap();
+    let proposed = String::from_utf8_lossy(&from_drift.stdout);
+    assert!(
+        from_drift.status.success()
+            && proposed.contains("[fields.minutes]")
+            && proposed.contains("aliases = [\"משך הטיפול (דקות)\"]"),
+        "{proposed}"
+    );
     let reminders = std::fs::read_to_string(ws.join("reminders.csv")).unwrap();
     assert!(reminders.contains("crisis_center") && reminders.contains("info@crisis.example.org"));
 

@@ -110,7 +110,7 @@ fn ingest_resubmit_and_rerun() {
     assert_eq!(table.len(), 4, "{status}");
     // The fixed file sends fewer columns than the first: status says which.
     assert!(
-        status.contains("headers changed in partners' latest files")
+        status.contains("partners' files that changed since their previous one")
             && status.contains("column \"דקות\" no longer sent"),
         "{status}"
     );

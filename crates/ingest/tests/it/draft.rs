@@ -136,7 +136,7 @@ fn drift_a_plain_rename_is_read_the_rest_is_said() {
         .iter()
         .map(|(f, l)| ((*f).to_owned(), (*l).to_owned()))
         .collect(),
-        drift: Default::default(),
+        ..KnownHeader::default()
     };
     // June's file: "דקות" is now "משך (דקות)" in the same place, "אזור" moved to the end, a
     // "הערות" column is new, and "נ/ב" is a spelling nobody knew.
@@ -153,7 +153,7 @@ fn drift_a_plain_rename_is_read_the_rest_is_said() {
     let mut drift =
         header_drift(&file, "clinic_2024-06.csv", &mut read_as, &options, &known).unwrap();
     let report = read_file(&file, &read_as, &options, &mut backbone_ingest::Discard).unwrap();
-    add_spellings(&mut drift, &report);
+    add_spellings(&mut drift, &report, &known);
     // The renamed minutes column is read as minutes: no row is lost to it.
     assert_eq!(
         report
@@ -170,7 +170,32 @@ fn drift_a_plain_rename_is_read_the_rest_is_said() {
         report.to_text()
     );
     insta::assert_snapshot!("drift_lines", drift.lines().join("\n"));
-    insta::assert_snapshot!("drift_profile_change", profile_change(&drift, &schema));
+    let after = KnownHeader::after(Some(&known), "june".into(), &report, drift.clone());
+    insta::assert_snapshot!("drift_profile_change", profile_change(&after, &schema));
+    // July's file has June's header: the rename is read again, and is no longer news; the
+    // profile change still proposes it until the profile has it.
+    let mut july_schema = schema.clone();
+    let again = header_drift(
+        &file,
+        "clinic_2024-07.csv",
+        &mut july_schema,
+        &options,
+        &after,
+    )
+    .unwrap();
+    assert!(
+        again.renamed.is_empty() && again.added.is_empty(),
+        "{again:?}"
+    );
+    let july = read_file(&file, &july_schema, &options, &mut backbone_ingest::Discard).unwrap();
+    assert_eq!(
+        july.source.field_columns.get("minutes").map(String::as_str),
+        Some("משך (דקות)")
+    );
+    let mut again = again;
+    add_spellings(&mut again, &july, &after);
+    assert!(again.new_spellings.is_empty(), "{again:?}");
+    assert!(profile_change(&after, &schema).contains("aliases = [\"משך (דקות)\"]"));
     // Without the drift, the same file loses its minutes (the column is not found).
     let plain = validate(&file, &schema, None);
     assert!(!plain.source.field_columns.contains_key("minutes"));
