@@ -435,16 +435,29 @@ pub fn draft_profile(
         Kind::Text(_) => (Vec::new(), Vec::new()),
     };
     let header_idx = best_header(&first.rows, schema);
-    let (header_row, labels) = first
-        .rows
-        .get(header_idx)
-        .map(|(n, cells)| (*n, cells.iter().map(|c| c.text.clone()).collect::<Vec<_>>()))
-        .unwrap_or_default();
+    let texts = |i: usize| -> Vec<String> {
+        first
+            .rows
+            .get(i)
+            .map(|(_, cells)| cells.iter().map(|c| c.text.clone()).collect())
+            .unwrap_or_default()
+    };
+    let header_row = first.rows.get(header_idx).map_or(0, |(n, _)| *n);
+    // A two-row header: a year merged over the months under it (the row below completes the
+    // months the header row only spans).
+    let periods = |v: &[String]| v.iter().filter(|l| layout::period_of(l).is_some()).count();
+    let (upper, lower) = (texts(header_idx), texts(header_idx + 1));
+    let combined = layout::combine(&upper, &lower);
+    let two_rows = periods(&combined) >= 2 && periods(&combined) >= periods(&upper) + 2;
+    let labels = if two_rows { combined } else { upper };
+    let data_from = header_idx + if two_rows { 2 } else { 1 };
+    // Totals rows are not data: their words are no value of a field.
     let data: Vec<&Vec<SCell>> = first
         .rows
         .iter()
-        .skip(header_idx + 1)
+        .skip(data_from)
         .map(|(_, c)| c)
+        .filter(|c| !c.iter().any(|c| layout::is_total(&c.text, &[])))
         .collect();
     let column = |c: usize| -> Vec<&SCell> { data.iter().filter_map(|r| r.get(c)).collect() };
 
@@ -506,7 +519,12 @@ pub fn draft_profile(
     }
     let _ = writeln!(
         out,
-        "header_row = {header_row}   # the row that names the most fields{}",
+        "header_row = {header_row}   # the row that names the most fields{}{}",
+        if two_rows {
+            ", with the row under it"
+        } else {
+            ""
+        },
         if header_idx > 0 {
             format!("; {header_idx} row(s) above it skipped")
         } else {
@@ -563,6 +581,11 @@ pub fn draft_profile(
 
     // The layout: sheets, and months across.
     let mut layout_lines = Vec::new();
+    if two_rows {
+        layout_lines.push(
+            "header_rows = 2   # a year (or a group) merged over the columns under it".to_owned(),
+        );
+    }
     if sheets.len() >= 2 {
         let pattern = sheet_pattern(&sheets);
         layout_lines.push(format!(

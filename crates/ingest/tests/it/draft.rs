@@ -200,3 +200,42 @@ fn drift_a_plain_rename_is_read_the_rest_is_said() {
     let plain = validate(&file, &schema, None);
     assert!(!plain.source.field_columns.contains_key("minutes"));
 }
+
+/// The layouts of part 2, drafted from nothing: each fixture validates under its draft as
+/// under its hand-written profile.
+#[test]
+fn a_draft_finds_each_layout_the_hand_written_profiles_declare() {
+    let fixtures = repo().join("tests/fixtures");
+    for (file, profile, schema) in [
+        ("ministry_wide.xlsx", "ministry", "referrals_by_region"),
+        ("ministrylo_wide.ods", "ministrylo", "referrals_by_region"),
+        (
+            "ministryquarter.ods",
+            "ministryquarter",
+            "referrals_by_region",
+        ),
+        (
+            "ministrysheets.xlsx",
+            "ministrysheets",
+            "referrals_by_region",
+        ),
+        ("monthly_sheets.ods", "monthly", "referrals_by_region"),
+    ] {
+        let path = fixtures.join("files").join(file);
+        let schema = TableSchema::load(&fixtures.join(format!("schemas/{schema}.json"))).unwrap();
+        let hand = Profile::load(&fixtures.join(format!("profiles/{profile}.toml"))).unwrap();
+        let expected = validate(&path, &schema, Some(hand));
+        let draft = draft_profile(&path, file, &schema, None, &Limits::default()).unwrap();
+        let drafted = Profile::from_toml(&draft.toml, "draft")
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{}", draft.toml));
+        let got = validate(&path, &schema, Some(drafted));
+        assert_eq!(
+            counts(&got),
+            counts(&expected),
+            "{file}\n--- draft\n{}\n--- with the draft\n{}\n--- expected\n{}",
+            draft.toml,
+            got.to_text(),
+            expected.to_text()
+        );
+    }
+}
