@@ -312,6 +312,17 @@ enum Command {
         #[arg(default_value = "backbone-demo")]
         dir: PathBuf,
     },
+    /// The cells of a file as backbone reads them, one JSON line a row (`{"row": n, "cells":
+    /// [...]}`, after a first line naming the sheet): for comparing with other readers
+    /// (`bench/corpus_compare.py`).
+    #[command(hide = true)]
+    Cells {
+        file: PathBuf,
+        #[arg(long)]
+        sheet: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        max_rows: usize,
+    },
     /// A national initiative's store for the scale benchmark (`bench/national.sh`): generated
     /// monthly submissions of many partners, committed straight into a new workspace's store.
     #[command(hide = true)]
@@ -657,6 +668,11 @@ fn main() -> ExitCode {
                 "give the sample file, or --from-drift with --partner"
             )),
         },
+        Command::Cells {
+            file,
+            sheet,
+            max_rows,
+        } => profile::cells(&file, sheet.as_deref(), max_rows),
         Command::Init { dir } => init::run(&dir),
         Command::Demo { dir } => demo::run(&dir),
         Command::National {

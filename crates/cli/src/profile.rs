@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use backbone_ingest::{Limits, Options, draft_profile, profile_change, validate_file};
+use backbone_ingest::{Limits, Options, draft_profile, profile_change, read_cells, validate_file};
 use backbone_schema::Profile;
 use backbone_workspace::{Layout, resolve_schema};
 
@@ -112,5 +112,22 @@ pub(crate) fn from_drift(
         println!("#   {line}");
     }
     print!("{change}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backbone cells`: the cells as backbone reads them, for comparing with other readers.
+pub(crate) fn cells(
+    file: &std::path::Path,
+    sheet: Option<&str>,
+    max_rows: usize,
+) -> Result<ExitCode> {
+    let name = file.display().to_string();
+    let (sheet, rows) = read_cells(file, &name, sheet, &Limits::default(), max_rows)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "{}", serde_json::json!({ "sheet": sheet }))?;
+    for (n, cells) in rows {
+        writeln!(out, "{}", serde_json::json!({ "row": n, "cells": cells }))?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -58,7 +58,7 @@ pub(crate) fn sample_texts(
     file: &str,
     reading: &Profile,
     limits: &Limits,
-) -> Result<Vec<(u64, Vec<String>)>, IngestError> {
+) -> Result<TextRows, IngestError> {
     let s = sample_rows(
         path,
         file,
@@ -71,6 +71,28 @@ pub(crate) fn sample_texts(
         .into_iter()
         .map(|(n, cells)| (n, cells.into_iter().map(|c| c.text).collect()))
         .collect())
+}
+
+/// Rows as read: each row's number and its cells as text.
+pub type TextRows = Vec<(u64, Vec<String>)>;
+
+/// The cells of a file as backbone reads them, before any header or schema: each row's
+/// number and its cells as displayed (trimmed), of the sheet `read_file` would read (or
+/// `sheet`). For comparing backbone's reading with other readers (`bench/corpus_compare.py`).
+pub fn read_cells(
+    path: &Path,
+    file: &str,
+    sheet: Option<&str>,
+    limits: &Limits,
+    max_rows: usize,
+) -> Result<(Option<String>, TextRows), IngestError> {
+    let s = sample_rows(path, file, &Profile::default(), sheet, limits, max_rows)?;
+    let rows = s
+        .rows
+        .into_iter()
+        .map(|(n, cells)| (n, cells.into_iter().map(|c| c.text).collect()))
+        .collect();
+    Ok((s.sheet, rows))
 }
 
 fn sample_rows(

@@ -373,6 +373,25 @@ fn datetime_value(dt: &calamine::ExcelDateTime) -> CellValue<'static> {
     CellValue::Slot(datetime_slot(dt))
 }
 
+/// A duration cell (`[h]:mm:ss`, `255:10:10`) or a time of day (a date serial below 1,
+/// which a library would make the 31st of December 1899), as the clock a spreadsheet shows:
+/// hours past 24 kept, milliseconds only when there are some.
+fn clock_text(dt: &calamine::ExcelDateTime) -> Option<String> {
+    let serial = dt.as_f64();
+    let clock = !dt.is_datetime() || (0.0..1.0).contains(&serial);
+    if !clock || !serial.is_finite() || !(0.0..=1e7).contains(&serial) {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = (serial * 86_400_000.0).round() as u64;
+    let (h, m, sec, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    Some(if milli == 0 {
+        format!("{h:02}:{m:02}:{sec:02}")
+    } else {
+        format!("{h:02}:{m:02}:{sec:02}.{milli:03}")
+    })
+}
+
 fn datetime_slot(dt: &calamine::ExcelDateTime) -> Slot {
     if dt.is_datetime() {
         match dt.as_datetime() {
@@ -484,7 +503,14 @@ fn produce_xlsx(
                 None => CellValue::Text(s),
             },
             DataRef::SharedString(s) => CellValue::Text(s),
-            DataRef::DateTime(dt) => datetime_value(dt),
+            DataRef::DateTime(dt) => match clock_text(dt) {
+                // A time of day, or a duration: the clock the spreadsheet shows.
+                Some(shown) => {
+                    rows.cell(r, c, CellValue::Text(&shown))?;
+                    continue;
+                }
+                None => datetime_value(dt),
+            },
             DataRef::Error(e) => {
                 let shown = e.to_string();
                 rows.cell(r, c, CellValue::Err(&shown))?;
@@ -592,7 +618,14 @@ where
                     Some(slot) => CellValue::Slot(slot),
                     None => CellValue::Text(s),
                 },
-                Data::DateTime(dt) => datetime_value(dt),
+                Data::DateTime(dt) => match clock_text(dt) {
+                    // A time of day, or a duration: the clock the spreadsheet shows.
+                    Some(shown) => {
+                        rows.cell(r, c, CellValue::Text(&shown))?;
+                        continue;
+                    }
+                    None => datetime_value(dt),
+                },
                 Data::Error(e) => {
                     let shown = e.to_string();
                     rows.cell(r, c, CellValue::Err(&shown))?;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod common;
+mod corpora;
 mod crash;
 mod demo;
 mod hostile;

@@ -348,3 +348,36 @@ fn a_wide_sheets_stray_cells_are_reported() {
         "{messages:#?}"
     );
 }
+
+/// A time of day and a duration in a workbook are the clocks the spreadsheet shows, not the
+/// 31st of December 1899 or a fraction of a day.
+#[test]
+fn time_and_duration_cells_read_as_their_clocks() {
+    use rust_xlsxwriter::{Format, Workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.xlsx");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let clock = Format::new().set_num_format("hh:mm:ss");
+    let hours = Format::new().set_num_format("[h]:mm:ss");
+    let day = Format::new().set_num_format("dd/mm/yyyy");
+    sheet
+        .write_number_with_format(0, 0, 10.0 / 24.0 + 10.0 / 1440.0 + 10.0 / 86400.0, &clock)
+        .unwrap();
+    sheet
+        .write_number_with_format(0, 1, 255.0 / 24.0 + 10.0 / 1440.0 + 10.0 / 86400.0, &hours)
+        .unwrap();
+    sheet
+        .write_number_with_format(0, 2, 45_352.0, &day)
+        .unwrap();
+    book.save(&path).unwrap();
+    let (_, rows) = backbone_ingest::read_cells(
+        &path,
+        "times.xlsx",
+        None,
+        &backbone_ingest::Limits::default(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(rows[0].1, ["10:10:10", "255:10:10", "01/03/2024"]);
+}
