@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Every spreadsheet of ../shared/corpora/realfiles/ read by backbone and by python-calamine,
-compared cell for cell (the sheet backbone chooses, as python-calamine reads that sheet).
+compared cell for cell (the sheet backbone chooses, as python-calamine reads that sheet);
+every text file read by backbone and by Python's csv module with the encoding and the
+delimiter backbone detected (so what is compared is the parsing: quotes, line ends, cells).
 
     python3 -m venv /tmp/cc && /tmp/cc/bin/pip install python-calamine
     /tmp/cc/bin/python bench/corpus_compare.py target/release/backbone ../shared/corpora/realfiles
@@ -22,6 +24,7 @@ import sys
 from pathlib import Path
 
 SHEETS = {"xlsx", "xlsm", "xls", "xlsb", "ods"}
+TEXTS = {"csv", "tsv", "txt", "psv", "ssv"}
 
 
 def norm_py(v):
@@ -69,13 +72,36 @@ def trimmed(rows):
     return rows
 
 
+def csv_cells(path, encoding, delimiter):
+    import codecs
+    import csv
+    import io
+    raw = path.read_bytes()
+    name = codecs.lookup(encoding or "utf-8").name
+    if name == "utf-8":
+        name = "utf-8-sig"
+    elif name.startswith("utf-16"):
+        name = "utf-16"
+    text = raw.decode(name, errors="replace")
+    # Line ends as backbone reads them: CRLF, LF, and a lone CR ("CSV (Macintosh)").
+    rows = csv.reader(io.StringIO(text, newline=None), delimiter=delimiter or ",")
+    out = []
+    for r in rows:
+        out.append([c.strip().replace("\r\n", "\n") for c in r])
+        if len(out) >= 20000:
+            break
+    return trimmed(out)
+
+
 def backbone_cells(binary, path):
     out = subprocess.run([binary, "cells", str(path), "--max-rows", "20000"],
                          capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         return None, None, (out.stderr.strip().splitlines() or ["?"])[-1]
     lines = out.stdout.splitlines()
-    sheet = json.loads(lines[0])["sheet"]
+    head = json.loads(lines[0])
+    sheet = head["sheet"]
+    backbone_cells.read_as = (head.get("encoding"), head.get("delimiter"))
     grid = {}
     for line in lines[1:]:
         d = json.loads(line)
@@ -99,20 +125,24 @@ def main():
     report = []
     for entry in manifest:
         path = root / entry["file"]
-        if path.suffix.lower().lstrip(".") not in SHEETS or not path.is_file():
+        ext = path.suffix.lower().lstrip(".")
+        if ext not in SHEETS | TEXTS or not path.is_file():
             continue
         sheet, ours, refused = backbone_cells(binary, path)
+        if refused is None and sheet is None:
+            encoding, delimiter = backbone_cells.read_as
+            ours = [[c.replace("\r\n", "\n") for c in r] for r in ours]
+            try:
+                theirs, their_error = csv_cells(path, encoding, delimiter), None
+            except Exception as e:  # noqa: BLE001
+                theirs, their_error = None, str(e).splitlines()[0]
+        else:
+            theirs, their_error = None, None
         try:
-            theirs = calamine_cells(path, sheet) if sheet is not None else None
+            if theirs is None and their_error is None and sheet is not None:
+                theirs = calamine_cells(path, sheet)
         except Exception as e:  # noqa: BLE001 - any failure of the other reader is its answer
             theirs, their_error = None, str(e).splitlines()[0] if str(e) else type(e).__name__
-        else:
-            their_error = None
-        if refused is None and sheet is None:
-            # Text under a spreadsheet's name (a saved error page): read as the text it is.
-            tally["text, not a workbook"] = tally.get("text, not a workbook", 0) + 1
-            print(f"TEXT     {entry['file']}")
-            continue
         if refused is not None:
             tally["backbone refused"] += 1
             report.append({"file": entry["file"], "backbone": refused})

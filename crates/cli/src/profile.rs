@@ -122,11 +122,19 @@ pub(crate) fn cells(
     max_rows: usize,
 ) -> Result<ExitCode> {
     let name = file.display().to_string();
-    let (sheet, rows) = read_cells(file, &name, sheet, &Limits::default(), max_rows)?;
+    let cells = read_cells(file, &name, sheet, &Limits::default(), max_rows)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    writeln!(out, "{}", serde_json::json!({ "sheet": sheet }))?;
-    for (n, cells) in rows {
-        writeln!(out, "{}", serde_json::json!({ "row": n, "cells": cells }))?;
+    writeln!(
+        out,
+        "{}",
+        serde_json::json!({
+            "sheet": cells.sheet,
+            "encoding": cells.encoding,
+            "delimiter": cells.delimiter.map(String::from),
+        })
+    )?;
+    for (n, row) in cells.rows {
+        writeln!(out, "{}", serde_json::json!({ "row": n, "cells": row }))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

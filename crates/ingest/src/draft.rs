@@ -76,23 +76,40 @@ pub(crate) fn sample_texts(
 /// Rows as read: each row's number and its cells as text.
 pub type TextRows = Vec<(u64, Vec<String>)>;
 
-/// The cells of a file as backbone reads them, before any header or schema: each row's
-/// number and its cells as displayed (trimmed), of the sheet `read_file` would read (or
-/// `sheet`). For comparing backbone's reading with other readers (`bench/corpus_compare.py`).
+/// A file's cells as backbone reads them, and how it read them.
+#[derive(Debug)]
+pub struct Cells {
+    /// The sheet read (workbooks).
+    pub sheet: Option<String>,
+    /// The encoding the text was decoded with (text files).
+    pub encoding: Option<String>,
+    /// The delimiter (text files).
+    pub delimiter: Option<char>,
+    /// Each row's number and its cells as displayed, trimmed.
+    pub rows: TextRows,
+}
+
+/// The cells of a file as backbone reads them, before any header or schema, of the sheet
+/// `read_file` would read (or `sheet`). For comparing backbone's reading with other readers
+/// (`bench/corpus_compare.py`).
 pub fn read_cells(
     path: &Path,
     file: &str,
     sheet: Option<&str>,
     limits: &Limits,
     max_rows: usize,
-) -> Result<(Option<String>, TextRows), IngestError> {
+) -> Result<Cells, IngestError> {
     let s = sample_rows(path, file, &Profile::default(), sheet, limits, max_rows)?;
-    let rows = s
-        .rows
-        .into_iter()
-        .map(|(n, cells)| (n, cells.into_iter().map(|c| c.text).collect()))
-        .collect();
-    Ok((s.sheet, rows))
+    Ok(Cells {
+        sheet: s.sheet,
+        encoding: s.encoding,
+        delimiter: s.delimiter.map(char::from),
+        rows: s
+            .rows
+            .into_iter()
+            .map(|(n, cells)| (n, cells.into_iter().map(|c| c.text).collect()))
+            .collect(),
+    })
 }
 
 fn sample_rows(

@@ -56,7 +56,7 @@ use arrow_array::RecordBatch;
 use backbone_schema::{Profile, TableSchema};
 
 pub use cell::{Cell, column_letters};
-pub use draft::{Draft, TextRows, draft_profile, read_cells};
+pub use draft::{Cells, Draft, TextRows, draft_profile, read_cells};
 pub use drift::{
     Drift, KnownHeader, Renamed, TAKE_RENAME, add_spellings, header_drift, profile_change,
 };

@@ -371,7 +371,7 @@ fn time_and_duration_cells_read_as_their_clocks() {
         .write_number_with_format(0, 2, 45_352.0, &day)
         .unwrap();
     book.save(&path).unwrap();
-    let (_, rows) = backbone_ingest::read_cells(
+    let cells = backbone_ingest::read_cells(
         &path,
         "times.xlsx",
         None,
@@ -379,5 +379,5 @@ fn time_and_duration_cells_read_as_their_clocks() {
         10,
     )
     .unwrap();
-    assert_eq!(rows[0].1, ["10:10:10", "255:10:10", "01/03/2024"]);
+    assert_eq!(cells.rows[0].1, ["10:10:10", "255:10:10", "01/03/2024"]);
 }
