@@ -134,6 +134,12 @@ fn demo_runs_a_year_and_ends_with_a_report() {
     let october =
         std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-10.csv.receipt.txt")).unwrap();
     assert!(october.contains("עמודה חדשה \"הערות\""), "{october}");
+    // The night's summary says it to the data manager.
+    let night = std::fs::read_to_string(ws.join("runs/2024-08-07T220000Z.json")).unwrap();
+    assert!(
+        night.contains(r#"column \"דקות\" is now \"משך הטיפול (דקות)\": read as minutes"#),
+        "{night}"
+    );
     // August's file has July's header: minutes are still read under the new name.
     let august =
         std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-08.csv.receipt.txt")).unwrap();
