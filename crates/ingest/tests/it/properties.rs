@@ -132,3 +132,82 @@ proptest! {
         prop_assert_eq!(s.rows, s.accepted + s.rejected + s.blank_rows);
     }
 }
+
+/// A wide sheet of any shape (any regions, any months, blank and bad cells, a totals column
+/// that may be wrong): every figure is accounted for — stored under its region and month
+/// with its value, or rejected at its own cell — and nothing else is stored.
+#[test]
+fn a_wide_sheet_keeps_every_figure_and_only_them() {
+    const MONTHS: [&str; 6] = ["ינואר", "פברואר", "מרץ", "אפריל", "מאי", "יוני"];
+    let schema = TableSchema::from_json_str(
+        r#"{"name": "w", "fields": [{"name": "region", "x-aliases": ["אזור"]},
+            {"name": "month", "type": "date"},
+            {"name": "n", "type": "integer", "constraints": {"minimum": 0}}]}"#,
+        "w.json",
+    )
+    .unwrap();
+    let profile = backbone_schema::Profile::from_toml(
+        "[layout]\nwide = { keep = [\"region\"], names_to = \"month\", values_to = \"n\" }\n",
+        "w.toml",
+    )
+    .unwrap();
+    let cell = prop_oneof![
+        6 => (0i64..1000).prop_map(|n| n.to_string()),
+        1 => Just(String::new()),
+        1 => Just("x1".to_owned()),
+        1 => Just("-4".to_owned()),
+    ];
+    let row = (
+        "r[a-z]{0,5}",
+        proptest::collection::vec(cell, 1..=6),
+        proptest::option::of(0i64..5000),
+    );
+    let grid = (1usize..=6, proptest::collection::vec(row, 1..40));
+    proptest!(ProptestConfig::with_cases(64), |((months, rows) in grid)| {
+        let mut csv = String::from("אזור");
+        for m in &MONTHS[..months] {
+            csv.push_str(&format!(",{m} 2024"));
+        }
+        csv.push_str(",סה\"כ\n");
+        let mut expected = Vec::new();
+        let mut bad = 0u64;
+        for (region, cells, total) in &rows {
+            csv.push_str(region);
+            for m in 0..months {
+                let c = cells.get(m).cloned().unwrap_or_default();
+                csv.push(',');
+                csv.push_str(&c);
+                match c.parse::<i64>() {
+                    Ok(n) if n >= 0 => expected.push((region.clone(), m, n)),
+                    Ok(_) => bad += 1,
+                    Err(_) if c.is_empty() => {}
+                    Err(_) => bad += 1,
+                }
+            }
+            csv.push(',');
+            if let Some(t) = total {
+                csv.push_str(&t.to_string());
+            }
+            csv.push('\n');
+        }
+        let file = temp("csv", csv.as_bytes());
+        let options = Options { profile: Some(profile.clone()), ..Options::default() };
+        let mut sink = Collect::default();
+        let report = read_file(&file, &schema, &options, &mut sink).unwrap();
+        prop_assert_eq!(report.stats.rejected, bad, "{}", report.to_text());
+        prop_assert_eq!(report.stats.accepted, expected.len() as u64);
+        let mut stored = Vec::new();
+        for b in &sink.batches {
+            let regions = b.column(0).as_string::<i32>();
+            let months = b.column(1).as_primitive::<Date32Type>();
+            let values = b.column(2).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                let days = months.value(i);
+                let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+                    + chrono::Duration::days(i64::from(days));
+                stored.push((regions.value(i).to_owned(), chrono::Datelike::month0(&date) as usize, values.value(i)));
+            }
+        }
+        prop_assert_eq!(stored, expected);
+    });
+}
