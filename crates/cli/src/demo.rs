@@ -113,6 +113,7 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         period: generate::YEAR.to_string(),
         profile: None,
         isolation: None,
+        approved: false,
     };
     if let Ingested::Unreadable { error, .. } =
         ingest_file(&layout, &store, &population, clock::now_rfc3339())?

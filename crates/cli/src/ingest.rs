@@ -35,6 +35,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         period: args.period.clone(),
         profile: args.profile.clone(),
         isolation: crate::isolation(&args.workspace),
+        approved: false,
     };
     let outcome = ingest_file(&layout, &store, &request, clock::now_rfc3339())?;
     let (submission, version, replaces, report) = match outcome {
@@ -57,6 +58,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         Ingested::Unreadable { error, .. } => {
             eprintln!("backbone: {error}");
             return Ok(ExitCode::from(2));
+        }
+        Ingested::Held { held, report } => {
+            println!(
+                "{}: {} is closed; checked ({} rows read, {} accepted, {} rejected) and held as {} until `backbone approve {}`",
+                held.file_name,
+                held.closed_period,
+                report.stats.rows,
+                report.stats.accepted,
+                report.stats.rejected,
+                held.id,
+                held.id
+            );
+            return Ok(ExitCode::SUCCESS);
         }
         Ingested::Stored {
             submission,
@@ -202,6 +216,19 @@ pub(crate) fn status(
     }
     for (line, tail) in crate::table::lines(&rows, &NUMERIC).iter().zip(&tails) {
         println!("{line}{tail}");
+    }
+    // Files held for closed periods: each waits for `backbone approve`.
+    let held = backbone_pipeline::approval::held(&Layout::new(workspace));
+    if as_of.is_none() && !held.is_empty() {
+        println!(
+            "\nheld for approval (their period is closed; `backbone approve SUBMISSION` applies one):"
+        );
+        for h in held.iter().filter(|h| schema.is_none_or(|s| s == h.schema)) {
+            println!(
+                "  {}  {} {} {} ({}; {} rows, {} rejected; received {})",
+                h.id, h.partner, h.schema, h.period, h.file_name, h.rows.0, h.rows.2, h.received
+            );
+        }
     }
     // Partners whose latest file's header changed: what to look at before the next one.
     let drifted: Vec<_> = backbone_pipeline::known_headers(&Layout::new(workspace))

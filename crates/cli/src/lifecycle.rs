@@ -32,3 +32,53 @@ pub(crate) fn rekey(workspace: &Path) -> Result<ExitCode> {
     println!("{}", backbone_pipeline::rekey::rekey_text(&done));
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) fn close(workspace: &Path, period: &str, reopen: bool) -> Result<ExitCode> {
+    let said = backbone_pipeline::approval::close(
+        &Layout::new(workspace),
+        period,
+        reopen,
+        &backbone_workspace::clock::now_rfc3339(),
+    )?;
+    println!("{said}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn approve(workspace: &Path, id: &str) -> Result<ExitCode> {
+    let done = backbone_pipeline::approval::approve(
+        &Layout::new(workspace),
+        id,
+        crate::isolation(workspace),
+    )?;
+    match &done.ingested {
+        backbone_pipeline::Ingested::Stored {
+            submission,
+            version,
+            replaces,
+            ..
+        } => {
+            println!(
+                "{id} applied: {} rows kept, {} rejected, table version {version}{}",
+                submission.rows_accepted,
+                submission.rows_rejected,
+                replaces
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(", replacing {r}"))
+            );
+        }
+        backbone_pipeline::Ingested::Duplicate(s) => {
+            println!(
+                "{id}: the same bytes are already stored as {}; nothing to apply",
+                s.id
+            );
+        }
+        other => println!("{id}: {other:?}"),
+    }
+    if let Some(r) = &done.receipt {
+        println!("receipt: {r}");
+    }
+    if let Some(m) = &done.metrics {
+        println!("{m}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -295,6 +295,27 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Close a period after its figures went to the committee: files that arrive later for
+    /// it are checked and receipted as usual, then held until `backbone approve`.
+    Close {
+        /// The period (2024-03, 2024-Q2, 2024-H1, 2024).
+        period: String,
+        /// Open it again instead (what is held stays held until approved).
+        #[arg(long)]
+        reopen: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Apply a submission held for a closed period (see `backbone status`), and compute the
+    /// published results again.
+    Approve {
+        /// The held submission's id.
+        submission: String,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Partner profiles: how one partner's files are read.
     Profile {
         #[command(subcommand)]
@@ -668,6 +689,15 @@ fn main() -> ExitCode {
                 "give the sample file, or --from-drift with --partner"
             )),
         },
+        Command::Close {
+            period,
+            reopen,
+            workspace,
+        } => lifecycle::close(&workspace, &period, reopen),
+        Command::Approve {
+            submission,
+            workspace,
+        } => lifecycle::approve(&workspace, &submission),
         Command::Cells {
             file,
             sheet,

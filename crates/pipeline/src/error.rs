@@ -33,6 +33,9 @@ pub enum PipelineError {
         /// How many more.
         more: usize,
     },
+    /// A period to close or a submission to approve that is not there.
+    #[error("{0}")]
+    Approval(String),
     /// A file or folder the night reads or writes.
     #[error("{what} {path}: {source}")]
     Io {

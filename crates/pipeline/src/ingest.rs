@@ -27,6 +27,8 @@ pub struct IngestRequest {
     pub profile: Option<PathBuf>,
     /// A spreadsheet is read first by a child process within its memory and time.
     pub isolation: Option<backbone_ingest::isolate::Isolation>,
+    /// The data manager approved it: applied even when its period is closed.
+    pub approved: bool,
 }
 
 /// What one ingest did.
@@ -53,6 +55,13 @@ pub enum Ingested {
         report: Box<ValidationReport>,
         /// A warning to pass on (the mirror table is behind).
         warning: Option<String>,
+    },
+    /// Its period is closed: validated and kept, not applied, until approved.
+    Held {
+        /// What will be applied on approval.
+        held: Box<crate::approval::Held>,
+        /// The validation report.
+        report: Box<ValidationReport>,
     },
     /// The file could not be read at all (the report's one-line error).
     Unreadable {
@@ -198,6 +207,50 @@ pub fn ingest_file(
         return Ok(Ingested::Unreadable {
             file_name,
             error: e.to_string(),
+        });
+    }
+    // A closed period takes no more changes by itself: the file is checked as usual and
+    // held for the data manager's approval (unless this is that approval). The same bytes
+    // already stored are a duplicate, as ever.
+    if !request.approved
+        && let Some(closed_period) = crate::approval::closed_for(layout, period)
+    {
+        if let Some(s) = store
+            .submissions(&schema.name, None)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.sha256 == sha256 && s.partner == *partner && s.period == *period)
+        {
+            return Ok(Ingested::Duplicate(Box::new(s)));
+        }
+        let mut report = match backbone_ingest::validate_file(&source, &schema, &options) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Ingested::Unreadable {
+                    file_name,
+                    error: e.to_string(),
+                });
+            }
+        };
+        if report.is_wrong_file() {
+            report.name_closest_schema(&workspace_schemas(layout));
+        }
+        let s = &report.stats;
+        let held = crate::approval::Held {
+            id: format!("{partner}-{}-{period}-{}", schema.name, &sha256[..12]),
+            partner: partner.to_owned(),
+            schema: schema.name.clone(),
+            period: period.to_owned(),
+            closed_period,
+            file_name,
+            sha256,
+            received,
+            rows: (s.rows, s.accepted, s.rejected),
+        };
+        crate::approval::hold(layout, &held)?;
+        return Ok(Ingested::Held {
+            held: Box::new(held),
+            report: Box::new(report),
         });
     }
     // What changed since the partner's last accepted file: a column renamed plainly enough

@@ -15,6 +15,7 @@
 //! - [`rekey`]: every pseudonym rewritten under a new key (`backbone rekey`).
 //! - [`retention`]: compaction and the initiative's `[retention]` (`optimize`, `vacuum`).
 
+pub mod approval;
 pub mod audit;
 pub mod erase;
 mod error;

@@ -156,6 +156,7 @@ fn ingest_one(
         period: result.period.clone().unwrap_or_default(),
         profile: layout.profile(&p.partner),
         isolation: options.isolation.clone(),
+        approved: false,
     };
     let language = decl
         .initiative
@@ -173,6 +174,19 @@ fn ingest_one(
             result.outcome = "duplicate".into();
             result.note = Some(format!("same bytes as submission {id}"));
             result.submission = Some(id);
+        }
+        Ingested::Held { held, report } => {
+            let s = &report.stats;
+            result.outcome = "held".into();
+            result.rows = s.rows;
+            result.rejected = s.rejected;
+            result.submission = Some(held.id.clone());
+            result.note = Some(format!(
+                "{} is closed: held until `backbone approve {}`",
+                held.closed_period, held.id
+            ));
+            let receipt = receipts::held_receipt(layout, decl, &held, &report, &language)?;
+            result.receipt = Some(receipt);
         }
         Ingested::Unreadable { file_name, error } => {
             result.outcome = "unreadable".into();
@@ -304,23 +318,28 @@ pub fn summary_text(s: &RunSummary) -> String {
         return out.join("\n");
     }
     out.push(format!(
-        "  stored {}, with problems {}, rejected {}, already in {}, unreadable {}, waiting {}",
+        "  stored {}, with problems {}, rejected {}, already in {}, unreadable {}, waiting {}{}",
         count("stored"),
         count("stored_with_problems"),
         count("rejected"),
         count("duplicate"),
         count("unreadable"),
-        count("waiting")
+        count("waiting"),
+        match count("held") {
+            0 => String::new(),
+            n => format!(", held for approval {n}"),
+        }
     ));
     out.push(format!("  rows stored {rows}, rows rejected {rejected}"));
     for c in &s.compacted {
         out.push(format!("  compacted {c}"));
     }
-    for f in s
-        .files
-        .iter()
-        .filter(|f| matches!(f.outcome.as_str(), "rejected" | "unreadable" | "waiting"))
-    {
+    for f in s.files.iter().filter(|f| {
+        matches!(
+            f.outcome.as_str(),
+            "rejected" | "unreadable" | "waiting" | "held"
+        )
+    }) {
         out.push(format!(
             "  ✗ {}: {}{}",
             shown(&f.partner, &f.file),

@@ -76,6 +76,38 @@ pub fn receipt(
     )
 }
 
+/// The receipt of a file held because its period is closed: checked as usual, and the
+/// partner told it waits for the data manager's approval.
+pub fn held_receipt(
+    layout: &Layout,
+    decl: &Declarations,
+    held: &crate::approval::Held,
+    report: &ValidationReport,
+    language: &str,
+) -> Result<String, PipelineError> {
+    let lang = Lang::parse(language);
+    let info = ReceiptInfo {
+        file: held.file_name.clone(),
+        schema: held.schema.clone(),
+        period: held.period.clone(),
+        received: held.received.clone(),
+        submission: held.id.clone(),
+        notice: Some(
+            lang.t("held_notice")
+                .replace("{period}", &held.closed_period),
+        ),
+        ..receipt_info(decl, &held.partner, lang)
+    };
+    let r = backbone_report::receipt(report, &info, lang)?;
+    let json = serde_json::json!({
+        "submission": held.id,
+        "held": true,
+        "closed_period": held.closed_period,
+        "report": report.to_json(),
+    });
+    write_receipt(layout, &held.partner, &held.file_name, &r, Some(&json))
+}
+
 /// The receipt of a file that could not be read.
 pub fn unreadable_receipt(
     layout: &Layout,

@@ -287,6 +287,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("layout_rows", "rows", "שורות"),
     (
+        "held_notice",
+        "The period {period} was closed after its figures went to the steering committee. Your file was checked (below) and is held: it is applied when the data manager approves it, and you need do nothing more unless there are cells to fix.",
+        "התקופה {period} נסגרה אחרי שהנתונים שלה הוצגו לוועדת ההיגוי. הקובץ שלכם נבדק (למטה) ומוחזק: הוא ייקלט כשמנהל הנתונים יאשר אותו, ואין צורך לעשות דבר נוסף אלא אם יש תאים לתקן.",
+    ),
+    (
         "drift_title",
         "Since your last file:",
         "מאז הקובץ הקודם שלכם:",

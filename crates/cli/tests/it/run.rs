@@ -604,3 +604,56 @@ fn a_wide_workbook_of_quarter_sheets_reaches_the_indicators() {
     assert!(receipt.contains("6 עמודות של נתונים"), "{receipt}");
     assert!(receipt.contains("הפכו ל-18 נתונים"), "{receipt}");
 }
+
+/// A period closed after its report went out: a later file for it is checked and receipted
+/// as usual, held (not stored, the results unchanged), listed by `status`, and applied on
+/// approval, results and receipt following.
+#[test]
+fn a_late_file_for_a_closed_period_is_held_until_approved() {
+    let ws = workspace();
+    let ws = ws.path();
+    drop_in(ws, "welfare", "welfare_title_rows.xlsx", "welfare_2024-01.xlsx");
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let before_ledger = ledger(ws);
+    let before_values = values(ws);
+
+    let o = backbone(ws, &["close", "2024-Q1"], "2024-04-20T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2024-Q1 is closed"), "{}", text(&o));
+
+    // The clinic's January file arrives in May: January is in the closed quarter.
+    drop_in(ws, "clinic", "clinic_windows1255.csv", "clinic_2024-01.csv");
+    let o = run(ws, "2024-05-02T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("held for approval 1"), "{said}");
+    assert_eq!(ledger(ws), before_ledger, "nothing stored");
+    assert_eq!(values(ws), before_values, "the published values unchanged");
+    let receipt =
+        std::fs::read_to_string(ws.join("outbox/clinic/clinic_2024-01.csv.receipt.txt")).unwrap();
+    assert!(receipt.contains("התקופה 2024-Q1 נסגרה"), "{receipt}");
+    assert!(receipt.contains("מה לתקן"), "checked as usual:\n{receipt}");
+    let status = text(&backbone(ws, &["status"], "2024-05-03T09:00:00Z"));
+    let id = status
+        .lines()
+        .skip_while(|l| !l.starts_with("held for approval"))
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no held line in\n{status}"))
+        .to_owned();
+    assert!(id.starts_with("clinic-service_records-2024-01-"), "{status}");
+
+    let o = backbone(ws, &["approve", &id], "2024-05-03T10:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&format!("{id} applied")), "{}", text(&o));
+    assert!(ledger(ws).contains("clinic_2024-01.csv"), "stored on approval");
+    assert_ne!(values(ws), before_values, "the results follow");
+    let receipt =
+        std::fs::read_to_string(ws.join("outbox/clinic/clinic_2024-01.csv.receipt.txt")).unwrap();
+    assert!(!receipt.contains("נסגרה"), "the receipt now says it was applied:\n{receipt}");
+    // Nothing is held any more; approving again says so.
+    let again = backbone(ws, &["approve", &id], "2024-05-03T11:00:00Z");
+    assert!(!again.status.success());
+    assert!(text(&again).contains("is held (none is)"), "{}", text(&again));
+}
