@@ -612,7 +612,12 @@ fn a_wide_workbook_of_quarter_sheets_reaches_the_indicators() {
 fn a_late_file_for_a_closed_period_is_held_until_approved() {
     let ws = workspace();
     let ws = ws.path();
-    drop_in(ws, "welfare", "welfare_title_rows.xlsx", "welfare_2024-01.xlsx");
+    drop_in(
+        ws,
+        "welfare",
+        "welfare_title_rows.xlsx",
+        "welfare_2024-01.xlsx",
+    );
     let o = run(ws, "2024-02-08T22:00:00Z");
     assert!(o.status.success(), "{}", text(&o));
     let before_ledger = ledger(ws);
@@ -642,18 +647,62 @@ fn a_late_file_for_a_closed_period_is_held_until_approved() {
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_else(|| panic!("no held line in\n{status}"))
         .to_owned();
-    assert!(id.starts_with("clinic-service_records-2024-01-"), "{status}");
+    assert!(
+        id.starts_with("clinic-service_records-2024-01-"),
+        "{status}"
+    );
 
     let o = backbone(ws, &["approve", &id], "2024-05-03T10:00:00Z");
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains(&format!("{id} applied")), "{}", text(&o));
-    assert!(ledger(ws).contains("clinic_2024-01.csv"), "stored on approval");
+    assert!(
+        ledger(ws).contains("clinic_2024-01.csv"),
+        "stored on approval"
+    );
     assert_ne!(values(ws), before_values, "the results follow");
     let receipt =
         std::fs::read_to_string(ws.join("outbox/clinic/clinic_2024-01.csv.receipt.txt")).unwrap();
-    assert!(!receipt.contains("נסגרה"), "the receipt now says it was applied:\n{receipt}");
+    assert!(
+        !receipt.contains("נסגרה"),
+        "the receipt now says it was applied:\n{receipt}"
+    );
     // Nothing is held any more; approving again says so.
     let again = backbone(ws, &["approve", &id], "2024-05-03T11:00:00Z");
     assert!(!again.status.success());
-    assert!(text(&again).contains("is held (none is)"), "{}", text(&again));
+    assert!(
+        text(&again).contains("is held (none is)"),
+        "{}",
+        text(&again)
+    );
+}
+
+/// The other layouts through the night to the indicators: a two-row header (a year merged
+/// over its months) with a totals row and column, and one sheet per month named for it.
+#[test]
+fn two_row_headers_and_sheets_per_month_reach_the_indicators() {
+    for (fixture, profile, q1_north) in [
+        // צפון's January–March in ministry_wide.xlsx: 10 + 11 + 12.
+        ("ministry_wide.xlsx", "ministry", 33.0),
+        // monthly_sheets.ods: צפון is 7 in January and 8 in February.
+        ("monthly_sheets.ods", "monthly", 15.0),
+    ] {
+        let ws = workspace();
+        let ws = ws.path();
+        let mut toml =
+            std::fs::read_to_string(root().join(format!("tests/fixtures/profiles/{profile}.toml")))
+                .unwrap();
+        toml = toml.replace("partner = \"youth_centre\"", "partner = \"ministry\"");
+        std::fs::write(ws.join("pipelines/profiles/ministry.toml"), toml).unwrap();
+        let ext = fixture.rsplit('.').next().unwrap();
+        drop_in(ws, "ministry", fixture, &format!("ministry_2024-H1.{ext}"));
+        let o = run(ws, "2024-07-20T22:00:00Z");
+        assert!(o.status.success(), "{fixture}: {}", text(&o));
+        let indicators = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
+        let row = indicators
+            .lines()
+            .find(|l| l.starts_with("ministry_referrals,2024-Q1,region=צפון,"))
+            .unwrap_or_else(|| panic!("{fixture}: no Q1 North in\n{indicators}"));
+        let value: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+        assert_eq!(value, q1_north, "{fixture}: {row}");
+    }
 }
