@@ -68,12 +68,18 @@ pub fn render(
     let results = layout.results();
     let indicators: Vec<_> = decl.indicators.iter().map(|(_, i)| i.clone()).collect();
     let names = dimension_names(decl);
+    let mut headers: BTreeMap<String, BTreeMap<String, backbone_ingest::KnownHeader>> =
+        BTreeMap::new();
+    for (partner, schema, h) in crate::known_headers(layout) {
+        headers.entry(partner).or_default().insert(schema, h);
+    }
     let report = Report {
         inputs: Inputs {
             initiative: &decl.initiative,
             indicators: &indicators,
             tables,
             dimension_names: &names,
+            headers: &headers,
         },
         lang,
         generated: clock::now_rfc3339(),

@@ -292,6 +292,16 @@ const WORDS: &[(&str, &str, &str)] = &[
         "התקופה {period} נסגרה אחרי שהנתונים שלה הוצגו לוועדת ההיגוי. הקובץ שלכם נבדק (למטה) ומוחזק: הוא ייקלט כשמנהל הנתונים יאשר אותו, ואין צורך לעשות דבר נוסף אלא אם יש תאים לתקן.",
     ),
     (
+        "renamed_pending",
+        "the column \"{x}\" is read as {field} since it was renamed; the profile does not say so yet (`backbone profile draft --from-drift`).",
+        "העמודה \"{x}\" נקראת כ-{field} מאז ששמה שונה; הפרופיל עדיין אינו אומר זאת (`backbone profile draft --from-drift`).",
+    ),
+    (
+        "header_changes",
+        "Changes in the latest file",
+        "שינויים בקובץ האחרון",
+    ),
+    (
         "drift_title",
         "Since your last file:",
         "מאז הקובץ הקודם שלכם:",

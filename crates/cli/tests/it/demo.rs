@@ -140,6 +140,14 @@ fn demo_runs_a_year_and_ends_with_a_report() {
         night.contains(r#"column \"דקות\" is now \"משך הטיפול (דקות)\": read as minutes"#),
         "{night}"
     );
+    // The shelter's page in the report says its minutes are read under the new name.
+    let shelter_page =
+        std::fs::read_to_string(ws.join("reports/latest/en/partners/shelter.html")).unwrap();
+    assert!(
+        shelter_page.contains("Changes in the latest file")
+            && shelter_page.contains("is read as minutes since it was renamed"),
+        "the shelter's page"
+    );
     // August's file has July's header: minutes are still read under the new name.
     let august =
         std::fs::read_to_string(ws.join("outbox/shelter/shelter_2024-08.csv.receipt.txt")).unwrap();

@@ -27,6 +27,9 @@ pub struct Inputs<'a> {
     pub tables: &'a ResultsTables,
     /// Names of breakdown dimensions (`region` → "Region" / "אזור").
     pub dimension_names: &'a BTreeMap<String, backbone_schema::Text>,
+    /// Each partner's last accepted header per table (partner → schema → header), with
+    /// what changed in it: shown on the partner's page.
+    pub headers: &'a BTreeMap<String, BTreeMap<String, backbone_ingest::KnownHeader>>,
 }
 
 /// A chart with the names it is embedded and saved under.

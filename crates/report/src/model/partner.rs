@@ -22,6 +22,9 @@ pub(crate) struct PartnerSection {
     pub schema: String,
     pub title: String,
     pub rows: Vec<PartnerPeriod>,
+    /// What changed in the partner's latest file for this table, and the renamed columns
+    /// read under their new names until the profile has them, in the page's language.
+    pub changes: Vec<String>,
     pub chart: String,
     #[serde(skip)]
     pub figure: Figure,
@@ -119,13 +122,70 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
         let several = owed.len() > 1;
         let sections = owed
             .iter()
-            .map(|(schema, _)| partner_section(tables, &p.id, &name, schema, several, lang))
+            .map(|(schema, _)| {
+                let mut section = partner_section(tables, &p.id, &name, schema, several, lang);
+                if let Some(h) = inputs.headers.get(&p.id).and_then(|m| m.get(*schema)) {
+                    section.changes = header_changes(h, lang);
+                }
+                section
+            })
             .collect();
         out.push(PartnerPage {
             partner: p.id.clone(),
             name,
             sections,
         });
+    }
+    out
+}
+
+/// A partner's header changes in words: the latest file's drift, and the names read since
+/// a rename that the profile does not carry yet.
+fn header_changes(h: &backbone_ingest::KnownHeader, lang: Lang) -> Vec<String> {
+    let d = &h.drift;
+    let label = |f: &str| {
+        h.field_columns
+            .get(f)
+            .cloned()
+            .unwrap_or_else(|| f.to_owned())
+    };
+    let mut out = Vec::new();
+    for r in &d.renamed {
+        let key = if r.taken {
+            "drift_renamed"
+        } else {
+            "drift_maybe"
+        };
+        out.push(
+            lang.t(key)
+                .replace("{from}", &r.from)
+                .replace("{to}", &r.to),
+        );
+    }
+    for a in &d.added {
+        out.push(lang.t("drift_added").replace("{x}", a));
+    }
+    for r in &d.removed {
+        out.push(lang.t("drift_removed").replace("{x}", r));
+    }
+    if d.reordered {
+        out.push(lang.t("drift_reordered").to_owned());
+    }
+    for (f, v) in &d.new_spellings {
+        out.push(
+            lang.t("drift_spelling")
+                .replace("{x}", v)
+                .replace("{field}", &format!("\"{}\"", label(f))),
+        );
+    }
+    for (field, names) in &h.aliases {
+        for n in names {
+            out.push(
+                lang.t("renamed_pending")
+                    .replace("{x}", n)
+                    .replace("{field}", field),
+            );
+        }
     }
     out
 }
@@ -272,6 +332,7 @@ pub(super) fn partner_section(
         schema: schema.to_owned(),
         title,
         rows,
+        changes: Vec::new(),
         chart: chart_name.clone(),
         figure: Figure {
             name: chart_name,

@@ -147,6 +147,7 @@ from = "2024-Q1"
         initiative: &initiative,
         indicators: &[],
         tables: &tables,
+        headers: &BTreeMap::new(),
         dimension_names: &names,
     };
     let pages = partner_pages(&inputs, crate::Lang::En);

@@ -36,6 +36,7 @@ fn render_fixture(lang: Lang, out: &Path) -> PathBuf {
             initiative: &initiative,
             indicators: &indicators,
             tables: &tables,
+            headers: &std::collections::BTreeMap::new(),
             dimension_names: &names,
         },
         lang,

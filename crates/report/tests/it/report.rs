@@ -53,6 +53,7 @@ fn render_to(d: &Decl, lang: Lang, out: &Path) -> backbone_report::Rendered {
             initiative: &d.initiative,
             indicators: &d.indicators,
             tables: &d.tables,
+            headers: &std::collections::BTreeMap::new(),
             dimension_names: &d.names,
         },
         lang,
