@@ -293,8 +293,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "renamed_pending",
-        "the column \"{x}\" is read as {field} since it was renamed; the profile does not say so yet (`backbone profile draft --from-drift`).",
-        "העמודה \"{x}\" נקראת כ-{field} מאז ששמה שונה; הפרופיל עדיין אינו אומר זאת (`backbone profile draft --from-drift`).",
+        "the column \"{x}\" is read as {field} since it was renamed; the profile does not say so yet (backbone profile draft --from-drift).",
+        "העמודה \"{x}\" נקראת כ-\u{2066}{field}\u{2069} מאז ששמה שונה; הפרופיל של השותף עדיין אינו אומר זאת.",
     ),
     (
         "header_changes",
