@@ -37,6 +37,16 @@ pub(crate) fn serve(args: &Args) -> Result<ExitCode> {
         ));
     }
     config.isolation = crate::isolation(ws);
+    // The data manager's approval of a held file, as `backbone approve` does it.
+    let (approve_layout, approve_isolation) = (layout.clone(), crate::isolation(ws));
+    config.on_approve = Some(std::sync::Arc::new(move |id: &str| {
+        backbone_pipeline::approval::approve(&approve_layout, id, approve_isolation.clone())
+            .map(|done| match done.metrics {
+                Some(m) => format!("{id} applied; {m}"),
+                None => format!("{id} applied"),
+            })
+            .map_err(|e| e.to_string())
+    }));
     let server = Server::bind(config)?;
     let addr = server.local_addr()?;
     let holders = Tokens::of(ws).holders()?;

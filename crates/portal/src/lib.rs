@@ -38,6 +38,10 @@ pub use upload::Upload;
 /// Called after a file is queued when the workspace ingests at once (the CLI starts a run).
 pub type Hook = Arc<dyn Fn() + Send + Sync>;
 
+/// Applies a submission held for a closed period (the CLI's `backbone approve`): what it did
+/// in words, or why not.
+pub type Approver = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
 /// The time now, as RFC 3339 (the CLI's clock, which tests and the demo can set).
 pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
 
@@ -58,6 +62,8 @@ pub struct Config {
     pub checkers: usize,
     /// Called after a file is queued, when the workspace ingests at once.
     pub on_queued: Option<Hook>,
+    /// Applies a held submission (the data manager's `POST /api/held/{id}/approve`).
+    pub on_approve: Option<Approver>,
     /// The clock; the system's when `None`.
     pub clock: Option<Clock>,
     /// Time limits for slow or silent clients, and connections served at once.
@@ -78,6 +84,7 @@ impl Config {
             secure_cookies: false,
             checkers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             on_queued: None,
+            on_approve: None,
             clock: None,
             limits: Limits::default(),
             isolation: None,
@@ -102,6 +109,7 @@ pub(crate) struct App {
     pub(crate) secure_cookies: bool,
     pub(crate) clock: Clock,
     pub(crate) on_queued: Option<Hook>,
+    pub(crate) on_approve: Option<Approver>,
     pub(crate) env: minijinja::Environment<'static>,
 }
 
@@ -159,6 +167,7 @@ impl Server {
                 Arc::new(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             }),
             on_queued: config.on_queued.clone(),
+            on_approve: config.on_approve.clone(),
             env: templates()?,
             dirs,
             initiative,

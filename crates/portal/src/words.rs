@@ -70,6 +70,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("admin", "Data manager", "ניהול נתונים"),
     ("completeness", "Completeness", "שלמות הדיווח"),
     ("last_runs", "Last runs", "הרצות אחרונות"),
+    (
+        "held_title",
+        "Held for approval (their period is closed)",
+        "ממתינים לאישור (התקופה שלהם סגורה)",
+    ),
+    (
+        "held_how",
+        "Each is applied by `backbone approve ID` on the server, or by POST /api/held/ID/approve with the data manager's token.",
+        "כל אחד נקלט בפקודה backbone approve על השרת, או בבקשת POST ל-/api/held/ID/approve עם האסימון של מנהל הנתונים.",
+    ),
     ("started", "Started", "התחלה"),
     ("files", "Files", "קבצים"),
     ("seconds", "Seconds", "שניות"),

@@ -277,3 +277,53 @@ fn ingest_run_and_the_portal_refuse_a_period_outside_the_obligation_in_the_same_
     assert!((400..500).contains(&status), "{status} {body}");
     assert_eq!(body["message"].as_str(), Some(said), "{body}");
 }
+
+/// A file uploaded for a closed period is held by the night; the data manager sees it on the
+/// admin page and in `/api/held`, and applies it through the portal; a partner cannot.
+#[test]
+fn a_held_upload_is_listed_and_approved_through_the_portal() {
+    let ws = example_workspace();
+    let ws = ws.path();
+    let o = backbone_at(ws, &["close", "2024-01"], CLOCK);
+    assert!(o.status.success(), "{}", text(&o));
+    let clinic = token(ws, &["clinic"]);
+    let admin = token(ws, &["--admin"]);
+    let server = serve(ws);
+    let fixture =
+        std::fs::read(root().join("tests/fixtures/files/clinic_windows1255.csv")).unwrap();
+    let (status, j) = upload(&server.url, &clinic, "clinic_2024-01.csv", &fixture);
+    assert_eq!(status, 201, "{j}");
+    let o = backbone_at(ws, &["run"], CLOCK);
+    assert!(text(&o).contains("held for approval 1"), "{}", text(&o));
+
+    let (s, body) = get(&format!("{}/api/held", server.url), &admin);
+    assert_eq!(s, 200, "{body}");
+    let held: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = held[0]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("clinic-service_records-2024-01-"), "{body}");
+    let (s, page) = get(&format!("{}/admin?lang=en", server.url), &admin);
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("Held for approval") && page.contains(&id),
+        "{page}"
+    );
+    assert_eq!(get(&format!("{}/api/held", server.url), &clinic).0, 403);
+
+    let approve = |token: &str| {
+        let mut r = agent()
+            .post(&format!("{}/api/held/{id}/approve", server.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send(&b""[..])
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(approve(&clinic).0, 403, "a partner cannot approve");
+    let (s, body) = approve(&admin);
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("applied"), "{body}");
+    let l = listing(&server.url, &clinic);
+    assert_eq!(l["submissions"][0]["id"], id.as_str(), "{l}");
+    // Approving twice: nothing held any more.
+    let (s, body) = approve(&admin);
+    assert_eq!(s, 409, "{body}");
+}

@@ -8,13 +8,21 @@ pub(super) async fn api_guarded(
     path: &str,
     f: impl FnOnce(Who) -> Result<serde_json::Value, HttpRefusal> + Send + 'static,
 ) -> Response {
+    api_guarded_as(app, headers, &Method::GET, path, f).await
+}
+
+/// [`api_guarded`] for a request of another method (logged as it was made).
+pub(super) async fn api_guarded_as(
+    app: &Shared,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    f: impl FnOnce(Who) -> Result<serde_json::Value, HttpRefusal> + Send + 'static,
+) -> Response {
     let who = match api_caller(app, headers) {
         Ok(w) => w,
         Err(r) => {
-            app.log(
-                app.audit(None, &Method::GET, path, r.status, r.code),
-                "refused",
-            );
+            app.log(app.audit(None, method, path, r.status, r.code), "refused");
             return json_refusal(&r);
         }
     };
@@ -26,14 +34,14 @@ pub(super) async fn api_guarded(
     match result {
         Ok(v) => {
             app.log(
-                app.audit(Some(&who), &Method::GET, path, StatusCode::OK, "ok"),
+                app.audit(Some(&who), method, path, StatusCode::OK, "ok"),
                 "list",
             );
             axum::Json(v).into_response()
         }
         Err(r) => {
             app.log(
-                app.audit(Some(&who), &Method::GET, path, r.status, r.code),
+                app.audit(Some(&who), method, path, r.status, r.code),
                 "refused",
             );
             json_refusal(&r)
@@ -129,6 +137,55 @@ pub(super) async fn api_runs(State(app): State<Shared>, headers: HeaderMap) -> R
     api_guarded(&app, &headers, "/api/runs", move |who| {
         admin_only(&who, Lang::En)?;
         Ok(serde_json::Value::from(last_runs(&app2, 50)))
+    })
+    .await
+}
+
+/// The submissions held for closed periods (`.backbone/held/`), oldest first.
+pub(super) fn held_list(app: &App) -> Vec<serde_json::Value> {
+    let dir = app.dirs.layout.private().join("held");
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect();
+    out.sort_by(|a, b| {
+        (a["received"].as_str(), a["id"].as_str()).cmp(&(b["received"].as_str(), b["id"].as_str()))
+    });
+    out
+}
+
+pub(super) async fn api_held(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let app2 = app.clone();
+    api_guarded(&app, &headers, "/api/held", move |who| {
+        admin_only(&who, Lang::En)?;
+        Ok(serde_json::Value::from(held_list(&app2)))
+    })
+    .await
+}
+
+pub(super) async fn api_approve(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let app2 = app.clone();
+    let path = format!("/api/held/{id}/approve");
+    api_guarded_as(&app, &headers, &Method::POST, &path, move |who| {
+        admin_only(&who, Lang::En)?;
+        let Some(approve) = &app2.on_approve else {
+            return Err(HttpRefusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_approver",
+                "this portal cannot apply held files; run `backbone approve` on the server".into(),
+            ));
+        };
+        approve(&id)
+            .map(|said| serde_json::json!({"approved": id, "said": said}))
+            .map_err(|e| HttpRefusal::new(StatusCode::CONFLICT, "not_approved", e))
     })
     .await
 }

@@ -86,6 +86,8 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/api/submissions/{id}", get(api_one))
         .route("/api/completeness", get(api_completeness))
         .route("/api/runs", get(api_runs))
+        .route("/api/held", get(api_held))
+        .route("/api/held/{id}/approve", post(api_approve))
         .merge(uploads)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(security_headers))

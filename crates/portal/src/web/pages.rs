@@ -210,12 +210,18 @@ pub(super) async fn admin_page(
         let grid = completeness_grid(&app2, lang);
         let runs = last_runs(&app2, 10);
         let holders = app2.tokens.holders().unwrap_or_default();
+        let held = super::api::held_list(&app2);
         Ok(app2.page(
             "admin.html",
             lang,
             Some(who),
             csrf.as_deref(),
-            context! { grid => grid, runs => runs, holders => Value::from_serialize(&holders) },
+            context! {
+                grid => grid,
+                runs => runs,
+                holders => Value::from_serialize(&holders),
+                held => Value::from_serialize(&held),
+            },
         ))
     })
     .await
