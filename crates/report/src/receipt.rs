@@ -219,7 +219,7 @@ pub fn receipt(
         not_listed => Value::from_serialize(&not_listed),
         error => "",
         layout_note => layout_note(report, &t),
-        drift => drift_lines(report, &t),
+        drift => drift_lines(report, lang),
         encoding_guess => if report.source.encoding_guessed {
             t("encoding_guessed").replace(
                 "{encoding}",
@@ -233,17 +233,26 @@ pub fn receipt(
 }
 
 /// What changed in the partner's header since its last accepted file, one sentence a change.
-fn drift_lines(report: &ValidationReport, t: &dyn Fn(&str) -> String) -> Vec<String> {
-    let Some(d) = &report.source.drift else {
-        return Vec::new();
-    };
-    let label = |field: &str| {
-        report
-            .source
-            .field_columns
-            .get(field)
+fn drift_lines(report: &ValidationReport, lang: Lang) -> Vec<String> {
+    match &report.source.drift {
+        Some(d) => drift_sentences(d, &report.source.field_columns, lang),
+        None => Vec::new(),
+    }
+}
+
+/// What changed in a partner's header, one sentence a change in `lang` (the receipt's and the
+/// partner page's words); a field named by the header it was read from.
+pub(crate) fn drift_sentences(
+    d: &backbone_ingest::Drift,
+    field_columns: &std::collections::BTreeMap<String, String>,
+    lang: Lang,
+) -> Vec<String> {
+    let t = |k: &str| lang.t(k).to_owned();
+    let label = |f: &str| {
+        field_columns
+            .get(f)
             .cloned()
-            .unwrap_or_else(|| field.to_owned())
+            .unwrap_or_else(|| f.to_owned())
     };
     let mut out = Vec::new();
     for r in &d.renamed {

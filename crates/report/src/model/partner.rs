@@ -142,42 +142,7 @@ pub(crate) fn partner_pages(inputs: &Inputs<'_>, lang: Lang) -> Vec<PartnerPage>
 /// A partner's header changes in words: the latest file's drift, and the names read since
 /// a rename that the profile does not carry yet.
 fn header_changes(h: &backbone_ingest::KnownHeader, lang: Lang) -> Vec<String> {
-    let d = &h.drift;
-    let label = |f: &str| {
-        h.field_columns
-            .get(f)
-            .cloned()
-            .unwrap_or_else(|| f.to_owned())
-    };
-    let mut out = Vec::new();
-    for r in &d.renamed {
-        let key = if r.taken {
-            "drift_renamed"
-        } else {
-            "drift_maybe"
-        };
-        out.push(
-            lang.t(key)
-                .replace("{from}", &r.from)
-                .replace("{to}", &r.to),
-        );
-    }
-    for a in &d.added {
-        out.push(lang.t("drift_added").replace("{x}", a));
-    }
-    for r in &d.removed {
-        out.push(lang.t("drift_removed").replace("{x}", r));
-    }
-    if d.reordered {
-        out.push(lang.t("drift_reordered").to_owned());
-    }
-    for (f, v) in &d.new_spellings {
-        out.push(
-            lang.t("drift_spelling")
-                .replace("{x}", v)
-                .replace("{field}", &format!("\"{}\"", label(f))),
-        );
-    }
+    let mut out = crate::receipt::drift_sentences(&h.drift, &h.field_columns, lang);
     for (field, names) in &h.aliases {
         for n in names {
             out.push(
