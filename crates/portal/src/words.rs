@@ -77,8 +77,20 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "held_how",
-        "Each is applied by `backbone approve ID` on the server, or by POST /api/held/ID/approve with the data manager's token.",
-        "כל אחד נקלט בפקודה backbone approve על השרת, או בבקשת POST ל-/api/held/ID/approve עם האסימון של מנהל הנתונים.",
+        "Apply one with its button (or `backbone approve ID` on the server, or POST /api/held/ID/approve with the data manager's token): it is stored, and the results and the report are computed again.",
+        "אישור בכפתור שלצדו (או בפקודה backbone approve על השרת, או בבקשת POST ל-/api/held/ID/approve עם האסימון של מנהל הנתונים) קולט את הקובץ ומחשב מחדש את התוצאות ואת הדוח.",
+    ),
+    ("approve", "Apply", "אישור וקליטה"),
+    ("approved", "Applied", "נקלט"),
+    (
+        "err_no_approver",
+        "This portal cannot apply held files; run `backbone approve` on the server.",
+        "השירות הזה אינו יכול לקלוט קבצים ממתינים; יש להריץ backbone approve על השרת.",
+    ),
+    (
+        "err_approve_failed",
+        "The file could not be applied; nothing changed. Run `backbone approve` on the server to see why.",
+        "לא ניתן היה לקלוט את הקובץ; דבר לא השתנה. הריצו backbone approve על השרת כדי לראות מדוע.",
     ),
     ("started", "Started", "התחלה"),
     ("files", "Files", "קבצים"),

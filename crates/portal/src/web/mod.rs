@@ -83,6 +83,7 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/quality", get(quality_page))
         .route("/report", get(report_page))
         .route("/admin", get(admin_page))
+        .route("/admin/approve", post(admin_approve))
         .route("/api/submissions/{id}", get(api_one))
         .route("/api/completeness", get(api_completeness))
         .route("/api/runs", get(api_runs))

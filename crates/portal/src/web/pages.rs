@@ -305,3 +305,88 @@ pub(super) fn last_runs(app: &App, n: usize) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ApproveForm {
+    pub(super) csrf: String,
+    pub(super) id: String,
+    /// The page's language, so the answer is in it.
+    #[serde(default)]
+    pub(super) lang: Option<String>,
+}
+
+/// `POST /admin/approve`: the data manager's button beside a held file on `/admin` (a signed-in
+/// session, its anti-forgery token and our own origin, like every form). Applies the file
+/// through the same hook as `POST /api/held/{id}/approve` and answers with a page saying
+/// what happened.
+pub(super) async fn admin_approve(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ApproveForm>,
+) -> Response {
+    const PATH: &str = "/admin/approve";
+    let Some((_, s)) = session(&app, &headers) else {
+        let lang = lang_of(&app, None, None);
+        let r = HttpRefusal::word(
+            StatusCode::UNAUTHORIZED,
+            "signed_out",
+            lang,
+            "err_signed_out",
+        );
+        app.log(
+            app.audit(None, &Method::POST, PATH, r.status, r.code),
+            "refused",
+        );
+        return login_page(&app, lang, r.status, r.message);
+    };
+    let lang = lang_of(&app, Some(&s.who), form.lang.as_deref());
+    let refuse = |r: HttpRefusal| {
+        app.log(
+            app.audit(Some(&s.who), &Method::POST, PATH, r.status, r.code),
+            "refused",
+        );
+        app.refusal_page(&r, lang, Some(&s.who), Some(&s.csrf))
+    };
+    if !s.csrf_ok(&form.csrf) || !super::session::same_origin(&headers) {
+        return refuse(HttpRefusal::word(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            lang,
+            "err_csrf",
+        ));
+    }
+    if let Err(r) = admin_only(&s.who, lang) {
+        return refuse(r);
+    }
+    let Some(approve) = app.on_approve.clone() else {
+        return refuse(HttpRefusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_approver",
+            t(lang, "err_no_approver"),
+        ));
+    };
+    let id = form.id.clone();
+    let outcome = tokio::task::spawn_blocking(move || approve(&id)).await;
+    let said = match outcome {
+        Ok(Ok(said)) => said,
+        Ok(Err(e)) => return refuse(HttpRefusal::new(StatusCode::CONFLICT, "not_approved", e)),
+        Err(e) => {
+            tracing::error!("approving {}: {e}", form.id);
+            return refuse(HttpRefusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "not_approved",
+                t(lang, "err_approve_failed"),
+            ));
+        }
+    };
+    let mut event = app.audit(Some(&s.who), &Method::POST, PATH, StatusCode::OK, "ok");
+    event.upload = Some(form.id.clone());
+    app.log(event, "approve");
+    app.page(
+        "message.html",
+        lang,
+        Some(&s.who),
+        Some(&s.csrf),
+        context! { message => format!("{} {}: {said}", t(lang, "approved"), form.id) },
+    )
+}

@@ -758,3 +758,103 @@ fn a_rotated_token_ends_its_browser_sessions_at_once() {
         home.body
     );
 }
+
+/// The data manager applies a file held for a closed period from `/admin`: a button per held
+/// file, posted with the session's anti-forgery token, calling the portal's approver once;
+/// a partner, a forged post and a post without the token are refused and approve nothing.
+#[test]
+fn a_held_file_is_applied_with_the_button_on_the_admin_page() {
+    let dir = workspace(2, "");
+    let held_dir = dir.path().join(".backbone/held");
+    std::fs::create_dir_all(&held_dir).unwrap();
+    std::fs::write(
+        held_dir.join("p01-q2.json"),
+        r#"{"id":"p01-q2","partner":"p01","schema":"services","period":"2024-06","file_name":"p01_2024-06.csv","received":"2026-11-02T10:00:00Z","sha256":"00"}"#,
+    )
+    .unwrap();
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let held_file = held_dir.join("p01-q2.json");
+    let p = Portal::start(dir, move |c| {
+        c.on_approve = Some(std::sync::Arc::new(move |id: &str| {
+            seen.lock().unwrap().push(id.to_owned());
+            std::fs::remove_file(&held_file).map_err(|e| e.to_string())?;
+            Ok("3 rows stored; the results were computed again".to_owned())
+        }));
+    });
+    let origin = p.url("");
+    let origin = origin.trim_end_matches('/');
+
+    // A partner's session sees no admin page and cannot post the form.
+    let partner = sign_in(&p, p.token("p01"));
+    let home = get(&p.url("/"), None, Some(&partner));
+    let partner_csrf = csrf_of(&home.body);
+    let refused = post_form(
+        &p.url("/admin/approve"),
+        Some(&partner),
+        Some(origin),
+        &[("csrf", &partner_csrf), ("id", "p01-q2")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    let admin = sign_in(&p, &p.admin.clone());
+    let page = get(&p.url("/admin?lang=en"), None, Some(&admin));
+    assert_eq!(page.status, 200);
+    let row = &page.body[page.body.find("p01-q2").expect("the held file is listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(r#"action="/admin/approve""#)
+            && row.contains(r#"name="id" value="p01-q2""#)
+            && row.contains(r#"name="lang" value="en""#)
+            && row.contains(">Apply</button>"),
+        "{row}"
+    );
+    let csrf = csrf_of(&page.body);
+
+    // Without the token, or from another site: refused.
+    let forged = post_form(
+        &p.url("/admin/approve"),
+        Some(&admin),
+        Some(origin),
+        &[("csrf", "not-the-token"), ("id", "p01-q2")],
+    );
+    assert_eq!(forged.status, 403);
+    let cross = post_form(
+        &p.url("/admin/approve"),
+        Some(&admin),
+        Some("https://elsewhere.example"),
+        &[("csrf", &csrf), ("id", "p01-q2")],
+    );
+    assert_eq!(cross.status, 403);
+    assert!(calls.lock().unwrap().is_empty(), "nothing approved yet");
+
+    let done = post_form(
+        &p.url("/admin/approve"),
+        Some(&admin),
+        Some(origin),
+        &[("csrf", &csrf), ("id", "p01-q2"), ("lang", "en")],
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains("Applied p01-q2: 3 rows stored"),
+        "{}",
+        done.body
+    );
+    assert_eq!(*calls.lock().unwrap(), vec!["p01-q2".to_owned()]);
+    // Applied once: the list is empty, and the approver's refusal of a second is shown.
+    let page = get(&p.url("/admin"), None, Some(&admin));
+    assert!(!page.body.contains("p01-q2"), "{}", page.body);
+    let again = post_form(
+        &p.url("/admin/approve"),
+        Some(&admin),
+        Some(origin),
+        &[("csrf", &csrf), ("id", "p01-q2")],
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        p.audit()
+            .iter()
+            .any(|e| e["action"] == "approve" && e["upload"] == "p01-q2"),
+        "the approval is in the audit log"
+    );
+}
