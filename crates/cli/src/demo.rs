@@ -73,6 +73,7 @@ const GENERATED: &[&str] = &[
     "outbox",
     "results",
     "reports",
+    "editions",
     "runs",
     "incoming",
     "reminders.csv",
@@ -133,8 +134,43 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     for a in &arrivals {
         nights.entry(a.date).or_default().push(a);
     }
+    // The committee meets twelve days after each quarter ends; the data manager publishes
+    // the report as an edition that morning. The year's last edition follows the last night.
+    let mut meetings: Vec<(chrono::NaiveDate, String)> = (1..=3)
+        .filter_map(|q| {
+            let end = chrono::NaiveDate::from_ymd_opt(generate::YEAR, q * 3, 1)?;
+            let end = end + chrono::Months::new(1) - chrono::Duration::days(1);
+            Some((
+                end + chrono::Duration::days(12),
+                format!("{}-Q{q}", generate::YEAR),
+            ))
+        })
+        .collect();
+    meetings.reverse();
+    let publish = |date: String, period: &str| -> Result<()> {
+        clock::set(Some(date));
+        let done = backbone_pipeline::editions::publish(&layout, Some(period))?;
+        println!(
+            "  edition {} published for {period}{}",
+            done.edition.number,
+            if done.edition.number > 1 {
+                format!(
+                    ": {} value(s) revised since edition {}",
+                    done.revisions,
+                    done.edition.number - 1
+                )
+            } else {
+                String::new()
+            }
+        );
+        Ok(())
+    };
     let (mut files, mut rejected, mut stored) = (0, 0, 0u64);
     for (date, batch) in &nights {
+        while let Some((day, period)) = meetings.last().filter(|(d, _)| d < date).cloned() {
+            meetings.pop();
+            publish(format!("{day}T09:00:00Z"), &period)?;
+        }
         for a in batch {
             let inbox = layout.inbox_of(a.partner);
             std::fs::create_dir_all(&inbox)?;
@@ -158,6 +194,12 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         stored += s;
         println!("  night of {date}: {n:>2} file(s), {s:>5} rows stored, {r:>3} rows rejected");
     }
+    if let Some(last) = nights.keys().last() {
+        publish(
+            format!("{}T09:00:00Z", *last + chrono::Duration::days(1)),
+            &format!("{}-Q4", generate::YEAR),
+        )?;
+    }
     clock::set(None);
     let _ = std::fs::remove_dir_all(&incoming);
     println!("\n{files} files, {stored} rows stored, {rejected} rows rejected.");
@@ -177,6 +219,10 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
     println!(
         "The report (English):      {}",
         layout.latest_report().join("en/index.html").display()
+    );
+    println!(
+        "Published editions:        {}  (`backbone editions --verify`)",
+        layout.editions().display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,70 @@ pub(crate) fn close(workspace: &Path, period: &str, reopen: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) fn publish(workspace: &Path, period: Option<&str>) -> Result<ExitCode> {
+    let done = backbone_pipeline::editions::publish(&Layout::new(workspace), period)?;
+    let e = &done.edition;
+    println!(
+        "edition {} published for {} ({} files, store version {}) in {}",
+        e.number,
+        if e.period.is_empty() {
+            "—"
+        } else {
+            &e.period
+        },
+        e.files.len(),
+        e.store_version,
+        done.dir.display()
+    );
+    if e.number > 1 {
+        println!(
+            "{} published value(s) revised since edition {} (listed in its revisions.csv and its report)",
+            done.revisions,
+            e.number - 1
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn editions(workspace: &Path, verify: bool) -> Result<ExitCode> {
+    let layout = Layout::new(workspace);
+    let list = backbone_pipeline::editions::editions(&layout)?;
+    if list.is_empty() {
+        println!("no edition published yet (`backbone publish`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut bad = 0;
+    for e in &list {
+        print!(
+            "edition {:>3}  {:<8}  published {}  store {}  {} files",
+            e.number,
+            e.period,
+            e.day(),
+            e.store_version,
+            e.files.len()
+        );
+        if verify {
+            let wrong = backbone_pipeline::editions::verify(&layout, e)?;
+            if wrong.is_empty() {
+                println!("  reads as published");
+            } else {
+                bad += 1;
+                println!("  DOES NOT read as published:");
+                for w in wrong {
+                    println!("    {w}");
+                }
+            }
+        } else {
+            println!();
+        }
+    }
+    Ok(if bad > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub(crate) fn approve(workspace: &Path, id: &str) -> Result<ExitCode> {
     let done = backbone_pipeline::approval::approve(
         &Layout::new(workspace),

@@ -316,6 +316,27 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         workspace: PathBuf,
     },
+    /// Publish the current report as an edition: rendered again with its revisions since
+    /// the last edition, then frozen under `editions/<n>/` (read-only, every file's sha256
+    /// in `edition.json`).
+    Publish {
+        /// The reporting period the edition is for (default: the latest with a value).
+        #[arg(long)]
+        period: Option<String>,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// List the published editions; with `--verify`, check that every file of each still
+    /// reads exactly as published (exit 1 if one does not).
+    Editions {
+        /// Compare each file with the sha256 recorded when it was published.
+        #[arg(long)]
+        verify: bool,
+        /// The initiative's workspace.
+        #[arg(long, short, default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Partner profiles: how one partner's files are read.
     Profile {
         #[command(subcommand)]
@@ -698,6 +719,8 @@ fn main() -> ExitCode {
             submission,
             workspace,
         } => lifecycle::approve(&workspace, &submission),
+        Command::Publish { period, workspace } => lifecycle::publish(&workspace, period.as_deref()),
+        Command::Editions { verify, workspace } => lifecycle::editions(&workspace, verify),
         Command::Cells {
             file,
             sheet,

@@ -36,6 +36,9 @@ pub enum PipelineError {
     /// A period to close or a submission to approve that is not there.
     #[error("{0}")]
     Approval(String),
+    /// An edition cannot be published or read as asked.
+    #[error("{0}")]
+    Edition(String),
     /// A file or folder the night reads or writes.
     #[error("{what} {path}: {source}")]
     Io {

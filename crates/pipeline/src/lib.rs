@@ -17,6 +17,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod editions;
 pub mod erase;
 mod error;
 mod ingest;

@@ -73,6 +73,9 @@ pub fn render(
     for (partner, schema, h) in crate::known_headers(layout) {
         headers.entry(partner).or_default().insert(schema, h);
     }
+    // What changed since the last edition, and every edition's totals.
+    let revisions = crate::editions::revisions(layout, decl, tables)?;
+    let triangle = crate::editions::triangle(layout, tables)?;
     let report = Report {
         inputs: Inputs {
             initiative: &decl.initiative,
@@ -80,12 +83,21 @@ pub fn render(
             tables,
             dimension_names: &names,
             headers: &headers,
+            revisions: &revisions,
+            triangle: &triangle,
         },
         lang,
         generated: clock::now_rfc3339(),
     };
     std::fs::create_dir_all(out).map_err(|e| PipelineError::io("creating", out, e))?;
     let rendered = backbone_report::render(&report, out)?;
+    if !triangle.is_empty() {
+        backbone_workspace::tables::RevisionRow::write(
+            &out.join(files::REVISIONS_CSV),
+            &revisions,
+        )?;
+        backbone_workspace::tables::EditionValue::write(&out.join(files::TRIANGLE_CSV), &triangle)?;
+    }
     for f in files::PUBLISHED {
         let from = results.join(f);
         if from.exists() {
@@ -181,7 +193,7 @@ fn dated_to_remove(names: &[String], today: chrono::NaiveDate) -> Vec<String> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<(), PipelineError> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<(), PipelineError> {
     std::fs::create_dir_all(to).map_err(|e| PipelineError::io("creating", to, e))?;
     let entries = std::fs::read_dir(from).map_err(|e| PipelineError::io("reading", from, e))?;
     for entry in entries {

@@ -58,6 +58,72 @@ impl Lang {
 
 /// (key, English, Hebrew).
 const WORDS: &[(&str, &str, &str)] = &[
+    ("revisions", "Revisions", "עדכונים לנתונים שפורסמו"),
+    (
+        "rev_heading",
+        "Values published in edition {n} ({date}) that have changed since",
+        "ערכים שפורסמו במהדורה {n} ({date}) והשתנו מאז",
+    ),
+    (
+        "rev_none",
+        "No value published in the last edition has changed.",
+        "אף ערך שפורסם במהדורה האחרונה לא השתנה.",
+    ),
+    (
+        "rev_from_to",
+        "revised from {before} to {after}",
+        "עודכן מ-{before} ל-{after}",
+    ),
+    (
+        "rev_now_shown",
+        "now published as {after} (suppressed in the edition)",
+        "מתפרסם כעת: {after} (הוסתר במהדורה)",
+    ),
+    (
+        "rev_now_suppressed",
+        "published as {before}, now suppressed",
+        "פורסם כ-{before}, וכעת מוסתר",
+    ),
+    (
+        "rev_gone",
+        "published as {before}, now without a value",
+        "פורסם כ-{before}, וכעת אין לו ערך",
+    ),
+    ("rev_after", "after", "בעקבות"),
+    (
+        "rev_after_declarations",
+        "after a change in the indicators' definitions",
+        "בעקבות שינוי בהגדרות המדדים",
+    ),
+    (
+        "rev_after_recompute",
+        "when the results were computed again",
+        "בחישוב מחדש של התוצאות",
+    ),
+    ("rev_more_files", "and {n} more files", "ועוד {n} קבצים"),
+    (
+        "rev_more",
+        "{n} more published values changed (by breakdown, or beyond the first 25), each listed in revisions.csv with the files behind it.",
+        "עוד {n} ערכים שפורסמו השתנו (לפי פילוח, או מעבר ל-25 הראשונים); כל אחד מהם מופיע בקובץ revisions.csv עם הקבצים שמאחוריו.",
+    ),
+    ("triangle", "Revisions triangle", "משולש העדכונים"),
+    (
+        "triangle_note",
+        "Each period's value as it stood in each published edition, and now. Official statisticians publish this table so readers see how much early figures usually move.",
+        "הערך של כל תקופה כפי שפורסם בכל מהדורה, וכעת. סטטיסטיקאים רשמיים מפרסמים טבלה זו כדי שהקוראים יראו בכמה נוטים המספרים הראשונים להשתנות.",
+    ),
+    (
+        "rev_mar",
+        "Mean absolute revision from first publication to now: {mar}, over {n} periods.",
+        "העדכון המוחלט הממוצע מהפרסום הראשון ועד היום: {mar}, על פני {n} תקופות.",
+    ),
+    (
+        "rev_mar_none",
+        "No period has both a first published value and a value now.",
+        "אין תקופה שיש לה גם ערך שפורסם לראשונה וגם ערך כעת.",
+    ),
+    ("edition", "Edition", "מהדורה"),
+    ("now", "Now", "כעת"),
     ("report", "Steering committee report", "דוח לוועדת ההיגוי"),
     ("period", "Period", "תקופה"),
     ("data_as_of", "Data as of ", "נתונים נכון ל־"),

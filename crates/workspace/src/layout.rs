@@ -11,6 +11,7 @@
 //! store/                         Delta tables (pseudonymised; shareable)
 //! results/                       indicators, completeness, quality (the metrics')
 //! reports/latest/                the committee report; reports/<date>-<versions>/ copies
+//! editions/<n>/                  published editions, never changed (`backbone publish`)
 //! outbox/<partner>/              receipts
 //! runs/                          one summary per night; runs/latest.txt
 //! reminders.csv                  who is due or overdue
@@ -44,6 +45,16 @@ impl Layout {
     /// `data-schemas/<name>.json`.
     pub fn schema(&self, name: &str) -> PathBuf {
         self.schemas().join(format!("{name}.json"))
+    }
+
+    /// `editions/`: the published editions.
+    pub fn editions(&self) -> PathBuf {
+        self.root.join("editions")
+    }
+
+    /// `editions/<n>/`: edition `n` as published (the report, its results and `edition.json`).
+    pub fn edition(&self, n: u32) -> PathBuf {
+        self.editions().join(n.to_string())
     }
 
     /// `pipelines/`.

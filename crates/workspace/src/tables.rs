@@ -23,6 +23,10 @@ pub mod files {
     pub const CHANGES_CSV: &str = "changes.csv";
     /// What the results were computed from.
     pub const BASIS_JSON: &str = "basis.json";
+    /// Published values that changed since the last edition, written beside each report.
+    pub const REVISIONS_CSV: &str = "revisions.csv";
+    /// Each period's total as it stood in each edition, written beside each report.
+    pub const TRIANGLE_CSV: &str = "revisions-triangle.csv";
     /// The files copied beside each report, for the committee: what disclosure control has
     /// passed. `quality.csv` (rows per submission) and `changes.csv` stay with the data manager:
     /// row counts by partner and period would give suppressed cells away.
@@ -59,6 +63,147 @@ pub struct ValueRow {
     pub status: String,
     /// The store version the value came from (`service_records@12;population@1`).
     pub store_version: String,
+}
+
+/// A submission behind a revision: the partner's file that arrived after the edition.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// Partner id.
+    pub partner: String,
+    /// The file's name as the partner sent it.
+    pub file_name: String,
+    /// The period the file is for.
+    pub period: String,
+    /// When it was received (RFC 3339).
+    pub received: String,
+    /// It replaced a file the edition had counted (a correction), rather than adding one.
+    pub corrected: bool,
+    /// The submission id.
+    pub submission: String,
+}
+
+/// A published value that changed since the last edition: a row of `revisions.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RevisionRow {
+    /// Indicator id.
+    pub indicator: String,
+    /// Period label.
+    pub period: String,
+    /// Empty for the total, else `key=value`.
+    pub breakdown: String,
+    /// The edition it is compared with.
+    pub edition: u32,
+    /// When that edition was published (`YYYY-MM-DD`).
+    pub edition_date: String,
+    /// The value as published in the edition (`None` when it was suppressed or absent).
+    pub before: Option<f64>,
+    /// The value now (`None` when suppressed or gone).
+    pub after: Option<f64>,
+    /// Suppressed in the edition.
+    pub suppressed_before: bool,
+    /// Suppressed now.
+    pub suppressed_after: bool,
+    /// The submissions since the edition for the tables and periods behind the value; empty
+    /// when none (a change of the declarations, or of another partner's population).
+    pub causes: Vec<Cause>,
+    /// The declarations changed since the edition.
+    pub declarations_changed: bool,
+}
+
+const REVISION_COLUMNS: [&str; 14] = [
+    "indicator",
+    "period",
+    "breakdown",
+    "edition",
+    "edition_date",
+    "before",
+    "after",
+    "change",
+    "suppressed_before",
+    "suppressed_after",
+    "partners",
+    "files",
+    "received",
+    "submissions",
+];
+
+impl RevisionRow {
+    /// Writes `revisions.csv` (the causes' partners, files, dates and ids `;`-joined).
+    pub fn write(path: &Path, rows: &[Self]) -> Result<(), WorkspaceError> {
+        let join = |r: &Self, f: fn(&Cause) -> &str| {
+            neutralise(&r.causes.iter().map(f).collect::<Vec<_>>().join("; "))
+        };
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    neutralise(&r.indicator),
+                    neutralise(&r.period),
+                    neutralise(&r.breakdown),
+                    r.edition.to_string(),
+                    r.edition_date.clone(),
+                    number(r.before),
+                    number(r.after),
+                    number(r.before.zip(r.after).map(|(b, a)| a - b)),
+                    r.suppressed_before.to_string(),
+                    r.suppressed_after.to_string(),
+                    join(r, |c| &c.partner),
+                    join(r, |c| &c.file_name),
+                    join(r, |c| &c.received),
+                    join(r, |c| &c.submission),
+                ]
+            })
+            .collect();
+        write_csv(path, &REVISION_COLUMNS, &cells)
+    }
+}
+
+/// One period's total as it stood in one edition (or now): a row of
+/// `revisions-triangle.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EditionValue {
+    /// Indicator id.
+    pub indicator: String,
+    /// Period label.
+    pub period: String,
+    /// Edition number; `None` for the values now (this report).
+    pub edition: Option<u32>,
+    /// When that edition was published (`YYYY-MM-DD`; today's date for now).
+    pub published: String,
+    /// The value (`None` when suppressed or not computed then).
+    pub value: Option<f64>,
+    /// Suppressed in that edition.
+    pub suppressed: bool,
+}
+
+const TRIANGLE_COLUMNS: [&str; 6] = [
+    "indicator",
+    "period",
+    "edition",
+    "published",
+    "value",
+    "suppressed",
+];
+
+impl EditionValue {
+    /// Writes `revisions-triangle.csv` (the edition column `now` for this report's values).
+    pub fn write(path: &Path, rows: &[Self]) -> Result<(), WorkspaceError> {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    neutralise(&r.indicator),
+                    neutralise(&r.period),
+                    r.edition
+                        .map_or_else(|| "now".to_owned(), |e| e.to_string()),
+                    r.published.clone(),
+                    number(r.value),
+                    r.suppressed.to_string(),
+                ]
+            })
+            .collect();
+        write_csv(path, &TRIANGLE_COLUMNS, &cells)
+    }
 }
 
 /// One expected submission: a row of `completeness.csv`.

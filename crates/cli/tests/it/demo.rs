@@ -182,6 +182,45 @@ fn demo_runs_a_year_and_ends_with_a_report() {
     // DuckDB, running `backbone sql` through its Delta reader, finds every published value.
     crate::sql::duckdb_agrees_with_metrics(&ws);
 
+    // An edition each quarter. Edition 3 tells the committee that Q2 moved after the welfare
+    // department's corrected June file (a week after edition 2); the latest report (edition
+    // 4) lists what moved since edition 3; every edition reads as published.
+    for n in 1..=4 {
+        assert!(
+            ws.join(format!("editions/{n}/edition.json")).is_file(),
+            "edition {n}"
+        );
+    }
+    let third = std::fs::read_to_string(ws.join("editions/3/en/index.html")).unwrap();
+    assert!(
+        third.contains("Values published in edition 2 (2024-07-12) that have changed since"),
+        "{third}"
+    );
+    let q2 = third
+        .lines()
+        .find(|l| l.starts_with("<li>Referrals, 2024-Q2: revised from "))
+        .unwrap_or_else(|| panic!("no Q2 referrals revision in edition 3"));
+    assert!(
+        q2.contains(
+            "corrected file for 2024-06 (welfare_2024-06_corrected.xlsx, received 2024-07-14)"
+        ),
+        "{q2}"
+    );
+    let latest = std::fs::read_to_string(ws.join("reports/latest/en/index.html")).unwrap();
+    assert!(
+        latest.contains("Values published in edition 3 (2024-10-12) that have changed since"),
+        "the latest report lists the revisions since the last edition before it"
+    );
+    assert!(latest.contains("id=\"triangle\""), "the revisions triangle");
+    let verify = Command::new(env!("CARGO_BIN_EXE_backbone"))
+        .args(["editions", "--verify", "--workspace"])
+        .arg(&ws)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{said}");
+    assert_eq!(said.matches("reads as published").count(), 4, "{said}");
+
     // The nightly run on the finished year has nothing to do.
     let again = Command::new(env!("CARGO_BIN_EXE_backbone"))
         .args(["run", "--workspace"])

@@ -706,3 +706,178 @@ fn two_row_headers_and_sheets_per_month_reach_the_indicators() {
         assert_eq!(value, q1_north, "{fixture}: {row}");
     }
 }
+
+/// The clinic's January as a CSV of `n` referrals (UTF-8, the clinic's own headers).
+fn clinic_january(ws: &Path, n: usize) {
+    let dir = ws.join("inbox/clinic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("מספר רשומה,תעודת זהות,תאריך הפניה,אזור,סוג שירות\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "C01-{i:04},{},{:02}/01/2024,חיפה,ייעוץ\n",
+            300_000_000 + i,
+            1 + i % 28
+        ));
+    }
+    std::fs::write(dir.join("clinic_2024-01.csv"), text).unwrap();
+}
+
+/// Every file under `dir` and its bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// An edition freezes the report the committee received: a corrected file after it changes
+/// the latest report, which names the revision and the file behind it, and the revisions
+/// triangle; a year of nights and a second edition later, the first edition's files are
+/// byte for byte what was published, and `editions --verify` notices a changed one.
+#[test]
+fn an_edition_reads_as_published_a_year_of_nights_later() {
+    let ws = workspace();
+    let ws = ws.path();
+    let o = backbone(ws, &["publish"], "2024-02-01T09:00:00Z");
+    assert!(!o.status.success(), "nothing to publish before any results");
+    assert!(
+        text(&o).contains("run `backbone metrics` first"),
+        "{}",
+        text(&o)
+    );
+
+    clinic_january(ws, 30);
+    let o = run(ws, "2024-02-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = backbone(
+        ws,
+        &["publish", "--period", "2024-Q1"],
+        "2024-02-10T09:00:00Z",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("edition 1 published for 2024-Q1"),
+        "{}",
+        text(&o)
+    );
+    let edition = ws.join("editions/1");
+    let published = tree(&edition);
+    assert!(published.contains_key(Path::new("index.html")));
+    assert!(published.contains_key(Path::new("en/index.html")));
+    assert!(published.contains_key(Path::new("indicators.csv")));
+    assert!(
+        std::fs::metadata(edition.join("indicators.csv"))
+            .unwrap()
+            .permissions()
+            .readonly(),
+        "an edition's files are read-only"
+    );
+    let first = std::fs::read_to_string(edition.join("indicators.csv")).unwrap();
+    let referrals = |csv: &str| -> String {
+        csv.lines()
+            .find(|l| l.starts_with("referrals,2024-Q1,,"))
+            .unwrap_or_else(|| panic!("{csv}"))
+            .split(',')
+            .nth(3)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(referrals(&first), "30");
+
+    // The clinic corrects January: 42 referrals, not 30.
+    clinic_january(ws, 42);
+    let o = run(ws, "2024-02-20T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let report = std::fs::read_to_string(ws.join("reports/latest/en/index.html")).unwrap();
+    assert!(
+        report.contains("Values published in edition 1 (2024-02-10) that have changed since"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Referrals, 2024-Q1: revised from 30 to 42 after Violence treatment clinic&#x27;s corrected file for 2024-01 (clinic_2024-01.csv, received 2024-02-20)"),
+        "{}",
+        &report[report.find("id=\"revisions\"").unwrap_or(0)..][..3000.min(report.len())]
+    );
+    let he = std::fs::read_to_string(ws.join("reports/latest/index.html")).unwrap();
+    assert!(he.contains("עודכן מ-"), "the Hebrew report says it too");
+    let revisions = std::fs::read_to_string(ws.join("reports/latest/revisions.csv")).unwrap();
+    let line = revisions
+        .lines()
+        .find(|l| l.starts_with("referrals,2024-Q1,,1,2024-02-10,30,42,12,"))
+        .unwrap_or_else(|| panic!("{revisions}"));
+    assert!(
+        line.contains("clinic_2024-01.csv") && line.contains("clinic-service_records-2024-01-"),
+        "{line}"
+    );
+    let triangle =
+        std::fs::read_to_string(ws.join("reports/latest/revisions-triangle.csv")).unwrap();
+    assert!(
+        triangle.contains("referrals,2024-Q1,1,2024-02-10,30,false"),
+        "{triangle}"
+    );
+    assert!(triangle.contains("referrals,2024-Q1,now,"), "{triangle}");
+    assert!(
+        report.contains(
+            "Mean absolute revision from first publication to now: 12 (40.0%), over 1 periods."
+        ),
+        "the triangle's summary"
+    );
+
+    // A year of nights, and the next edition.
+    for month in 3..=12 {
+        let o = run(ws, &format!("2024-{month:02}-08T22:00:00Z"));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = backbone(ws, &["publish"], "2025-01-12T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("edition 2 published"), "{}", text(&o));
+    assert!(
+        text(&o).contains("published value(s) revised since edition 1"),
+        "{}",
+        text(&o)
+    );
+    for month in 1..=2 {
+        let o = run(ws, &format!("2025-{month:02}-08T22:00:00Z"));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let later = tree(&edition);
+    assert_eq!(
+        later.keys().collect::<Vec<_>>(),
+        published.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (file, bytes) in &published {
+        assert!(later[file] == *bytes, "{} changed", file.display());
+    }
+    let o = backbone(ws, &["editions", "--verify"], "2025-03-01T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        text(&o).matches("reads as published").count(),
+        2,
+        "{}",
+        text(&o)
+    );
+
+    // Someone edits a published file: verify says which, and fails.
+    let csv = edition.join("indicators.csv");
+    let mut perms = std::fs::metadata(&csv).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&csv, perms).unwrap();
+    std::fs::write(&csv, first.replace(",30,", ",31,")).unwrap();
+    let o = backbone(ws, &["editions", "--verify"], "2025-03-01T09:00:00Z");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("indicators.csv: changed"), "{}", text(&o));
+}

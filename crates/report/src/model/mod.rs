@@ -12,6 +12,7 @@ use backbone_workspace::tables::{QualityRow, ResultsTables, ValueRow};
 
 mod indicator;
 mod partner;
+mod revisions;
 
 pub(crate) use partner::partner_pages;
 #[cfg(test)]
@@ -30,6 +31,10 @@ pub struct Inputs<'a> {
     /// Each partner's last accepted header per table (partner → schema → header), with
     /// what changed in it: shown on the partner's page.
     pub headers: &'a BTreeMap<String, BTreeMap<String, backbone_ingest::KnownHeader>>,
+    /// Published values changed since the last edition (empty before the first).
+    pub revisions: &'a [backbone_workspace::tables::RevisionRow],
+    /// Every edition's totals and this report's (empty before the first edition).
+    pub triangle: &'a [backbone_workspace::tables::EditionValue],
 }
 
 /// A chart with the names it is embedded and saved under.
@@ -155,6 +160,10 @@ pub(crate) struct Content {
     pub grids: Vec<Grid>,
     pub quality: Vec<QualityLine>,
     pub methods: Vec<Method>,
+    /// Revisions since the last edition (none before the first edition).
+    pub revisions: Option<revisions::RevisionsSection>,
+    /// The revisions triangle per indicator.
+    pub triangles: Vec<revisions::TriangleTable>,
     #[serde(skip)]
     pub figures: Vec<Figure>,
 }
@@ -504,6 +513,8 @@ impl Content {
             grids,
             quality,
             methods,
+            revisions: revisions::section(inputs, lang),
+            triangles: revisions::triangles(inputs, lang),
             figures,
         }
     }

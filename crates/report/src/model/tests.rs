@@ -148,6 +148,8 @@ from = "2024-Q1"
         indicators: &[],
         tables: &tables,
         headers: &BTreeMap::new(),
+        revisions: &[],
+        triangle: &[],
         dimension_names: &names,
     };
     let pages = partner_pages(&inputs, crate::Lang::En);

@@ -37,6 +37,8 @@ fn render_fixture(lang: Lang, out: &Path) -> PathBuf {
             indicators: &indicators,
             tables: &tables,
             headers: &std::collections::BTreeMap::new(),
+            revisions: &[],
+            triangle: &[],
             dimension_names: &names,
         },
         lang,

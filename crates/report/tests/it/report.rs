@@ -54,6 +54,8 @@ fn render_to(d: &Decl, lang: Lang, out: &Path) -> backbone_report::Rendered {
             indicators: &d.indicators,
             tables: &d.tables,
             headers: &std::collections::BTreeMap::new(),
+            revisions: &[],
+            triangle: &[],
             dimension_names: &d.names,
         },
         lang,
