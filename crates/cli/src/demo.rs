@@ -97,6 +97,14 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         }
     }
     crate::init::write_files(dir, FILES)?;
+    // The partnership tightens a definition in August (see `pipelines/indicators/service.toml`):
+    // until then the file is as it was before, without the new version.
+    let service = layout.indicators().join("service.toml");
+    let agreed = std::fs::read_to_string(&service)?;
+    let before_change = without_version_block(&agreed);
+    std::fs::write(&service, &before_change)?;
+    let change_day = chrono::NaiveDate::from_ymd_opt(generate::YEAR, 8, 1).unwrap_or_default();
+    let mut changed = before_change == agreed;
     std::fs::create_dir_all(layout.private())?;
     std::fs::write(&marker, "this workspace is made by `backbone demo`\n")?;
     println!(
@@ -171,6 +179,13 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
             meetings.pop();
             publish(format!("{day}T09:00:00Z"), &period)?;
         }
+        if !changed && *date >= change_day {
+            changed = true;
+            std::fs::write(&service, &agreed)?;
+            println!(
+                "  the partnership changes a definition: contact_within_week counts 5 days, not 7, from 2024-Q3 (the quarters before keep theirs)"
+            );
+        }
         for a in batch {
             let inbox = layout.inbox_of(a.partner);
             std::fs::create_dir_all(&inbox)?;
@@ -221,8 +236,22 @@ pub(crate) fn run(dir: &Path) -> Result<ExitCode> {
         layout.latest_report().join("en/index.html").display()
     );
     println!(
+        "The report (Arabic):       {}",
+        layout.latest_report().join("ar/index.html").display()
+    );
+    println!(
         "Published editions:        {}  (`backbone editions --verify`)",
         layout.editions().display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The indicators' file before the partnership's change: without the commented
+/// `[[indicator.version]]` block (from its comment to the blank line after it).
+fn without_version_block(text: &str) -> String {
+    let Some(at) = text.find("# From July the partnership's standard") else {
+        return text.to_owned();
+    };
+    let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e + 1);
+    format!("{}{}", &text[..at], &text[end..])
 }

@@ -26,6 +26,32 @@ pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
         }
     }
     let problems = decl.check();
+    // Each indicator's history of definitions, in words.
+    let fm = decl.initiative.first_month;
+    for (_, ind) in &decl.indicators {
+        for (k, v) in ind.versions.iter().enumerate() {
+            let n = u32::try_from(k).map_or(u32::MAX, |k| k.saturating_add(2));
+            let from = backbone_workspace::definitions::start_of(ind, n, fm)
+                .map_or_else(|| v.since.clone(), |p| p.label());
+            println!(
+                "{}: definition {n} from {from}{}{}",
+                ind.id,
+                if v.backcast {
+                    ", recomputed over the whole series (backcast)"
+                } else {
+                    "; the series breaks there"
+                },
+                if v.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", v.reason.get("en"))
+                }
+            );
+            for change in ind.changes(n) {
+                println!("    {change}");
+            }
+        }
+    }
     if problems.is_empty() {
         println!(
             "{} schema(s), {} indicator(s), {} partner(s), {} obligation(s): all consistent",
@@ -113,6 +139,24 @@ pub(crate) fn explain(
             format!(" [{breakdown}]")
         }
     );
+    // Which definition the value was computed under, when the indicator has had several.
+    if let Some((_, ind)) = decl.indicators.iter().find(|(_, i)| i.id == indicator)
+        && !ind.versions.is_empty()
+        && let Some(p) = backbone_workspace::Period::parse(period)
+    {
+        let fm = decl.initiative.first_month;
+        let n = backbone_workspace::definitions::definition_for(ind, p, fm);
+        let reason = (n >= 2)
+            .then(|| ind.versions.get(n as usize - 2))
+            .flatten()
+            .map(|v| v.reason.get("en").to_owned())
+            .filter(|r| !r.is_empty())
+            .map_or_else(String::new, |r| format!(" ({r})"));
+        println!(
+            "  computed under definition {n} of {}{reason}",
+            ind.definitions()
+        );
+    }
     for (side, rows) in sides {
         let total: u64 = rows.iter().map(|r| r.1).sum();
         println!("  {side}: {total} row(s) from {} submission(s)", rows.len());

@@ -44,6 +44,12 @@ pub fn explain(
             ),
         )
     })?;
+    // The definition in force for that period.
+    let definition = backbone_workspace::Period::from_key(ind.grain, key).map_or(1, |p| {
+        backbone_workspace::definitions::definition_for(ind, p, decl.initiative.first_month)
+    });
+    let resolved = ind.definition(definition);
+    let ind = &resolved;
     let sides: Vec<(&str, Option<&backbone_schema::Measure>)> = match ind.kind {
         Kind::Ratio => vec![
             ("numerator", ind.numerator.as_ref()),

@@ -37,6 +37,12 @@ pub fn compute_since(
     // The versions the difference is taken at are the versions computed from: an ingest
     // landing meanwhile waits for the next computation.
     let mut current = AsOf::default();
+    // Every definition of every indicator: any of them may place a changed row.
+    let definitions: Vec<backbone_schema::Indicator> = decl
+        .indicators
+        .iter()
+        .flat_map(|(_, i)| (1..=i.definitions()).map(|n| i.definition(n)))
+        .collect();
     for t in needed(decl) {
         let now = store.version(&t)?;
         if let Some(v) = now {
@@ -51,7 +57,7 @@ pub fn compute_since(
         }
         // Date fields that place this table's rows in periods.
         let mut fields: BTreeSet<&str> = BTreeSet::new();
-        for (_, i) in &decl.indicators {
+        for i in &definitions {
             if i.schema == t {
                 fields.extend(i.date_field_of(None));
             }
@@ -118,7 +124,9 @@ pub fn compute_since(
         })
         .collect();
     let key_of = |c: &output::Cell| {
-        let p = periods.get(c.indicator.as_str())?;
+        // A definition's cells (`id@n`) belong to their indicator's periods.
+        let id = c.indicator.split('@').next().unwrap_or(&c.indicator);
+        let p = periods.get(id)?;
         Some((p, compute::parse_period(p.grain, &c.period)?))
     };
     // The year's cells not recomputed: stored, in a year the window touches, in a period

@@ -278,7 +278,11 @@ fn scan_paths(
 /// The tables the declarations read.
 fn needed(decl: &Declarations) -> BTreeSet<String> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
-    for (_, i) in &decl.indicators {
+    let definitions = decl
+        .indicators
+        .iter()
+        .flat_map(|(_, i)| (1..=i.definitions()).map(|n| i.definition(n)));
+    for i in definitions {
         needed.insert(i.schema.clone());
         for m in [&i.numerator, &i.denominator].into_iter().flatten() {
             if let Some(s) = &m.schema {
@@ -339,7 +343,12 @@ fn compute_window(
     }
     let store_version = versions.label();
     let expected = status::completeness(&decl.initiative, &ledgers);
-    let mut order: Vec<&Indicator> = decl.indicators.iter().map(|(_, i)| i).collect();
+    // An indicator with later definitions is computed once per definition, each under an id
+    // of its own (`contact_within_week@2`), and each period keeps the values of the
+    // definition in force for it — before disclosure control, which sees only what is
+    // published, each definition's cells as a measure of their own.
+    let expanded = expand(decl);
+    let mut order: Vec<&Indicator> = expanded.iter().collect();
     order.sort_by_key(|i| i.kind == Kind::Derived);
     // Every side counted from rows, aggregated together: one pass over each table. The means
     // of the submissions (for quality) are read at the same time, on another thread: the
@@ -402,21 +411,24 @@ fn compute_window(
             // A declaration missing a side (`backbone check` names it): no values.
             _ => Vec::new(),
         };
-        rows.extend(computed.into_iter().map(|c| ValueRow {
-            indicator: ind.id.clone(),
-            period: compute::period_label(ind.grain, c.key.0),
-            breakdown: c.key.1,
-            value: c.value,
-            numerator: c.numerator,
-            denominator: c.denominator,
-            suppressed: c.suppressed,
-            ..ValueRow::default()
-        }));
+        rows.extend(
+            computed
+                .into_iter()
+                .filter(|c| in_force(decl, &ind.id, ind.grain, c.key.0))
+                .map(|c| ValueRow {
+                    indicator: ind.id.clone(),
+                    period: compute::period_label(ind.grain, c.key.0),
+                    breakdown: c.key.1,
+                    value: c.value,
+                    numerator: c.numerator,
+                    denominator: c.denominator,
+                    suppressed: c.suppressed,
+                    ..ValueRow::default()
+                }),
+        );
     }
-    let modeled: Vec<&Indicator> = decl
-        .indicators
+    let modeled: Vec<&Indicator> = expanded
         .iter()
-        .map(|(_, i)| i)
         .filter(|i| backbone_disclosure::modeled(i))
         .collect();
     rows.extend(prior.iter().map(output::Cell::row));
@@ -424,6 +436,12 @@ fn compute_window(
     let started = std::time::Instant::now();
     let protection = backbone_disclosure::protect(&modeled, decl.initiative.threshold, &mut rows)?;
     tracing::debug!(took = ?started.elapsed(), ?protection, "disclosure control");
+    // Each value under its indicator's own id, with the definition it was computed under.
+    for r in &mut rows {
+        let (id, definition) = split_definition(&r.indicator);
+        r.definition = definition;
+        r.indicator = id.to_owned();
+    }
     // Values by indicator, as published, for derived indicators.
     let mut values: BTreeMap<String, BTreeMap<(PeriodKey, Breakdown), Option<f64>>> =
         BTreeMap::new();
@@ -451,6 +469,11 @@ fn compute_window(
     }
     for ind in derived {
         let computed = compute::derive(ind, &values)?;
+        let computed: Vec<_> = computed
+            .into_iter()
+            .filter(|(k, _)| in_force(decl, &ind.id, ind.grain, k.0))
+            .collect();
+        let (base_id, definition) = split_definition(&ind.id);
         let inputs = backbone_schema::formula_ids(ind.formula.as_deref().unwrap_or(""));
         let mut vals = BTreeMap::new();
         for (k, v) in computed {
@@ -462,20 +485,21 @@ fn compute_window(
             vals.insert(k.clone(), value);
             if hidden {
                 suppressed_of
-                    .entry(ind.id.clone())
+                    .entry(base_id.to_owned())
                     .or_default()
                     .insert(k.clone());
             }
             rows.push(ValueRow {
-                indicator: ind.id.clone(),
+                indicator: base_id.to_owned(),
                 period: compute::period_label(ind.grain, k.0),
                 breakdown: k.1,
                 value,
                 suppressed: hidden,
+                definition,
                 ..ValueRow::default()
             });
         }
-        values.insert(ind.id.clone(), vals);
+        values.entry(base_id.to_owned()).or_default().extend(vals);
     }
     // Coverage and the path, for every row as published.
     let coverage = status::Coverage::new(&decl.initiative, &expected);
@@ -508,6 +532,54 @@ fn compute_window(
         means,
         cells,
     })
+}
+
+/// Every indicator as computed: one with later definitions once per definition in force
+/// for some period, under `id@n`; the others as declared.
+fn expand(decl: &Declarations) -> Vec<Indicator> {
+    let mut out = Vec::new();
+    for (_, ind) in &decl.indicators {
+        if ind.versions.is_empty() {
+            out.push(ind.clone());
+            continue;
+        }
+        let backcast = ind
+            .versions
+            .iter()
+            .rposition(|v| v.backcast)
+            .map_or(1, |i| i + 2);
+        for n in backcast as u32..=ind.definitions() {
+            let mut d = ind.definition(n);
+            d.id = format!("{}@{n}", ind.id);
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// `contact_within_week@2` → (`contact_within_week`, 2); an id without `@` is definition 1.
+fn split_definition(id: &str) -> (&str, u32) {
+    match id.split_once('@') {
+        Some((base, n)) => (base, n.parse().unwrap_or(1)),
+        None => (id, 1),
+    }
+}
+
+/// Whether the value of `id` (possibly `id@n`) for a period is the one published: always
+/// for an indicator with one definition, else when definition `n` is in force then.
+fn in_force(decl: &Declarations, id: &str, grain: backbone_schema::Grain, key: PeriodKey) -> bool {
+    let (base, n) = split_definition(id);
+    if !id.contains('@') {
+        return true;
+    }
+    let Some((_, ind)) = decl.indicators.iter().find(|(_, i)| i.id == base) else {
+        return true;
+    };
+    let fm = decl.initiative.first_month;
+    let Some(period) = backbone_workspace::Period::from_key(grain, key) else {
+        return true;
+    };
+    backbone_workspace::definitions::definition_for(ind, period, fm) == n
 }
 
 /// The sides of an indicator counted from rows, in the order its values are put together: the

@@ -36,6 +36,10 @@ pub fn results_frame(results: &Results) -> Result<DataFrame, MetricsError> {
         Column::new("target".into(), num(&|x| x.target)),
         Column::new("status".into(), text(&|x| x.status.clone())),
         Column::new("store_version".into(), text(&|x| x.store_version.clone())),
+        Column::new(
+            "definition".into(),
+            r.iter().map(|x| x.definition.max(1)).collect::<Vec<u32>>(),
+        ),
     ];
     DataFrame::new_infer_height(columns).map_err(|e| MetricsError::Output {
         path: "indicators.parquet".into(),
@@ -226,6 +230,11 @@ pub fn read_results(dir: &Path) -> Option<Vec<crate::ValueRow>> {
         num("baseline")?,
         num("target")?,
     );
+    // Results written before definitions were versioned: the first definition.
+    let definition: Vec<u32> = match df.column("definition").ok().and_then(|c| c.u32().ok()) {
+        Some(c) => (0..c.len()).map(|i| c.get(i).unwrap_or(1)).collect(),
+        None => vec![1; df.height()],
+    };
     let flags = df.column("suppressed").ok()?.bool().ok()?.clone();
     let suppressed: Vec<bool> = (0..flags.len())
         .map(|i| flags.get(i).unwrap_or(false))
@@ -245,6 +254,7 @@ pub fn read_results(dir: &Path) -> Option<Vec<crate::ValueRow>> {
                 target: target[i],
                 status: status[i].clone(),
                 store_version: store_version[i].clone(),
+                definition: definition[i],
             })
             .collect(),
     )

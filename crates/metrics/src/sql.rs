@@ -128,9 +128,9 @@ pub fn sql(
     let fm = decl.initiative.first_month;
     let mut tables: BTreeSet<String> = BTreeSet::new();
     let mut ctes: Vec<String> = Vec::new();
-    for ind in &needed {
+    let mut body_of = |ind: &Indicator| -> Result<String, MetricsError> {
         let threshold = ind.threshold.unwrap_or(decl.initiative.threshold);
-        let body = match ind.kind {
+        Ok(match ind.kind {
             Kind::Ratio => {
                 let (Some(n), Some(d)) = (&ind.numerator, &ind.denominator) else {
                     return Err(MetricsError::compute(&ind.id, "a ratio without its sides"));
@@ -206,14 +206,56 @@ pub fn sql(
                     "SELECT period, breakdown, value, {numerator} AS numerator,\n    CAST(NULL AS DOUBLE) AS denominator, units > 0 AND units < {threshold} AS small\n  FROM ({s}) c"
                 )
             }
-        };
-        ctes.push(format!("{} AS (\n  {body}\n)", dialect.ident(&ind.id)));
+        })
+    };
+    for ind in &needed {
+        if ind.versions.is_empty() {
+            let body = body_of(ind)?;
+            ctes.push(format!("{} AS (\n  {body}\n)", dialect.ident(&ind.id)));
+            continue;
+        }
+        // One query per definition in force somewhere, each kept for its periods (labels of
+        // one grain compare as text in time order).
+        let first = ind
+            .versions
+            .iter()
+            .rposition(|v| v.backcast)
+            .map_or(1, |i| i + 2) as u32;
+        let last = ind.definitions();
+        let mut parts = Vec::new();
+        for n in first..=last {
+            let name = format!("{}@{n}", ind.id);
+            let body = body_of(&ind.definition(n))?;
+            ctes.push(format!("{} AS (\n  {body}\n)", dialect.ident(&name)));
+            let mut cond = Vec::new();
+            let start = |k| backbone_workspace::definitions::start_of(ind, k, fm);
+            if let Some(p) = start(n).filter(|_| n > first) {
+                cond.push(format!("period >= {}", dialect.text(&p.label())));
+            }
+            if let Some(p) = start(n + 1).filter(|_| n < last) {
+                cond.push(format!("period < {}", dialect.text(&p.label())));
+            }
+            parts.push(format!(
+                "SELECT * FROM {}{}",
+                dialect.ident(&name),
+                if cond.is_empty() {
+                    String::new()
+                } else {
+                    format!(" WHERE {}", cond.join(" AND "))
+                }
+            ));
+        }
+        ctes.push(format!(
+            "{} AS (\n  {}\n)",
+            dialect.ident(&ind.id),
+            parts.join("\n  UNION ALL ")
+        ));
     }
     let mut out = String::new();
     let _ = writeln!(
         out,
         "-- backbone sql: the indicators of {}, for {}.",
-        decl.initiative.name.en,
+        decl.initiative.name.get("en"),
         match dialect {
             Dialect::DuckDb => "DuckDB (INSTALL delta; LOAD delta;)",
             Dialect::Spark =>

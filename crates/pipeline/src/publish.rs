@@ -17,32 +17,52 @@ use crate::PipelineError;
 pub fn dimension_names(decl: &Declarations) -> BTreeMap<String, Text> {
     let mut out = BTreeMap::new();
     let hebrew = |s: &&String| s.chars().any(|c| ('\u{0590}'..='\u{05FF}').contains(&c));
+    let arabic = |s: &&String| s.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c));
     for schema in decl.schemas.values() {
         for f in &schema.fields {
-            out.entry(f.name.clone()).or_insert_with(|| Text {
-                en: f.title.clone().unwrap_or_else(|| f.name.replace('_', " ")),
-                he: f.aliases.iter().find(hebrew).cloned().unwrap_or_default(),
-            });
+            let en = f.title.clone().unwrap_or_else(|| f.name.replace('_', " "));
+            let he = f.aliases.iter().find(hebrew).cloned().unwrap_or_default();
+            let ar = f.aliases.iter().find(arabic).cloned().unwrap_or_default();
+            let found = Text::of(&[("en", &en), ("he", &he), ("ar", &ar)]);
+            // A field in several schemas: each language from the first schema that has it.
+            let name = out.entry(f.name.clone()).or_insert_with(Text::default);
+            for (lang, text) in found.0 {
+                name.0.entry(lang).or_insert(text);
+            }
         }
     }
     for (_, ind) in &decl.indicators {
         for (band, b) in &ind.bands {
             let base = out.get(&b.field).cloned().unwrap_or_default();
-            out.entry(band.clone()).or_insert_with(|| Text {
-                en: format!(
-                    "{} band",
-                    if base.en.is_empty() {
-                        &b.field
-                    } else {
-                        &base.en
-                    }
-                ),
-                he: if base.he.is_empty() {
-                    String::new()
-                } else {
-                    format!("קבוצת {}", base.he)
-                },
+            out.entry(band.clone()).or_insert_with(|| {
+                let en = format!("{} band", base.exactly("en").unwrap_or(b.field.as_str()));
+                let he = base
+                    .exactly("he")
+                    .map_or_else(String::new, |h| format!("קבוצת {h}"));
+                let ar = base
+                    .exactly("ar")
+                    .map_or_else(String::new, |a| format!("فئة {a}"));
+                Text::of(&[("en", &en), ("he", &he), ("ar", &ar)])
             });
+        }
+    }
+    out
+}
+
+/// How each breakdown's values are shown: the fields' `x-valueLabels`, completed in the
+/// initiative's languages (a band's values are the names the indicator gives them).
+pub fn value_labels(decl: &Declarations) -> BTreeMap<String, BTreeMap<String, Text>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Text>> = BTreeMap::new();
+    for schema in decl.schemas.values() {
+        for f in &schema.fields {
+            for (value, label) in &f.value_labels {
+                let mut label = label.clone();
+                label.complete(&decl.initiative.languages);
+                out.entry(f.name.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_insert(label);
+            }
         }
     }
     out
@@ -68,6 +88,7 @@ pub fn render(
     let results = layout.results();
     let indicators: Vec<_> = decl.indicators.iter().map(|(_, i)| i.clone()).collect();
     let names = dimension_names(decl);
+    let labels = value_labels(decl);
     let mut headers: BTreeMap<String, BTreeMap<String, backbone_ingest::KnownHeader>> =
         BTreeMap::new();
     for (partner, schema, h) in crate::known_headers(layout) {
@@ -82,6 +103,7 @@ pub fn render(
             indicators: &indicators,
             tables,
             dimension_names: &names,
+            value_labels: &labels,
             headers: &headers,
             revisions: &revisions,
             triangle: &triangle,
@@ -108,7 +130,8 @@ pub fn render(
     Ok(rendered.html)
 }
 
-/// The nightly report: `reports/latest/` (Hebrew, `index.html`, with `en/` beside it), and
+/// The nightly report: `reports/latest/` (the initiative's first language, `index.html`,
+/// with a folder for each other language beside it: `en/`, `ar/`), and
 /// a copy kept under `reports/<date>-<store versions>/` (see [`dated_to_remove`] for how long).
 /// Returns the latest's path.
 pub fn render_latest(layout: &Layout, decl: &Declarations) -> Result<String, PipelineError> {
@@ -116,8 +139,17 @@ pub fn render_latest(layout: &Layout, decl: &Declarations) -> Result<String, Pip
     let reports = layout.reports();
     let next = reports.join(".next");
     let _ = std::fs::remove_dir_all(&next);
-    render(layout, decl, &tables, Lang::He, &next)?;
-    render(layout, decl, &tables, Lang::En, &next.join("en"))?;
+    // The initiative's first language at the top, each other one in its folder (`en/`,
+    // `ar/`); a language backbone's own words do not ship in is left out (`check` says so).
+    let mut first = true;
+    for code in &decl.initiative.languages {
+        let Some(lang) = Lang::ALL.into_iter().find(|l| l.code() == code) else {
+            continue;
+        };
+        let dir = if first { next.clone() } else { next.join(code) };
+        render(layout, decl, &tables, lang, &dir)?;
+        first = false;
+    }
     // Swap into place: a reader sees the old report or the new, never half of one.
     let latest = layout.latest_report();
     let old = reports.join(".old");

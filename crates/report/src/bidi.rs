@@ -2,6 +2,12 @@
 //! Hebrew label must be handed over in visual order: runs reordered by the Unicode
 //! Bidirectional Algorithm (`unicode-bidi`), and brackets mirrored inside right-to-left runs
 //! (the algorithm leaves mirroring to the renderer, which here is us).
+//!
+//! Arabic letters also change shape with their neighbours, and plotters draws one glyph a
+//! character without the font's shaping tables. So Arabic is shaped first
+//! (`ar-reshaper`: each letter becomes its initial, medial, final or isolated presentation
+//! form, lam-alef its ligature, keeping only the ligatures the bundled font has), and then
+//! reordered like Hebrew.
 
 use unicode_bidi::{BidiInfo, Level};
 
@@ -27,9 +33,34 @@ fn mirror(c: char) -> char {
     }
 }
 
+/// The Arabic shaper, with the ligatures the bundled DejaVu Sans draws (it has Arabic
+/// Presentation Forms-B, lam-alef among them, but not every word ligature of Forms-A).
+static RESHAPER: std::sync::LazyLock<ar_reshaper::ArabicReshaper> =
+    std::sync::LazyLock::new(|| {
+        use ar_reshaper::{
+            Language, ReshaperConfig, config::LigaturesFlags, prelude::LigatureNames,
+        };
+        // The crate's default ligatures are the four lam-alefs and the word Allah (U+FDF2), which
+        // DejaVu Sans lacks; its `from_font` also turns on ligatures the font does not have
+        // (a test checks every glyph drawn exists).
+        let mut config = ReshaperConfig::new(Language::Arabic, LigaturesFlags::default());
+        config.update_ligature(LigatureNames::ARABIC_LIGATURE_ALLAH, false);
+        config.to_reshaper()
+    });
+
 /// `text` in the order its glyphs are drawn left to right. `rtl` is the paragraph direction
 /// (the report's language); a line with no right-to-left letter comes back unchanged.
 pub fn visual(text: &str, rtl: bool) -> String {
+    let shaped;
+    let text = if text
+        .chars()
+        .any(|c| matches!(c as u32, 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF))
+    {
+        shaped = RESHAPER.reshape(text);
+        shaped.as_str()
+    } else {
+        text
+    };
     let has_rtl = text
         .chars()
         .any(|c| matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF));
@@ -77,6 +108,41 @@ mod tests {
         // back so that they still open and close around the word.
         assert_eq!(visual("(צפון)", true), "(ןופצ)");
         assert_eq!(visual("יעד (2025)", true), "(2025) דעי");
+    }
+
+    #[test]
+    fn arabic_letters_are_joined_then_reordered() {
+        // "نساء" (women): nun initial, sin medial, alef final, hamza isolated; drawn from
+        // the left, the last letter first.
+        let v: Vec<char> = visual("نساء", true).chars().collect();
+        assert_eq!(v[1..], ['\u{FE8E}', '\u{FEB4}', '\u{FEE7}']);
+        // (The lone hamza may keep its own code point: its isolated form is the same glyph.)
+        assert!(matches!(v[0], '\u{0621}' | '\u{FE80}'), "{v:?}");
+        // Numbers keep their order inside an Arabic line.
+        let v = visual("سنة 2024", true);
+        assert!(v.starts_with("2024 "), "{v}");
+        assert!(
+            v.chars().all(|c| !matches!(c as u32, 0x0600..=0x06FF)),
+            "{v}"
+        );
+        // Lam-alef is one glyph (U+FEFB), which the bundled font has.
+        assert_eq!(visual("لا", true), "\u{FEFB}");
+    }
+
+    #[test]
+    fn every_arabic_word_the_charts_may_draw_has_a_glyph_in_the_bundled_font() {
+        let Ok(face) = ttf_parser::Face::parse(crate::chart::FONT, 0) else {
+            panic!("the bundled font does not parse");
+        };
+        let mut words: String = crate::Lang::Ar.words().into_values().collect();
+        words.push_str("الله نساء رجال الشمال الجنوب القدس حيفا");
+        for c in visual(&words, true).chars().filter(|c| !c.is_ascii()) {
+            assert!(
+                face.glyph_index(c).is_some(),
+                "no glyph for U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     proptest! {

@@ -17,7 +17,7 @@ use crate::{Lang, ReportError};
 
 /// DejaVu Sans (Bitstream Vera licence, `fonts/DejaVuSans-LICENSE.txt`): Hebrew, Latin and
 /// digits in one font, embedded so PNG charts look the same on every machine.
-const FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+pub(crate) const FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 static FONT_ONCE: Once = Once::new();
@@ -63,6 +63,10 @@ pub struct TrendChart {
     pub words: [String; 5],
     /// A sparkline: no axes, no legend, small.
     pub spark: bool,
+    /// Where the indicator's definition changed: the index of the first period under the
+    /// new definition and the mark written at the rule (`definition 2`). The actual line is
+    /// interrupted there.
+    pub breaks: Vec<(usize, String)>,
 }
 
 /// One bar.
@@ -296,12 +300,41 @@ fn draw_trend<DB: DrawingBackend>(
     let mut segment: Vec<(f64, f64)> = Vec::new();
     let mut segments = Vec::new();
     for (i, v) in c.actual.iter().enumerate() {
+        // A changed definition interrupts the line: the values either side are not one series.
+        if c.breaks.iter().any(|(b, _)| *b == i) {
+            segments.push(std::mem::take(&mut segment));
+        }
         match v {
             Some(v) => segment.push((i as f64, *v)),
             None => segments.push(std::mem::take(&mut segment)),
         }
     }
     segments.push(segment);
+    // A marked vertical rule between the last period of one definition and the first of the
+    // next.
+    for (b, mark) in &c.breaks {
+        let x = *b as f64 - 0.5;
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x, lo), (x, hi)],
+                px(k, 5),
+                px(k, 3),
+                BASELINE.stroke_width(px(k, if c.spark { 1 } else { 2 })),
+            ))
+            .map_err(e)?;
+        if !c.spark {
+            chart
+                .draw_series(std::iter::once(plotters::element::Text::new(
+                    text(mark),
+                    (x, hi - (hi - lo) * 0.02),
+                    (FAMILY, px(k, 12))
+                        .into_font()
+                        .color(&BASELINE)
+                        .pos(Pos::new(HPos::Left, VPos::Top)),
+                )))
+                .map_err(e)?;
+        }
+    }
     let mut labelled = false;
     for seg in segments.into_iter().filter(|s| !s.is_empty()) {
         let s = chart
@@ -469,7 +502,11 @@ pub fn svg(chart: &Chart, lang: Lang) -> Result<String, ReportError> {
         // The browser orders right-to-left text itself; isolating it keeps the SVG's own
         // left-to-right anchoring intact.
         let text = |s: &str| {
-            if lang.rtl() && s.chars().any(|c| ('\u{0590}'..='\u{05FF}').contains(&c)) {
+            if lang.rtl()
+                && s.chars().any(
+                    |c| matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF),
+                )
+            {
                 format!("\u{2067}{s}\u{2069}")
             } else {
                 s.to_owned()

@@ -1,510 +1,224 @@
-//! The report's words in Hebrew and English. Templates get them as `t.<key>`.
+//! The report's and receipts' words, from one Project Fluent file per language
+//! (`crates/report/i18n/<lang>.ftl`, compiled in). Templates get them as `t.<key>`; Rust code
+//! as `lang.t(key)`, with each `{ $name }` left as `{name}` for the caller to fill (the Fluent
+//! bundle formats every message once, its variables given as those placeholders).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use fluent_bundle::{FluentArgs, FluentBundle, FluentResource};
+use fluent_syntax::ast;
 
 /// The language of a document.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Lang {
     /// Hebrew, right to left.
     #[default]
     He,
     /// English.
     En,
+    /// Arabic, right to left.
+    Ar,
 }
 
 impl Lang {
-    /// From `he` or `en` (anything else is English).
+    /// Every language the product's own words ship in.
+    pub const ALL: [Self; 3] = [Self::He, Self::En, Self::Ar];
+
+    /// From `he`, `ar` or `en` (anything else is English).
     pub fn parse(code: &str) -> Self {
-        if code.eq_ignore_ascii_case("he") {
-            Self::He
-        } else {
-            Self::En
+        match code.to_ascii_lowercase().as_str() {
+            "he" => Self::He,
+            "ar" => Self::Ar,
+            _ => Self::En,
         }
     }
-    /// `he` or `en`.
+    /// `he`, `en` or `ar`.
     pub fn code(self) -> &'static str {
         match self {
             Self::He => "he",
             Self::En => "en",
+            Self::Ar => "ar",
+        }
+    }
+    /// The language's name in itself (`עברית`, `English`, `العربية`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::He => "עברית",
+            Self::En => "English",
+            Self::Ar => "العربية",
         }
     }
     /// `rtl` or `ltr`.
     pub fn dir(self) -> &'static str {
-        match self {
-            Self::He => "rtl",
-            Self::En => "ltr",
-        }
+        if self.rtl() { "rtl" } else { "ltr" }
     }
     /// Whether text runs right to left.
     pub fn rtl(self) -> bool {
-        self == Self::He
+        matches!(self, Self::He | Self::Ar)
     }
-    /// The word for `key`; empty when there is none (a unit test checks every key has both
-    /// languages).
+    fn index(self) -> usize {
+        match self {
+            Self::He => 0,
+            Self::En => 1,
+            Self::Ar => 2,
+        }
+    }
+    /// The word for `key`; empty when there is none (a test checks every key exists in
+    /// every language).
     pub fn t(self, key: &str) -> &'static str {
-        WORDS
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map_or("", |(_, en, he)| if self == Self::He { he } else { en })
+        WORDS[self.index()].get(key).map_or("", String::as_str)
     }
     /// Every word, for templates.
     pub fn words(self) -> BTreeMap<&'static str, &'static str> {
-        WORDS
+        WORDS[self.index()]
             .iter()
-            .map(|(k, en, he)| (*k, if self == Self::He { *he } else { *en }))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
     }
 }
 
-/// (key, English, Hebrew).
-const WORDS: &[(&str, &str, &str)] = &[
-    ("revisions", "Revisions", "עדכונים לנתונים שפורסמו"),
-    (
-        "rev_heading",
-        "Values published in edition {n} ({date}) that have changed since",
-        "ערכים שפורסמו במהדורה {n} ({date}) והשתנו מאז",
-    ),
-    (
-        "rev_none",
-        "No value published in the last edition has changed.",
-        "אף ערך שפורסם במהדורה האחרונה לא השתנה.",
-    ),
-    (
-        "rev_from_to",
-        "revised from {before} to {after}",
-        "עודכן מ-{before} ל-{after}",
-    ),
-    (
-        "rev_now_shown",
-        "now published as {after} (suppressed in the edition)",
-        "מתפרסם כעת: {after} (הוסתר במהדורה)",
-    ),
-    (
-        "rev_now_suppressed",
-        "published as {before}, now suppressed",
-        "פורסם כ-{before}, וכעת מוסתר",
-    ),
-    (
-        "rev_gone",
-        "published as {before}, now without a value",
-        "פורסם כ-{before}, וכעת אין לו ערך",
-    ),
-    ("rev_after", "after", "בעקבות"),
-    (
-        "rev_after_declarations",
-        "after a change in the indicators' definitions",
-        "בעקבות שינוי בהגדרות המדדים",
-    ),
-    (
-        "rev_after_recompute",
-        "when the results were computed again",
-        "בחישוב מחדש של התוצאות",
-    ),
-    ("rev_more_files", "and {n} more files", "ועוד {n} קבצים"),
-    (
-        "rev_more",
-        "{n} more published values changed (by breakdown, or beyond the first 25), each listed in revisions.csv with the files behind it.",
-        "עוד {n} ערכים שפורסמו השתנו (לפי פילוח, או מעבר ל-25 הראשונים); כל אחד מהם מופיע בקובץ revisions.csv עם הקבצים שמאחוריו.",
-    ),
-    ("triangle", "Revisions triangle", "משולש העדכונים"),
-    (
-        "triangle_note",
-        "Each period's value as it stood in each published edition, and now. Official statisticians publish this table so readers see how much early figures usually move.",
-        "הערך של כל תקופה כפי שפורסם בכל מהדורה, וכעת. סטטיסטיקאים רשמיים מפרסמים טבלה זו כדי שהקוראים יראו בכמה נוטים המספרים הראשונים להשתנות.",
-    ),
-    (
-        "rev_mar",
-        "Mean absolute revision from first publication to now: {mar}, over {n} periods.",
-        "העדכון המוחלט הממוצע מהפרסום הראשון ועד היום: {mar}, על פני {n} תקופות.",
-    ),
-    (
-        "rev_mar_none",
-        "No period has both a first published value and a value now.",
-        "אין תקופה שיש לה גם ערך שפורסם לראשונה וגם ערך כעת.",
-    ),
-    ("edition", "Edition", "מהדורה"),
-    ("now", "Now", "כעת"),
-    ("report", "Steering committee report", "דוח לוועדת ההיגוי"),
-    ("period", "Period", "תקופה"),
-    ("data_as_of", "Data as of ", "נתונים נכון ל־"),
-    ("store_version", "Store version", "גרסת המאגר"),
-    ("generated", "Generated", "הופק"),
-    ("scorecard", "Scorecard", "כרטיס ניקוד"),
-    ("indicator", "Indicator", "מדד"),
-    ("latest", "Latest", "ערך אחרון"),
-    ("change", "Change", "שינוי"),
-    ("baseline", "Baseline", "קו בסיס"),
-    ("target", "Target", "יעד"),
-    ("target_path", "Target path", "מסלול היעד"),
-    ("status", "Status", "מצב"),
-    ("trend", "Trend", "מגמה"),
-    ("coverage", "Coverage", "כיסוי"),
-    ("actual", "Actual", "בפועל"),
-    ("forecast", "Forecast", "תחזית"),
-    ("on_track", "On track", "במסלול"),
-    ("at_risk", "At risk", "בסיכון"),
-    ("off_track", "Off track", "לא במסלול"),
-    ("no_target", "No target", "אין יעד"),
-    ("better", "better", "שיפור"),
-    ("worse", "worse", "הרעה"),
-    ("no_change", "no change", "ללא שינוי"),
-    ("since", "since", "לעומת"),
-    ("suppressed", "suppressed", "מוסתר"),
-    ("no_data", "no data", "אין נתונים"),
-    ("breakdowns", "Breakdowns", "פילוחים"),
-    ("by", "By", "לפי"),
-    ("value", "Value", "ערך"),
-    ("values_table", "The values", "הערכים"),
-    ("completeness", "Completeness of reporting", "שלמות הדיווח"),
-    (
-        "completeness_intro",
-        "Which partner sent which period, and when.",
-        "איזה שותף שלח איזו תקופה, ומתי.",
-    ),
-    ("partner", "Partner", "שותף"),
-    ("on_time", "on time", "בזמן"),
-    ("late", "late", "באיחור"),
-    ("missing", "missing", "חסר"),
-    ("not_due", "not yet due", "טרם הגיע מועדו"),
-    (
-        "quality",
-        "Data quality by partner",
-        "איכות הנתונים לפי שותף",
-    ),
-    ("submissions", "Submissions", "הגשות"),
-    ("rejected_share", "Rows rejected", "שורות שנדחו"),
-    ("main_errors", "Main problems", "בעיות עיקריות"),
-    (
-        "own_history",
-        "Unusual against its own history",
-        "חריג לעומת התקופות הקודמות שלו",
-    ),
-    (
-        "volume_high",
-        "rows: more than twice the usual",
-        "שורות: יותר מפי שניים מהרגיל",
-    ),
-    (
-        "volume_low",
-        "rows: less than half the usual",
-        "שורות: פחות ממחצית הרגיל",
-    ),
-    ("mean", "mean", "ממוצע"),
-    ("usually", "usually", "בדרך כלל"),
-    ("on_time_share", "On time", "בזמן"),
-    ("details", "Details", "פירוט"),
-    ("methods", "Methods", "שיטות"),
-    ("definition", "Definition", "הגדרה"),
-    ("computed_as", "Computed as", "אופן החישוב"),
-    ("grain", "Period", "תדירות"),
-    ("dimensions", "Breakdowns", "פילוחים"),
-    ("source", "Source", "מקור"),
-    ("direction_up", "Higher is better", "גבוה יותר — טוב יותר"),
-    ("direction_down", "Lower is better", "נמוך יותר — טוב יותר"),
-    (
-        "suppression_note",
-        "Values marked “suppressed” are hidden to protect privacy: counts below the threshold of",
-        "ערכים המסומנים „מוסתר” הוסתרו כדי להגן על פרטיות: ספירות מתחת לסף של",
-    ),
-    (
-        "suppression_note2",
-        "and values from which such a count could be worked out, or nearly, from anything published here together (other breakdowns, other periods, other indicators counting the same rows).",
-        "וערכים שמהם אפשר היה לחשב ספירה כזו, או לקרוב אליה, מכל מה שמתפרסם כאן יחד (פילוחים אחרים, תקופות אחרות, מדדים אחרים שסופרים את אותן השורות).",
-    ),
-    (
-        "data_manager_only",
-        "Kept by the data manager and not published: the rows of each submission (results/quality.csv), the changes between runs (results/changes.csv), the rows not taken in (store/rejects), each partner's receipts (sent to that partner only) and the rows behind a value (backbone explain).",
-        "נשמרים אצל מנהל/ת הנתונים ואינם מתפרסמים: מספר השורות בכל הגשה (results/quality.csv), השינויים בין הרצות (results/changes.csv), השורות שלא נקלטו (store/rejects), האישורים של כל שותף (נשלחים לאותו שותף בלבד) והשורות שמאחורי ערך (backbone explain).",
-    ),
-    (
-        "coverage_note",
-        "Coverage is the share of expected submissions received behind a value.",
-        "כיסוי הוא שיעור ההגשות הצפויות שהתקבלו ועומדות מאחורי הערך.",
-    ),
-    ("month", "monthly", "חודשי"),
-    ("quarter", "quarterly", "רבעוני"),
-    ("half_year", "half-yearly", "חצי־שנתי"),
-    ("year", "yearly", "שנתי"),
-    ("median", "Median of all partners", "חציון כל השותפים"),
-    ("this_partner", "This partner", "שותף זה"),
-    (
-        "error_rate_over_time",
-        "Rows rejected over time",
-        "שורות שנדחו לאורך זמן",
-    ),
-    (
-        "timeliness_over_time",
-        "Timeliness over time",
-        "עמידה בזמנים לאורך זמן",
-    ),
-    ("partner_page", "Data quality", "איכות נתונים"),
-    ("back", "Back to the report", "חזרה לדוח"),
-    (
-        "partners_on_time",
-        "Partners on time",
-        "שותפים שדיווחו בזמן",
-    ),
-    ("chart_trend_alt", "Line chart of", "תרשים קו של"),
-    ("chart_bars_alt", "Bar chart of", "תרשים עמודות של"),
-    ("exports", "Downloads", "הורדות"),
-    ("contents", "Contents", "תוכן"),
-    ("legend", "Legend", "מקרא"),
-    ("no_values", "No values yet.", "אין עדיין ערכים."),
-    ("first_period", "first period", "תקופה ראשונה"),
-    // Receipts.
-    (
-        "receipt",
-        "Receipt for your data submission",
-        "אישור קבלת דיווח",
-    ),
-    ("file", "File", "קובץ"),
-    ("table", "Table", "טבלה"),
-    ("received", "Received", "התקבל"),
-    ("submission", "Submission", "הגשה"),
-    (
-        "verdict_accepted",
-        "Accepted: every row is in.",
-        "התקבל: כל השורות נקלטו.",
-    ),
-    (
-        "verdict_accepted_with_problems",
-        "Accepted with problems: the rows below were not taken in, or need a look.",
-        "התקבל עם בעיות: השורות שלהלן לא נקלטו, או שכדאי לבדוק אותן.",
-    ),
-    (
-        "verdict_rejected",
-        "Not accepted: no row could be taken in. Please fix the file and send it again.",
-        "לא התקבל: אף שורה לא נקלטה. נא לתקן את הקובץ ולשלוח שוב.",
-    ),
-    (
-        "verdict_unreadable",
-        "The file could not be read.",
-        "לא ניתן היה לקרוא את הקובץ.",
-    ),
-    ("rows_read", "Rows read", "שורות שנקראו"),
-    ("rows_accepted", "Rows accepted", "שורות שנקלטו"),
-    ("rows_rejected", "Rows not accepted", "שורות שלא נקלטו"),
-    (
-        "rows_warnings",
-        "Rows accepted with a warning",
-        "שורות שנקלטו עם אזהרה",
-    ),
-    (
-        "replaces",
-        "This file replaces your earlier submission",
-        "קובץ זה מחליף את ההגשה הקודמת שלך",
-    ),
-    ("problems", "What to fix", "מה לתקן"),
-    ("row", "Row", "שורה"),
-    ("column", "Column", "עמודה"),
-    ("cell", "Cell", "תא"),
-    ("what_was_written", "Written", "נכתב"),
-    ("why", "Why", "הסיבה"),
-    ("valid_looks_like", "A valid value", "ערך תקין"),
-    ("same_as_row", "same as row {row}", "כמו בשורה {row}"),
-    (
-        "must_be_filled",
-        "this cell must be filled",
-        "חובה למלא תא זה",
-    ),
-    // What a valid value looks like (`valid_words`; the English is the validation report's).
-    ("exp_one_of", "one of {values}", "אחד מהערכים: {values}"),
-    (
-        "exp_one_of_or",
-        "one of {values} (or {or})",
-        "אחד מהערכים: {values} (או {or})",
-    ),
-    ("exp_text", "text", "טקסט"),
-    (
-        "exp_whole_number",
-        "a whole number such as 42",
-        "מספר שלם, למשל 42",
-    ),
-    (
-        "exp_number",
-        "a number such as {example}",
-        "מספר, למשל {example}",
-    ),
-    (
-        "exp_boolean",
-        "one of {yes} (yes) or {no} (no)",
-        "{yes} (כן) או {no} (לא)",
-    ),
-    (
-        "exp_date",
-        "a real date written like {examples}",
-        "תאריך קיים, כתוב כמו {examples}",
-    ),
-    ("exp_or", " or ", " או "),
-    (
-        "encoding_guessed",
-        "The file is short, so its encoding was guessed: it was read as {encoding}. If names or words below look garbled, save the file as UTF-8 (CSV UTF-8) and send it again.",
-        "הקובץ קצר, ולכן הקידוד שלו נוחש: הוא נקרא כ-{encoding}. אם שמות או מילים למטה נראים משובשים, שמרו את הקובץ כ-UTF-8 ‏(CSV UTF-8) ושלחו אותו שוב.",
-    ),
-    (
-        "layout_wide",
-        "Your table was read as you laid it out: {columns} columns of figures ({span}) became {figures} figures, one per cell.",
-        "הטבלה נקראה כפי שסידרתם אותה: {columns} עמודות של נתונים ({span}) הפכו ל-{figures} נתונים, אחד לכל תא.",
-    ),
-    (
-        "layout_totals",
-        "Your totals ({which}) were left out of the data and checked against the figures they add up.",
-        "שורות ועמודות הסה\"כ ({which}) לא נכללו בנתונים, ונבדקו מול הנתונים שהן מסכמות.",
-    ),
-    ("layout_rows", "rows", "שורות"),
-    (
-        "held_notice",
-        "The period {period} was closed after its figures went to the steering committee. Your file was checked (below) and is held: it is applied when the data manager approves it, and you need do nothing more unless there are cells to fix.",
-        "התקופה {period} נסגרה אחרי שהנתונים שלה הוצגו לוועדת ההיגוי. הקובץ שלכם נבדק (למטה) ומוחזק: הוא ייקלט כשמנהל הנתונים יאשר אותו, ואין צורך לעשות דבר נוסף אלא אם יש תאים לתקן.",
-    ),
-    (
-        "renamed_pending",
-        "the column \"{x}\" is read as {field} since it was renamed; the profile does not say so yet (backbone profile draft --from-drift).",
-        "העמודה \"{x}\" נקראת כ-\u{2066}{field}\u{2069} מאז ששמה שונה; הפרופיל של השותף עדיין אינו אומר זאת.",
-    ),
-    (
-        "header_changes",
-        "Changes in the latest file",
-        "שינויים בקובץ האחרון",
-    ),
-    (
-        "drift_title",
-        "Since your last file:",
-        "מאז הקובץ הקודם שלכם:",
-    ),
-    (
-        "drift_renamed",
-        "the column \"{from}\" is now called \"{to}\"; it was read as before.",
-        "העמודה \"{from}\" נקראת עכשיו \"{to}\"; היא נקראה כמו קודם.",
-    ),
-    (
-        "drift_maybe",
-        "the column \"{from}\" is missing; if \"{to}\" is the same column, tell us and we will read it.",
-        "העמודה \"{from}\" חסרה; אם \"{to}\" היא אותה עמודה, כתבו לנו ונקרא אותה.",
-    ),
-    (
-        "drift_added",
-        "a new column \"{x}\", which is not read.",
-        "עמודה חדשה \"{x}\", שאינה נקראת.",
-    ),
-    (
-        "drift_removed",
-        "the column \"{x}\" is no longer in the file.",
-        "העמודה \"{x}\" כבר לא מופיעה בקובץ.",
-    ),
-    (
-        "drift_reordered",
-        "the columns are in another order, which is fine.",
-        "סדר העמודות השתנה, וזה בסדר.",
-    ),
-    (
-        "drift_spelling",
-        "a new spelling \"{x}\" in the column of {field}.",
-        "כתיב חדש \"{x}\" בעמודה של {field}.",
-    ),
-    ("layout_columns", "columns", "עמודות"),
-    ("exp_year", "a year such as 2024", "שנה, למשל 2024"),
-    ("exp_month", "a month such as {month}", "חודש, למשל {month}"),
-    (
-        "exp_unique",
-        "a value that no other row has",
-        "ערך שאין לאף שורה אחרת",
-    ),
-    (
-        "exp_email",
-        "an email address such as {x}",
-        "כתובת דוא\"ל, למשל {x}",
-    ),
-    (
-        "exp_uri",
-        "an address with its scheme, such as {x}",
-        "כתובת מלאה, למשל {x}",
-    ),
-    (
-        "exp_base64",
-        "base64 text such as {x}",
-        "טקסט base64, למשל {x}",
-    ),
-    ("exp_uuid", "a UUID such as {x}", "מזהה UUID, למשל {x}"),
-    (
-        "exp_total",
-        "the sum of the figures it totals, {sum}",
-        "סכום הנתונים שהוא מסכם, {sum}",
-    ),
-    ("exp_from_to", ", from {a} to {b}", ", מ-{a} עד {b}"),
-    ("exp_at_least", ", at least {a}", ", לפחות {a}"),
-    ("exp_at_most", ", at most {b}", ", לכל היותר {b}"),
-    (
-        "exp_chars_from_to",
-        ", {a} to {b} characters",
-        ", {a} עד {b} תווים",
-    ),
-    (
-        "exp_chars_at_least",
-        ", at least {a} characters",
-        ", לפחות {a} תווים",
-    ),
-    (
-        "exp_chars_at_most",
-        ", at most {b} characters",
-        ", לכל היותר {b} תווים",
-    ),
-    ("exp_pattern", ", in the form {p}", ", בתבנית {p}"),
-    (
-        "hidden_personal",
-        "(personal data, not shown)",
-        "(מידע אישי, לא מוצג)",
-    ),
-    (
-        "more_not_listed",
-        "more problems of this kind are not listed",
-        "בעיות נוספות מסוג זה אינן מפורטות",
-    ),
-    ("error", "error", "שגיאה"),
-    ("warning", "warning", "אזהרה"),
-    ("whole_file", "whole file", "כל הקובץ"),
-    (
-        "questions",
-        "Questions? Reply to this message; the data team reads every one.",
-        "שאלות? השיבו להודעה זו; צוות הנתונים קורא כל אחת.",
-    ),
-    (
-        "your_quality",
-        "Your data quality page",
-        "דף איכות הנתונים שלך",
-    ),
+/// The report's Fluent files, in [`Lang::ALL`]'s order.
+pub const SOURCES: [(Lang, &str); 3] = [
+    (Lang::He, include_str!("../i18n/he.ftl")),
+    (Lang::En, include_str!("../i18n/en.ftl")),
+    (Lang::Ar, include_str!("../i18n/ar.ftl")),
 ];
 
-/// Error-type titles in Hebrew (the English ones come from the validation report).
+static WORDS: LazyLock<[BTreeMap<String, String>; 3]> =
+    LazyLock::new(|| SOURCES.map(|(lang, src)| messages(lang, src).0));
+
+/// Every message of a Fluent file in `lang`, formatted with each variable left as `{name}`,
+/// and what was wrong with the file (nothing, for a shipped one: a test checks).
+pub fn messages(lang: Lang, source: &str) -> (BTreeMap<String, String>, Vec<String>) {
+    let (resource, mut problems) = match FluentResource::try_new(source.to_owned()) {
+        Ok(r) => (r, Vec::new()),
+        Err((r, errors)) => (r, errors.iter().map(|e| format!("{lang:?}: {e}")).collect()),
+    };
+    let wanted: Vec<(String, BTreeSet<String>)> = resource
+        .entries()
+        .filter_map(|e| match e {
+            ast::Entry::Message(m) => m.value.as_ref().map(|p| {
+                let mut vars = BTreeSet::new();
+                variables(p, &mut vars);
+                (m.id.name.to_owned(), vars)
+            }),
+            _ => None,
+        })
+        .collect();
+    let id = lang.code().parse().unwrap_or_default();
+    let mut bundle = FluentBundle::new(vec![id]);
+    bundle.set_use_isolating(false);
+    if let Err(errors) = bundle.add_resource(resource) {
+        problems.extend(errors.iter().map(|e| format!("{lang:?}: {e}")));
+    }
+    let mut out = BTreeMap::new();
+    for (id, vars) in wanted {
+        let Some(pattern) = bundle.get_message(&id).and_then(|m| m.value()) else {
+            continue;
+        };
+        let mut args = FluentArgs::new();
+        for v in &vars {
+            args.set(v.clone(), format!("{{{v}}}"));
+        }
+        let mut errors = Vec::new();
+        let text = bundle.format_pattern(pattern, Some(&args), &mut errors);
+        problems.extend(errors.iter().map(|e| format!("{lang:?} {id}: {e}")));
+        out.insert(id, text.into_owned());
+    }
+    (out, problems)
+}
+
+/// The variables (`$name`) a pattern uses, at any depth.
+pub fn variables<S: AsRef<str>>(pattern: &ast::Pattern<S>, out: &mut BTreeSet<String>) {
+    fn inline<S: AsRef<str>>(e: &ast::InlineExpression<S>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::InlineExpression::VariableReference { id } => {
+                out.insert(id.name.as_ref().to_owned());
+            }
+            ast::InlineExpression::Placeable { expression } => expr(expression, out),
+            ast::InlineExpression::FunctionReference { arguments, .. } => {
+                for a in &arguments.positional {
+                    inline(a, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn expr<S: AsRef<str>>(e: &ast::Expression<S>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::Expression::Inline(i) => inline(i, out),
+            ast::Expression::Select { selector, variants } => {
+                inline(selector, out);
+                for v in variants {
+                    variables(&v.value, out);
+                }
+            }
+        }
+    }
+    for el in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = el {
+            expr(expression, out);
+        }
+    }
+}
+
+/// What is wrong with a set of Fluent files, one per language: a file that does not parse, a
+/// message missing from a language or not in the first, other variables, an empty message.
+/// Empty for the shipped files (the report's and the portal's tests check).
+pub fn catalog_problems(sources: &[(Lang, &str)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut first: Option<(Lang, BTreeMap<String, BTreeSet<String>>)> = None;
+    for (lang, src) in sources {
+        let (words, p) = messages(*lang, src);
+        problems.extend(p);
+        problems.extend(
+            words
+                .iter()
+                .filter(|(_, w)| w.trim().is_empty())
+                .map(|(k, _)| format!("{lang:?} {k}: empty")),
+        );
+        let resource = FluentResource::try_new((*src).to_owned()).unwrap_or_else(|(r, _)| r);
+        let vars: BTreeMap<String, BTreeSet<String>> = resource
+            .entries()
+            .filter_map(|e| match e {
+                ast::Entry::Message(m) => m.value.as_ref().map(|p| {
+                    let mut v = BTreeSet::new();
+                    variables(p, &mut v);
+                    (m.id.name.to_owned(), v)
+                }),
+                _ => None,
+            })
+            .collect();
+        match &first {
+            None => first = Some((*lang, vars)),
+            Some((l0, keys)) => {
+                for (k, v) in keys {
+                    match vars.get(k) {
+                        None => problems.push(format!("{lang:?}: no {k} (which {l0:?} has)")),
+                        Some(w) if w != v => problems
+                            .push(format!("{lang:?} {k}: variables {w:?}, {l0:?} has {v:?}")),
+                        Some(_) => {}
+                    }
+                }
+                for k in vars.keys().filter(|k| !keys.contains_key(*k)) {
+                    problems.push(format!("{lang:?}: {k} is not in {l0:?}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// A problem type's title in `lang` (`title-<code>` in the Fluent files); the validation
+/// report's English title for a code the files do not know, and always in English (the two
+/// are the same words: a test checks).
 pub(crate) fn error_title(code: &str, lang: Lang, english: &str) -> String {
     if lang == Lang::En {
         return english.to_owned();
     }
-    match code {
-        "blank-label" => "עמודה ללא כותרת",
-        "duplicate-label" => "עמודה שמופיעה פעמיים",
-        "extra-label" => "עמודה שאינה בתבנית (לא נקלטה)",
-        "missing-label" => "עמודה חסרה",
-        "blank-row" => "שורה ריקה",
-        "extra-cell" => "ערך מעבר לעמודה האחרונה",
-        "missing-cell" => "שורה קצרה מדי",
-        "type-error" => "סוג ערך שגוי",
-        "constraint-error" => "ערך שאינו מותר",
-        "unique-error" => "ערך שחוזר על עצמו",
-        "primary-key" => "מפתח חוזר או חסר",
-        "row-constraint" => "ערכים שסותרים זה את זה",
-        "encoding-error" => "תווים שלא ניתן לקרוא",
-        "formula-error" => "נוסחה ללא תוצאה שמורה",
-        "cell-error" => "ערך שגיאה של גיליון (כמו ‎#DIV/0!‎)",
-        "value-map-error" => "כתיב לא מוכר",
-        "oversized-cell" => "תא ארוך מדי",
-        "no-data" => "אין נתונים",
-        "incorrect-label" => "עמודה שלא במקומה",
-        "unmatched-header" => "הקובץ אינו של הטבלה הזו",
-        "total-mismatch" => "סה\"כ שאינו מסתכם",
-        _ => english,
-    }
-    .to_owned()
+    let t = lang.t(&format!("title-{code}"));
+    if t.is_empty() { english } else { t }.to_owned()
 }
 
 #[cfg(test)]
@@ -512,11 +226,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_word_has_both_languages_and_keys_are_unique() {
-        let mut keys = std::collections::BTreeSet::new();
-        for (k, en, he) in WORDS {
-            assert!(!en.is_empty() && !he.is_empty(), "{k}");
-            assert!(keys.insert(k), "duplicate key {k}");
+    fn every_message_exists_in_every_language_with_the_same_variables() {
+        assert_eq!(catalog_problems(&SOURCES), Vec::<String>::new());
+        assert_eq!(Lang::En.t("same_as_row"), "same as row {row}");
+        assert_eq!(Lang::Ar.t("same_as_row"), "مثل الصف {row}");
+        assert_eq!(Lang::He.t("exp_or"), " או ");
+    }
+
+    #[test]
+    fn the_english_titles_are_the_validation_reports() {
+        for kind in backbone_ingest::ErrorType::ALL {
+            assert_eq!(Lang::En.t(&format!("title-{}", kind.code())), kind.title());
+            assert!(!error_title(kind.code(), Lang::Ar, kind.title()).is_empty());
         }
+    }
+
+    #[test]
+    fn a_broken_file_says_what_is_wrong() {
+        let (_, problems) = messages(Lang::En, "ok = fine\nbad = { $x\n");
+        assert!(!problems.is_empty());
     }
 }

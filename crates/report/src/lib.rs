@@ -11,7 +11,7 @@
 mod bidi;
 mod chart;
 mod error;
-mod i18n;
+pub mod i18n;
 mod model;
 mod pdf;
 mod period;

@@ -28,27 +28,79 @@ use serde::Deserialize;
 use crate::error::{SchemaError, read_declaration, toml_error};
 use crate::table::{FieldType, TableSchema};
 
-/// A text in Hebrew and English.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Text {
-    /// Hebrew.
-    #[serde(default)]
-    pub he: String,
-    /// English.
-    #[serde(default)]
-    pub en: String,
+/// A text in any number of languages: `{ he = "…", ar = "…", en = "…" }` (language codes
+/// of two or three lowercase letters). The initiative's `languages` fill a missing language
+/// from the first in its order that has the text (`Text::complete`), so a reader asking for
+/// a declared language finds one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        for k in map.keys() {
+            if !(2..=3).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_lowercase()) {
+                return Err(serde::de::Error::custom(format!(
+                    "{k:?} is not a language code (he, ar, en, …)"
+                )));
+            }
+        }
+        Ok(Self(map))
+    }
 }
 
 impl Text {
-    /// The text in `lang` (`he` or `en`), falling back to the other language.
+    /// A text from (language, text) pairs.
+    pub fn of(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .filter(|(_, t)| !t.is_empty())
+                .map(|(l, t)| ((*l).to_owned(), (*t).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The text in `lang`; else English, Hebrew, then any language that has it.
     pub fn get(&self, lang: &str) -> &str {
-        let (first, second) = if lang == "he" {
-            (&self.he, &self.en)
-        } else {
-            (&self.en, &self.he)
+        [lang, "en", "he"]
+            .iter()
+            .find_map(|l| self.0.get(*l).filter(|t| !t.is_empty()))
+            .or_else(|| self.0.values().find(|t| !t.is_empty()))
+            .map_or("", String::as_str)
+    }
+
+    /// The text in exactly `lang`, if it has one.
+    pub fn exactly(&self, lang: &str) -> Option<&str> {
+        self.0
+            .get(lang)
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// No text in any language.
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(String::is_empty)
+    }
+
+    /// Fills each of `languages` that has no text with the first of `languages`, in order,
+    /// that has one.
+    pub fn complete(&mut self, languages: &[String]) {
+        let Some(first) = languages
+            .iter()
+            .find_map(|l| self.exactly(l).map(str::to_owned))
+        else {
+            return;
         };
-        if first.is_empty() { second } else { first }
+        for l in languages {
+            if self.exactly(l).is_none() {
+                let from = languages
+                    .iter()
+                    .find_map(|x| self.exactly(x).map(str::to_owned))
+                    .unwrap_or_else(|| first.clone());
+                self.0.insert(l.clone(), from);
+            }
+        }
     }
 }
 
@@ -274,6 +326,50 @@ pub struct Indicator {
     /// Unit for people (`%`, `per 1,000`).
     #[serde(default)]
     pub unit: Option<String>,
+    /// Later definitions of what it counts, each in force from a period on
+    /// (`[[indicator.version]]`); the fields above are its first definition. The file is the
+    /// history: `git diff` shows each change.
+    #[serde(default, rename = "version")]
+    pub versions: Vec<IndicatorVersion>,
+}
+
+/// A later definition of an indicator: what changes, from when, why, and whether the series
+/// before it is recomputed under it. Only what it names changes; the rest is the previous
+/// definition's. Its grain, dimensions and id cannot change (a series at another grain, or
+/// by other breakdowns, is another indicator).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorVersion {
+    /// The first period it applies to (`2024-07`, `2024-Q3`): from the first period of the
+    /// indicator's grain that starts on or after it.
+    pub since: String,
+    /// Why the definition changed, for the report's footnote and `backbone check`.
+    #[serde(default)]
+    pub reason: Text,
+    /// `true`: the whole series is computed under this definition (no break); `false`: the
+    /// periods before `since` keep the previous definition and the series breaks there.
+    #[serde(default)]
+    pub backcast: bool,
+    /// What it computes.
+    pub kind: Option<Kind>,
+    /// The field summed, averaged or counted distinct.
+    pub field: Option<String>,
+    /// The filter (`""`: none).
+    pub filter: Option<String>,
+    /// A ratio's or rate's numerator.
+    pub numerator: Option<Measure>,
+    /// A ratio's denominator.
+    pub denominator: Option<Measure>,
+    /// A rate's reference population.
+    pub population: Option<Population>,
+    /// Multiplied in.
+    pub factor: Option<f64>,
+    /// A derived indicator's formula.
+    pub formula: Option<String>,
+    /// The date field that places a row in a period.
+    pub date_field: Option<String>,
+    /// Bands derived from numeric fields.
+    pub bands: Option<BTreeMap<String, Band>>,
 }
 
 /// A file of indicators.
@@ -314,6 +410,135 @@ pub fn load_indicators(dir: &Path) -> Result<Vec<(String, Indicator)>, SchemaErr
 }
 
 impl Indicator {
+    /// How many definitions it has had (1 without `[[indicator.version]]`).
+    pub fn definitions(&self) -> u32 {
+        u32::try_from(self.versions.len()).map_or(u32::MAX, |n| n.saturating_add(1))
+    }
+
+    /// Definition `n` (1 is the first) as an indicator of its own, without versions: the
+    /// first definition with versions 2..=n applied in turn. Past the last, the last.
+    pub fn definition(&self, n: u32) -> Indicator {
+        let mut out = self.clone();
+        out.versions = Vec::new();
+        for v in self.versions.iter().take(n.saturating_sub(1) as usize) {
+            if let Some(k) = v.kind {
+                out.kind = k;
+            }
+            if let Some(f) = &v.field {
+                out.field = Some(f.clone());
+            }
+            if let Some(f) = &v.filter {
+                out.filter = Some(f.clone()).filter(|f| !f.trim().is_empty());
+            }
+            if let Some(m) = &v.numerator {
+                out.numerator = Some(m.clone());
+            }
+            if let Some(m) = &v.denominator {
+                out.denominator = Some(m.clone());
+            }
+            if let Some(p) = &v.population {
+                out.population = Some(p.clone());
+            }
+            if let Some(f) = v.factor {
+                out.factor = Some(f);
+            }
+            if let Some(f) = &v.formula {
+                out.formula = Some(f.clone());
+            }
+            if let Some(f) = &v.date_field {
+                out.date_field = Some(f.clone());
+            }
+            if let Some(b) = &v.bands {
+                out.bands = b.clone();
+            }
+        }
+        out
+    }
+
+    /// What definition `n` changed from definition `n - 1`, one line per property, in English
+    /// (`numerator: count WHERE a → count WHERE b`). Empty for the first.
+    pub fn changes(&self, n: u32) -> Vec<String> {
+        if n < 2 {
+            return Vec::new();
+        }
+        let (a, b) = (self.definition(n - 1), self.definition(n));
+        let text = |v: Option<&str>| v.map_or_else(|| "none".to_owned(), |s| format!("`{s}`"));
+        let measure = |m: Option<&Measure>| match m {
+            None => "none".to_owned(),
+            Some(m) => {
+                let mut s = format!("{:?}", m.kind).to_lowercase();
+                if let Some(f) = &m.field {
+                    s.push_str(&format!(" of {f}"));
+                }
+                if let Some(t) = &m.schema {
+                    s.push_str(&format!(" in {t}"));
+                }
+                if let Some(f) = &m.filter {
+                    s.push_str(&format!(" WHERE `{f}`"));
+                }
+                if let Some(d) = &m.date_field {
+                    s.push_str(&format!(" dated by {d}"));
+                }
+                s
+            }
+        };
+        let mut out = Vec::new();
+        let mut diff = |what: &str, x: String, y: String| {
+            if x != y {
+                out.push(format!("{what}: {x} → {y}"));
+            }
+        };
+        diff(
+            "kind",
+            format!("{:?}", a.kind).to_lowercase(),
+            format!("{:?}", b.kind).to_lowercase(),
+        );
+        diff("field", text(a.field.as_deref()), text(b.field.as_deref()));
+        diff(
+            "filter",
+            text(a.filter.as_deref()),
+            text(b.filter.as_deref()),
+        );
+        diff(
+            "numerator",
+            measure(a.numerator.as_ref()),
+            measure(b.numerator.as_ref()),
+        );
+        diff(
+            "denominator",
+            measure(a.denominator.as_ref()),
+            measure(b.denominator.as_ref()),
+        );
+        let pop = |p: Option<&Population>| {
+            p.map_or_else(
+                || "none".to_owned(),
+                |p| format!("{}.{}", p.schema, p.field),
+            )
+        };
+        diff(
+            "population",
+            pop(a.population.as_ref()),
+            pop(b.population.as_ref()),
+        );
+        diff(
+            "factor",
+            format!("{:?}", a.factor),
+            format!("{:?}", b.factor),
+        );
+        diff(
+            "formula",
+            text(a.formula.as_deref()),
+            text(b.formula.as_deref()),
+        );
+        diff(
+            "date field",
+            text(a.date_field.as_deref()),
+            text(b.date_field.as_deref()),
+        );
+        diff("bands", format!("{:?}", a.bands), format!("{:?}", b.bands));
+        out
+    }
+
     /// The effective date field of one side.
     pub fn date_field_of<'a>(&'a self, m: Option<&'a Measure>) -> Option<&'a str> {
         m.and_then(|m| m.date_field.as_deref())
@@ -346,8 +571,8 @@ impl Indicator {
         {
             err("id", "use letters, digits and _ only".into());
         }
-        if self.label.he.is_empty() && self.label.en.is_empty() {
-            err("label", "give a Hebrew or an English label".into());
+        if self.label.is_empty() {
+            err("label", "give a label in at least one language".into());
         }
         let Some(schema) = schemas.get(&self.schema) else {
             err(
@@ -599,7 +824,8 @@ pub struct Partner {
     /// Who to write to about missing or bad files.
     #[serde(default)]
     pub contact: String,
-    /// The language of the partner's receipts (`he` or `en`).
+    /// The language of the partner's receipts (`he`, `ar`, `en`: one of the initiative's
+    /// `languages`).
     #[serde(default = "hebrew")]
     pub language: String,
 }
@@ -656,6 +882,15 @@ pub struct Initiative {
     /// How long the store keeps what the current numbers no longer need (`backbone vacuum`).
     #[serde(default)]
     pub retention: Retention,
+    /// The languages the initiative publishes and receipts in, in its fallback order: a text
+    /// missing in one is taken from the first before or after it that has it
+    /// (`["he", "ar", "en"]`; default Hebrew and English).
+    #[serde(default = "default_languages")]
+    pub languages: Vec<String>,
+}
+
+fn default_languages() -> Vec<String> {
+    vec!["he".to_owned(), "en".to_owned()]
 }
 
 /// How long what the current numbers no longer need is kept (`[retention]` in
@@ -778,7 +1013,28 @@ fn ten_u64() -> u64 {
 impl Initiative {
     /// Parses `initiative.toml`.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, SchemaError> {
-        let i: Self = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+        let mut i: Self = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+        if i.languages.is_empty() {
+            i.languages = default_languages();
+        }
+        for (n, p) in i.partners.iter().enumerate() {
+            if !i.languages.contains(&p.language) {
+                return Err(SchemaError::Invalid {
+                    file: file.to_owned(),
+                    path: format!("partner[{n}].language"),
+                    message: format!(
+                        "{:?} is not one of the initiative's languages ({}); add it to `languages`",
+                        p.language,
+                        i.languages.join(", ")
+                    ),
+                });
+            }
+        }
+        let languages = i.languages.clone();
+        i.name.complete(&languages);
+        for p in &mut i.partners {
+            p.name.complete(&languages);
+        }
         if !(1..=12).contains(&i.first_month) {
             return Err(SchemaError::Invalid {
                 file: file.to_owned(),

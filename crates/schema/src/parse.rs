@@ -225,6 +225,7 @@ impl Parser<'_> {
                 "x-aliases" => field.aliases = self.strings(v, &p)?,
                 "x-valueMap" => field.value_map = Some(self.value_map(v, &p)?),
                 "x-pii" => field.pii = self.boolean(v, &p)?,
+                "x-valueLabels" => field.value_labels = self.value_labels(v, &p)?,
                 "x-severity" | "severity" => match v {
                     Value::String(_) => default_severity = self.severity(v, &p)?,
                     Value::Object(m) => {
@@ -509,6 +510,30 @@ impl Parser<'_> {
             entries.push((raw.clone(), canonical));
         }
         Ok(ValueMap { entries, unmapped })
+    }
+
+    /// `{"value": {"he": "…", "en": "…"}, …}`: each value's label per language.
+    fn value_labels(
+        &self,
+        v: &Value,
+        p: &JsonPath,
+    ) -> Result<std::collections::BTreeMap<String, crate::Text>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (value, labels) in self.object(v, p)? {
+            let at = p.key(value);
+            let mut text = std::collections::BTreeMap::new();
+            for (lang, label) in self.object(labels, &at)? {
+                if !(2..=3).contains(&lang.len()) || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
+                    return Err(self.invalid(
+                        &at.key(lang),
+                        format!("{lang:?} is not a language code (he, ar, en, …)"),
+                    ));
+                }
+                text.insert(lang.clone(), self.string(label, &at.key(lang))?);
+            }
+            out.insert(value.clone(), crate::Text(text));
+        }
+        Ok(out)
     }
 
     fn rule(&self, schema: &TableSchema, v: &Value, p: &JsonPath) -> Result<Rule> {

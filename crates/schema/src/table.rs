@@ -181,6 +181,9 @@ pub struct Field {
     pub value_map: Option<ValueMap>,
     /// `x-pii`: personal data; pseudonymised at ingest, never echoed.
     pub pii: bool,
+    /// `x-valueLabels`: how a stored category value is shown to readers, per language
+    /// (`{"female": {"he": "נשים", "ar": "نساء", "en": "Women"}}`). The store keeps the code.
+    pub value_labels: std::collections::BTreeMap<String, crate::Text>,
     /// Spellings of true (boolean fields).
     pub true_values: Vec<String>,
     /// Spellings of false (boolean fields).
@@ -209,6 +212,7 @@ impl Field {
             aliases: Vec::new(),
             value_map: None,
             pii: false,
+            value_labels: std::collections::BTreeMap::new(),
             true_values: ["true", "True", "TRUE", "1"].map(String::from).to_vec(),
             false_values: ["false", "False", "FALSE", "0"].map(String::from).to_vec(),
             decimal_char: ".".to_owned(),

@@ -44,13 +44,21 @@ impl Declarations {
             schemas.insert(s.name.clone(), s);
         }
         let indicator_dir = layout.indicators();
-        let indicators = backbone_schema::load_indicators(&indicator_dir)?;
+        let mut indicators = backbone_schema::load_indicators(&indicator_dir)?;
         let mut declared: Vec<_> = std::fs::read_dir(&indicator_dir)
             .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
             .unwrap_or_default();
         declared.sort();
         let initiative_path = layout.initiative();
         let initiative = Initiative::load(&initiative_path)?;
+        // Each text in every language the initiative publishes in (its fallback order).
+        for (_, i) in &mut indicators {
+            i.label.complete(&initiative.languages);
+            i.description.complete(&initiative.languages);
+            for v in &mut i.versions {
+                v.reason.complete(&initiative.languages);
+            }
+        }
         declared.push(initiative_path);
         for f in declared {
             hasher.update(f.display().to_string().as_bytes());
@@ -67,6 +75,71 @@ impl Declarations {
             initiative,
             fingerprint,
         })
+    }
+
+    /// The problems of an indicator's later definitions: each must name a period, start after
+    /// the one before, change something, and be a sound indicator itself.
+    fn check_versions(
+        &self,
+        file: &str,
+        index: usize,
+        ind: &backbone_schema::Indicator,
+        ids: &[&str],
+    ) -> Vec<SchemaError> {
+        let fm = self.initiative.first_month;
+        let mut out = Vec::new();
+        let mut previous: Option<crate::Period> = None;
+        for (n, v) in ind.versions.iter().enumerate() {
+            let k = u32::try_from(n).map_or(u32::MAX, |n| n.saturating_add(2));
+            let at = format!("indicator[{index}] ({}).version[{n}]", ind.id);
+            let mut err = |key: &str, message: String| {
+                out.push(SchemaError::Invalid {
+                    file: file.to_owned(),
+                    path: format!("{at}.{key}"),
+                    message,
+                });
+            };
+            match crate::definitions::start_of(ind, k, fm) {
+                None => err(
+                    "since",
+                    format!(
+                        "{:?} is not a period (2024-07, 2024-Q3, 2024-H2, 2025)",
+                        v.since
+                    ),
+                ),
+                Some(start) => {
+                    if previous.is_some_and(|p| start.ordinal() <= p.ordinal()) {
+                        err(
+                            "since",
+                            "each version must start in a later period than the one before it"
+                                .into(),
+                        );
+                    }
+                    previous = Some(start);
+                }
+            }
+            if ind.changes(k).is_empty() {
+                err(
+                    "since",
+                    "this version changes nothing of what the indicator counts".into(),
+                );
+            }
+            for e in ind.definition(k).check(file, index, &self.schemas, ids) {
+                out.push(match e {
+                    SchemaError::Invalid {
+                        file,
+                        path,
+                        message,
+                    } => SchemaError::Invalid {
+                        file,
+                        path: format!("{path} (version {k})"),
+                        message,
+                    },
+                    other => other,
+                });
+            }
+        }
+        out
     }
 
     /// Every problem of every indicator, each naming its file and key.
@@ -87,6 +160,7 @@ impl Declarations {
                 .filter(|(f, _)| f == file)
                 .count();
             out.extend(i.check(file, index, &self.schemas, &ids));
+            out.extend(self.check_versions(file, index, i, &ids));
         }
         for o in &self.initiative.obligations {
             if !self.schemas.contains_key(&o.schema) {

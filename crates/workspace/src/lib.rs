@@ -15,6 +15,7 @@
 
 pub mod clock;
 mod declarations;
+pub mod definitions;
 mod error;
 mod layout;
 mod lock;

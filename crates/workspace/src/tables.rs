@@ -63,6 +63,9 @@ pub struct ValueRow {
     pub status: String,
     /// The store version the value came from (`service_records@12;population@1`).
     pub store_version: String,
+    /// The indicator's definition the value was computed under (1 is the first; see
+    /// `[[indicator.version]]`). 0 is read as 1.
+    pub definition: u32,
 }
 
 /// A submission behind a revision: the partner's file that arrived after the edition.
@@ -261,7 +264,7 @@ pub struct QualityRow {
 }
 
 /// The columns of `indicators.csv`.
-pub const VALUE_COLUMNS: [&str; 12] = [
+pub const VALUE_COLUMNS: [&str; 13] = [
     "indicator",
     "period",
     "breakdown",
@@ -274,6 +277,7 @@ pub const VALUE_COLUMNS: [&str; 12] = [
     "target",
     "status",
     "store_version",
+    "definition",
 ];
 
 /// The columns of `completeness.csv`.
@@ -473,6 +477,7 @@ impl ValueRow {
             number(self.target),
             self.status.clone(),
             neutralise(&self.store_version),
+            self.definition.max(1).to_string(),
         ]
     }
 
@@ -484,7 +489,8 @@ impl ValueRow {
 
     /// Reads `indicators.csv`.
     pub fn read(path: &Path) -> Result<Vec<Self>, WorkspaceError> {
-        let t = Named::read(path, &VALUE_COLUMNS, &[])?;
+        // Results written before definitions were versioned have no `definition`: the first.
+        let t = Named::read(path, &VALUE_COLUMNS[..12], &VALUE_COLUMNS[12..])?;
         t.rows()
             .map(|r| {
                 Ok(Self {
@@ -500,6 +506,7 @@ impl ValueRow {
                     target: r.number(9, "target")?,
                     status: r.text(10),
                     store_version: r.text(11),
+                    definition: r.text(12).parse().unwrap_or(1),
                 })
             })
             .collect()

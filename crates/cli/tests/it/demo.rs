@@ -40,6 +40,20 @@ fn demo_runs_a_year_and_ends_with_a_report() {
             "{id} missing from the report"
         );
     }
+    // And in Arabic, the initiative's third language: right to left, Arabic words, the
+    // breakdowns' values by their Arabic labels (the store keeps the codes).
+    let ar = std::fs::read_to_string(ws.join("reports/latest/ar/index.html")).unwrap();
+    assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(ar.contains("الشراكة الوطنية للحد من العنف في العائلة"));
+    assert!(ar.contains("بطاقة الأداء") && ar.contains("نساء") && ar.contains("الشمال"));
+    assert!(en.contains("Women") && en.contains("Counselling"));
+    // The northern health fund reads Arabic: its receipts are in Arabic.
+    let receipt = std::fs::read_to_string(
+        ws.join("outbox/health_fund_north/health_fund_north_2024-03.csv.receipt.txt"),
+    )
+    .unwrap();
+    assert!(receipt.contains("إيصال تقديم بياناتكم"), "{receipt}");
+    assert!(receipt.contains("صندوق المرضى — لواء الشمال"), "{receipt}");
     assert!(ws.join("reports/latest/results.xlsx").exists());
     assert!(ws.join("reports/latest/summary.md").exists());
     assert!(

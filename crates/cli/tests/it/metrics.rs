@@ -94,7 +94,7 @@ fn ingest_then_metrics_then_explain() {
         "{said}"
     );
     let csv = std::fs::read(ws.join("results/indicators.csv")).unwrap();
-    assert!(csv.starts_with("\u{feff}indicator,period,breakdown,value,numerator,denominator,suppressed,coverage,baseline,target,status,store_version\n".as_bytes()));
+    assert!(csv.starts_with("\u{feff}indicator,period,breakdown,value,numerator,denominator,suppressed,coverage,baseline,target,status,store_version,definition\n".as_bytes()));
     let csv = String::from_utf8(csv).unwrap();
     // Few rows in the fixtures: with the threshold of 10 every count is suppressed, and
     // suppressed cells keep their row, with no value.

@@ -881,3 +881,168 @@ fn an_edition_reads_as_published_a_year_of_nights_later() {
     assert!(!o.status.success());
     assert!(text(&o).contains("indicators.csv: changed"), "{}", text(&o));
 }
+
+/// The clinic's file for one month: `n` referrals, every third counselling (the rest case
+/// management).
+fn clinic_month(ws: &Path, month: u32, n: usize) {
+    let dir = ws.join("inbox/clinic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("מספר רשומה,תעודת זהות,תאריך הפניה,אזור,סוג שירות\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "C{month:02}-{i:04},{},{:02}/{month:02}/2024,חיפה,{}\n",
+            300_000_000 + month as usize * 1000 + i,
+            1 + i % 28,
+            if i % 3 == 0 {
+                "ייעוץ"
+            } else {
+                "ניהול מקרה"
+            }
+        ));
+    }
+    std::fs::write(dir.join(format!("clinic_2024-{month:02}.csv")), text).unwrap();
+}
+
+/// The totals of one indicator in `results/indicators.csv`: period → (value, definition).
+fn totals_of(ws: &Path, id: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    let csv = std::fs::read_to_string(ws.join("results/indicators.csv")).unwrap();
+    csv.lines()
+        .filter(|l| l.starts_with(&format!("{id},")))
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|c| c[2].is_empty())
+        .map(|c| (c[1].to_owned(), (c[3].to_owned(), c[12].to_owned())))
+        .collect()
+}
+
+/// A changed filter from 2024-Q2: with `backcast = false` the first quarter keeps its value
+/// under the first definition and the second follows the new one (the same value an
+/// indicator declared with that filter gets), the report's chart breaks at a marked rule and
+/// a footnote gives the reason, and the scorecard does not compare across the break; with
+/// `backcast = true` both quarters follow the new definition and nothing breaks.
+#[test]
+fn a_changed_definition_breaks_the_series_or_is_backcast() {
+    let ws = workspace();
+    let ws = ws.path();
+    let indicators = ws.join("pipelines/indicators/service.toml");
+    let declared = std::fs::read_to_string(&indicators).unwrap();
+    // The same filter as an indicator of its own, to compare with.
+    let counselling = "\n[[indicator]]\nid = \"counselling_referrals\"\nlabel = { en = \"Counselling referrals\" }\nschema = \"service_records\"\nkind = \"count\"\nfilter = \"service_type = 'counseling'\"\ndate_field = \"referral_date\"\ngrain = \"quarter\"\n";
+    std::fs::write(&indicators, format!("{declared}{counselling}")).unwrap();
+    clinic_month(ws, 1, 60);
+    clinic_month(ws, 4, 75);
+    let o = run(ws, "2024-05-08T22:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let before = totals_of(ws, "referrals");
+    assert_eq!(before["2024-Q1"], ("60".into(), "1".into()), "{before:?}");
+    assert_eq!(before["2024-Q2"], ("75".into(), "1".into()), "{before:?}");
+    let counselling_values = totals_of(ws, "counselling_referrals");
+    assert_eq!(counselling_values["2024-Q1"].0, "20");
+    assert_eq!(counselling_values["2024-Q2"].0, "25");
+
+    // The partnership counts counselling referrals only, from April.
+    let version = |backcast: bool| {
+        let block = format!(
+            "[[indicator.version]]\nsince = \"2024-04\"\nreason = {{ he = \"רק ייעוץ\", en = \"only counselling referrals count from April\" }}\nbackcast = {backcast}\nfilter = \"service_type = 'counseling'\"\n\n"
+        );
+        let with = declared.replacen(
+            "direction = \"up\"\n\n[[indicator]]\nid = \"contact_within_week\"",
+            &format!("direction = \"up\"\n{block}[[indicator]]\nid = \"contact_within_week\""),
+            1,
+        );
+        assert_ne!(
+            with, declared,
+            "the referrals indicator is where the test expects it"
+        );
+        std::fs::write(&indicators, format!("{with}{counselling}")).unwrap();
+    };
+    version(false);
+    let o = backbone(ws, &["check"], "2024-05-09T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("referrals: definition 2 from 2024-Q2; the series breaks there — only counselling referrals count from April")
+            && text(&o).contains("filter: none → `service_type = 'counseling'`"),
+        "{}",
+        text(&o)
+    );
+    let o = backbone(ws, &["metrics"], "2024-05-09T23:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let after = totals_of(ws, "referrals");
+    assert_eq!(
+        after["2024-Q1"], before["2024-Q1"],
+        "the first quarter stands"
+    );
+    assert_eq!(after["2024-Q2"], ("25".into(), "2".into()), "{after:?}");
+    let o = backbone(
+        ws,
+        &["explain", "referrals", "2024-Q2"],
+        "2024-05-09T23:00:00Z",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "computed under definition 2 of 2 (only counselling referrals count from April)"
+        ) && text(&o).contains("value: 25 row(s)"),
+        "explain counts the rows of definition 2: {}",
+        text(&o)
+    );
+    let out = tempfile::tempdir().unwrap();
+    let en = |clock: &str| {
+        let o = backbone(
+            ws,
+            &[
+                "report",
+                "--lang",
+                "en",
+                "--out",
+                out.path().to_str().unwrap(),
+            ],
+            clock,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(out.path().join("index.html")).unwrap()
+    };
+    let report = en("2024-05-09T23:30:00Z");
+    let section = &report[report.find("<section id=\"referrals\">").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains(">\ndefinition 2\n</text>"),
+        "the rule's mark in the SVG"
+    );
+    assert!(
+        section.contains("From 2024-Q2 the indicator is computed under definition 2: only counselling referrals count from April."),
+        "{section}"
+    );
+    assert!(
+        report.contains("not compared: the definition changed in 2024-Q2"),
+        "the scorecard does not compare across the break"
+    );
+    assert!(
+        report.contains("2024-Q1: definition 1, COUNT(*)")
+            && report.contains(
+                "2024-Q2: definition 2, COUNT(*) WHERE service_type = &#x27;counseling&#x27;"
+            ),
+        "the methods name the definition in force per period"
+    );
+
+    // Backcast: the whole series under the new definition, and no break.
+    version(true);
+    let o = backbone(ws, &["metrics"], "2024-05-10T09:00:00Z");
+    assert!(o.status.success(), "{}", text(&o));
+    let backcast = totals_of(ws, "referrals");
+    assert_eq!(
+        backcast["2024-Q1"],
+        ("20".into(), "2".into()),
+        "{backcast:?}"
+    );
+    assert_eq!(
+        backcast["2024-Q2"],
+        ("25".into(), "2".into()),
+        "{backcast:?}"
+    );
+    let report = en("2024-05-10T09:30:00Z");
+    assert!(
+        !report.contains(">\ndefinition 2\n</text>"),
+        "no break drawn"
+    );
+    assert!(!report.contains("not compared: the definition changed"));
+}

@@ -221,7 +221,7 @@ struct Params {
 }
 
 fn lang_of(app: &App, who: Option<&Who>, asked: Option<&str>) -> Lang {
-    if let Some(l) = asked.filter(|l| matches!(*l, "he" | "en")) {
+    if let Some(l) = asked.filter(|l| Lang::ALL.iter().any(|x| x.code() == *l)) {
         return Lang::parse(l);
     }
     who.and_then(Who::partner)
@@ -281,7 +281,11 @@ impl App {
         let ctx = context! {
             lang => lang.code(),
             dir => lang.dir(),
-            other_lang => if lang == Lang::He { "en" } else { "he" },
+            other_langs => Lang::ALL
+                .iter()
+                .filter(|l| **l != lang)
+                .map(|l| context! { code => l.code(), name => l.name() })
+                .collect::<Vec<_>>(),
             t => Value::from_serialize(all(lang)),
             initiative => self.initiative.name.get(lang.code()),
             who_name => who_name,

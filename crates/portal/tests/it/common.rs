@@ -28,14 +28,21 @@ pub fn workspace(partners: usize, extra: &str) -> tempfile::TempDir {
         .unwrap();
     }
     let mut toml = String::from(
-        "name = { he = \"שותפות לבדיקה\", en = \"Test partnership\" }\nthreshold = 10\n\n",
+        "name = { he = \"שותפות לבדיקה\", en = \"Test partnership\", ar = \"شراكة للاختبار\" }\nlanguages = [\"he\", \"en\", \"ar\"]\nthreshold = 10\n\n",
     );
     let mut ids = Vec::new();
     for i in 1..=partners {
         let id = format!("p{i:02}");
         toml.push_str(&format!(
             "[[partner]]\nid = \"{id}\"\nname = {{ he = \"שותף {i}\", en = \"Partner {i}\" }}\nregion = \"צפון\"\nlanguage = \"{}\"\n\n",
-            if i % 2 == 0 { "he" } else { "en" }
+            // The third partner reads Arabic.
+            if i == 3 {
+                "ar"
+            } else if i % 2 == 0 {
+                "he"
+            } else {
+                "en"
+            }
         ));
         ids.push(format!("\"{id}\""));
     }

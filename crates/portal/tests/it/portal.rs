@@ -858,3 +858,41 @@ fn a_held_file_is_applied_with_the_button_on_the_admin_page() {
         "the approval is in the audit log"
     );
 }
+
+#[test]
+fn the_portal_and_its_receipts_speak_arabic_right_to_left() {
+    let p = Portal::start(workspace(3, ""), |_| {});
+    let login = get(&p.url("/?lang=ar"), None, None);
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("lang=\"ar\"") && login.body.contains("dir=\"rtl\""));
+    assert!(login.body.contains("تسجيل الدخول"), "{}", login.body);
+    assert!(
+        login.body.contains("شراكة للاختبار"),
+        "the initiative's Arabic name"
+    );
+    // The other languages are offered by their own names.
+    assert!(login.body.contains("?lang=he") && login.body.contains("עברית"));
+    assert!(login.body.contains("?lang=en") && login.body.contains("English"));
+    // p03 reads Arabic: its pages are in Arabic without asking.
+    let cookie = sign_in(&p, p.token("p03"));
+    let home = get(&p.url("/"), None, Some(&cookie));
+    assert!(
+        home.body.contains("dir=\"rtl\"") && home.body.contains("رفع ملف"),
+        "{}",
+        home.body
+    );
+    let file = csv("A01", 3, 6, 1);
+    let a = upload(&p, p.token("p03"), "x_2024-03.csv", &file, &[]);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.json()["upload"]["id"].as_str().unwrap().to_owned();
+    let r = get(
+        &p.url(&format!("/uploads/{id}")),
+        Some(p.token("p03")),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    // The receipt: its verdict, the problem's title and what a valid value looks like.
+    assert!(r.body.contains("مقبول مع مشكلات"), "{}", r.body);
+    assert!(r.body.contains("ما يجب تصحيحه") && r.body.contains("قيمة صحيحة"));
+    assert!(!r.body.contains("A valid value"));
+}

@@ -49,8 +49,19 @@ pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, ou
         .filter(|t| t.breakdown.is_none())
         .filter_map(|t| period::ordinal(&t.period).map(|o| (o.1, t.value)))
         .collect();
+    // Where the definition changed between consecutive values: the series breaks there, and
+    // the trend is fitted to the values under the latest definition only.
+    let mut breaks_at: Vec<(i64, String, u32)> = Vec::new();
+    for w in rows.windows(2) {
+        let (a, b) = (w[0].definition.max(1), w[1].definition.max(1));
+        if let Some((_, o)) = period::ordinal(&w[1].period).filter(|_| a != b) {
+            breaks_at.push((o, w[1].period.clone(), b));
+        }
+    }
+    let latest_definition = latest.map_or(1, |l| l.definition.max(1));
     let points: Vec<(i64, f64)> = rows
         .iter()
+        .filter(|r| r.definition.max(1) == latest_definition)
         .filter_map(|r| Some((period::ordinal(&r.period)?.1, r.value?)))
         .collect();
     let fit = trend(&points);
@@ -154,7 +165,27 @@ pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, ou
         forecast,
         words,
         spark: false,
+        breaks: breaks_at
+            .iter()
+            .filter(|(o, _, _)| *o >= first && *o <= last)
+            .map(|(o, _, n)| (index(*o), format!("{} {n}", t("definition_n"))))
+            .collect(),
     };
+    let breaks_note: Vec<String> = breaks_at
+        .iter()
+        .map(|(_, period, n)| {
+            let reason = ind
+                .versions
+                .get((*n as usize).saturating_sub(2))
+                .map(|v| v.reason.get(lang.code()).to_owned())
+                .unwrap_or_default();
+            t("break_note")
+                .replace("{period}", &ltr(lang, period))
+                .replace("{n}", &n.to_string())
+                .replace("{before}", &(n - 1).to_string())
+                .replace("{reason}", &reason)
+        })
+        .collect();
     let spark = TrendChart {
         spark: true,
         forecast: Vec::new(),
@@ -174,6 +205,11 @@ pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, ou
 
     // Scorecard line.
     let (change, change_kind) = match (latest, previous) {
+        // Not one series: the difference would be the definitions', not the world's.
+        (Some(l), Some(p)) if l.definition.max(1) != p.definition.max(1) => (
+            t("change_across_break").replace("{period}", &ltr(lang, &l.period)),
+            String::new(),
+        ),
         (Some(l), Some(p)) => match (l.value, p.value) {
             (Some(a), Some(b)) => {
                 let d = a - b;
@@ -283,7 +319,7 @@ pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, ou
                 if dim == "partner" {
                     partner_name(v)
                 } else {
-                    v.to_owned()
+                    super::category(inputs, lang, &dim, v)
                 }
             };
             let title = format!("{label} — {} {dim_name}, {}", t("by"), ltr(lang, &l.period));
@@ -331,6 +367,7 @@ pub(super) fn add_indicator(ind: &Indicator, inputs: &Inputs<'_>, lang: Lang, ou
     out.any_suppressed |= rows.iter().any(|r| r.suppressed);
     out.sections.push(IndicatorSection {
         id: ind.id.clone(),
+        breaks: breaks_note,
         label,
         description: ind.description.get(lang.code()).to_owned(),
         chart: trend_name,

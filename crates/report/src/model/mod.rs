@@ -28,6 +28,9 @@ pub struct Inputs<'a> {
     pub tables: &'a ResultsTables,
     /// Names of breakdown dimensions (`region` → "Region" / "אזור").
     pub dimension_names: &'a BTreeMap<String, backbone_schema::Text>,
+    /// How a breakdown's stored values are shown (dimension → value → label per language:
+    /// the fields' `x-valueLabels`).
+    pub value_labels: &'a BTreeMap<String, BTreeMap<String, backbone_schema::Text>>,
     /// Each partner's last accepted header per table (partner → schema → header), with
     /// what changed in it: shown on the partner's page.
     pub headers: &'a BTreeMap<String, BTreeMap<String, backbone_ingest::KnownHeader>>,
@@ -99,6 +102,8 @@ pub(crate) struct IndicatorSection {
     pub breakdown_period: String,
     pub breakdowns: Vec<BreakdownSection>,
     pub coverage: String,
+    /// A footnote per change of definition inside the series shown.
+    pub breaks: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +149,8 @@ pub(crate) struct Method {
     pub dimensions: String,
     pub direction: String,
     pub source: String,
+    /// The definition in force for each stretch of periods shown, when it changed.
+    pub definitions: Vec<String>,
 }
 
 /// The report's content.
@@ -314,6 +321,57 @@ fn computed_as(ind: &Indicator, lang: Lang) -> String {
     }
 }
 
+/// For an indicator whose definition changed: each stretch of periods shown with the
+/// definition in force (`2024-Q1 – 2024-Q2: definition 1, COUNT(*) WHERE …`), and why it
+/// changed. Empty when one definition covers everything shown.
+fn definitions_shown(ind: &Indicator, tables: &ResultsTables, lang: Lang) -> Vec<String> {
+    if ind.versions.is_empty() {
+        return Vec::new();
+    }
+    let rows = totals(tables, &ind.id);
+    let mut stretches: Vec<(String, String, u32)> = Vec::new();
+    for r in rows {
+        let n = r.definition.max(1);
+        match stretches.last_mut() {
+            Some(last) if last.2 == n => last.1 = r.period.clone(),
+            _ => stretches.push((r.period.clone(), r.period.clone(), n)),
+        }
+    }
+    stretches
+        .into_iter()
+        .map(|(from, to, n)| {
+            let span = if from == to {
+                ltr(lang, &from)
+            } else {
+                format!("{} – {}", ltr(lang, &from), ltr(lang, &to))
+            };
+            let reason = (n >= 2)
+                .then(|| ind.versions.get(n as usize - 2))
+                .flatten()
+                .map(|v| v.reason.get(lang.code()).to_owned())
+                .filter(|r| !r.is_empty())
+                .map_or_else(String::new, |r| format!(" ({r})"));
+            format!(
+                "{span}: {} {n}, {}{reason}",
+                lang.t("definition_n"),
+                computed_as(&ind.definition(n), lang)
+            )
+        })
+        .collect()
+}
+
+/// A breakdown value as readers see it: its `x-valueLabels` label in `lang`, else the stored
+/// value.
+pub(crate) fn category(inputs: &Inputs<'_>, lang: Lang, dim: &str, value: &str) -> String {
+    inputs
+        .value_labels
+        .get(dim)
+        .and_then(|m| m.get(value))
+        .map(|t| t.get(lang.code()))
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| value.to_owned(), str::to_owned)
+}
+
 /// A partner's name in the report's language (its id when the initiative does not know it).
 fn partner_name(initiative: &Initiative, lang: Lang, id: &str) -> String {
     initiative
@@ -456,7 +514,7 @@ impl Content {
                 id: ind.id.clone(),
                 label: ind.label.get(lang.code()).to_owned(),
                 description: ind.description.get(lang.code()).to_owned(),
-                computed_as: computed_as(ind, lang),
+                computed_as: computed_as(&ind.definition(ind.definitions()), lang),
                 grain: t(match ind.grain {
                     Grain::Month => "month",
                     Grain::Quarter => "quarter",
@@ -480,6 +538,7 @@ impl Content {
                     Direction::Down => "direction_down",
                 }),
                 source: ind.schema.clone(),
+                definitions: definitions_shown(ind, tables, lang),
             })
             .collect();
 

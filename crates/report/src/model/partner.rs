@@ -287,6 +287,7 @@ pub(super) fn partner_section(
             t("suppressed"),
         ],
         spark: false,
+        breaks: Vec::new(),
     };
     let chart_name = if several {
         format!("partner-{partner}-{schema}-rejected")

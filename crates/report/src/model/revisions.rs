@@ -52,16 +52,16 @@ fn cause_words(inputs: &Inputs<'_>, lang: Lang, c: &Cause) -> String {
     let file = ltr(lang, &c.file_name);
     let per = ltr(lang, &c.period);
     let day = ltr(lang, date_of(&c.received));
-    match (lang, c.corrected) {
-        (Lang::He, true) => format!("הקובץ המתוקן של {name} לתקופה {per} ({file}, התקבל {day})"),
-        (Lang::He, false) => {
-            format!("הקובץ של {name} לתקופה {per}, שהתקבל אחרי המהדורה ({file}, {day})")
-        }
-        (Lang::En, true) => format!("{name}'s corrected file for {per} ({file}, received {day})"),
-        (Lang::En, false) => {
-            format!("{name}'s file for {per}, received after the edition ({file}, {day})")
-        }
-    }
+    let key = if c.corrected {
+        "rev_cause_corrected"
+    } else {
+        "rev_cause_late"
+    };
+    lang.t(key)
+        .replace("{name}", &name)
+        .replace("{per}", &per)
+        .replace("{file}", &file)
+        .replace("{day}", &day)
 }
 
 /// One revision in a sentence: "Referrals, 2024-Q2: revised from 2,503 to 2,541 after the
@@ -91,7 +91,7 @@ fn sentence(inputs: &Inputs<'_>, lang: Lang, r: &RevisionRow) -> String {
         let v = if r.breakdown.starts_with("partner=") {
             partner_name(inputs.initiative, lang, &v)
         } else {
-            v
+            super::category(inputs, lang, &split_breakdown(&r.breakdown).0, &v)
         };
         what = format!("{what} ({dim}: {v})");
     }

@@ -151,6 +151,7 @@ from = "2024-Q1"
         revisions: &[],
         triangle: &[],
         dimension_names: &names,
+        value_labels: &BTreeMap::new(),
     };
     let pages = partner_pages(&inputs, crate::Lang::En);
     let police = pages.iter().find(|p| p.partner == "police").unwrap();

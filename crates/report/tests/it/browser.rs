@@ -40,6 +40,7 @@ fn render_fixture(lang: Lang, out: &Path) -> PathBuf {
             revisions: &[],
             triangle: &[],
             dimension_names: &names,
+            value_labels: &BTreeMap::new(),
         },
         lang,
         generated: "2025-01-08T22:00:00Z".into(),
@@ -67,7 +68,7 @@ fn the_report_renders_in_chromium_without_errors() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    for lang in [Lang::He, Lang::En] {
+    for lang in Lang::ALL {
         let out = dir.path().join(lang.code());
         let html = render_fixture(lang, &out);
         let url = format!("file://{}", html.canonicalize().unwrap().display());
@@ -107,6 +108,7 @@ fn the_report_renders_in_chromium_without_errors() {
         );
         let expected_dir = format!("dir=\"{}\"", lang.dir());
         assert!(dom.contains(&expected_dir));
+        assert!(dom.contains(lang.t("scorecard")), "{}", lang.code());
         let charts = dom.matches("<svg").count();
         assert!(charts >= 6, "{charts} charts");
         assert_eq!(dom.matches("role=\"img\"").count(), charts);

@@ -28,6 +28,7 @@ fn trend(periods: &[&str], actual: Vec<Option<f64>>) -> TrendChart {
         forecast: Vec::new(),
         words: words(),
         spark: false,
+        breaks: Vec::new(),
     }
 }
 

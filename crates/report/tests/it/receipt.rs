@@ -16,10 +16,12 @@ fn info(lang: Lang) -> ReceiptInfo {
         initiative: match lang {
             Lang::He => "השותפות הלאומית".into(),
             Lang::En => "The national partnership".into(),
+            Lang::Ar => "الشراكة الوطنية".into(),
         },
         partner: match lang {
             Lang::He => "מרפאה".into(),
             Lang::En => "Clinic".into(),
+            Lang::Ar => "العيادة".into(),
         },
         file: "clinic_windows1255.csv".into(),
         schema: "service_records".into(),
@@ -45,12 +47,19 @@ fn a_receipt_says_which_cells_to_fix_in_the_partners_language() {
     let en = receipt(&report, &info(Lang::En), Lang::En).unwrap();
     insta::assert_snapshot!("receipt_he_txt", he.text);
     insta::assert_snapshot!("receipt_en_txt", en.text);
+    let ar = receipt(&report, &info(Lang::Ar), Lang::Ar).unwrap();
+    insta::assert_snapshot!("receipt_ar_txt", ar.text);
+    assert!(ar.html.contains("dir=\"rtl\"") && ar.html.contains("lang=\"ar\""));
     // What a valid value looks like is in Hebrew on the Hebrew receipt, English on the other.
     for english in ["one of ", "such as", "written like", "type is"] {
         assert!(!he.text.contains(english), "{english} in\n{}", he.text);
         assert!(!he.html.contains(english), "{english} in the HTML");
+        assert!(!ar.text.contains(english), "{english} in\n{}", ar.text);
     }
     assert!(en.text.contains("A valid value"), "{}", en.text);
+    // Each problem's title and what a valid value looks like, in Arabic.
+    assert!(ar.text.contains("قيمة صحيحة"), "{}", ar.text);
+    assert!(ar.text.contains("نوع قيمة خاطئ"), "{}", ar.text);
 }
 
 #[test]

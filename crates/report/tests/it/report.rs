@@ -16,6 +16,7 @@ struct Decl {
     indicators: Vec<Indicator>,
     tables: ResultsTables,
     names: BTreeMap<String, Text>,
+    labels: BTreeMap<String, BTreeMap<String, Text>>,
 }
 
 fn decl() -> Decl {
@@ -32,18 +33,30 @@ fn decl() -> Decl {
     .unwrap();
     let tables = ResultsTables::load(&f.join("results")).unwrap();
     let mut names = BTreeMap::new();
+    // The regions are stored as the partners wrote them (Hebrew); readers of the other
+    // languages see the field's `x-valueLabels`.
+    let mut regions = BTreeMap::new();
+    for (code, en, ar) in [
+        ("צפון", "North", "الشمال"),
+        ("דרום", "South", "الجنوب"),
+        ("חיפה", "Haifa", "حيفا"),
+    ] {
+        regions.insert(
+            code.to_owned(),
+            Text::of(&[("he", code), ("en", en), ("ar", ar)]),
+        );
+    }
+    let labels = BTreeMap::from([("region".to_owned(), regions)]);
     names.insert(
         "region".to_owned(),
-        Text {
-            he: "אזור".into(),
-            en: "Region".into(),
-        },
+        Text::of(&[("he", "אזור"), ("en", "Region"), ("ar", "المنطقة")]),
     );
     Decl {
         initiative,
         indicators,
         tables,
         names,
+        labels,
     }
 }
 
@@ -57,6 +70,7 @@ fn render_to(d: &Decl, lang: Lang, out: &Path) -> backbone_report::Rendered {
             revisions: &[],
             triangle: &[],
             dimension_names: &d.names,
+            value_labels: &d.labels,
         },
         lang,
         generated: "2025-01-08T22:00:00Z".into(),
@@ -217,6 +231,30 @@ fn hebrew_is_right_to_left() {
     // The SVG keeps its own left-to-right anchoring, and Hebrew labels in it are isolated.
     assert!(html.contains("direction:ltr"));
     assert!(html.contains('\u{2067}'));
+}
+
+#[test]
+fn arabic_is_right_to_left_in_arabic_words_with_the_regions_labelled() {
+    let d = decl();
+    let dir = tempfile::tempdir().unwrap();
+    let r = render_to(&d, Lang::Ar, dir.path());
+    let html = std::fs::read_to_string(&r.html).unwrap();
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(html.contains("بطاقة الأداء"), "the scorecard's Arabic title");
+    // The breakdown shows the label, not the stored Hebrew code; the Hebrew report the code.
+    assert!(html.contains("الشمال") && !html.contains(">צפון<"));
+    let he =
+        std::fs::read_to_string(&render_to(&d, Lang::He, &dir.path().join("he")).html).unwrap();
+    assert!(he.contains("צפון"));
+    let en =
+        std::fs::read_to_string(&render_to(&d, Lang::En, &dir.path().join("en")).html).unwrap();
+    assert!(en.contains("North") && !en.contains("צפון"));
+    // Arabic labels in the SVG charts are isolated as right-to-left, like Hebrew ones.
+    assert!(html.contains("\u{2067}الشمال"));
+    // No word of the English catalog leaks into the Arabic page.
+    for key in ["scorecard", "methods", "breakdowns", "completeness"] {
+        assert!(!html.contains(Lang::En.t(key)), "{key}");
+    }
 }
 
 #[test]
