@@ -133,6 +133,7 @@ exp_number = a number such as { $example }
 exp_boolean = one of { $yes } (yes) or { $no } (no)
 exp_date = a real date written like { $examples }
 exp_or = {" "}or{" "}
+comma = ,{" "}
 encoding_guessed = The file is short, so its encoding was guessed: it was read as { $encoding }. If names or words below look garbled, save the file as UTF-8 (CSV UTF-8) and send it again.
 layout_wide = Your table was read as you laid it out: { $columns } columns of figures ({ $span }) became { $figures } figures, one per cell.
 layout_totals = Your totals ({ $which }) were left out of the data and checked against the figures they add up.
