@@ -25,6 +25,17 @@ pub(crate) fn check(workspace: &Path) -> Result<ExitCode> {
             );
         }
     }
+    // A language the declarations may hold texts in, but backbone's own words do not ship in.
+    for code in &decl.initiative.languages {
+        if !backbone_report::Lang::ALL.iter().any(|l| l.code() == code) {
+            println!(
+                "note: pipelines/initiative.toml: languages: {code:?}: its texts are kept, but backbone's own words (report, receipts, portal) ship in {}; no report is written in it, and a partner reading it gets English receipts",
+                backbone_report::Lang::ALL
+                    .map(backbone_report::Lang::code)
+                    .join(", ")
+            );
+        }
+    }
     let problems = decl.check();
     // Each indicator's history of definitions, in words.
     let fm = decl.initiative.first_month;

@@ -66,6 +66,23 @@ fn ingest_then_metrics_then_explain() {
         "{out}"
     );
     assert!(out.contains("$.fields[0].constraints.requird"), "{out}");
+    // A language backbone's words do not ship in: its texts load, and check says what it
+    // will not get.
+    let init = ws.join("pipelines/initiative.toml");
+    let before = std::fs::read_to_string(&init).unwrap();
+    let with_ru = before.replace(
+        "languages = [\"he\", \"en\", \"ar\"]",
+        "languages = [\"he\", \"en\", \"ar\", \"ru\"]",
+    );
+    assert_ne!(with_ru, before);
+    std::fs::write(&init, with_ru).unwrap();
+    let out = ok(backbone(ws, &["check"]));
+    assert!(out.contains("all consistent"), "{out}");
+    assert!(
+        out.contains("languages: \"ru\": its texts are kept, but backbone's own words (report, receipts, portal) ship in he, en, ar"),
+        "{out}"
+    );
+    std::fs::write(&init, before).unwrap();
     let clinic = root().join("tests/fixtures/files/clinic_windows1255.csv");
     let welfare = root().join("tests/fixtures/files/welfare_title_rows.xlsx");
     let population = root().join("pipelines/reference/population.csv");
