@@ -95,17 +95,7 @@ pub fn messages(lang: Lang, source: &str) -> (BTreeMap<String, String>, Vec<Stri
         Ok(r) => (r, Vec::new()),
         Err((r, errors)) => (r, errors.iter().map(|e| format!("{lang:?}: {e}")).collect()),
     };
-    let wanted: Vec<(String, BTreeSet<String>)> = resource
-        .entries()
-        .filter_map(|e| match e {
-            ast::Entry::Message(m) => m.value.as_ref().map(|p| {
-                let mut vars = BTreeSet::new();
-                variables(p, &mut vars);
-                (m.id.name.to_owned(), vars)
-            }),
-            _ => None,
-        })
-        .collect();
+    let wanted = message_variables(&resource);
     let id = lang.code().parse().unwrap_or_default();
     let mut bundle = FluentBundle::new(vec![id]);
     bundle.set_use_isolating(false);
@@ -127,6 +117,21 @@ pub fn messages(lang: Lang, source: &str) -> (BTreeMap<String, String>, Vec<Stri
         out.insert(id, text.into_owned());
     }
     (out, problems)
+}
+
+/// Each message of a resource (those with a value) and the variables it uses.
+fn message_variables(resource: &FluentResource) -> BTreeMap<String, BTreeSet<String>> {
+    resource
+        .entries()
+        .filter_map(|e| match e {
+            ast::Entry::Message(m) => m.value.as_ref().map(|p| {
+                let mut vars = BTreeSet::new();
+                variables(p, &mut vars);
+                (m.id.name.to_owned(), vars)
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The variables (`$name`) a pattern uses, at any depth.
@@ -179,17 +184,7 @@ pub fn catalog_problems(sources: &[(Lang, &str)]) -> Vec<String> {
                 .map(|(k, _)| format!("{lang:?} {k}: empty")),
         );
         let resource = FluentResource::try_new((*src).to_owned()).unwrap_or_else(|(r, _)| r);
-        let vars: BTreeMap<String, BTreeSet<String>> = resource
-            .entries()
-            .filter_map(|e| match e {
-                ast::Entry::Message(m) => m.value.as_ref().map(|p| {
-                    let mut v = BTreeSet::new();
-                    variables(p, &mut v);
-                    (m.id.name.to_owned(), v)
-                }),
-                _ => None,
-            })
-            .collect();
+        let vars = message_variables(&resource);
         match &first {
             None => first = Some((*lang, vars)),
             Some((l0, keys)) => {

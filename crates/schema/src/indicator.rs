@@ -94,11 +94,7 @@ impl Text {
         };
         for l in languages {
             if self.exactly(l).is_none() {
-                let from = languages
-                    .iter()
-                    .find_map(|x| self.exactly(x).map(str::to_owned))
-                    .unwrap_or_else(|| first.clone());
-                self.0.insert(l.clone(), from);
+                self.0.insert(l.clone(), first.clone());
             }
         }
     }
