@@ -67,7 +67,10 @@ pub fn explain(
     let mut out = Vec::new();
     for (name, m) in sides {
         let schema = m.and_then(|m| m.schema.as_deref()).unwrap_or(&ind.schema);
-        let Some((v, Some(rows))) = scan(store, schema, as_of.0.get(schema).copied())? else {
+        let ranges = compute::period_ranges(ind, m, key, decl.initiative.first_month);
+        let Some((v, Some(rows))) =
+            scan(store, schema, as_of.0.get(schema).copied(), Some(&ranges))?
+        else {
             out.push((name.to_owned(), Vec::new()));
             continue;
         };

@@ -14,7 +14,7 @@ pub fn compute_since(
     decl: &Declarations,
     dir: &Path,
 ) -> Result<(Results, Option<String>), MetricsError> {
-    let full = || compute(store, decl, &AsOf::default()).map(|r| (r, None));
+    let full = || compute_full(store, decl, dir).map(|r| (r, None));
     let (Some((basis_version, basis_decl)), Some(previous)) =
         (output::read_basis(dir), output::read_results(dir))
     else {
@@ -27,6 +27,20 @@ pub fn compute_since(
     let Ok(before) = AsOf::parse(&basis_version, &schemas) else {
         return full();
     };
+    // Distinct counts over quarters, halves or years are recounted from the months' kept
+    // sets: without the previous computation's, the whole computation is done (and keeps them).
+    let previous_sets = compute::kept::usable(dir, &basis_version, &decl.fingerprint);
+    let keeps_sets = expand(decl)
+        .iter()
+        .any(|i| sides_of(i).iter().any(compute::kept::kept_side));
+    if keeps_sets && previous_sets.is_none() {
+        return full();
+    }
+    let keep =
+        compute::kept::Keep::new(dir, previous_sets, false).map_err(|e| MetricsError::Output {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
     let populations: BTreeSet<&str> = decl
         .indicators
         .iter()
@@ -78,13 +92,16 @@ pub fn compute_since(
         };
         // The basis version's files may be gone (vacuumed after an erasure or a key
         // rotation): then what changed cannot be told, and everything is computed again.
+        let started = std::time::Instant::now();
         let Ok(old) = files_at(then) else {
             return full();
         };
         let new = files_at(now)?;
+        let listed = started.elapsed();
         for path in old.symmetric_difference(&new) {
             months_in(path, &fields, &mut window)?;
         }
+        tracing::debug!(table = %t, ?listed, took = ?started.elapsed(), "what changed");
         new_files.insert(t.clone(), new.difference(&old).cloned().collect::<Vec<_>>());
     }
     // Disclosure control ties the periods of a reporting year together (a quarter's cells and
@@ -147,7 +164,15 @@ pub fn compute_since(
         None => (window.clone(), Vec::new()),
     };
     let known = output::read_means(dir).map(|means| KnownMeans { means, new_files });
-    let mut results = compute_window(store, decl, &current, Some(&rows_window), known, &prior)?;
+    let mut results = compute_window(
+        store,
+        decl,
+        &current,
+        Some(&rows_window),
+        known,
+        &prior,
+        Some(keep),
+    )?;
     // The cells kept for next time: the stored ones outside the recomputed years, and the
     // years' as the stage just received them.
     if let Some(cells) = stored {

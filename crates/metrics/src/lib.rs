@@ -161,6 +161,9 @@ pub struct Results {
     /// (`basis.json`), so that an incremental computation recomputes only the changed periods
     /// from rows and gives the stage the rest of their years from here.
     pub cells: Vec<output::Cell>,
+    /// The distinct sets of the months this computation kept (`compute::kept`), put in place
+    /// with the results by [`write_all`]; `None` for results that keep none.
+    pub kept: Option<std::sync::Arc<compute::kept::Staged>>,
 }
 
 /// Means of submissions already known, and the files whose submissions are not: what an
@@ -222,6 +225,7 @@ fn scan(
     store: &Store,
     schema: &str,
     version: Option<u64>,
+    ranges: Option<&compute::Ranges>,
 ) -> Result<Option<(u64, Option<compute::Rows>)>, MetricsError> {
     let Some((v, files)) = store.files(schema, version)? else {
         return Ok(None);
@@ -236,8 +240,26 @@ fn scan(
         .collect();
     let root = store.table_dir(schema).display().to_string().len();
     let scan = |paths: &[String], with_path: bool| scan_paths(paths, Some(root), with_path);
-    let rows =
-        compute::Rows::new(paths, &sizes, scan).map_err(|e| MetricsError::compute(schema, e))?;
+    let mut rows = compute::Rows::new(paths.clone(), &sizes, scan)
+        .map_err(|e| MetricsError::compute(schema, e))?;
+    // With a window, the batches read only the files whose dates (the log's statistics) can
+    // fall in it: a month of a national store is a few hundred files of twelve thousand, and
+    // the Parquet reader would otherwise open every one to look at its own statistics.
+    if let Some(ranges) = ranges {
+        let keep: Vec<usize> = (0..files.len())
+            .filter(|&i| compute::needed(ranges, &files[i].dates))
+            .collect();
+        let paths: Vec<String> = keep.iter().map(|&i| paths[i].clone()).collect();
+        let sizes: Vec<u64> = keep.iter().map(|&i| sizes[i]).collect();
+        tracing::debug!(
+            table = schema,
+            files = files.len(),
+            read = paths.len(),
+            "files a window reads"
+        );
+        rows.batches_of(&paths, &sizes, scan)
+            .map_err(|e| MetricsError::compute(schema, e))?;
+    }
     Ok(Some((v, Some(rows))))
 }
 
@@ -301,7 +323,21 @@ fn needed(decl: &Declarations) -> BTreeSet<String> {
 
 /// Computes every indicator, completeness and quality from one store version.
 pub fn compute(store: &Store, decl: &Declarations, as_of: &AsOf) -> Result<Results, MetricsError> {
-    compute_window(store, decl, as_of, None, None, &[])
+    compute_window(store, decl, as_of, None, None, &[], None)
+}
+
+/// As [`compute`] at the latest version, keeping the months' distinct sets the next
+/// incremental computation reads (`compute::kept`) for results to be written into `dir`.
+pub fn compute_full(
+    store: &Store,
+    decl: &Declarations,
+    dir: &Path,
+) -> Result<Results, MetricsError> {
+    let keep = compute::kept::Keep::new(dir, None, true).map_err(|e| MetricsError::Output {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    compute_window(store, decl, &AsOf::default(), None, None, &[], Some(keep))
 }
 
 /// As [`compute`]; with a window, only the indicator periods holding one of its months are
@@ -315,6 +351,7 @@ fn compute_window(
     window: Option<&compute::Window>,
     known: Option<KnownMeans>,
     prior: &[output::Cell],
+    mut keep: Option<compute::kept::Keep>,
 ) -> Result<Results, MetricsError> {
     let first_month = decl.initiative.first_month;
     // Which tables are read, and at which version.
@@ -327,12 +364,23 @@ fn compute_window(
             ));
         }
     }
+    // An indicator with later definitions is computed once per definition, each under an id
+    // of its own (`contact_within_week@2`), and each period keeps the values of the
+    // definition in force for it — before disclosure control, which sees only what is
+    // published, each definition's cells as a measure of their own.
+    let expanded = expand(decl);
+    let mut order: Vec<&Indicator> = expanded.iter().collect();
+    order.sort_by_key(|i| i.kind == Kind::Derived);
+    let sides: Vec<compute::Side> = order.iter().flat_map(|i| sides_of(i)).collect();
     let mut frames: BTreeMap<String, compute::Rows> = BTreeMap::new();
     let mut versions = AsOf::default();
     let mut ledgers: BTreeMap<String, Vec<Submission>> = BTreeMap::new();
+    let started = std::time::Instant::now();
     for t in &needed {
         let v = as_of.0.get(t).copied();
-        if let Some((read, lf)) = scan(store, t, v)? {
+        let ranges =
+            window.map(|w| compute::ranges_read(&sides, t, first_month, w, keep.is_some()));
+        if let Some((read, lf)) = scan(store, t, v, ranges.as_ref())? {
             versions.0.insert(t.clone(), read);
             if let Some(mut lf) = lf {
                 lf.aggregate = decl.schemas.get(t).is_some_and(|s| s.aggregate);
@@ -342,18 +390,11 @@ fn compute_window(
         }
     }
     let store_version = versions.label();
+    tracing::debug!(took = ?started.elapsed(), "tables and ledgers loaded");
     let expected = status::completeness(&decl.initiative, &ledgers);
-    // An indicator with later definitions is computed once per definition, each under an id
-    // of its own (`contact_within_week@2`), and each period keeps the values of the
-    // definition in force for it — before disclosure control, which sees only what is
-    // published, each definition's cells as a measure of their own.
-    let expanded = expand(decl);
-    let mut order: Vec<&Indicator> = expanded.iter().collect();
-    order.sort_by_key(|i| i.kind == Kind::Derived);
     // Every side counted from rows, aggregated together: one pass over each table. The means
     // of the submissions (for quality) are read at the same time, on another thread: the
     // tallies keep one core busy for long stretches.
-    let sides: Vec<compute::Side> = order.iter().flat_map(|i| sides_of(i)).collect();
     let (cells, means) = std::thread::scope(|scope| {
         let means = scope.spawn(|| {
             let started = std::time::Instant::now();
@@ -361,7 +402,7 @@ fn compute_window(
             tracing::debug!(took = ?started.elapsed(), "means of the submissions");
             means
         });
-        let cells = compute::aggregate_all(&frames, &sides, first_month, window);
+        let cells = compute::aggregate_all(&frames, &sides, first_month, window, keep.as_mut());
         let means = match means.join() {
             Ok(means) => means,
             // A bug, not a file's doing: the same panic as on this thread.
@@ -371,7 +412,9 @@ fn compute_window(
     });
     let mut cells = cells?.into_iter();
     let mut means = means?;
+    let started = std::time::Instant::now();
     let quality = status::quality(store, &ledgers, &expected, &means)?;
+    tracing::debug!(took = ?started.elapsed(), "quality");
     // Only the submissions in use are kept.
     let in_use: BTreeSet<&str> = quality.iter().map(|q| q.submission.id.as_str()).collect();
     means.retain(|id, _| in_use.contains(id.as_str()));
@@ -531,6 +574,7 @@ fn compute_window(
         declarations: decl.fingerprint.clone(),
         means,
         cells,
+        kept: keep.map(|k| std::sync::Arc::new(k.into_staged())),
     })
 }
 

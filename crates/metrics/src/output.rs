@@ -83,6 +83,16 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), MetricsError> {
         path: basis.display().to_string(),
         message: e.to_string(),
     })?;
+    // The months' distinct sets of these results, or none (sets of other results would be
+    // taken for these, and hold pseudonyms for nothing).
+    let kept = match &results.kept {
+        Some(staged) => staged.commit(dir, &results.store_version, &results.declarations),
+        None => crate::compute::kept::forget(dir),
+    };
+    kept.map_err(|e| MetricsError::Output {
+        path: dir.join(crate::compute::kept::DIR).display().to_string(),
+        message: e.to_string(),
+    })?;
 
     let expected: Vec<ExpectedRow> = results
         .expected

@@ -120,6 +120,9 @@ pub struct Coverage<'a> {
     expected: &'a [ExpectedSubmission],
     /// (schema, month) → the expected submissions whose period holds that month.
     by_month: HashMap<(&'a str, (i32, u32)), Vec<usize>>,
+    /// Each partner's region, and the regions partners are in: looked up for every value
+    /// broken down by region (a national initiative has hundreds of partners).
+    regions: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> Coverage<'a> {
@@ -135,10 +138,16 @@ impl<'a> Coverage<'a> {
                 by_month.entry((e.schema.as_str(), m)).or_default().push(i);
             }
         }
+        let regions = initiative
+            .partners
+            .iter()
+            .map(|p| (p.id.as_str(), p.region.as_str()))
+            .collect();
         Self {
             initiative,
             expected,
             by_month,
+            regions,
         }
     }
 
@@ -154,12 +163,10 @@ impl<'a> Coverage<'a> {
         let partner = breakdown.strip_prefix("partner=");
         let region = breakdown
             .strip_prefix("region=")
-            .filter(|r| initiative.partners.iter().any(|p| p.region == *r));
+            .filter(|r| self.regions.values().any(|region| region == r));
         let in_scope = |e: &ExpectedSubmission| match (partner, region) {
             (Some(p), _) => e.partner == p,
-            (None, Some(r)) => initiative
-                .partner(&e.partner)
-                .is_some_and(|p| p.region == r),
+            (None, Some(r)) => self.regions.get(e.partner.as_str()) == Some(&r),
             (None, None) => true,
         };
         let mut relevant: Vec<usize> = compute::months_of(grain, period, initiative.first_month)

@@ -50,10 +50,13 @@ pub fn compute(
     let dir = out.map_or_else(|| layout.results(), Path::to_path_buf);
     let (results, incremental) = if as_of.0.is_empty() && !full {
         backbone_metrics::compute_since(&store, &decl, &dir)?
+    } else if as_of.0.is_empty() {
+        (backbone_metrics::compute_full(&store, &decl, &dir)?, None)
     } else {
         (backbone_metrics::compute(&store, &decl, &as_of)?, None)
     };
     // The previous results, to say what changed and why.
+    let started = std::time::Instant::now();
     let previous = backbone_metrics::read_previous(&dir);
     let before = previous
         .as_ref()
@@ -71,8 +74,11 @@ pub fn compute(
             }
         }
     }
+    tracing::debug!(took = ?started.elapsed(), "previous results and the submissions since");
+    let started = std::time::Instant::now();
     backbone_metrics::write_all(&results, &dir)?;
     let summary = backbone_metrics::write_changes(&results, previous.as_ref(), &since, &dir)?;
+    tracing::debug!(took = ?started.elapsed(), "results written");
     let suppressed = results.rows.iter().filter(|r| r.suppressed).count();
     let line = format!(
         "{} value(s) of {} indicator(s) from store version {} ({} suppressed); {} expected submission(s); results in {}",

@@ -24,7 +24,7 @@ mod side_tables;
 mod sweep;
 mod writer;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use deltalake::arrow::array::RecordBatch;
@@ -176,6 +176,31 @@ pub struct DataFile {
     pub partner: String,
     /// Its period (a partition value: not a column of the file).
     pub period: String,
+    /// The earliest and latest value of each date column, from the statistics the log keeps
+    /// for the file; a column the log has none for is missing (the file may hold any date).
+    pub dates: BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// The date columns' least and greatest values in a file's statistics (Delta writes dates as
+/// `YYYY-MM-DD` in `minValues` and `maxValues`).
+fn date_bounds(stats: Option<&str>) -> BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)> {
+    let mut out = BTreeMap::new();
+    let Some(v) = stats.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) else {
+        return out;
+    };
+    let (Some(min), Some(max)) = (v["minValues"].as_object(), v["maxValues"].as_object()) else {
+        return out;
+    };
+    let date = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    for (column, low) in min {
+        if let (Some(low), Some(high)) = (date(Some(low)), date(max.get(column))) {
+            out.insert(column.clone(), (low, high));
+        }
+    }
+    out
 }
 
 /// What a commit did.
@@ -234,6 +259,39 @@ pub struct Store {
     pub(crate) rt: tokio::runtime::Runtime,
     pub(crate) memo: ledger::Memo,
     pub(crate) tables: Tables,
+    pub(crate) listed: Listed,
+}
+
+/// The files of the last few table versions listed by this process: a version's files never
+/// change, and one computation lists the same version more than once (what changed since the
+/// last results, then the rows to read).
+#[derive(Default)]
+pub(crate) struct Listed(std::sync::Mutex<Vec<(TableVersion, Vec<DataFile>)>>);
+
+/// A table's name and one of its versions.
+type TableVersion = (String, u64);
+
+impl Listed {
+    /// How many versions are kept (a long-running portal lists versions for months).
+    const KEPT: usize = 4;
+
+    fn get(&self, schema: &str, version: u64) -> Option<Vec<DataFile>> {
+        let listed = self.0.lock().ok()?;
+        listed
+            .iter()
+            .find(|((s, v), _)| s == schema && *v == version)
+            .map(|(_, files)| files.clone())
+    }
+
+    fn put(&self, schema: &str, version: u64, files: &[DataFile]) {
+        if let Ok(mut listed) = self.0.lock() {
+            listed.retain(|((s, v), _)| !(s == schema && *v == version));
+            if listed.len() >= Self::KEPT {
+                listed.remove(0);
+            }
+            listed.push(((schema.to_owned(), version), files.to_vec()));
+        }
+    }
 }
 
 /// The tables this process has loaded, by folder, kept between commits. Bringing a kept table
@@ -308,6 +366,7 @@ impl Store {
             rt,
             memo,
             tables: Tables::default(),
+            listed: Listed::default(),
         })
     }
 
@@ -691,9 +750,26 @@ impl Store {
         version: Option<u64>,
     ) -> Result<Option<(u64, Vec<DataFile>)>, StoreError> {
         let dir = self.table_dir(schema);
+        if let Some(v) = version
+            && let Some(files) = self.listed.get(schema, v)
+        {
+            // Unless vacuumed meanwhile.
+            self.check_kept(schema, v, files.iter().map(|f| f.path.clone()))?;
+            return Ok(Some((v, files)));
+        }
         self.rt.block_on(async {
-            let Some(table) = load_dir(&dir, schema, version).await? else {
-                return Ok(None);
+            // The table this process keeps serves its latest version (loading a table of
+            // thousands of files is most of what listing them costs).
+            let kept = match version {
+                None => self.load(schema).await?,
+                Some(_) => self.tables.latest(&dir).await,
+            };
+            let table = match kept {
+                Some(t) if version.is_none() || t.version() == version => t,
+                _ => match load_dir(&dir, schema, version).await? {
+                    Some(t) => t,
+                    None => return Ok(None),
+                },
             };
             let Some(v) = table.version() else {
                 return Ok(None);
@@ -712,12 +788,14 @@ impl Store {
                         path: dir.join(f.path().as_ref()),
                         partner: get(PARTNER_COLUMN),
                         period: get(PERIOD_COLUMN),
+                        dates: date_bounds(f.stats().as_deref()),
                     }
                 })
                 .collect::<Vec<DataFile>>();
             if version.is_some() {
                 self.check_kept(schema, v, out.iter().map(|f| f.path.clone()))?;
             }
+            self.listed.put(schema, v, &out);
             Ok(Some((v, out)))
         })
     }

@@ -152,6 +152,10 @@ fn an_erased_person_is_in_no_byte_of_the_workspace_and_everyone_else_stays() {
     // identifier in the raw ones.
     assert!(!holding(&p.join("store"), pseudonym.as_bytes()).is_empty());
     assert!(!holding(&p.join("archive"), ID.as_bytes()).is_empty());
+    // The kept distinct sets of the results (the quarter's people reached) hold the
+    // pseudonym as its 128 bits.
+    let bits = u128::from_str_radix(&pseudonym, 16).unwrap().to_le_bytes();
+    assert!(!holding(&p.join("results").join("distinct"), &bits).is_empty());
     let old_version = Store::open(&p.join("store"))
         .unwrap()
         .version("service_records")
@@ -202,6 +206,7 @@ fn an_erased_person_is_in_no_byte_of_the_workspace_and_everyone_else_stays() {
 
     // No byte anywhere under the workspace holds the pseudonym or the identifier.
     assert_eq!(holding(p, pseudonym.as_bytes()), Vec::<PathBuf>::new());
+    assert_eq!(holding(p, &bits), Vec::<PathBuf>::new());
     assert_eq!(holding(p, ID.as_bytes()), Vec::<PathBuf>::new());
     assert_eq!(holding(p, b"34567891"), Vec::<PathBuf>::new());
 
@@ -298,6 +303,14 @@ fn a_rotated_key_rewrites_every_pseudonym_keeps_every_number_and_the_old_key_fin
         Vec::<PathBuf>::new()
     );
     assert!(!holding(&p.join("store"), new.as_bytes()).is_empty());
+    // Nor in the results' kept distinct sets (pseudonyms as their 128 bits), recomputed
+    // with the new ones.
+    let bits = |p: &str| u128::from_str_radix(p, 16).unwrap().to_le_bytes();
+    assert_eq!(
+        holding(&p.join("results"), &bits(&old)),
+        Vec::<PathBuf>::new()
+    );
+    assert!(!holding(&p.join("results"), &bits(&new)).is_empty());
 
     // Run again, it rotates again.
     let o = backbone_at(p, &["rekey"], "2024-03-07T08:00:00Z");

@@ -13,6 +13,7 @@ use polars::prelude::*;
 use crate::MetricsError;
 
 mod codes;
+pub mod kept;
 mod parts;
 mod tally;
 
@@ -160,7 +161,7 @@ fn window_ranges(
     grain: Grain,
     keys: &BTreeSet<PeriodKey>,
     first_month: u32,
-    into: &mut BTreeMap<String, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>,
+    into: &mut Ranges,
 ) {
     for k in keys {
         let months = months_of(grain, *k, first_month);
@@ -181,10 +182,75 @@ fn window_ranges(
     }
 }
 
+/// The date ranges one side reads with a window: the periods the window touches at its grain,
+/// or, for a side whose months' distinct sets are kept, the changed months alone (the rest of
+/// its periods comes from the kept sets).
+fn side_ranges(side: &Side<'_>, first_month: u32, window: &Window, kept: bool, into: &mut Ranges) {
+    let ind = side.indicator;
+    if let Some(date_field) = ind.date_field_of(side.measure) {
+        let grain = if kept { Grain::Month } else { ind.grain };
+        let keys = affected(grain, window, first_month);
+        window_ranges(date_field, grain, &keys, first_month, into);
+    }
+}
+
+/// Date ranges by date field: `[start, end)`.
+pub type Ranges = BTreeMap<String, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>;
+
+/// The date ranges the sides reading table `schema` read with a window (`keeping`: the
+/// computation keeps distinct sets): what [`needed`] skips files by.
+pub fn ranges_read(
+    sides: &[Side<'_>],
+    schema: &str,
+    first_month: u32,
+    window: &Window,
+    keeping: bool,
+) -> Ranges {
+    let mut ranges = Ranges::new();
+    for side in sides.iter().filter(|s| s.schema() == schema) {
+        side_ranges(
+            side,
+            first_month,
+            window,
+            keeping && kept::kept_side(side),
+            &mut ranges,
+        );
+    }
+    ranges
+}
+
+/// The date range of one period of a side (what `explain` reads).
+pub fn period_ranges(
+    indicator: &Indicator,
+    measure: Option<&Measure>,
+    period: PeriodKey,
+    first_month: u32,
+) -> Ranges {
+    let mut ranges = Ranges::new();
+    if let Some(date_field) = indicator.date_field_of(measure) {
+        let keys = BTreeSet::from([period]);
+        window_ranges(date_field, indicator.grain, &keys, first_month, &mut ranges);
+    }
+    ranges
+}
+
+/// Whether a file whose date columns lie within `dates` (from the store's statistics) can
+/// hold a row in `ranges`: some date field's span meets one of its ranges, or the file has no
+/// statistics for it.
+pub fn needed(
+    ranges: &Ranges,
+    dates: &BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)>,
+) -> bool {
+    ranges.iter().any(|(field, spans)| match dates.get(field) {
+        None => true,
+        Some(&(low, high)) => spans.iter().any(|&(start, end)| low < end && high >= start),
+    })
+}
+
 /// One filter of the ranges, adjacent and overlapping ones merged: a year recomputed is one
 /// range, not twelve months times every side (an `OR` of dozens of ranges was evaluated row
 /// by row, and read the whole table).
-fn ranges_filter(ranges: BTreeMap<String, Vec<(chrono::NaiveDate, chrono::NaiveDate)>>) -> Expr {
+fn ranges_filter(ranges: Ranges) -> Expr {
     let mut any = lit(false);
     for (field, mut spans) in ranges {
         spans.sort();
@@ -283,6 +349,39 @@ impl Rows {
         scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
     ) -> PolarsResult<Self> {
         let all = scan(&paths, false)?;
+        let (batches, with_paths) = Self::cut(&paths, sizes, &scan)?;
+        let total: u64 = sizes.iter().sum();
+        Ok(Self {
+            all,
+            batches,
+            with_paths,
+            parts: usize::try_from(total.div_ceil(PART_BYTES))
+                .unwrap_or(usize::MAX)
+                .max(1),
+            aggregate: false,
+        })
+    }
+
+    /// Reads only `paths` (of sizes `sizes`) batch by batch: the files a window needs. The
+    /// whole table stays in [`Rows::all`], and the parts are sized for it.
+    pub fn batches_of(
+        &mut self,
+        paths: &[String],
+        sizes: &[u64],
+        scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
+    ) -> PolarsResult<()> {
+        (self.batches, self.with_paths) = Self::cut(paths, sizes, &scan)?;
+        Ok(())
+    }
+
+    /// Consecutive files of about [`BATCH_BYTES`], each scanned as one frame, without and with
+    /// the rows' paths.
+    #[allow(clippy::type_complexity)]
+    fn cut(
+        paths: &[String],
+        sizes: &[u64],
+        scan: &impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
+    ) -> PolarsResult<(Vec<LazyFrame>, Vec<LazyFrame>)> {
         let mut cuts = Vec::new();
         let mut start = 0;
         let mut bytes = 0u64;
@@ -303,16 +402,7 @@ impl Rows {
             batches.push(scan(&paths[cut.clone()], false)?);
             with_paths.push(scan(&paths[cut], true)?);
         }
-        let total: u64 = sizes.iter().sum();
-        Ok(Self {
-            all,
-            batches,
-            with_paths,
-            parts: usize::try_from(total.div_ceil(PART_BYTES))
-                .unwrap_or(usize::MAX)
-                .max(1),
-            aggregate: false,
-        })
+        Ok((batches, with_paths))
     }
 }
 
@@ -478,17 +568,40 @@ impl<'a> Prep<'a> {
 ///
 /// With a window, only the rows of the periods it touches are read (the Parquet reader skips
 /// files outside by their statistics), and only those periods' cells are returned.
+///
+/// With `keep`, the sides counting distinct over quarters, halves or years keep their months'
+/// distinct sets (`kept.rs`): a full computation writes every month's; with a window, those
+/// sides read only the changed months' rows, and the other months of their periods from the
+/// previous computation's sets.
 pub fn aggregate_all(
     frames: &BTreeMap<String, Rows>,
     sides: &[Side<'_>],
     first_month: u32,
     window: Option<&Window>,
+    mut keep: Option<&mut kept::Keep>,
 ) -> Result<Vec<Cells>, MetricsError> {
+    // The changed months as period keys (`yyyymm`).
+    let changed: Option<BTreeSet<PeriodKey>> =
+        window.map(|w| w.iter().map(|&(y, m)| y * 100 + m as i32).collect());
     let mut out: Vec<Cells> = vec![Cells::new(); sides.len()];
     let schemas: BTreeSet<&str> = sides.iter().map(Side::schema).collect();
     for schema in schemas {
         let Some(rows) = frames.get(schema) else {
-            continue; // no rows at this version: every side's cells are empty
+            // No rows at this version: every side's cells are empty, and so are the changed
+            // months' kept sets (the rows they held are gone).
+            if let (Some(keep), Some(changed)) = (keep.as_deref_mut(), changed.as_ref()) {
+                for side in sides.iter().filter(|s| s.schema() == schema) {
+                    if kept::kept_side(side) {
+                        keep.close(
+                            &kept::side_key(side),
+                            changed,
+                            side.indicator.dimensions.len(),
+                        )
+                        .map_err(|e| MetricsError::compute(schema, e))?;
+                    }
+                }
+            }
+            continue;
         };
         let members: Vec<usize> = (0..sides.len())
             .filter(|&i| sides[i].schema() == schema)
@@ -496,22 +609,37 @@ pub fn aggregate_all(
         let mut prep = Prep::new(&rows.all);
         let mut plans = Vec::with_capacity(members.len());
         let mut ranges = BTreeMap::new();
+        // Sides whose months' distinct sets are kept: (plan, folder, month column).
+        let mut keeps: Vec<(usize, String, String)> = Vec::new();
         for &i in &members {
             let side = &sides[i];
             plans.push(prep.plan(side, first_month, window)?);
+            let ind = side.indicator;
+            let kept_here = keep.is_some() && kept::kept_side(side);
+            if kept_here && let Some(date_field) = ind.date_field_of(side.measure) {
+                let month = prep.column(
+                    format!("period\u{1f}{date_field}\u{1f}{:?}", Grain::Month),
+                    period_expr(date_field, Grain::Month, first_month),
+                    &ind.id,
+                )?;
+                keeps.push((plans.len() - 1, kept::side_key(side), month));
+            }
             if let Some(w) = window {
-                let ind = side.indicator;
-                if let Some(date_field) = ind.date_field_of(side.measure) {
-                    let keys = affected(ind.grain, w, first_month);
-                    window_ranges(date_field, ind.grain, &keys, first_month, &mut ranges);
-                }
+                side_ranges(side, first_month, w, kept_here, &mut ranges);
             }
         }
+        // With a window, kept sides are tallied from the kept sets, not from the rows.
+        let from_sets: BTreeSet<usize> = if window.is_some() {
+            keeps.iter().map(|(k, _, _)| *k).collect()
+        } else {
+            BTreeSet::new()
+        };
         let wanted = ranges_filter(ranges);
         let exprs = std::mem::take(&mut prep.exprs);
         // Counts, sums and means add up batch by batch; distinct counts are dealt into parts
         // by the counted value (one set of parts per field counted) and tallied part by part.
         let (distinct, additive): (Vec<usize>, Vec<usize>) = (0..plans.len())
+            .filter(|k| !from_sets.contains(k))
             .partition(|&k| plans[k].kind == Kind::DistinctCount && plans[k].field.is_some());
         let additive_roles = roles_of(&plans, &additive);
         let mut by_field: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -560,6 +688,14 @@ pub fn aggregate_all(
                 part.push(&df)
                     .map_err(|e| MetricsError::compute(schema, e))?;
             }
+            if let Some(keep) = keep.as_deref_mut() {
+                for (k, key, month) in &keeps {
+                    let mut dims = Vec::new();
+                    let names = kept_columns(&plans[*k], month, &mut dims);
+                    keep.push(key, &df, &names, changed.as_ref())
+                        .map_err(|e| MetricsError::compute(schema, e))?;
+                }
+            }
             tracing::debug!(
                 table = schema,
                 rows = df.height(),
@@ -572,6 +708,33 @@ pub fn aggregate_all(
         for (ks, part) in parts {
             part.finish(|columns| tally(&plans, ks, columns, &mut add))
                 .map_err(|e| MetricsError::compute(schema, e))?;
+        }
+        if let Some(keep) = keep.as_deref_mut() {
+            let none = BTreeSet::new();
+            for (k, key, month) in &keeps {
+                let plan = &plans[*k];
+                let mut dims = Vec::new();
+                let names = kept_columns(plan, month, &mut dims);
+                keep.close(key, changed.as_ref().unwrap_or(&none), names.dims.len())
+                    .map_err(|e| MetricsError::compute(schema, e))?;
+                if !from_sets.contains(k) {
+                    continue;
+                }
+                // Every month of the periods recomputed: the changed ones as just written,
+                // the others as the previous computation kept them.
+                let grain = sides[members[*k]].indicator.grain;
+                let months: BTreeSet<PeriodKey> = plan
+                    .keys
+                    .iter()
+                    .flatten()
+                    .flat_map(|&p| months_of(grain, p, first_month))
+                    .map(|(y, m)| y * 100 + m as i32)
+                    .collect();
+                let columns = keep
+                    .columns(key, &months, grain, first_month, &names, &plan.period)
+                    .map_err(|e| MetricsError::compute(schema, e))?;
+                tally(&plans, &[*k], &columns, &mut add);
+            }
         }
         for ((k, dim_name, p, raw), t) in totals {
             if plans[k]
@@ -591,6 +754,22 @@ pub fn aggregate_all(
         tracing::debug!(table = schema, took = ?started.elapsed(), "tallied");
     }
     Ok(out)
+}
+
+/// The prepared columns a kept side reads (`dims` holds its breakdowns' column names).
+fn kept_columns<'a>(
+    plan: &'a Plan,
+    month: &'a str,
+    dims: &'a mut Vec<String>,
+) -> kept::KeptColumns<'a> {
+    dims.clear();
+    dims.extend(plan.dims.iter().map(|(_, c)| c.clone()));
+    kept::KeptColumns {
+        month,
+        filter: plan.filter.as_deref(),
+        dims,
+        field: plan.field.as_deref().unwrap_or_default(),
+    }
 }
 
 /// What each prepared column is for, for the sides `ks` of `plans`.
