@@ -163,7 +163,8 @@ pub struct Keep {
     /// The previous results' kept sets, usable for this computation.
     pub(crate) previous: Option<PathBuf>,
     staged: Staged,
-    writers: BTreeMap<(String, PeriodKey), MonthWriter>,
+    /// The months being written, by side.
+    writers: BTreeMap<String, BTreeMap<PeriodKey, MonthWriter>>,
 }
 
 impl Keep {
@@ -215,6 +216,9 @@ impl Keep {
             dims.push(df.column(d).map_err(err)?.str().map_err(err)?);
         }
         let values = df.column(columns.field).map_err(err)?.str().map_err(err)?;
+        let folder = self.staged.dir.path().join(side);
+        let writers = self.writers.entry(side.to_owned()).or_default();
+        let mut labels: Vec<Option<&str>> = Vec::with_capacity(dims.len());
         for i in 0..df.height() {
             let Some(month) = months.get(i) else { continue };
             if only.is_some_and(|o| !o.contains(&month)) {
@@ -223,18 +227,17 @@ impl Keep {
             if flags.is_some_and(|f| f.get(i) != Some(true)) {
                 continue;
             }
-            let key = (side.to_owned(), month);
-            let w = match self.writers.get_mut(&key) {
-                Some(w) => w,
-                None => {
-                    let folder = self.staged.dir.path().join(side);
+            let w = match writers.entry(month) {
+                std::collections::btree_map::Entry::Occupied(w) => w.into_mut(),
+                std::collections::btree_map::Entry::Vacant(slot) => {
                     std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
-                    let w =
-                        MonthWriter::new(&folder, month, dims.len()).map_err(|e| e.to_string())?;
-                    self.writers.entry(key).or_insert(w)
+                    slot.insert(
+                        MonthWriter::new(&folder, month, dims.len()).map_err(|e| e.to_string())?,
+                    )
                 }
             };
-            let labels: Vec<Option<&str>> = dims.iter().map(|d| d.get(i)).collect();
+            labels.clear();
+            labels.extend(dims.iter().map(|d| d.get(i)));
             w.row(&labels, values.get(i)).map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -242,7 +245,7 @@ impl Keep {
 
     /// Closes the months written for `side` and, for every month of `written` without rows,
     /// writes an empty set (a month that lost all its rows must not keep its old set).
-    /// Returns nothing; the sets are read back with [`Keep::columns`].
+    /// The sets are read back with [`Keep::columns`].
     pub(super) fn close(
         &mut self,
         side: &str,
@@ -251,18 +254,10 @@ impl Keep {
     ) -> Result<(), String> {
         let folder = self.staged.dir.path().join(side);
         std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
-        let mine: Vec<(String, PeriodKey)> = self
-            .writers
-            .keys()
-            .filter(|(s, _)| s == side)
-            .cloned()
-            .collect();
         let months = self.staged.months.entry(side.to_owned()).or_default();
-        for key in mine {
-            if let Some(w) = self.writers.remove(&key) {
-                w.finish().map_err(|e| e.to_string())?;
-                months.insert(key.1);
-            }
+        for (month, w) in self.writers.remove(side).unwrap_or_default() {
+            w.finish().map_err(|e| e.to_string())?;
+            months.insert(month);
         }
         for &m in written {
             if months.insert(m) {

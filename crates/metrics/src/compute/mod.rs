@@ -362,15 +362,21 @@ impl Rows {
         })
     }
 
-    /// Reads only `paths` (of sizes `sizes`) batch by batch: the files a window needs. The
-    /// whole table stays in [`Rows::all`], and the parts are sized for it.
+    /// Tallies only `paths` (of sizes `sizes`), batch by batch: the files a window needs,
+    /// with distinct counts in parts sized for them. The whole table stays in [`Rows::all`]
+    /// and [`Rows::with_paths`] (the means of every submission are read from it when they
+    /// were not kept).
     pub fn batches_of(
         &mut self,
         paths: &[String],
         sizes: &[u64],
         scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
     ) -> PolarsResult<()> {
-        (self.batches, self.with_paths) = Self::cut(paths, sizes, &scan)?;
+        (self.batches, _) = Self::cut(paths, sizes, &scan)?;
+        let total: u64 = sizes.iter().sum();
+        self.parts = usize::try_from(total.div_ceil(PART_BYTES))
+            .unwrap_or(usize::MAX)
+            .max(1);
         Ok(())
     }
 
