@@ -206,25 +206,57 @@ impl Keep {
         only: Option<&BTreeSet<PeriodKey>>,
     ) -> Result<(), String> {
         let err = |e: PolarsError| e.to_string();
-        let months = df.column(columns.month).map_err(err)?.i32().map_err(err)?;
-        let flags = match columns.filter {
-            Some(f) => Some(df.column(f).map_err(err)?.bool().map_err(err)?),
+        // Read through iterators: `get(i)` looks its chunk up on every call, and a batch of
+        // hundreds of files has as many chunks.
+        let months: Vec<Option<i32>> = df
+            .column(columns.month)
+            .map_err(err)?
+            .i32()
+            .map_err(err)?
+            .iter()
+            .collect();
+        let flags: Option<Vec<bool>> = match columns.filter {
+            Some(f) => Some(
+                df.column(f)
+                    .map_err(err)?
+                    .bool()
+                    .map_err(err)?
+                    .iter()
+                    .map(|v| v == Some(true))
+                    .collect(),
+            ),
             None => None,
         };
-        let mut dims = Vec::with_capacity(columns.dims.len());
+        let mut dims: Vec<Vec<Option<&str>>> = Vec::with_capacity(columns.dims.len());
         for d in columns.dims {
-            dims.push(df.column(d).map_err(err)?.str().map_err(err)?);
+            dims.push(
+                df.column(d)
+                    .map_err(err)?
+                    .str()
+                    .map_err(err)?
+                    .iter()
+                    .collect(),
+            );
         }
-        let values = df.column(columns.field).map_err(err)?.str().map_err(err)?;
+        let values: Vec<Option<&str>> = df
+            .column(columns.field)
+            .map_err(err)?
+            .str()
+            .map_err(err)?
+            .iter()
+            .collect();
         let folder = self.staged.dir.path().join(side);
         let writers = self.writers.entry(side.to_owned()).or_default();
         let mut labels: Vec<Option<&str>> = Vec::with_capacity(dims.len());
-        for i in 0..df.height() {
-            let Some(month) = months.get(i) else { continue };
+        for (i, month) in months.into_iter().enumerate() {
+            let Some(month) = month else { continue };
             if only.is_some_and(|o| !o.contains(&month)) {
                 continue;
             }
-            if flags.is_some_and(|f| f.get(i) != Some(true)) {
+            if flags
+                .as_ref()
+                .is_some_and(|f| !f.get(i).copied().unwrap_or(false))
+            {
                 continue;
             }
             let w = match writers.entry(month) {
@@ -237,8 +269,9 @@ impl Keep {
                 }
             };
             labels.clear();
-            labels.extend(dims.iter().map(|d| d.get(i)));
-            w.row(&labels, values.get(i)).map_err(|e| e.to_string())?;
+            labels.extend(dims.iter().map(|d| d.get(i).copied().flatten()));
+            w.row(&labels, values.get(i).copied().flatten())
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
