@@ -31,7 +31,7 @@ pub const DIR: &str = "distinct";
 /// What the kept sets were written for.
 const MANIFEST: &str = "manifest.json";
 /// A kept month file's first bytes (and the version of its layout).
-const MAGIC: &[u8; 8] = b"BBKEPT01";
+const MAGIC: &[u8; 8] = b"BBKEPT02";
 
 /// A record's value: an empty cell.
 const EMPTY: u8 = 0;
@@ -39,9 +39,11 @@ const EMPTY: u8 = 0;
 const PSEUDONYM: u8 = 1;
 /// A text's length (u32) and bytes follow.
 const TEXT: u8 = 2;
-/// In a file being written: a breakdown text's definition (dimension u32, code u32, length
-/// u32, bytes) rather than a row.
+/// A record: a breakdown text's definition (dimension u32, code u32, length u32, bytes),
+/// before the first row that uses the code.
 const LABEL: u8 = 3;
+/// A record: a row (each breakdown's code u32, then the value's tag and value).
+const ROW: u8 = 4;
 
 /// A month as a period key (`yyyymm`), the file name `yyyy-mm.bin`.
 fn month_file(month: PeriodKey) -> String {
@@ -288,14 +290,39 @@ impl Keep {
         let folder = self.staged.dir.path().join(side);
         std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
         let months = self.staged.months.entry(side.to_owned()).or_default();
-        for (month, w) in self.writers.remove(side).unwrap_or_default() {
-            w.finish().map_err(|e| e.to_string())?;
-            months.insert(month);
+        let writers: Vec<(PeriodKey, MonthWriter)> = self
+            .writers
+            .remove(side)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        months.extend(writers.iter().map(|(m, _)| *m));
+        // Each month is deduplicated on its own: a full computation's sixty months share the
+        // cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, writers.len().max(1));
+        let mut shares: Vec<Vec<MonthWriter>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, (_, w)) in writers.into_iter().enumerate() {
+            shares[i % threads].push(w);
         }
+        std::thread::scope(|scope| {
+            let running: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    scope.spawn(move || share.into_iter().try_for_each(|w| w.finish(true)))
+                })
+                .collect();
+            running.into_iter().try_for_each(|t| {
+                t.join()
+                    .map_err(|_| "a kept set's writer panicked".to_owned())?
+                    .map_err(|e| e.to_string())
+            })
+        })?;
         for &m in written {
             if months.insert(m) {
                 MonthWriter::new(&folder, m, dims)
-                    .and_then(MonthWriter::finish)
+                    .and_then(|w| w.finish(false))
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -350,7 +377,8 @@ pub(super) struct KeptColumns<'a> {
 }
 
 /// One month's file of one side, as rows arrive: breakdown texts coded as they first appear
-/// (each code's text written once, before its first use), then deduplicated when closed.
+/// (each code's text written once, before its first use), the rows deduplicated when closed
+/// in an incremental run.
 struct MonthWriter {
     path: PathBuf,
     out: BufWriter<File>,
@@ -361,7 +389,13 @@ struct MonthWriter {
 impl MonthWriter {
     fn new(folder: &Path, month: PeriodKey, dims: usize) -> std::io::Result<Self> {
         let path = folder.join(month_file(month));
-        let out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
+        out.write_all(MAGIC)?;
+        out.write_all(
+            &u32::try_from(dims)
+                .map_err(std::io::Error::other)?
+                .to_le_bytes(),
+        )?;
         Ok(Self {
             path,
             out,
@@ -372,7 +406,7 @@ impl MonthWriter {
 
     fn row(&mut self, labels: &[Option<&str>], value: Option<&str>) -> std::io::Result<()> {
         self.record.clear();
-        self.record.push(EMPTY); // the tag of a row; its value's tag follows the labels
+        self.record.push(ROW);
         for (d, (label, map)) in labels.iter().zip(self.labels.iter_mut()).enumerate() {
             let code = match label {
                 None => NO_CODE,
@@ -396,8 +430,10 @@ impl MonthWriter {
         self.out.write_all(&self.record)
     }
 
-    /// Rewrites the file as its texts, then each distinct record once.
-    fn finish(self) -> std::io::Result<()> {
+    /// Closes the file. With `dedup`, rewrites it as its texts, then each distinct row once
+    /// (an incremental run reads every other month of a year back: repeats would cost it
+    /// every night what the one full computation saves).
+    fn finish(self, dedup: bool) -> std::io::Result<()> {
         let Self {
             path, out, labels, ..
         } = self;
@@ -405,55 +441,55 @@ impl MonthWriter {
             out.into_inner()
                 .map_err(std::io::IntoInnerError::into_error)?,
         );
+        if !dedup {
+            return Ok(());
+        }
         let dims = labels.len();
-        let mut texts: Vec<Vec<Box<str>>> = labels
-            .into_iter()
-            .map(|m| {
-                let mut t: Vec<(u32, Box<str>)> = m.into_iter().map(|(k, v)| (v, k)).collect();
-                t.sort();
-                t.into_iter().map(|(_, k)| k).collect()
-            })
-            .collect();
         let mut seen: std::collections::HashSet<Vec<u8>, rustc_hash::FxBuildHasher> =
             Default::default();
-        let mut records: Vec<u8> = Vec::new();
+        let mut rows: Vec<u8> = Vec::new();
         let mut r = BufReader::with_capacity(1 << 16, File::open(&path)?);
+        let mut head = [0u8; 12];
+        r.read_exact(&mut head)?;
         let mut record = Vec::with_capacity(64);
         let mut tag = [0u8; 1];
         let mut four = [0u8; 4];
         while read_or_end(&mut r, &mut tag)? {
             if tag[0] == LABEL {
                 // Known already from the writer's dictionaries.
-                let mut head = [0u8; 12];
-                r.read_exact(&mut head)?;
-                let len = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+                let mut def = [0u8; 12];
+                r.read_exact(&mut def)?;
+                let len = u32::from_le_bytes([def[8], def[9], def[10], def[11]]);
                 std::io::copy(&mut (&mut r).take(u64::from(len)), &mut std::io::sink())?;
                 continue;
             }
             record.clear();
+            record.push(ROW);
             for _ in 0..dims {
                 r.read_exact(&mut four)?;
                 record.extend_from_slice(&four);
             }
             read_value(&mut r, &mut record)?;
             if !seen.contains(record.as_slice()) {
-                records.extend_from_slice(&record);
+                rows.extend_from_slice(&record);
                 seen.insert(record.clone());
             }
         }
         drop(r);
         let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-        out.write_all(MAGIC)?;
-        out.write_all(&(dims as u32).to_le_bytes())?;
-        for t in &mut texts {
-            out.write_all(&(t.len() as u32).to_le_bytes())?;
-            for text in t.iter() {
+        out.write_all(&head)?;
+        for (d, map) in labels.iter().enumerate() {
+            let mut texts: Vec<(&u32, &Box<str>)> = map.iter().map(|(k, v)| (v, k)).collect();
+            texts.sort();
+            for (code, text) in texts {
+                out.write_all(&[LABEL])?;
+                out.write_all(&(d as u32).to_le_bytes())?;
+                out.write_all(&code.to_le_bytes())?;
                 out.write_all(&(text.len() as u32).to_le_bytes())?;
                 out.write_all(text.as_bytes())?;
             }
         }
-        out.write_all(&(seen.len() as u64).to_le_bytes())?;
-        out.write_all(&records)?;
+        out.write_all(&rows)?;
         out.flush()
     }
 }
@@ -563,60 +599,78 @@ impl Reader {
             ));
         }
         // This file's codes of each breakdown, as codes of every month read.
-        let mut recode: Vec<Vec<u32>> = Vec::with_capacity(dims);
+        let mut recode: Vec<Vec<u32>> = vec![Vec::new(); dims];
         let mut text = Vec::new();
-        for labels in &mut self.labels {
-            r.read_exact(&mut four).map_err(io)?;
-            let n = u32::from_le_bytes(four);
-            let mut mine = Vec::new();
-            for _ in 0..n {
-                r.read_exact(&mut four).map_err(io)?;
-                text.resize(u32::from_le_bytes(four) as usize, 0);
-                r.read_exact(&mut text).map_err(io)?;
-                let t = String::from_utf8_lossy(&text);
-                let (code, new) = intern(&mut labels.map, &t, next_code(labels.texts.len())?);
-                if new {
-                    labels.texts.push(t.as_ref().into());
-                }
-                mine.push(code);
-            }
-            recode.push(mine);
-        }
-        let mut eight = [0u8; 8];
-        r.read_exact(&mut eight).map_err(io)?;
-        let n = u64::from_le_bytes(eight);
         let mut value = Vec::with_capacity(64);
-        for _ in 0..n {
-            for (d, labels) in self.labels.iter_mut().enumerate() {
-                r.read_exact(&mut four).map_err(io)?;
-                let c = u32::from_le_bytes(four);
-                let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
-                    Some(&code) => code,
-                    None if c == NO_CODE => NO_CODE,
-                    None => return Err(format!("{}: a label code out of range", path.display())),
-                };
-                labels.rows.push(code);
+        let mut key: Vec<u32> = Vec::with_capacity(dims + 1);
+        let mut tag = [0u8; 1];
+        while read_or_end(&mut r, &mut tag).map_err(io)? {
+            match tag[0] {
+                LABEL => {
+                    let mut def = [0u8; 12];
+                    r.read_exact(&mut def).map_err(io)?;
+                    let word =
+                        |i: usize| u32::from_le_bytes([def[i], def[i + 1], def[i + 2], def[i + 3]]);
+                    let (d, code, len) = (word(0) as usize, word(4) as usize, word(8));
+                    text.resize(len as usize, 0);
+                    r.read_exact(&mut text).map_err(io)?;
+                    let (Some(labels), Some(mine)) = (self.labels.get_mut(d), recode.get_mut(d))
+                    else {
+                        return Err(format!("{}: a breakdown out of range", path.display()));
+                    };
+                    let t = String::from_utf8_lossy(&text);
+                    let (mapped, new) = intern(&mut labels.map, &t, next_code(labels.texts.len())?);
+                    if new {
+                        labels.texts.push(t.as_ref().into());
+                    }
+                    if mine.len() <= code {
+                        mine.resize(code + 1, NO_CODE);
+                    }
+                    mine[code] = mapped;
+                }
+                ROW => {
+                    key.clear();
+                    for d in 0..dims {
+                        r.read_exact(&mut four).map_err(io)?;
+                        let c = u32::from_le_bytes(four);
+                        let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
+                            Some(&code) if code != NO_CODE => code,
+                            _ if c == NO_CODE => NO_CODE,
+                            _ => {
+                                return Err(format!(
+                                    "{}: a breakdown code used before its text",
+                                    path.display()
+                                ));
+                            }
+                        };
+                        key.push(code);
+                    }
+                    value.clear();
+                    read_value(&mut r, &mut value).map_err(io)?;
+                    let next = next_code(self.pseudonyms.len() + self.texts.len())?;
+                    let code = match value.first() {
+                        Some(&PSEUDONYM) => {
+                            let mut bits = [0u8; 16];
+                            bits.copy_from_slice(&value[1..17]);
+                            *self
+                                .pseudonyms
+                                .entry(u128::from_le_bytes(bits))
+                                .or_insert(next)
+                        }
+                        Some(&TEXT) => {
+                            let t = String::from_utf8_lossy(&value[5..]);
+                            intern(&mut self.texts, &t, next).0
+                        }
+                        _ => NO_CODE,
+                    };
+                    for (labels, &c) in self.labels.iter_mut().zip(&key) {
+                        labels.rows.push(c);
+                    }
+                    self.codes.push(code);
+                    self.periods.push(period);
+                }
+                t => return Err(format!("{}: an unknown record {t}", path.display())),
             }
-            value.clear();
-            read_value(&mut r, &mut value).map_err(io)?;
-            let next = next_code(self.pseudonyms.len() + self.texts.len())?;
-            let code = match value.first() {
-                Some(&PSEUDONYM) => {
-                    let mut bits = [0u8; 16];
-                    bits.copy_from_slice(&value[1..17]);
-                    *self
-                        .pseudonyms
-                        .entry(u128::from_le_bytes(bits))
-                        .or_insert(next)
-                }
-                Some(&TEXT) => {
-                    let t = String::from_utf8_lossy(&value[5..]);
-                    intern(&mut self.texts, &t, next).0
-                }
-                _ => NO_CODE,
-            };
-            self.codes.push(code);
-            self.periods.push(period);
         }
         Ok(())
     }
