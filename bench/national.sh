@@ -17,15 +17,23 @@
 set -euo pipefail
 PARTNERS=${PARTNERS:-200}; MONTHS=${MONTHS:-60}
 LAST_MONTH=$(date -u -d "2021-01-01 +$((MONTHS - 1)) months" +%Y-%m)
-BIN=$(realpath "$1"); PY=$2
-WORK=${3:-/tmp/national}; shift $(( $# < 3 ? $# : 3 ))
+BIN=$(realpath "$1"); PY=$2; case $PY in */*) PY=$(realpath -s "$PY") ;; esac
+WORK=$(realpath -m "${3:-/tmp/national}"); shift $(( $# < 3 ? $# : 3 ))
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(5000000 20000000 100000000)
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK=$HERE/../crates/cli/tests/sql_check.py
 mkdir -p "$WORK"
 t() { /usr/bin/time -f "%e s, peak %M KiB" "$@"; }
-# The time and peak line of a command, its own output thrown away.
-timed() { { t "$@" > /dev/null 2> "$WORK/err"; } 2>&1; tail -1 "$WORK/err"; }
+# The time and peak line of a command, its own output thrown away; a command that failed says
+# so with its first line of error instead.
+timed() {
+  { t "$@" > /dev/null 2> "$WORK/err"; } 2>&1
+  if grep -q '^Command exited with non-zero status' "$WORK/err"; then
+    echo "FAILED: $(head -1 "$WORK/err")"
+  else
+    tail -1 "$WORK/err"
+  fi
+}
 
 # A partner's file for one month of the national schema: N rows, people drawn from the
 # store's own (so that distinct counts change), written as a partner would (dd/mm/yyyy).
@@ -56,11 +64,11 @@ for ROWS in "${SIZES[@]}"; do
   echo "== $ROWS rows ($(du -sh "$WS/store/tables" | cut -f1) of Parquet)"
   for i in 1 2; do echo "metrics --full: $(timed "$BIN" metrics --full -w "$WS")"; done
   "$BIN" sql -w "$WS" > "$WORK/q.sql"
-  # DUCKDB_MAX_ROWS: above it DuckDB is not run (at 10⁸ rows it filled 19 GB of memory, then
-  # the disk, on the 2-core machine of BENCHMARKS.md).
+  # DUCKDB_MAX_ROWS: above it DuckDB is not run (at 10⁸ rows it takes ~21 GB of memory and
+  # spills up to ~10 GB into .tmp of its working directory, WORK here).
   [ "$ROWS" -le "${DUCKDB_MAX_ROWS:-$ROWS}" ] && for i in 1 2; do
     echo -n "duckdb, backbone sql: "
-    { t "$PY" "$CHECK" "$WORK/q.sql" "$WS/results/indicators.parquet" > "$WORK/check.out" 2> "$WORK/err"; } 2>&1 || true
+    { (cd "$WORK" && t "$PY" "$CHECK" "$WORK/q.sql" "$WS/results/indicators.parquet") > "$WORK/check.out" 2> "$WORK/err"; } 2>&1 || true
     tail -1 "$WORK/err" | tr '\n' ' '; head -1 "$WORK/check.out"
     if [ "$(wc -l < "$WORK/check.out")" -gt 1 ]; then echo "DuckDB and backbone disagree:"; head -20 "$WORK/check.out"; exit 1; fi
   done
