@@ -35,7 +35,9 @@ impl RunLock {
             Err(TryLockError::WouldBlock) => {
                 let mut held = String::new();
                 let _ = file.read_to_string(&mut held);
-                let held = held.trim();
+                // The first line: a holder's words shorter than the last one's are written
+                // over them before the file is cut to length.
+                let held = held.lines().next().unwrap_or_default().trim();
                 return Err(WorkspaceError::RunInProgress {
                     path: path.display().to_string(),
                     holder: (!held.is_empty()).then(|| held.to_owned()),
@@ -43,10 +45,12 @@ impl RunLock {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        file.set_len(0).map_err(io)?;
+        // Written over the old words, then cut to length: a run refused meanwhile reads a
+        // holder (the old one or this one), never an empty file.
+        let words = format!("{holder}\n");
         file.rewind().map_err(io)?;
-        file.write_all(format!("{holder}\n").as_bytes())
-            .map_err(io)?;
+        file.write_all(words.as_bytes()).map_err(io)?;
+        file.set_len(words.len() as u64).map_err(io)?;
         file.flush().map_err(io)?;
         Ok(Self { file })
     }
@@ -86,6 +90,35 @@ mod tests {
         // What a killed run leaves: the file, with its words, but no OS lock.
         std::fs::write(layout.run_lock(), "12345 2024-01-01T00:00:00Z\n").unwrap();
         assert!(RunLock::take(&layout, "me").is_ok());
+    }
+
+    #[test]
+    fn the_holder_is_written_over_the_old_words_and_read_to_its_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        std::fs::create_dir_all(layout.private()).unwrap();
+        std::fs::write(
+            layout.run_lock(),
+            "process 999999, started 2024-02-07T22:00:00Z\n",
+        )
+        .unwrap();
+        let held = RunLock::take(&layout, "process 7").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(layout.run_lock()).unwrap(),
+            "process 7\n"
+        );
+        // The moment between writing and cutting, as a refused run may read it.
+        std::fs::write(
+            layout.run_lock(),
+            "process 7\n999, started 2024-02-07T22:00:00Z\n",
+        )
+        .unwrap();
+        let refused = RunLock::take(&layout, "process 8").unwrap_err().to_string();
+        assert!(
+            refused.contains("another run is going on (process 7);"),
+            "{refused}"
+        );
+        drop(held);
     }
 
     #[test]
