@@ -310,7 +310,7 @@ impl Keep {
             let running: Vec<_> = shares
                 .into_iter()
                 .map(|share| {
-                    scope.spawn(move || share.into_iter().try_for_each(|w| w.finish(true)))
+                    scope.spawn(move || share.into_iter().try_for_each(MonthWriter::finish))
                 })
                 .collect();
             running.into_iter().try_for_each(|t| {
@@ -322,7 +322,7 @@ impl Keep {
         for &m in written {
             if months.insert(m) {
                 MonthWriter::new(&folder, m, dims)
-                    .and_then(|w| w.finish(false))
+                    .and_then(MonthWriter::finish)
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -377,8 +377,7 @@ pub(super) struct KeptColumns<'a> {
 }
 
 /// One month's file of one side, as rows arrive: breakdown texts coded as they first appear
-/// (each code's text written once, before its first use), the rows deduplicated when closed
-/// in an incremental run.
+/// (each code's text written once, before its first use), then deduplicated when closed.
 struct MonthWriter {
     path: PathBuf,
     out: BufWriter<File>,
@@ -430,10 +429,10 @@ impl MonthWriter {
         self.out.write_all(&self.record)
     }
 
-    /// Closes the file. With `dedup`, rewrites it as its texts, then each distinct row once
-    /// (an incremental run reads every other month of a year back: repeats would cost it
-    /// every night what the one full computation saves).
-    fn finish(self, dedup: bool) -> std::io::Result<()> {
+    /// Closes the file and rewrites it as its texts, then each distinct row once (an
+    /// incremental run reads every other month of a year back: repeats would cost it every
+    /// night what the one full computation saves).
+    fn finish(self) -> std::io::Result<()> {
         let Self {
             path, out, labels, ..
         } = self;
@@ -441,9 +440,6 @@ impl MonthWriter {
             out.into_inner()
                 .map_err(std::io::IntoInnerError::into_error)?,
         );
-        if !dedup {
-            return Ok(());
-        }
         let dims = labels.len();
         let mut seen: std::collections::HashSet<Vec<u8>, rustc_hash::FxBuildHasher> =
             Default::default();
@@ -602,7 +598,6 @@ impl Reader {
         let mut recode: Vec<Vec<u32>> = vec![Vec::new(); dims];
         let mut text = Vec::new();
         let mut value = Vec::with_capacity(64);
-        let mut key: Vec<u32> = Vec::with_capacity(dims + 1);
         let mut tag = [0u8; 1];
         while read_or_end(&mut r, &mut tag).map_err(io)? {
             match tag[0] {
@@ -629,8 +624,7 @@ impl Reader {
                     mine[code] = mapped;
                 }
                 ROW => {
-                    key.clear();
-                    for d in 0..dims {
+                    for (d, labels) in self.labels.iter_mut().enumerate() {
                         r.read_exact(&mut four).map_err(io)?;
                         let c = u32::from_le_bytes(four);
                         let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
@@ -643,7 +637,7 @@ impl Reader {
                                 ));
                             }
                         };
-                        key.push(code);
+                        labels.rows.push(code);
                     }
                     value.clear();
                     read_value(&mut r, &mut value).map_err(io)?;
@@ -663,9 +657,6 @@ impl Reader {
                         }
                         _ => NO_CODE,
                     };
-                    for (labels, &c) in self.labels.iter_mut().zip(&key) {
-                        labels.rows.push(c);
-                    }
                     self.codes.push(code);
                     self.periods.push(period);
                 }
