@@ -14,18 +14,23 @@ pub fn compute_since(
     decl: &Declarations,
     dir: &Path,
 ) -> Result<(Results, Option<String>), MetricsError> {
-    let full = || compute_full(store, decl, dir).map(|r| (r, None));
+    // Why everything is computed again is said at debug level (`RUST_LOG=backbone_metrics=debug`):
+    // a night at a full computation's time and memory should be explainable.
+    let full = |why: &str| {
+        tracing::debug!(why, "a full computation");
+        compute_full(store, decl, dir).map(|r| (r, None))
+    };
     let (Some((basis_version, basis_decl)), Some(previous)) =
         (output::read_basis(dir), output::read_results(dir))
     else {
-        return full();
+        return full("no previous results or no basis");
     };
     if basis_decl != decl.fingerprint {
-        return full();
+        return full("the declarations changed");
     }
     let schemas = store.schemas()?;
     let Ok(before) = AsOf::parse(&basis_version, &schemas) else {
-        return full();
+        return full("the basis version cannot be read");
     };
     // Distinct counts over quarters, halves or years are recounted from the months' kept
     // sets: without the previous computation's, the whole computation is done (and keeps them).
@@ -34,7 +39,7 @@ pub fn compute_since(
         .iter()
         .any(|i| sides_of(i).iter().any(compute::kept::kept_side));
     if keeps_sets && previous_sets.is_none() {
-        return full();
+        return full("no usable kept sets (none, or kept for other results or in another layout)");
     }
     let keep =
         compute::kept::Keep::new(dir, previous_sets, false).map_err(|e| MetricsError::Output {
@@ -67,7 +72,7 @@ pub fn compute_since(
             continue;
         }
         if populations.contains(t.as_str()) {
-            return full();
+            return full("a population table changed");
         }
         // Date fields that place this table's rows in periods.
         let mut fields: BTreeSet<&str> = BTreeSet::new();
@@ -94,7 +99,7 @@ pub fn compute_since(
         // rotation): then what changed cannot be told, and everything is computed again.
         let started = std::time::Instant::now();
         let Ok(old) = files_at(then) else {
-            return full();
+            return full("the basis version's files are gone (vacuumed)");
         };
         let new = files_at(now)?;
         let listed = started.elapsed();
