@@ -234,13 +234,13 @@ fn scan(
         return Ok(Some((v, None)));
     }
     let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
-    let sizes: Vec<u64> = files
+    let counts: Vec<u64> = files
         .iter()
-        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .map(|f| compute::rows_of(f.rows, || std::fs::metadata(&f.path).map_or(0, |m| m.len())))
         .collect();
     let root = store.table_dir(schema).display().to_string().len();
     let scan = |paths: &[String], with_path: bool| scan_paths(paths, Some(root), with_path);
-    let mut rows = compute::Rows::new(paths.clone(), &sizes, scan)
+    let mut rows = compute::Rows::new(paths.clone(), &counts, scan)
         .map_err(|e| MetricsError::compute(schema, e))?;
     // With a window, the batches read only the files whose dates (the log's statistics) can
     // fall in it: a month of a national store is a few hundred files of twelve thousand, and
@@ -250,14 +250,14 @@ fn scan(
             .filter(|&i| compute::needed(ranges, &files[i].dates))
             .collect();
         let paths: Vec<String> = keep.iter().map(|&i| paths[i].clone()).collect();
-        let sizes: Vec<u64> = keep.iter().map(|&i| sizes[i]).collect();
+        let counts: Vec<u64> = keep.iter().map(|&i| counts[i]).collect();
         tracing::debug!(
             table = schema,
             files = files.len(),
             read = paths.len(),
             "files a window reads"
         );
-        rows.batches_of(&paths, &sizes, scan)
+        rows.batches_of(&paths, &counts, scan)
             .map_err(|e| MetricsError::compute(schema, e))?;
     }
     Ok(Some((v, Some(rows))))

@@ -179,15 +179,14 @@ pub struct DataFile {
     /// The earliest and latest value of each date column, from the statistics the log keeps
     /// for the file; a column the log has none for is missing (the file may hold any date).
     pub dates: BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)>,
+    /// Its rows, from the log's statistics (`numRecords`), when the log has them.
+    pub rows: Option<u64>,
 }
 
 /// The date columns' least and greatest values in a file's statistics (Delta writes dates as
 /// `YYYY-MM-DD` in `minValues` and `maxValues`).
-fn date_bounds(stats: Option<&str>) -> BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)> {
+fn date_bounds(v: &serde_json::Value) -> BTreeMap<String, (chrono::NaiveDate, chrono::NaiveDate)> {
     let mut out = BTreeMap::new();
-    let Some(v) = stats.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) else {
-        return out;
-    };
     let (Some(min), Some(max)) = (v["minValues"].as_object(), v["maxValues"].as_object()) else {
         return out;
     };
@@ -784,11 +783,16 @@ impl Store {
                 .map(|f| {
                     let parts = f.partition_values_map();
                     let get = |k: &str| parts.get(k).cloned().flatten().unwrap_or_default();
+                    let stats: serde_json::Value = f
+                        .stats()
+                        .and_then(|s| serde_json::from_str(&s).ok())
+                        .unwrap_or_default();
                     DataFile {
                         path: dir.join(f.path().as_ref()),
                         partner: get(PARTNER_COLUMN),
                         period: get(PERIOD_COLUMN),
-                        dates: date_bounds(f.stats().as_deref()),
+                        dates: date_bounds(&stats),
+                        rows: stats["numRecords"].as_u64(),
                     }
                 })
                 .collect::<Vec<DataFile>>();

@@ -19,7 +19,7 @@
 //! kept sets (an `--as-of` computation into the results folder) remove them.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::codes::*;
@@ -31,7 +31,10 @@ pub const DIR: &str = "distinct";
 /// What the kept sets were written for.
 const MANIFEST: &str = "manifest.json";
 /// A kept month file's first bytes (and the version of its layout).
-const MAGIC: &[u8; 8] = b"BBKEPT02";
+const MAGIC: &[u8; 8] = b"BBKEPT03";
+/// The layout the manifest promises: sets kept in another layout are not used (the next
+/// computation is a full one, and writes them again).
+const FORMAT: u64 = 3;
 
 /// A record's value: an empty cell.
 const EMPTY: u8 = 0;
@@ -39,11 +42,6 @@ const EMPTY: u8 = 0;
 const PSEUDONYM: u8 = 1;
 /// A text's length (u32) and bytes follow.
 const TEXT: u8 = 2;
-/// A record: a breakdown text's definition (dimension u32, code u32, length u32, bytes),
-/// before the first row that uses the code.
-const LABEL: u8 = 3;
-/// A record: a row (each breakdown's code u32, then the value's tag and value).
-const ROW: u8 = 4;
 
 /// A month as a period key (`yyyymm`), the file name `yyyy-mm.bin`.
 fn month_file(month: PeriodKey) -> String {
@@ -93,7 +91,8 @@ pub fn usable(results: &Path, store_version: &str, fingerprint: &str) -> Option<
     let dir = results.join(DIR);
     let text = std::fs::read_to_string(dir.join(MANIFEST)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    (v["store_version"].as_str() == Some(store_version)
+    (v["format"].as_u64() == Some(FORMAT)
+        && v["store_version"].as_str() == Some(store_version)
         && v["declarations"].as_str() == Some(fingerprint))
     .then_some(dir)
 }
@@ -140,6 +139,7 @@ impl Staged {
             }
         }
         let manifest = serde_json::json!({
+            "format": FORMAT,
             "store_version": store_version,
             "declarations": fingerprint,
         });
@@ -329,10 +329,14 @@ impl Keep {
         Ok(())
     }
 
-    /// The distinct records of `side` in `months`, as prepared columns for [`tally`]: the
-    /// months written by this computation from their new files, the others from the previous
-    /// kept sets. Each record's period is the key of its month at `grain`.
-    pub(super) fn columns(
+    /// The distinct records of `side` in `months`, part by part ([`PARTS`]), each part as
+    /// prepared columns handed to `each` (a value is in one part of every month, so the
+    /// parts' distinct counts add up): the months written by this computation from their new
+    /// files, the others from the previous kept sets. Each record's period is the key of its
+    /// month at `grain`. The parts are read on all cores, each holding one part of the
+    /// period's records: memory follows a part, not the store.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn tally_parts<R: Send>(
         &self,
         side: &str,
         months: &BTreeSet<PeriodKey>,
@@ -340,9 +344,10 @@ impl Keep {
         first_month: u32,
         names: &KeptColumns<'_>,
         period: &str,
-    ) -> Result<Columns, String> {
+        each: impl Fn(&Columns) -> R + Sync,
+    ) -> Result<Vec<R>, String> {
         let mine = self.staged.months.get(side);
-        let mut reader = Reader::new(names.dims.len());
+        let mut files: Vec<(PathBuf, PeriodKey)> = Vec::with_capacity(months.len());
         for &m in months {
             let path = if mine.is_some_and(|w| w.contains(&m)) {
                 self.staged.dir.path().join(side).join(month_file(m))
@@ -356,10 +361,40 @@ impl Keep {
                 .ok_or_else(|| format!("month {m} has no period"))?;
             // A month never written had no rows.
             if path.exists() {
-                reader.read(&path, key)?;
+                files.push((path, key));
             }
         }
-        Ok(reader.into_columns(names, period))
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || -> Result<Vec<(usize, R)>, String> {
+            let mut done = Vec::new();
+            loop {
+                let part = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if part >= PARTS {
+                    return Ok(done);
+                }
+                let mut reader = Reader::new(names.dims.len());
+                for (path, key) in &files {
+                    reader.read(path, *key, part)?;
+                }
+                done.push((part, each(&reader.into_columns(names, period))));
+            }
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, PARTS);
+        let mut done = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut done = work()?;
+            for h in helpers {
+                match h.join() {
+                    Ok(theirs) => done.extend(theirs?),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            Ok::<_, String>(done)
+        })?;
+        done.sort_by_key(|(part, _)| *part);
+        Ok(done.into_iter().map(|(_, r)| r).collect())
     }
 
     /// The computation's sets, to be put in place with the results.
@@ -377,7 +412,9 @@ pub(super) struct KeptColumns<'a> {
 }
 
 /// One month's file of one side, as rows arrive: breakdown texts coded as they first appear
-/// (each code's text written once, before its first use), then deduplicated when closed.
+/// (kept in memory, they are few), each row appended to a staging stream as its codes and
+/// value; when closed, the stream is dealt into parts, deduplicated and written in the kept
+/// layout ([`MonthWriter::finish`]).
 struct MonthWriter {
     path: PathBuf,
     out: BufWriter<File>,
@@ -388,13 +425,7 @@ struct MonthWriter {
 impl MonthWriter {
     fn new(folder: &Path, month: PeriodKey, dims: usize) -> std::io::Result<Self> {
         let path = folder.join(month_file(month));
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-        out.write_all(MAGIC)?;
-        out.write_all(
-            &u32::try_from(dims)
-                .map_err(std::io::Error::other)?
-                .to_le_bytes(),
-        )?;
+        let out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
         Ok(Self {
             path,
             out,
@@ -405,22 +436,12 @@ impl MonthWriter {
 
     fn row(&mut self, labels: &[Option<&str>], value: Option<&str>) -> std::io::Result<()> {
         self.record.clear();
-        self.record.push(ROW);
-        for (d, (label, map)) in labels.iter().zip(self.labels.iter_mut()).enumerate() {
+        for (label, map) in labels.iter().zip(self.labels.iter_mut()) {
             let code = match label {
                 None => NO_CODE,
                 Some(text) => {
                     let next = u32::try_from(map.len()).unwrap_or(NO_CODE);
-                    let (code, new) = intern(map, text, next);
-                    if new {
-                        let len = u32::try_from(text.len()).map_err(std::io::Error::other)?;
-                        self.out.write_all(&[LABEL])?;
-                        self.out.write_all(&(d as u32).to_le_bytes())?;
-                        self.out.write_all(&code.to_le_bytes())?;
-                        self.out.write_all(&len.to_le_bytes())?;
-                        self.out.write_all(text.as_bytes())?;
-                    }
-                    code
+                    intern(map, text, next).0
                 }
             };
             self.record.extend_from_slice(&code.to_le_bytes());
@@ -429,9 +450,9 @@ impl MonthWriter {
         self.out.write_all(&self.record)
     }
 
-    /// Closes the file and rewrites it as its texts, then each distinct row once (an
-    /// incremental run reads every other month of a year back: repeats would cost it every
-    /// night what the one full computation saves).
+    /// Closes the stream and writes the month's file: its header, its breakdown texts, then
+    /// each part's distinct records (an incremental run reads every other month of a year
+    /// back: repeats would cost it every night what the one full computation saves).
     fn finish(self) -> std::io::Result<()> {
         let Self {
             path, out, labels, ..
@@ -441,53 +462,127 @@ impl MonthWriter {
                 .map_err(std::io::IntoInnerError::into_error)?,
         );
         let dims = labels.len();
-        let mut seen: std::collections::HashSet<Vec<u8>, rustc_hash::FxBuildHasher> =
-            Default::default();
-        let mut rows: Vec<u8> = Vec::new();
-        let mut r = BufReader::with_capacity(1 << 16, File::open(&path)?);
-        let mut head = [0u8; 12];
-        r.read_exact(&mut head)?;
-        let mut record = Vec::with_capacity(64);
-        let mut tag = [0u8; 1];
-        let mut four = [0u8; 4];
-        while read_or_end(&mut r, &mut tag)? {
-            if tag[0] == LABEL {
-                // Known already from the writer's dictionaries.
-                let mut def = [0u8; 12];
-                r.read_exact(&mut def)?;
-                let len = u32::from_le_bytes([def[8], def[9], def[10], def[11]]);
-                std::io::copy(&mut (&mut r).take(u64::from(len)), &mut std::io::sink())?;
-                continue;
-            }
-            record.clear();
-            record.push(ROW);
-            for _ in 0..dims {
-                r.read_exact(&mut four)?;
-                record.extend_from_slice(&four);
-            }
-            read_value(&mut r, &mut record)?;
-            if !seen.contains(record.as_slice()) {
-                rows.extend_from_slice(&record);
-                seen.insert(record.clone());
-            }
+        let stream = std::fs::read(&path)?;
+        // Where each record starts, by part (its end is read from its value's tag).
+        let record_end = |at: usize| -> std::io::Result<usize> {
+            let value = at + 4 * dims;
+            let len = value_len(stream.get(value..).unwrap_or_default())
+                .ok_or_else(|| damaged(&path, "a record cut short"))?;
+            Ok(value + len)
+        };
+        let mut parts: Vec<Vec<usize>> = vec![Vec::new(); PARTS];
+        let mut at = 0;
+        while at < stream.len() {
+            let end = record_end(at)?;
+            parts[part_of(&stream[at + 4 * dims..end])].push(at);
+            at = end;
         }
-        drop(r);
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-        out.write_all(&head)?;
+        let mut texts = Vec::new();
         for (d, map) in labels.iter().enumerate() {
-            let mut texts: Vec<(&u32, &Box<str>)> = map.iter().map(|(k, v)| (v, k)).collect();
-            texts.sort();
-            for (code, text) in texts {
-                out.write_all(&[LABEL])?;
-                out.write_all(&(d as u32).to_le_bytes())?;
-                out.write_all(&code.to_le_bytes())?;
-                out.write_all(&(text.len() as u32).to_le_bytes())?;
-                out.write_all(text.as_bytes())?;
+            let mut sorted: Vec<(&u32, &Box<str>)> = map.iter().map(|(k, v)| (v, k)).collect();
+            sorted.sort();
+            for (code, text) in sorted {
+                texts.extend_from_slice(&(d as u32).to_le_bytes());
+                texts.extend_from_slice(&code.to_le_bytes());
+                texts.extend_from_slice(
+                    &u32::try_from(text.len())
+                        .map_err(std::io::Error::other)?
+                        .to_le_bytes(),
+                );
+                texts.extend_from_slice(text.as_bytes());
             }
         }
-        out.write_all(&rows)?;
-        out.flush()
+        // The header's part lengths are known once the parts are written: written over the
+        // zeros left for them at the end.
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
+        out.write_all(&[0u8; HEAD])?;
+        out.write_all(&texts)?;
+        let mut lens = Vec::with_capacity(PARTS);
+        let mut seen: std::collections::HashSet<&[u8], rustc_hash::FxBuildHasher> =
+            Default::default();
+        for starts in &parts {
+            let mut len = 0u64;
+            seen.clear();
+            for &from in starts {
+                let record = &stream[from..record_end(from)?];
+                if seen.insert(record) {
+                    out.write_all(record)?;
+                    len += record.len() as u64;
+                }
+            }
+            lens.push(len);
+        }
+        let mut head = Vec::with_capacity(HEAD);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(
+            &u32::try_from(dims)
+                .map_err(std::io::Error::other)?
+                .to_le_bytes(),
+        );
+        head.extend_from_slice(&(PARTS as u32).to_le_bytes());
+        head.extend_from_slice(&(texts.len() as u64).to_le_bytes());
+        for len in lens {
+            head.extend_from_slice(&len.to_le_bytes());
+        }
+        let mut file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&head)?;
+        file.flush()
     }
+}
+
+/// How many bits of a pseudonym choose its part.
+const PART_BITS: u32 = 5;
+/// The parts a month's records are dealt into by their counted value, each read and tallied
+/// on its own: a value is in one part of every month, so a period's distinct count is the
+/// sum of its parts' counts, exactly.
+pub(super) const PARTS: usize = 1 << PART_BITS;
+/// A kept month file's header: magic, dimensions (u32), parts (u32), the texts' length
+/// (u64), each part's length (u64).
+const HEAD: usize = 8 + 4 + 4 + 8 + 8 * PARTS;
+
+/// The part of an encoded value (its tag first): a pseudonym's top bits, a text's FNV-1a
+/// hash (written out here so that the parts of months written by different builds agree).
+fn part_of(value: &[u8]) -> usize {
+    match value.first() {
+        Some(&PSEUDONYM) => value
+            .get(16)
+            .map_or(0, |&top| usize::from(top >> (8 - PART_BITS))),
+        Some(&TEXT) => {
+            let hash = value
+                .get(5..)
+                .unwrap_or_default()
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+            (hash % PARTS as u64) as usize
+        }
+        _ => 0,
+    }
+}
+
+/// The length of the encoded value at the start of `bytes`, if it is whole.
+fn value_len(bytes: &[u8]) -> Option<usize> {
+    let len = match *bytes.first()? {
+        EMPTY => 1,
+        PSEUDONYM => 17,
+        TEXT => {
+            let four: [u8; 4] = bytes.get(1..5)?.try_into().ok()?;
+            5 + u32::from_le_bytes(four) as usize
+        }
+        _ => return None,
+    };
+    (bytes.len() >= len).then_some(len)
+}
+
+fn damaged(path: &Path, what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("{}: {what}", path.display()),
+    )
 }
 
 /// Appends a counted value: its tag, then its bits or its text.
@@ -510,53 +605,17 @@ fn encode_value(record: &mut Vec<u8>, value: Option<&str>) -> std::io::Result<()
     Ok(())
 }
 
-/// Reads a counted value (its tag first) and appends it to `record` as written.
-fn read_value(r: &mut impl Read, record: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut tag = [0u8; 1];
-    r.read_exact(&mut tag)?;
-    record.push(tag[0]);
-    match tag[0] {
-        EMPTY => {}
-        PSEUDONYM => {
-            let mut bits = [0u8; 16];
-            r.read_exact(&mut bits)?;
-            record.extend_from_slice(&bits);
-        }
-        TEXT => {
-            let mut four = [0u8; 4];
-            r.read_exact(&mut four)?;
-            record.extend_from_slice(&four);
-            let start = record.len();
-            record.resize(start + u32::from_le_bytes(four) as usize, 0);
-            r.read_exact(&mut record[start..])?;
-        }
-        t => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a kept set's value has an unknown tag {t}"),
-            ));
-        }
-    }
-    Ok(())
+fn word(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Fills `buf`, or returns `false` at the end of the file (between records).
-fn read_or_end(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
-    let mut read = 0;
-    while read < buf.len() {
-        match r.read(&mut buf[read..]) {
-            Ok(0) if read == 0 => return Ok(false),
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => read += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
+fn long(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// Kept months read into the columns [`tally`] reads: one row per record, its period the key
-/// of its month, its breakdown texts and its value coded across every month read.
+/// One part of kept months read into the columns [`tally`] reads: one row per record, its
+/// period the key of its month, its breakdown texts and its value coded across every month
+/// read.
 struct Reader {
     periods: Vec<i32>,
     labels: Vec<Labels>,
@@ -576,17 +635,19 @@ impl Reader {
         }
     }
 
-    fn read(&mut self, path: &Path, period: PeriodKey) -> Result<(), String> {
+    /// Reads part `part` of the month file at `path`, its records in period `period`.
+    fn read(&mut self, path: &Path, period: PeriodKey, part: usize) -> Result<(), String> {
         let io = |e: std::io::Error| format!("{}: {e}", path.display());
-        let mut r = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic).map_err(io)?;
-        if &magic != MAGIC {
-            return Err(format!("{}: not a kept set", path.display()));
+        let bad = |what: &str| format!("{}: {what}", path.display());
+        let mut file = File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut head = [0u8; HEAD];
+        file.read_exact(&mut head)
+            .map_err(|_| bad("not a kept set"))?;
+        if &head[..8] != MAGIC {
+            return Err(bad("not a kept set"));
         }
-        let mut four = [0u8; 4];
-        r.read_exact(&mut four).map_err(io)?;
-        let dims = u32::from_le_bytes(four) as usize;
+        let dims = word(&head, 8).unwrap_or_default() as usize;
         if dims != self.labels.len() {
             return Err(format!(
                 "{}: {dims} breakdown(s) kept, {} declared",
@@ -594,74 +655,91 @@ impl Reader {
                 self.labels.len()
             ));
         }
+        if word(&head, 12) != Some(PARTS as u32) {
+            return Err(bad("kept in another number of parts"));
+        }
+        let texts_len = long(&head, 16).unwrap_or_default();
+        let lens: Vec<u64> = (0..PARTS)
+            .map(|p| long(&head, 24 + 8 * p).unwrap_or_default())
+            .collect();
+        // The lengths must add up to the file's: a damaged header must not ask for gigabytes.
+        let total = lens
+            .iter()
+            .try_fold(HEAD as u64 + texts_len, |sum, &l| sum.checked_add(l));
+        if total != Some(size) {
+            return Err(bad("its parts do not add up to its length"));
+        }
+        let mut texts = vec![0u8; usize::try_from(texts_len).map_err(|e| bad(&e.to_string()))?];
+        file.read_exact(&mut texts).map_err(io)?;
         // This file's codes of each breakdown, as codes of every month read.
         let mut recode: Vec<Vec<u32>> = vec![Vec::new(); dims];
-        let mut text = Vec::new();
-        let mut value = Vec::with_capacity(64);
-        let mut tag = [0u8; 1];
-        while read_or_end(&mut r, &mut tag).map_err(io)? {
-            match tag[0] {
-                LABEL => {
-                    let mut def = [0u8; 12];
-                    r.read_exact(&mut def).map_err(io)?;
-                    let word =
-                        |i: usize| u32::from_le_bytes([def[i], def[i + 1], def[i + 2], def[i + 3]]);
-                    let (d, code, len) = (word(0) as usize, word(4) as usize, word(8));
-                    text.resize(len as usize, 0);
-                    r.read_exact(&mut text).map_err(io)?;
-                    let (Some(labels), Some(mine)) = (self.labels.get_mut(d), recode.get_mut(d))
-                    else {
-                        return Err(format!("{}: a breakdown out of range", path.display()));
-                    };
-                    let t = String::from_utf8_lossy(&text);
-                    let (mapped, new) = intern(&mut labels.map, &t, next_code(labels.texts.len())?);
-                    if new {
-                        labels.texts.push(t.as_ref().into());
-                    }
-                    if mine.len() <= code {
-                        mine.resize(code + 1, NO_CODE);
-                    }
-                    mine[code] = mapped;
-                }
-                ROW => {
-                    for (d, labels) in self.labels.iter_mut().enumerate() {
-                        r.read_exact(&mut four).map_err(io)?;
-                        let c = u32::from_le_bytes(four);
-                        let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
-                            Some(&code) if code != NO_CODE => code,
-                            _ if c == NO_CODE => NO_CODE,
-                            _ => {
-                                return Err(format!(
-                                    "{}: a breakdown code used before its text",
-                                    path.display()
-                                ));
-                            }
-                        };
-                        labels.rows.push(code);
-                    }
-                    value.clear();
-                    read_value(&mut r, &mut value).map_err(io)?;
-                    let next = next_code(self.pseudonyms.len() + self.texts.len())?;
-                    let code = match value.first() {
-                        Some(&PSEUDONYM) => {
-                            let mut bits = [0u8; 16];
-                            bits.copy_from_slice(&value[1..17]);
-                            *self
-                                .pseudonyms
-                                .entry(u128::from_le_bytes(bits))
-                                .or_insert(next)
-                        }
-                        Some(&TEXT) => {
-                            let t = String::from_utf8_lossy(&value[5..]);
-                            intern(&mut self.texts, &t, next).0
-                        }
-                        _ => NO_CODE,
-                    };
-                    self.codes.push(code);
-                    self.periods.push(period);
-                }
-                t => return Err(format!("{}: an unknown record {t}", path.display())),
+        let mut at = 0;
+        while at < texts.len() {
+            let (Some(d), Some(code), Some(len)) =
+                (word(&texts, at), word(&texts, at + 4), word(&texts, at + 8))
+            else {
+                return Err(bad("a breakdown text cut short"));
+            };
+            let text = texts
+                .get(at + 12..at + 12 + len as usize)
+                .ok_or_else(|| bad("a breakdown text cut short"))?;
+            at += 12 + len as usize;
+            let (Some(labels), Some(mine)) =
+                (self.labels.get_mut(d as usize), recode.get_mut(d as usize))
+            else {
+                return Err(bad("a breakdown out of range"));
+            };
+            let t = String::from_utf8_lossy(text);
+            let (mapped, new) = intern(&mut labels.map, &t, next_code(labels.texts.len())?);
+            if new {
+                labels.texts.push(t.as_ref().into());
             }
+            let code = code as usize;
+            if mine.len() <= code {
+                mine.resize(code + 1, NO_CODE);
+            }
+            mine[code] = mapped;
+        }
+        let skip: u64 = lens.iter().take(part).sum();
+        file.seek(SeekFrom::Start(HEAD as u64 + texts_len + skip))
+            .map_err(io)?;
+        let len = lens.get(part).copied().unwrap_or_default();
+        let mut body = vec![0u8; usize::try_from(len).map_err(|e| bad(&e.to_string()))?];
+        file.read_exact(&mut body).map_err(io)?;
+        let mut at = 0;
+        while at < body.len() {
+            for (d, labels) in self.labels.iter_mut().enumerate() {
+                let c = word(&body, at).ok_or_else(|| bad("a record cut short"))?;
+                at += 4;
+                let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
+                    Some(&code) if code != NO_CODE => code,
+                    _ if c == NO_CODE => NO_CODE,
+                    _ => return Err(bad("a breakdown code without its text")),
+                };
+                labels.rows.push(code);
+            }
+            let value = body.get(at..).unwrap_or_default();
+            let n = value_len(value).ok_or_else(|| bad("a record cut short"))?;
+            let value = &value[..n];
+            at += n;
+            let next = next_code(self.pseudonyms.len() + self.texts.len())?;
+            let code = match value.first() {
+                Some(&PSEUDONYM) => {
+                    let bits: [u8; 16] =
+                        value[1..17].try_into().map_err(|_| bad("a short value"))?;
+                    *self
+                        .pseudonyms
+                        .entry(u128::from_le_bytes(bits))
+                        .or_insert(next)
+                }
+                Some(&TEXT) => {
+                    let t = String::from_utf8_lossy(&value[5..]);
+                    intern(&mut self.texts, &t, next).0
+                }
+                _ => NO_CODE,
+            };
+            self.codes.push(code);
+            self.periods.push(period);
         }
         Ok(())
     }
@@ -688,4 +766,28 @@ impl Reader {
         columns.codes.insert(names.field.to_owned(), codes);
         columns
     }
+}
+
+/// Every pseudonym in the kept month files under `dir` (each file read part by part, as an
+/// incremental computation reads it).
+#[cfg(test)]
+pub(super) fn pseudonyms_under(dir: &Path) -> Result<BTreeSet<u128>, String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| e.to_string())? {
+            let p = e.map_err(|e| e.to_string())?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "bin") {
+                let head = std::fs::read(&p).map_err(|e| e.to_string())?;
+                let mut reader = Reader::new(word(&head, 8).unwrap_or_default() as usize);
+                for part in 0..PARTS {
+                    reader.read(&p, 0, part)?;
+                }
+                out.extend(reader.pseudonyms.into_keys());
+            }
+        }
+    }
+    Ok(out)
 }

@@ -313,14 +313,14 @@ fn in_periods(
 pub struct Rows {
     /// Every file.
     pub all: LazyFrame,
-    /// Consecutive files, about [`BATCH_BYTES`] of Parquet each.
+    /// Consecutive files, about [`BATCH_ROWS`] rows each.
     pub batches: Vec<LazyFrame>,
     /// The same batches with each row's path in column `__file` (what the means of the
     /// submissions are read from).
     pub with_paths: Vec<LazyFrame>,
     /// How many parts distinct counts are dealt into (by the counted value), each tallied on
     /// its own so that their memory follows a part rather than the table: one per
-    /// [`PART_BYTES`] of Parquet.
+    /// [`PART_ROWS`] rows.
     pub parts: usize,
     /// The table is an aggregate (`x-aggregate`): each row's figure counts people, so a
     /// sum's cell stands for as many people as it adds up to (what disclosure control
@@ -328,75 +328,81 @@ pub struct Rows {
     pub aggregate: bool,
 }
 
-/// The Parquet bytes of a table whose distinct counts are tallied in one part, in memory. The
-/// working set of a distinct count is about 35 bytes a row (period key, breakdown codes,
-/// filters' verdicts, the value's code, the grouping arrays) against 40 to 50 bytes a row of
-/// Parquet in the stores measured, so a part stays under about 300 MiB.
-pub const PART_BYTES: u64 = 384 << 20;
+/// The rows of a table whose distinct counts are tallied in one part, in memory. The working
+/// set of a distinct count is about 35 bytes a row (period key, breakdown codes, filters'
+/// verdicts, the value's code, the grouping arrays) and a dictionary entry per value, so a
+/// part stays under about 100 MiB.
+///
+/// Counted in rows, not Parquet bytes: the bytes a row takes vary sevenfold between stores
+/// (small files carry their metadata: 400 bytes a row in a store of 200-row files, 60 in one
+/// of 8 000-row files), and memory follows the rows.
+pub const PART_ROWS: u64 = 1_000_000;
 
-/// The Parquet bytes read at once by [`aggregate_all`]: large enough that a store of many
-/// small files is read in few steps, small enough that the columns read stay a few hundred
-/// MiB.
-pub const BATCH_BYTES: u64 = 96 << 20;
+/// The rows read at once by [`aggregate_all`]: large enough that a store of many small files
+/// is read in few steps, small enough that the columns read stay well under 100 MiB.
+pub const BATCH_ROWS: u64 = 250_000;
+
+/// What a file's rows are taken to be when the Delta log does not count them (a table written
+/// by a tool that keeps no statistics): its Parquet bytes over this. Fewer bytes than most
+/// files hold a row, so a guess errs towards smaller batches.
+pub const BYTES_PER_ROW: u64 = 40;
+
+/// A file's rows: the log's count, or a guess from its bytes.
+pub fn rows_of(counted: Option<u64>, bytes: impl FnOnce() -> u64) -> u64 {
+    counted.unwrap_or_else(|| bytes() / BYTES_PER_ROW)
+}
 
 impl Rows {
-    /// The rows of `files` (path and lazy frame of each file) whose sizes on disk are `sizes`.
-    /// The rows of the Parquet files at `paths`, whose sizes on disk are `sizes`; `scan`
-    /// reads some of them as one frame (with each row's path in a column when asked).
+    /// The rows of the Parquet files at `paths`, holding `rows` rows each; `scan` reads some
+    /// of them as one frame (with each row's path in a column when asked).
     pub fn new(
         paths: Vec<String>,
-        sizes: &[u64],
+        rows: &[u64],
         scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
     ) -> PolarsResult<Self> {
         let all = scan(&paths, false)?;
-        let (batches, with_paths) = Self::cut(&paths, sizes, &scan)?;
-        let total: u64 = sizes.iter().sum();
+        let (batches, with_paths) = Self::cut(&paths, rows, &scan)?;
         Ok(Self {
             all,
             batches,
             with_paths,
-            parts: usize::try_from(total.div_ceil(PART_BYTES))
-                .unwrap_or(usize::MAX)
-                .max(1),
+            parts: parts_for(rows),
             aggregate: false,
         })
     }
 
-    /// Tallies only `paths` (of sizes `sizes`), batch by batch: the files a window needs,
+    /// Tallies only `paths` (of `rows` rows each), batch by batch: the files a window needs,
     /// with distinct counts in parts sized for them. The whole table stays in [`Rows::all`]
     /// and [`Rows::with_paths`] (the means of every submission are read from it when they
     /// were not kept).
     pub fn batches_of(
         &mut self,
         paths: &[String],
-        sizes: &[u64],
+        rows: &[u64],
         scan: impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
     ) -> PolarsResult<()> {
-        (self.batches, _) = Self::cut(paths, sizes, &scan)?;
-        let total: u64 = sizes.iter().sum();
-        self.parts = usize::try_from(total.div_ceil(PART_BYTES))
-            .unwrap_or(usize::MAX)
-            .max(1);
+        (self.batches, _) = Self::cut(paths, rows, &scan)?;
+        self.parts = parts_for(rows);
         Ok(())
     }
 
-    /// Consecutive files of about [`BATCH_BYTES`], each scanned as one frame, without and with
-    /// the rows' paths.
+    /// Consecutive files of about [`BATCH_ROWS`] rows, each scanned as one frame, without and
+    /// with the rows' paths.
     #[allow(clippy::type_complexity)]
     fn cut(
         paths: &[String],
-        sizes: &[u64],
+        rows: &[u64],
         scan: &impl Fn(&[String], bool) -> PolarsResult<LazyFrame>,
     ) -> PolarsResult<(Vec<LazyFrame>, Vec<LazyFrame>)> {
         let mut cuts = Vec::new();
         let mut start = 0;
-        let mut bytes = 0u64;
-        for (i, size) in sizes.iter().enumerate().take(paths.len()) {
-            bytes += size;
-            if bytes >= BATCH_BYTES {
+        let mut taken = 0u64;
+        for (i, n) in rows.iter().enumerate().take(paths.len()) {
+            taken += n;
+            if taken >= BATCH_ROWS {
                 cuts.push(start..i + 1);
                 start = i + 1;
-                bytes = 0;
+                taken = 0;
             }
         }
         if start < paths.len() {
@@ -410,6 +416,13 @@ impl Rows {
         }
         Ok((batches, with_paths))
     }
+}
+
+/// The parts the distinct counts of files of `rows` rows are dealt into.
+fn parts_for(rows: &[u64]) -> usize {
+    usize::try_from(rows.iter().sum::<u64>().div_ceil(PART_ROWS))
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 /// One side of an indicator: the indicator itself (`measure` is `None`), or its numerator or
@@ -736,10 +749,27 @@ pub fn aggregate_all(
                     .flat_map(|&p| months_of(grain, p, first_month))
                     .map(|(y, m)| y * 100 + m as i32)
                     .collect();
-                let columns = keep
-                    .columns(key, &months, grain, first_month, &names, &plan.period)
+                // Part by part on all cores, each part's cells tallied on its own thread.
+                let parts = keep
+                    .tally_parts(
+                        key,
+                        &months,
+                        grain,
+                        first_month,
+                        &names,
+                        &plan.period,
+                        |columns| {
+                            let mut cells = Vec::new();
+                            tally_on(1, &plans, &[*k], columns, |k, d, (p, raw), t| {
+                                cells.push((k, d.map(str::to_owned), p, raw.map(str::to_owned), t));
+                            });
+                            cells
+                        },
+                    )
                     .map_err(|e| MetricsError::compute(schema, e))?;
-                tally(&plans, &[*k], &columns, &mut add);
+                for (k, d, p, raw, t) in parts.into_iter().flatten() {
+                    add(k, d.as_deref(), (p, raw.as_deref()), t);
+                }
             }
         }
         for ((k, dim_name, p, raw), t) in totals {

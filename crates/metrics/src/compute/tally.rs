@@ -95,6 +95,19 @@ pub(super) fn tally(
     plans: &[Plan],
     only: &[usize],
     columns: &Columns,
+    cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Tally),
+) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    tally_on(cores, plans, only, columns, cell);
+}
+
+/// [`tally`] on at most `threads` threads (1: on this one, for a caller already running on
+/// every core).
+pub(super) fn tally_on(
+    threads: usize,
+    plans: &[Plan],
+    only: &[usize],
+    columns: &Columns,
     mut cell: impl FnMut(usize, Option<&str>, (PeriodKey, Option<&str>), Tally),
 ) {
     // (period column, breakdown column or none for the total) → (plan, breakdown name).
@@ -124,9 +137,7 @@ pub(super) fn tally(
             done.push((g, tally_grouping(plans, columns, period, *dim, on)));
         }
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(groupings.len());
+    let threads = threads.clamp(1, groupings.len().max(1));
     let mut done = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
         let mut done = work();
