@@ -353,3 +353,27 @@ fn period_keys_and_labels() {
     );
     assert_eq!(parse_period(Grain::Month, "2024-13"), None);
 }
+
+#[test]
+fn distinct_counts_stay_in_memory_up_to_a_bound_then_go_to_parts_of_a_million_rows() {
+    // Up to MEMORY_ROWS, whatever the files: one part, in memory.
+    assert_eq!(parts_for(&[]), 1);
+    assert_eq!(parts_for(&[MEMORY_ROWS / 2, MEMORY_ROWS / 2]), 1);
+    // One row more: parts of PART_ROWS on disk.
+    assert_eq!(
+        parts_for(&[MEMORY_ROWS, 1]),
+        usize::try_from((MEMORY_ROWS + 1).div_ceil(PART_ROWS)).unwrap()
+    );
+    assert_eq!(parts_for(&[100_000_000]), 100);
+    // Batches are cut by rows, not by bytes: the 5M store's 400-row files and the 10⁸ store's
+    // 8 000-row files both give batches of about BATCH_ROWS.
+    let paths: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
+    let scan = |p: &[String], _: bool| Ok(frame(&[(None, None, p.len().to_string(), None, None)]));
+    let (batches, _) = Rows::cut(&paths, &[400; 100], &scan).unwrap();
+    assert_eq!(batches.len(), 1);
+    let (batches, _) = Rows::cut(&paths, &[8_000; 100], &scan).unwrap();
+    assert_eq!(
+        batches.len(),
+        (100 * 8_000u64).div_ceil(BATCH_ROWS) as usize
+    );
+}
