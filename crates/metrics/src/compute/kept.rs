@@ -768,26 +768,14 @@ impl Reader {
     }
 }
 
-/// Every pseudonym in the kept month files under `dir` (each file read part by part, as an
-/// incremental computation reads it).
+/// Every pseudonym in the kept month file at `path`, read part by part as an incremental
+/// computation reads it.
 #[cfg(test)]
-pub(super) fn pseudonyms_under(dir: &Path) -> Result<BTreeSet<u128>, String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| e.to_string())? {
-            let p = e.map_err(|e| e.to_string())?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "bin") {
-                let head = std::fs::read(&p).map_err(|e| e.to_string())?;
-                let mut reader = Reader::new(word(&head, 8).unwrap_or_default() as usize);
-                for part in 0..PARTS {
-                    reader.read(&p, 0, part)?;
-                }
-                out.extend(reader.pseudonyms.into_keys());
-            }
-        }
+pub(super) fn pseudonyms_in(path: &Path) -> Result<BTreeSet<u128>, String> {
+    let head = std::fs::read(path).map_err(|e| e.to_string())?;
+    let mut reader = Reader::new(word(&head, 8).unwrap_or_default() as usize);
+    for part in 0..PARTS {
+        reader.read(path, 0, part)?;
     }
-    Ok(out)
+    Ok(reader.pseudonyms.into_keys().collect())
 }

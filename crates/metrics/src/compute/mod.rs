@@ -332,11 +332,11 @@ pub struct Rows {
 /// set of a distinct count is about 35 bytes a row (period key, breakdown codes, filters'
 /// verdicts, the value's code, the grouping arrays) and a dictionary entry per value, so a
 /// part stays under about 300 MiB. A larger table is dealt into parts on disk, which costs
-/// writing and reading every row's record once (0.5–0.9 s on the peers' 5M rows, kept in
+/// writing and reading every row's record once (0.3–0.9 s on the peers' 5M rows, kept in
 /// memory below this bound).
 ///
 /// Counted in rows, not Parquet bytes: the bytes a row takes vary sevenfold between stores
-/// (small files carry their metadata: 400 bytes a row in a store of 200-row files, 60 in one
+/// (small files carry their metadata: 400 bytes a row in a store of 400-row files, 60 in one
 /// of 8 000-row files), and memory follows the rows.
 pub const MEMORY_ROWS: u64 = 6_000_000;
 
