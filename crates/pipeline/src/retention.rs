@@ -19,16 +19,36 @@ pub fn optimize(store: &Store, at_least: usize) -> Result<Vec<Compacted>, Pipeli
     Ok(store.optimize(at_least)?)
 }
 
-/// One line per table compacted.
+/// One line per table compacted, or whose statistics were trimmed.
 pub fn compacted_text(done: &[Compacted]) -> String {
     if done.is_empty() {
         return "nothing to compact: no partition holds two or more small files".into();
     }
     done.iter()
         .map(|c| {
+            let mut said = Vec::new();
+            if c.files_before > 0 {
+                said.push(format!(
+                    "{} small file(s) in {} partition(s) rewritten as {}",
+                    c.files_before, c.partitions, c.files_after
+                ));
+            }
+            if let Some(cut) = &c.statistics_cut {
+                said.push(format!(
+                    "statistics cut to {} ({} file(s) added again)",
+                    if cut.columns.is_empty() {
+                        "row counts".to_owned()
+                    } else {
+                        cut.columns.join(", ")
+                    },
+                    cut.files
+                ));
+            }
             format!(
-                "{}: {} small file(s) in {} partition(s) rewritten as {} (version {}; no row changed)",
-                c.table, c.files_before, c.partitions, c.files_after, c.version
+                "{}: {} (version {}; no row changed)",
+                c.table,
+                said.join("; "),
+                c.version
             )
         })
         .collect::<Vec<_>>()

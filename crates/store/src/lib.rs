@@ -39,7 +39,7 @@ use writer::{FileWriter, add_partition_columns, table_schema};
 
 pub use erase::Erased;
 pub use error::StoreError;
-pub use lifecycle::{Compacted, SMALL_FILE, Vacuumed};
+pub use lifecycle::{Compacted, SMALL_FILE, StatisticsCut, Vacuumed};
 pub use pending::Pending;
 pub use rejects::Reject;
 pub use sweep::Swept;

@@ -44,6 +44,17 @@ pub struct Compacted {
     pub files_before: usize,
     /// Files written in their place.
     pub files_after: usize,
+    /// When the table's statistics were cut to the columns backbone records now.
+    pub statistics_cut: Option<StatisticsCut>,
+}
+
+/// A table's statistics cut to the columns backbone records now (see [`Store::optimize`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatisticsCut {
+    /// The columns whose minimum and maximum the log keeps (none: row counts only).
+    pub columns: Vec<String>,
+    /// Files (other than those compacted) added again with the shorter statistics.
+    pub files: usize,
 }
 
 /// What vacuuming one table removed.
@@ -62,6 +73,102 @@ pub struct Vacuumed {
     /// The oldest version still readable whole.
     pub oldest_kept: u64,
 }
+
+/// A table's statistics cut to the columns [`stats_columns`](crate::side_tables::stats_columns)
+/// names: the table's new metadata, and the statistics each file keeps.
+struct Trim {
+    metadata: deltalake::kernel::Metadata,
+    properties: std::collections::HashMap<String, String>,
+    keep: std::collections::BTreeSet<String>,
+}
+
+impl Trim {
+    /// `None` when the table's declared statistics columns are already those.
+    fn of(table: &DeltaTable, name: &str) -> Result<Option<Self>, StoreError> {
+        use deltalake::kernel::MetadataExt as _;
+        let delta = |e: deltalake::DeltaTableError| StoreError::delta(name, e);
+        let snapshot = table.snapshot().map_err(delta)?;
+        let metadata = snapshot.metadata().clone();
+        let partitions = metadata.partition_columns().to_vec();
+        let partitions: Vec<&str> = partitions.iter().map(String::as_str).collect();
+        let want = crate::side_tables::stats_columns(snapshot.schema().as_ref(), &partitions);
+        let config = metadata.configuration();
+        let columns = config.get(STATS_COLUMNS).cloned();
+        let indexed = config.get(NUM_INDEXED).cloned();
+        let (properties, metadata): (std::collections::HashMap<String, String>, _) = match want {
+            Some(w) if columns.as_deref() == Some(w.as_str()) => return Ok(None),
+            None if columns.is_none() && indexed.as_deref() == Some("0") => return Ok(None),
+            Some(w) => (
+                [(STATS_COLUMNS.to_owned(), w.clone())].into(),
+                metadata
+                    .add_config_key(STATS_COLUMNS.into(), w)
+                    .map_err(|e| delta(e.into()))?,
+            ),
+            None => (
+                [(NUM_INDEXED.to_owned(), "0".to_owned())].into(),
+                metadata
+                    .remove_config_key(STATS_COLUMNS)
+                    .and_then(|m| m.add_config_key(NUM_INDEXED.into(), "0".into()))
+                    .map_err(|e| delta(e.into()))?,
+            ),
+        };
+        let keep = properties
+            .get(STATS_COLUMNS)
+            .map(|c: &String| c.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(Some(Self {
+            metadata,
+            properties,
+            keep,
+        }))
+    }
+
+    /// `stats` without the columns not kept; `None` when it names none of those (or is not
+    /// JSON: then it is left as it is).
+    fn stats(&self, stats: &str) -> Option<String> {
+        let mut v: serde_json::Value = serde_json::from_str(stats).ok()?;
+        let mut cut = false;
+        for key in ["minValues", "maxValues", "nullCount"] {
+            if let Some(m) = v.get_mut(key).and_then(serde_json::Value::as_object_mut) {
+                let n = m.len();
+                m.retain(|c, _| self.keep.contains(c));
+                cut |= m.len() < n;
+            }
+        }
+        cut.then(|| v.to_string())
+    }
+
+    /// `f` added again (no data change) with its statistics trimmed; `None` when they need no
+    /// trimming, or when the file cannot be named again exactly: a deletion vector, or a path
+    /// whose log spelling may differ from the decoded one delta-rs gives (anything beyond
+    /// letters, digits and `/_=.-`), which would add a second file instead of replacing one.
+    fn again(&self, f: &LogicalFileView) -> Option<Add> {
+        let path = f.path();
+        let plain = path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_=.-".contains(c));
+        if !plain || f.deletion_vector_descriptor().is_some() {
+            return None;
+        }
+        let stats = self.stats(&f.stats()?)?;
+        Some(Add {
+            path: path.into_owned(),
+            partition_values: f.partition_values_map(),
+            size: f.size(),
+            modification_time: f.modification_time(),
+            data_change: false,
+            stats: Some(stats),
+            tags: None,
+            deletion_vector: None,
+            base_row_id: None,
+            default_row_commit_version: None,
+            clustering_provider: None,
+        })
+    }
+}
+
+const STATS_COLUMNS: &str = "delta.dataSkippingStatsColumns";
+const NUM_INDEXED: &str = "delta.dataSkippingNumIndexedCols";
 
 /// The file where vacuums are recorded, one JSON line each (`store/retention.jsonl`).
 const VACUUM_LOG: &str = "retention.jsonl";
@@ -114,7 +221,12 @@ impl Store {
 
     /// Compacts every table with at least `at_least` small files to merge: each partition's
     /// small files become files of up to 128 MiB, in one commit per table that changes no row
-    /// (`dataChange = false`), followed by a checkpoint. Returns what was compacted.
+    /// (`dataChange = false`), followed by a checkpoint. A table whose log still records
+    /// statistics for more columns than [`stats_columns`](crate::side_tables::stats_columns)
+    /// names (a store written before they were cut to dates) has them trimmed in that same
+    /// commit, compacted or not: its files are added again, same path and rows, with the
+    /// shorter statistics (as Delta's own statistics recomputation does), and the table's
+    /// `delta.dataSkippingStatsColumns` says the new list. Returns what was done.
     pub fn optimize(&self, at_least: usize) -> Result<Vec<Compacted>, StoreError> {
         let mut out = Vec::new();
         for (dir, name) in self.all_tables()? {
@@ -139,11 +251,17 @@ impl Store {
                 return Ok(None);
             };
             let files = active(&table, name).await?;
-            let groups = small_groups(&table, name, &files)?;
-            let before: usize = groups.values().map(Vec::len).sum();
-            if before < at_least || groups.is_empty() {
+            let mut groups = small_groups(&table, name, &files)?;
+            let mut before: usize = groups.values().map(Vec::len).sum();
+            if before < at_least {
+                groups.clear();
+                before = 0;
+            }
+            let trim = Trim::of(&table, name)?;
+            if groups.is_empty() && trim.is_none() {
                 return Ok(None);
             }
+            let mut actions: Vec<Action> = Vec::new();
             let mut adds = Vec::new();
             let mut removes = Vec::new();
             for (partition, group) in &groups {
@@ -153,18 +271,49 @@ impl Store {
                 removes.extend(group.iter().map(|f| Action::Remove(f.remove_action(false))));
             }
             let after = adds.len();
-            let mut actions: Vec<Action> = adds
-                .iter()
-                .cloned()
-                .map(|mut a| {
-                    a.data_change = false;
-                    Action::Add(a)
-                })
-                .collect();
+            let mut trimmed = 0;
+            if let Some(trim) = &trim {
+                actions.push(Action::Metadata(trim.metadata.clone()));
+                let compacted: std::collections::HashSet<&str> = removes
+                    .iter()
+                    .filter_map(|r| match r {
+                        Action::Remove(r) => Some(r.path.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                for f in &files {
+                    if compacted.contains(f.path().as_ref()) {
+                        continue;
+                    }
+                    if let Some(add) = trim.again(f) {
+                        trimmed += 1;
+                        actions.push(Action::Add(add));
+                    }
+                }
+            }
+            actions.extend(adds.iter().cloned().map(|mut a| {
+                a.data_change = false;
+                if let Some(trim) = &trim {
+                    a.stats = a
+                        .stats
+                        .as_deref()
+                        .map(|s| trim.stats(s).unwrap_or(s.into()));
+                }
+                Action::Add(a)
+            }));
             actions.extend(removes);
-            let operation = DeltaOperation::Optimize {
-                predicate: None,
-                target_size: i64::try_from(TARGET_FILE_SIZE).unwrap_or(i64::MAX),
+            let operation = if groups.is_empty() {
+                DeltaOperation::SetTableProperties {
+                    properties: trim
+                        .as_ref()
+                        .map(|t| t.properties.clone())
+                        .unwrap_or_default(),
+                }
+            } else {
+                DeltaOperation::Optimize {
+                    predicate: None,
+                    target_size: i64::try_from(TARGET_FILE_SIZE).unwrap_or(i64::MAX),
+                }
             };
             match commit(&mut table, name, actions, operation, None).await? {
                 Some(version) => {
@@ -178,6 +327,10 @@ impl Store {
                         partitions: groups.len(),
                         files_before: before,
                         files_after: after,
+                        statistics_cut: trim.map(|t| StatisticsCut {
+                            columns: t.keep.into_iter().collect(),
+                            files: trimmed,
+                        }),
                     }));
                 }
                 // Another writer committed first: our files are in no log; plan again.

@@ -68,7 +68,7 @@ pub(crate) async fn open_or_create(
             deltalake::TableProperty::CheckpointInterval,
             Some(CHECKPOINT_INTERVAL.to_string()),
         );
-    create = match stats_columns(schema, partitions) {
+    create = match stats_columns(&kernel, partitions) {
         Some(columns) => create.with_configuration_property(
             deltalake::TableProperty::DataSkippingStatsColumns,
             Some(columns),
@@ -102,21 +102,21 @@ pub(crate) async fn open_or_create(
 }
 
 /// The columns whose minimum and maximum the log records for each file (Delta's statistics,
-/// for readers that skip files): every column that is not text, and the submission id. Text
-/// is left out because the log is kept for years and cannot be rewritten: a pseudonym (or a
-/// free-text cell a partner misused) that is a file's minimum or maximum would stay in it
-/// after the person's rows are erased or the key is rotated. `None` when no column qualifies.
-pub(crate) fn stats_columns(schema: &SchemaRef, partitions: &[&str]) -> Option<String> {
-    use deltalake::arrow::datatypes::DataType;
+/// for readers that skip files): the date and time columns, the only ones a period's reader
+/// skips by (backbone's incremental run finds a month's files by them, and so can Spark or
+/// DuckDB). Every file's statistics are in every checkpoint, read by every process that
+/// commits: each column more is paid by every commit (BENCHMARKS.md, "A national store").
+/// Text is never among them: the log is kept for years and cannot be rewritten, and a
+/// pseudonym (or a free-text cell a partner misused) that is a file's minimum or maximum would
+/// stay in it after the person's rows are erased or the key is rotated. `None` when no column
+/// qualifies (files still record their row count).
+pub(crate) fn stats_columns(schema: &StructType, partitions: &[&str]) -> Option<String> {
+    use deltalake::kernel::DataType;
     let columns: Vec<&str> = schema
         .fields()
-        .iter()
         .filter(|f| !partitions.contains(&f.name().as_str()))
         .filter(|f| {
-            !matches!(
-                f.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            ) || f.name() == crate::SUBMISSION_COLUMN
+            [DataType::DATE, DataType::TIMESTAMP, DataType::TIMESTAMP_NTZ].contains(f.data_type())
         })
         .map(|f| f.name().as_str())
         // The property is a comma-separated list of (possibly dotted) names.

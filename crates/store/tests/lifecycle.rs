@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use backbone_store::{Begun, Reject, Store, StoreError, Submission};
 use chrono::{DateTime, Utc};
-use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::array::{Array, Date32Array, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 
 fn rows(ids: &[&str], ages: &[i64]) -> RecordBatch {
@@ -265,20 +265,201 @@ fn raw_files_past_their_time_leave_the_archive() {
     assert!(store.archived(&sha_new).is_some());
 }
 
+/// Rows with a service date (days since 1970-01-01).
+fn dated(ids: &[&str], ages: &[i64], days: &[i32]) -> RecordBatch {
+    let plain = rows(ids, ages);
+    let mut fields: Vec<Field> = plain
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (**f).clone())
+        .collect();
+    fields.push(Field::new("service_date", DataType::Date32, true));
+    let mut columns = plain.columns().to_vec();
+    columns.push(Arc::new(Date32Array::from(days.to_vec())));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// Each live file's path and statistics, as any reader of the table replays them from the
+/// log.
+fn stats_of(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
+    use futures::TryStreamExt;
+    let url = url::Url::from_directory_path(dir.join("tables/svc")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut out: Vec<(String, serde_json::Value)> = rt.block_on(async {
+        let table = deltalake::open_table(url).await.unwrap();
+        let files: Vec<_> = table
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .unwrap();
+        files
+            .iter()
+            .map(|f| {
+                let stats = serde_json::from_str(&f.stats().unwrap()).unwrap();
+                (f.path().into_owned(), stats)
+            })
+            .collect()
+    });
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A table property set as an earlier build of backbone set it.
+fn set_property(dir: &std::path::Path, key: &str, value: &str) {
+    let url = url::Url::from_directory_path(dir.join("tables/svc")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let table = deltalake::open_table(url).await.unwrap();
+        table
+            .set_tbl_properties()
+            .with_properties([(key.to_owned(), value.to_owned())].into())
+            .await
+            .unwrap();
+    });
+}
+
+/// Every row of the table, as text, sorted.
+fn table_rows(store: &Store) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in store.read("svc", None).unwrap() {
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| deltalake::arrow::util::display::array_value_to_string(c, i).unwrap())
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out.sort();
+    out
+}
+
+const MARCH_3: i32 = 19_785; // 2024-03-03
+
 #[test]
-fn the_log_records_no_text_value_of_a_row() {
+fn the_log_records_statistics_of_dates_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     commit(
         &store,
         submission("P01", "2024-03", "aaaaaaaa", 2, APRIL),
-        rows(&["pseudonym-0f3a9c", "pseudonym-ffe021"], &[17, 93]),
+        dated(
+            &["pseudonym-0f3a9c", "pseudonym-ffe021"],
+            &[17, 93],
+            &[MARCH_3, MARCH_3 + 20],
+        ),
     );
     let log = log_text(&dir.path().join("tables/svc"));
+    // No text value of a row, which erasure or a new key could not take back out of the log.
     assert!(!log.contains("pseudonym-"), "{log}");
-    // Numbers keep their statistics, for readers that skip files.
+    // Every process that commits reads every file's statistics: only the dates' are kept
+    // (how a period's reader skips files), with the row count.
+    let files = stats_of(dir.path());
+    assert_eq!(files.len(), 1);
+    let stats = &files[0].1;
+    assert_eq!(stats["numRecords"], 2, "{stats}");
+    assert_eq!(
+        stats["minValues"],
+        serde_json::json!({"service_date": "2024-03-03"})
+    );
+    assert_eq!(
+        stats["maxValues"],
+        serde_json::json!({"service_date": "2024-03-23"})
+    );
+    assert_eq!(stats["nullCount"], serde_json::json!({"service_date": 0}));
+}
+
+#[test]
+fn optimize_cuts_the_statistics_of_a_store_written_with_more_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    commit(
+        &store,
+        submission("P01", "2024-03", "aaaaaaaa", 2, APRIL),
+        dated(&["a", "b"], &[17, 93], &[MARCH_3, MARCH_3 + 1]),
+    );
+    // A store written by a build that recorded every number's statistics.
+    let table = dir.path().join("tables/svc");
+    set_property(
+        dir.path(),
+        "delta.dataSkippingStatsColumns",
+        "age,service_date",
+    );
+    for (p, sha) in [("P02", "bbbbbbbb"), ("P03", "cccccccc")] {
+        commit(
+            &store,
+            submission(p, "2024-03", sha, 2, APRIL),
+            dated(&["c", "d"], &[40, 41], &[MARCH_3 + 2, MARCH_3 + 3]),
+        );
+    }
+    let before = stats_of(dir.path());
+    assert_eq!(before.len(), 3);
+    let wide = before
+        .iter()
+        .filter(|(_, s)| s["minValues"].get("age").is_some())
+        .count();
+    assert_eq!(wide, 2, "{before:?}");
+    let rows_before = table_rows(&store);
+    let version = store.version("svc").unwrap().unwrap();
+
+    let done = store.optimize(2).unwrap();
+    let svc = done.iter().find(|c| c.table == "svc").expect("svc trimmed");
+    let cut = svc.statistics_cut.as_ref().expect("statistics cut");
+    assert_eq!(
+        (cut.columns.as_slice(), cut.files),
+        (&["service_date".to_owned()][..], 2)
+    );
+    assert_eq!((svc.files_before, svc.files_after), (0, 0));
+    assert_eq!(store.version("svc").unwrap(), Some(version + 1));
+    // The same files, the same rows, the dates' statistics and the row counts kept.
+    let after = stats_of(dir.path());
+    assert_eq!(
+        after.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((_, b), (_, a)) in before.iter().zip(&after) {
+        assert_eq!(a["numRecords"], b["numRecords"]);
+        assert_eq!(
+            a["minValues"],
+            serde_json::json!({"service_date": b["minValues"]["service_date"]})
+        );
+        assert_eq!(
+            a["maxValues"],
+            serde_json::json!({"service_date": b["maxValues"]["service_date"]})
+        );
+    }
+    assert_eq!(table_rows(&store), rows_before);
+    // A commit that changes no row, and the table says the columns it keeps now.
+    let made = std::fs::read_to_string(
+        table
+            .join("_delta_log")
+            .join(format!("{:020}.json", svc.version)),
+    )
+    .unwrap();
+    assert_eq!(made.matches("\"dataChange\":true").count(), 0, "{made}");
     assert!(
-        log.contains("\\\"age\\\":17") || log.contains("\"age\":17"),
-        "{log}"
+        made.contains("\"delta.dataSkippingStatsColumns\":\"service_date\""),
+        "{made}"
+    );
+    // Once is enough: a second optimize has nothing to do for the data table.
+    assert!(store.optimize(2).unwrap().iter().all(|c| c.table != "svc"));
+    // New files record the dates only.
+    commit(
+        &store,
+        submission("P04", "2024-03", "dddddddd", 2, APRIL),
+        dated(&["e", "f"], &[50, 51], &[MARCH_3, MARCH_3]),
+    );
+    assert!(
+        stats_of(dir.path())
+            .iter()
+            .all(|(_, s)| s["minValues"].get("age").is_none())
     );
 }
