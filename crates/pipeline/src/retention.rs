@@ -185,3 +185,56 @@ fn expire_processed(
     }
     Ok(swept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backbone_store::StatisticsCut;
+
+    #[test]
+    fn what_optimize_did_is_said_per_table() {
+        let cut = |columns: &[&str], files| StatisticsCut {
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            files,
+        };
+        let done = [
+            Compacted {
+                table: "service_records".into(),
+                version: 12_031,
+                partitions: 0,
+                files_before: 0,
+                files_after: 0,
+                statistics_cut: Some(cut(&["service_date"], 12_000)),
+            },
+            Compacted {
+                table: "rejects".into(),
+                version: 40,
+                partitions: 3,
+                files_before: 33,
+                files_after: 3,
+                statistics_cut: None,
+            },
+            Compacted {
+                table: "submissions".into(),
+                version: 41,
+                partitions: 1,
+                files_before: 8,
+                files_after: 1,
+                statistics_cut: Some(cut(&[], 0)),
+            },
+        ];
+        assert_eq!(
+            compacted_text(&done),
+            "service_records: statistics cut to service_date (12000 file(s) added again) \
+             (version 12031; no row changed)\n\
+             rejects: 33 small file(s) in 3 partition(s) rewritten as 3 (version 40; no row \
+             changed)\n\
+             submissions: 8 small file(s) in 1 partition(s) rewritten as 1; statistics cut to \
+             row counts (0 file(s) added again) (version 41; no row changed)"
+        );
+        assert_eq!(
+            compacted_text(&[]),
+            "nothing to compact: no partition holds two or more small files"
+        );
+    }
+}
