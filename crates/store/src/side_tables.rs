@@ -106,23 +106,42 @@ pub(crate) async fn open_or_create(
 /// skips by (backbone's incremental run finds a month's files by them, and so can Spark or
 /// DuckDB). Every file's statistics are in every checkpoint, read by every process that
 /// commits: each column more is paid by every commit (BENCHMARKS.md, "A national store").
+/// A table without a date column keeps its last number column's (a data table's
+/// `_row_number`, the ledger mirror's `table_version`): delta-rs scans a table whose
+/// statistics have no minimum and maximum at all with a warning at every partition filter.
 /// Text is never among them: the log is kept for years and cannot be rewritten, and a
 /// pseudonym (or a free-text cell a partner misused) that is a file's minimum or maximum would
 /// stay in it after the person's rows are erased or the key is rotated. `None` when no column
 /// qualifies (files still record their row count).
 pub(crate) fn stats_columns(schema: &StructType, partitions: &[&str]) -> Option<String> {
     use deltalake::kernel::DataType;
-    let columns: Vec<&str> = schema
-        .fields()
-        .filter(|f| !partitions.contains(&f.name().as_str()))
+    let eligible = || {
+        schema
+            .fields()
+            .filter(|f| !partitions.contains(&f.name().as_str()))
+            // The property is a comma-separated list of (possibly dotted) names.
+            .filter(|f| !f.name().contains([',', '.', '`']))
+    };
+    let dates: Vec<&str> = eligible()
         .filter(|f| {
             [DataType::DATE, DataType::TIMESTAMP, DataType::TIMESTAMP_NTZ].contains(f.data_type())
         })
         .map(|f| f.name().as_str())
-        // The property is a comma-separated list of (possibly dotted) names.
-        .filter(|n| !n.contains([',', '.', '`']))
         .collect();
-    (!columns.is_empty()).then(|| columns.join(","))
+    if !dates.is_empty() {
+        return Some(dates.join(","));
+    }
+    let numbers = [
+        DataType::LONG,
+        DataType::INTEGER,
+        DataType::SHORT,
+        DataType::BYTE,
+        DataType::DOUBLE,
+        DataType::FLOAT,
+    ];
+    eligible()
+        .rfind(|f| numbers.contains(f.data_type()))
+        .map(|f| f.name().clone())
 }
 
 /// The last version an application transaction recorded on `table`.

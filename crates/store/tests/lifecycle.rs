@@ -375,6 +375,16 @@ fn the_log_records_statistics_of_dates_only() {
         serde_json::json!({"service_date": "2024-03-23"})
     );
     assert_eq!(stats["nullCount"], serde_json::json!({"service_date": 0}));
+    // The side tables have no date: each keeps one number column's minimum and maximum
+    // (delta-rs warns at every partition-filtered scan of a table whose statistics have
+    // none), never a text column's.
+    for (table, column) in [("submissions", "table_version"), ("rejects", "row_number")] {
+        let log = log_text(&dir.path().join(table));
+        assert!(
+            log.contains(&format!("\"delta.dataSkippingStatsColumns\":\"{column}\"")),
+            "{table}: {log}"
+        );
+    }
 }
 
 #[test]
