@@ -100,8 +100,10 @@ impl Trim {
             None if columns.is_none() && indexed.as_deref() == Some("0") => return Ok(None),
             Some(w) => (
                 [(STATS_COLUMNS.to_owned(), w.clone())].into(),
+                // A table made with no column to index said so with the other property.
                 metadata
-                    .add_config_key(STATS_COLUMNS.into(), w)
+                    .remove_config_key(NUM_INDEXED)
+                    .and_then(|m| m.add_config_key(STATS_COLUMNS.into(), w))
                     .map_err(|e| delta(e.into()))?,
             ),
             None => (
