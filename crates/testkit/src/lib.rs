@@ -36,7 +36,7 @@ pub fn fixture(name: &str) -> PathBuf {
 /// # Panics
 /// When the binary cannot be started (a test failure).
 pub fn run(bin: &Path, ws: &Path, args: &[&str], clock: &str) -> Output {
-    match Command::new(bin)
+    let o = match Command::new(bin)
         .args(args)
         .arg("--workspace")
         .arg(ws)
@@ -46,7 +46,34 @@ pub fn run(bin: &Path, ws: &Path, args: &[&str], clock: &str) -> Output {
     {
         Ok(o) => o,
         Err(e) => panic!("cannot run {}: {e}", bin.display()),
+    };
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if let Some(line) = library_warning(&stderr) {
+        panic!(
+            "`backbone {}` printed a library's warning:\n{line}",
+            args.join(" ")
+        );
     }
+    o
+}
+
+/// The first line of `stderr` that is a warning or error logged by a library rather than by
+/// backbone (`… WARN deltalake_core::…: …`): it reaches the data manager on every command
+/// that meets it, and says nothing they can act on.
+pub fn library_warning(stderr: &str) -> Option<&str> {
+    stderr.lines().find(|line| {
+        [" WARN ", " ERROR "].iter().any(|level| {
+            // `<timestamp>  WARN <target>: <message>`, as the CLI's tracing writes it.
+            line.split_once(level).is_some_and(|(time, rest)| {
+                let target = rest.split(": ").next().unwrap_or_default();
+                time.starts_with(|c: char| c.is_ascii_digit())
+                    && rest.contains(": ")
+                    && !target.is_empty()
+                    && !target.contains(' ')
+                    && !target.starts_with("backbone")
+            })
+        })
+    })
 }
 
 /// Standard output and error together.
@@ -154,5 +181,15 @@ mod tests {
         assert_eq!(outside_tool("x", "y", Some(3)), Some(3));
         assert!(root().join("Cargo.toml").is_file());
         assert!(program("BACKBONE_TESTKIT_NO_SUCH_VAR", "/no/such/program").is_none());
+    }
+
+    #[test]
+    fn a_library_warning_is_found_and_backbones_own_are_not() {
+        let delta = "2026-12-05T10:23:09.284628Z  WARN deltalake_core::kernel::snapshot::stats_projection: stats schema lacks a complete min/max field pair";
+        assert_eq!(library_warning(&format!("ok\n{delta}\n")), Some(delta));
+        let own = "2026-12-05T10:23:09Z  WARN backbone_pipeline::night: a file was held";
+        assert_eq!(library_warning(own), None);
+        assert_eq!(library_warning("rejected: 3 rows WARN nothing"), None);
+        assert_eq!(library_warning(""), None);
     }
 }
