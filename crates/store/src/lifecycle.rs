@@ -276,12 +276,10 @@ impl Store {
             let mut trimmed = 0;
             if let Some(trim) = &trim {
                 actions.push(Action::Metadata(trim.metadata.clone()));
-                let compacted: std::collections::HashSet<&str> = removes
-                    .iter()
-                    .filter_map(|r| match r {
-                        Action::Remove(r) => Some(r.path.as_str()),
-                        _ => None,
-                    })
+                let compacted: std::collections::HashSet<String> = groups
+                    .values()
+                    .flatten()
+                    .map(|f| f.path().into_owned())
                     .collect();
                 for f in &files {
                     if compacted.contains(f.path().as_ref()) {

@@ -280,49 +280,51 @@ fn dated(ids: &[&str], ages: &[i64], days: &[i32]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
-/// Each live file's path and statistics, as any reader of the table replays them from the
-/// log.
-fn stats_of(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
-    use futures::TryStreamExt;
+/// The `svc` table opened by delta-rs itself (as any other reader would), with a runtime to
+/// drive it.
+fn svc_table(dir: &std::path::Path) -> (tokio::runtime::Runtime, deltalake::DeltaTable) {
     let url = url::Url::from_directory_path(dir.join("tables/svc")).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut out: Vec<(String, serde_json::Value)> = rt.block_on(async {
-        let table = deltalake::open_table(url).await.unwrap();
-        let files: Vec<_> = table
-            .get_active_add_actions_by_partitions(&[])
-            .try_collect()
-            .await
-            .unwrap();
-        files
-            .iter()
-            .map(|f| {
-                let stats = serde_json::from_str(&f.stats().unwrap()).unwrap();
-                (f.path().into_owned(), stats)
-            })
-            .collect()
-    });
+    let table = rt.block_on(deltalake::open_table(url)).unwrap();
+    (rt, table)
+}
+
+/// Each live file's path and statistics, as any reader of the table replays them from the
+/// log.
+fn stats_of(dir: &std::path::Path) -> Vec<(String, serde_json::Value)> {
+    use futures::TryStreamExt;
+    let (rt, table) = svc_table(dir);
+    let files: Vec<_> = rt
+        .block_on(
+            table
+                .get_active_add_actions_by_partitions(&[])
+                .try_collect(),
+        )
+        .unwrap();
+    let mut out: Vec<(String, serde_json::Value)> = files
+        .iter()
+        .map(|f| {
+            let stats = serde_json::from_str(&f.stats().unwrap()).unwrap();
+            (f.path().into_owned(), stats)
+        })
+        .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
 /// A table property set as an earlier build of backbone set it.
 fn set_property(dir: &std::path::Path, key: &str, value: &str) {
-    let url = url::Url::from_directory_path(dir.join("tables/svc")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let table = deltalake::open_table(url).await.unwrap();
+    let (rt, table) = svc_table(dir);
+    rt.block_on(
         table
             .set_tbl_properties()
             .with_properties([(key.to_owned(), value.to_owned())].into())
-            .await
-            .unwrap();
-    });
+            .into_future(),
+    )
+    .unwrap();
 }
 
 /// Every row of the table, as text, sorted.
