@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Rows whose unique keys are looked up together, ahead of their checks ([`UniqueIndex::touch`]).
+const TOUCH_ROWS: usize = 64;
+
 impl Merger {
     /// `expected_rows`: an estimate of the file's rows, so that the unique indexes are sized
     /// once instead of doubling (a doubling briefly holds both tables: +50% peak memory).
@@ -95,6 +98,16 @@ impl Merger {
         let mut dropped = false;
         let mut view = Vec::new();
         for (i, r) in rows.iter().enumerate() {
+            // The next rows' keys loaded together (a block is ~20 000 rows: touched all at
+            // once, the first ones' slots would be out of cache again by their turn).
+            if i % TOUCH_ROWS == 0 && nkeys > 0 {
+                let ahead = keys
+                    .get(i * nkeys..(i + TOUCH_ROWS).min(rows.len()) * nkeys)
+                    .unwrap_or_default();
+                for (k, index) in self.indexes.iter().enumerate() {
+                    index.touch(ahead.iter().skip(k).step_by(nkeys).copied());
+                }
+            }
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             match r.kind {
                 RowKind::Skip => continue,

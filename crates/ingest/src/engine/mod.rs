@@ -1,14 +1,11 @@
 //! The row loop: every cell cast, mapped and checked; every row accepted or rejected with its
 //! reasons; accepted rows into Arrow.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use arrow_array::RecordBatch;
 
 use backbone_schema::{CmpOp, Operand, Severity, TableSchema};
-use nohash_hasher::NoHashHasher;
 
 use crate::block::{Block, CellView};
 use crate::cast::{Broken, CastFail, Caster, Checks, Value};
@@ -40,47 +37,90 @@ pub(crate) struct FieldPlan {
 }
 
 /// Values seen in a unique field or key: a 96-bit hash of the value with the row that first
-/// had it. Keeping hashes rather than values holds 5M keys in ~130 MB instead of ~600 MB; two
+/// had it. Keeping hashes rather than values holds 5M keys in 128 MiB instead of ~600 MB; two
 /// different values share a 96-bit hash with probability ~10⁻¹⁶ in a 5M-row file.
-#[derive(Default)]
+///
+/// An open-addressing table of 16-byte slots with linear probing, rather than a `HashMap`: a
+/// large file's index is far beyond the caches, so every insert waits on memory, and on the
+/// one thread that keeps file order. One array is one miss per insert where hashbrown takes
+/// two (its control bytes and its buckets live apart), and [`UniqueIndex::touch`] loads the
+/// next rows' slots together before they are checked, so that their misses overlap instead
+/// of coming one after another (the merge thread's time in the 5M-row file: BENCHMARKS.md).
 struct UniqueIndex {
-    first: HashMap<u64, (u32, u32), BuildHasherDefault<NoHashHasher<u64>>>,
-    /// Values whose first 64 bits collide with another value's.
-    overflow: HashMap<(u64, u32), u64>,
+    /// `[h1, h2 << 32 | row]`; a slot whose second word is 0 is empty (rows count from 1).
+    slots: Vec<[u64; 2]>,
+    len: usize,
 }
 
 impl UniqueIndex {
     fn with_capacity(n: usize) -> Self {
+        // Filled at most three quarters: linear probing stays within a cache line or two.
+        let slots = n
+            .saturating_mul(4)
+            .div_ceil(3)
+            .max(16)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 40);
         Self {
-            first: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            overflow: HashMap::new(),
+            // All zeros: an allocation of fresh pages, touched only where a key lands.
+            slots: vec![[0u64; 2]; slots],
+            len: 0,
         }
+    }
+
+    #[allow(clippy::cast_possible_truncation)]
+    fn slot_of(&self, h1: u64) -> usize {
+        (h1 as usize) & (self.slots.len() - 1)
+    }
+
+    /// Loads the slots these keys start probing at, each independent of the others, so that
+    /// the processor has many of them in flight at once; [`UniqueIndex::check`] then finds
+    /// them in cache.
+    fn touch(&self, keys: impl Iterator<Item = u128>) {
+        let mut acc = 0u64;
+        for h in keys {
+            #[allow(clippy::cast_possible_truncation)]
+            let h1 = h as u64;
+            acc ^= self.slots[self.slot_of(h1)][0];
+        }
+        std::hint::black_box(acc);
     }
 
     /// Registers `key` at `row`; returns the first row that had it, if any.
     fn check(&mut self, h: u128, row: u64) -> Option<u64> {
         #[allow(clippy::cast_possible_truncation)]
         let (h1, h2) = (h as u64, (h >> 64) as u32);
-        let row32 = u32::try_from(row).unwrap_or(u32::MAX);
-        match self.first.entry(h1) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert((h2, row32));
-                None
+        let row32 = u32::try_from(row).unwrap_or(u32::MAX).max(1);
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(h1);
+        loop {
+            let [seen_h1, second] = self.slots[i];
+            if second == 0 {
+                self.slots[i] = [h1, (u64::from(h2) << 32) | u64::from(row32)];
+                self.len += 1;
+                return None;
             }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let (seen_h2, seen_row) = *e.get();
-                if seen_h2 == h2 {
-                    Some(u64::from(seen_row))
-                } else {
-                    match self.overflow.entry((h1, h2)) {
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert(row);
-                            None
-                        }
-                        std::collections::hash_map::Entry::Occupied(o) => Some(*o.get()),
-                    }
-                }
+            if seen_h1 == h1 && (second >> 32) == u64::from(h2) {
+                return Some(second & u64::from(u32::MAX));
             }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Twice the slots, every key placed again (the estimate of the file's rows was short).
+    fn grow(&mut self) {
+        let doubled = vec![[0u64; 2]; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|s| s[1] != 0) {
+            let mut i = self.slot_of(slot[0]);
+            while self.slots[i][1] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
         }
     }
 }
@@ -286,4 +326,60 @@ pub(crate) struct Merger {
     pub(crate) collector: Collector,
     indexes: Vec<UniqueIndex>,
     pending_blank: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::UniqueIndex;
+
+    /// Keys from a few values of each half, so that the table meets every case: the same key
+    /// again, keys that share their first 64 bits (or their slot) and differ after, and a table
+    /// that starts too small and grows several times.
+    fn key() -> impl Strategy<Value = u128> {
+        (0u64..40, 0u32..3).prop_map(|(a, b)| {
+            let h1 = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) | u64::from(a % 4 == 0) << 63;
+            (u128::from(b) << 64) | u128::from(h1)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn finds_the_first_row_of_every_key_as_a_map_does(
+            keys in proptest::collection::vec(key(), 0..400),
+            estimate in 0usize..50,
+        ) {
+            let mut index = UniqueIndex::with_capacity(estimate);
+            let mut model: HashMap<(u64, u32), u64> = HashMap::new();
+            for (i, h) in keys.iter().enumerate() {
+                let row = i as u64 + 2;
+                #[allow(clippy::cast_possible_truncation)]
+                let model_key = (*h as u64, (*h >> 64) as u32);
+                let expected = match model.get(&model_key) {
+                    Some(first) => Some(*first),
+                    None => {
+                        model.insert(model_key, row);
+                        None
+                    }
+                };
+                index.touch(std::iter::once(*h));
+                prop_assert_eq!(index.check(*h, row), expected, "key {} at row {}", h, row);
+            }
+            prop_assert_eq!(index.len, model.len());
+            prop_assert!(index.len * 4 <= index.slots.len() * 3);
+        }
+    }
+
+    #[test]
+    fn keys_differing_only_after_the_first_64_bits_are_different_keys() {
+        let mut index = UniqueIndex::with_capacity(1);
+        let (a, b) = (7u128, (1u128 << 64) | 7);
+        assert_eq!(index.check(a, 2), None);
+        assert_eq!(index.check(b, 3), None);
+        assert_eq!(index.check(b, 4), Some(3));
+        assert_eq!(index.check(a, 5), Some(2));
+    }
 }
