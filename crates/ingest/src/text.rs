@@ -17,7 +17,9 @@ use crate::error::IngestError;
 
 const HEAD_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 1 << 20;
-const CHUNK_BYTES: usize = 2 << 20;
+/// A chunk of rows handed to a worker: ~1 MiB of text (one read). At 2 MiB the validation of
+/// the peers' 5M-row file peaked ~40 MiB higher and was no faster.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// How a text file will be read.
 #[derive(Debug)]
