@@ -137,6 +137,10 @@ impl Drop for FileWriter {
 /// judged on the first batch:
 /// - dictionary pages only where values repeat (regions, service types): for identifiers and
 ///   pseudonyms a dictionary is pure cost;
+/// - no statistics for text whose values do not repeat (identifiers, pseudonyms): the minimum
+///   and maximum of random hex prune nothing in any reader, Delta's statistics are of dates
+///   ([`crate::side_tables::stats_columns`]), and comparing every value to keep them was the
+///   writer's largest cost after its encoding; a footer then holds no pseudonym either;
 /// - snappy only where it pays: a dictionary column's pages are already bit-packed indices
 ///   (snappy left them at 92–107% on the peers' file), and a pseudonym is 32 random hex digits
 ///   (90%); identifiers and row numbers shrink to a quarter or a half.
@@ -184,6 +188,10 @@ pub(crate) fn writer_properties(
         let path = ColumnPath::from(field.name().as_str());
         let pays = if distinct * 2 > n {
             builder = builder.set_column_dictionary_enabled(path.clone(), false);
+            if column.as_any().is::<StringArray>() {
+                builder =
+                    builder.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+            }
             snap::raw::Encoder::new()
                 .compress_vec(&bytes)
                 .is_ok_and(|c| c.len() * 10 < bytes.len() * 8)
@@ -264,6 +272,7 @@ mod tests {
     use crate::hex;
     use deltalake::arrow::array::Int64Array;
     use deltalake::parquet::basic::Compression;
+    use deltalake::parquet::file::properties::EnabledStatistics;
     use deltalake::parquet::schema::types::ColumnPath;
     use sha2::{Digest, Sha256};
 
@@ -309,5 +318,11 @@ mod tests {
         // Few values: a dictionary, whose bit-packed indices snappy cannot shrink.
         assert!(props.dictionary_enabled(&col("region")));
         assert_eq!(props.compression(&col("region")), Compression::UNCOMPRESSED);
+        // Statistics where a reader can prune by them: not for text that never repeats.
+        let stats = |name: &str| props.statistics_enabled(&col(name));
+        assert_eq!(stats("record_id"), EnabledStatistics::None);
+        assert_eq!(stats("person_id"), EnabledStatistics::None);
+        assert_eq!(stats("region"), EnabledStatistics::Chunk);
+        assert_eq!(stats("_row_number"), EnabledStatistics::Chunk);
     }
 }
