@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use arrow_array::Array;
 use backbone_schema::{Direction, Grain, Indicator, Initiative};
 use backbone_store::{Store, Submission};
 use chrono::NaiveDate;
@@ -202,24 +201,7 @@ pub fn quality(
     means: &BTreeMap<String, BTreeMap<String, f64>>,
 ) -> Result<Vec<Quality>, MetricsError> {
     // Error types per submission.
-    let mut errors: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for b in store.read_rejects(None)? {
-        let (Some(ids), Some(types)) = (
-            string_column(&b, "submission_id"),
-            string_column(&b, "error_type"),
-        ) else {
-            continue;
-        };
-        for (id, t) in ids.iter().zip(types.iter()) {
-            if let (Some(id), Some(t)) = (id, t) {
-                *errors
-                    .entry(id.to_owned())
-                    .or_default()
-                    .entry(t.to_owned())
-                    .or_default() += 1;
-            }
-        }
-    }
+    let errors = store.reject_counts(None)?;
     let mut out = Vec::new();
     let timeliness_of: HashMap<(&str, &str, &str), &str> = expected
         .iter()
@@ -465,13 +447,6 @@ pub fn means(
 
 /// The column that names a row's submission.
 const SUBMISSION: &str = "_submission_id";
-
-fn string_column<'a>(
-    b: &'a arrow_array::RecordBatch,
-    name: &str,
-) -> Option<&'a arrow_array::StringArray> {
-    b.column_by_name(name)?.as_any().downcast_ref()
-}
 
 /// The baseline, the target that applies, and the status of a value against the straight
 /// path from baseline to target: `on_track` at or beyond the path, `at_risk` better than the

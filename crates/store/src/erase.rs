@@ -380,7 +380,7 @@ fn relative(dir: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-fn string_column<'b>(b: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
+pub(crate) fn string_column<'b>(b: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
     b.column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
 }

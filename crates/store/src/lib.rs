@@ -727,9 +727,11 @@ impl Store {
             }
         }
         let mut each = each;
-        let read = self.rt.block_on(each_batch(&dir, table, version, |b| {
-            each(b).map_err(Failed::Caller)
-        }));
+        let read = self
+            .rt
+            .block_on(each_batch(&dir, table, version, None, |b| {
+                each(b).map_err(Failed::Caller)
+            }));
         match read {
             Ok(()) => Ok(()),
             Err(Failed::Store(e)) => Err(self.kept_or(table, version, e).into()),
@@ -820,6 +822,50 @@ impl Store {
             .map_err(|e| self.kept_or("rejects", version, e))
     }
 
+    /// How many problems of each error type each submission's rejected rows had, at a version
+    /// (`None`: the latest): what a submission's quality needs. Two columns of the `rejects`
+    /// table are read, a batch at a time, so memory follows the number of submissions and
+    /// error types, not the rejected rows, which grow with every night for years.
+    pub fn reject_counts(
+        &self,
+        version: Option<u64>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let columns = ["submission_id", "error_type"];
+        self.rt
+            .block_on(each_batch(
+                &self.rejects_dir(),
+                "rejects",
+                version,
+                Some(&columns),
+                |b| {
+                    let (Some(ids), Some(types)) = (
+                        erase::string_column(&b, "submission_id"),
+                        erase::string_column(&b, "error_type"),
+                    ) else {
+                        return Ok::<(), StoreError>(());
+                    };
+                    for (id, t) in ids.iter().zip(types.iter()) {
+                        if let (Some(id), Some(t)) = (id, t) {
+                            let of_id = match counts.get_mut(id) {
+                                Some(m) => m,
+                                None => counts.entry(id.to_owned()).or_default(),
+                            };
+                            match of_id.get_mut(t) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    of_id.insert(t.to_owned(), 1);
+                                }
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            ))
+            .map_err(|e| self.kept_or("rejects", version, e))?;
+        Ok(counts)
+    }
+
     /// The `submissions` table (the ledger's mirror for outside readers).
     pub fn read_ledger_table(&self) -> Result<Vec<RecordBatch>, StoreError> {
         self.rt
@@ -899,7 +945,7 @@ async fn read_dir(
     version: Option<u64>,
 ) -> Result<Vec<RecordBatch>, StoreError> {
     let mut out = Vec::new();
-    each_batch(dir, name, version, |b| {
+    each_batch(dir, name, version, None, |b| {
         out.push(b);
         Ok::<(), StoreError>(())
     })
@@ -908,11 +954,13 @@ async fn read_dir(
 }
 
 /// Hands every batch of a table's files at a version to `each`, file by file, so that a reader
-/// of the whole table (an export) holds one batch at a time.
+/// of the whole table (an export) holds one batch at a time; with `columns`, only those
+/// columns of the files are read (partition columns are added whatever it says).
 async fn each_batch<E: From<StoreError>>(
     dir: &Path,
     name: &str,
     version: Option<u64>,
+    columns: Option<&[&str]>,
     mut each: impl FnMut(RecordBatch) -> Result<(), E>,
 ) -> Result<(), E> {
     let Some(table) = load_dir(dir, name, version).await? else {
@@ -932,6 +980,16 @@ async fn each_batch<E: From<StoreError>>(
         };
         let reader =
             deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .map(|b| match columns {
+                    Some(names) => {
+                        let mask = deltalake::parquet::arrow::ProjectionMask::columns(
+                            b.parquet_schema(),
+                            names.iter().copied(),
+                        );
+                        b.with_projection(mask)
+                    }
+                    None => b,
+                })
                 .and_then(|b| b.build())
                 .map_err(|e| parquet(&e))?;
         for batch in reader {

@@ -186,6 +186,61 @@ fn compaction_merges_small_files_in_one_commit_that_changes_no_row() {
 }
 
 #[test]
+fn reject_counts_are_per_submission_and_error_type_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // P01: one type error (the helper's); P02: a type error and two constraint errors.
+    commit(
+        &store,
+        submission("P01", "2024-03", "1aaaaaaa", 1, APRIL),
+        rows(&["x"], &[30]),
+    );
+    let s = submission("P02", "2024-03", "2aaaaaaa", 1, APRIL);
+    let batch = rows(&["y"], &[31]);
+    let Begun::Writing(mut w) = store
+        .begin(&s.schema, &s.partner, &s.period, &s.sha256, &batch.schema())
+        .unwrap()
+    else {
+        panic!("duplicate")
+    };
+    w.write(&s, batch).unwrap();
+    for (row, kind) in [
+        (4, "type-error"),
+        (5, "constraint-error"),
+        (6, "constraint-error"),
+    ] {
+        w.reject(
+            &s,
+            Reject {
+                row_number: row,
+                error_type: kind.into(),
+                field: Some("age".into()),
+                cell: None,
+                message: "wrong".into(),
+            },
+        )
+        .unwrap();
+    }
+    w.commit(s).unwrap();
+    let counts = store.reject_counts(None).unwrap();
+    let of = |id: &str| -> Vec<(String, u64)> {
+        counts[id].iter().map(|(k, n)| (k.clone(), *n)).collect()
+    };
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(of("P01-svc-2024-03-1aaaaa"), [("type-error".to_owned(), 1)]);
+    assert_eq!(
+        of("P02-svc-2024-03-2aaaaa"),
+        [
+            ("constraint-error".to_owned(), 2),
+            ("type-error".to_owned(), 1)
+        ]
+    );
+    // The same after the rejects' files are merged into one.
+    store.optimize(2).unwrap();
+    assert_eq!(store.reject_counts(None).unwrap(), counts);
+}
+
+#[test]
 fn vacuum_removes_superseded_files_and_an_old_version_says_it_is_no_longer_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
