@@ -223,10 +223,16 @@ pub fn quality(
                 current.insert((s.partner.as_str(), s.period.as_str()), s);
             }
         }
-        // Each partner's submissions in use (the history each is compared with).
-        let mut of_partner: HashMap<&str, Vec<&Submission>> = HashMap::new();
+        // Each partner's submissions in use (the history each is compared with), with their
+        // means looked up once: per pair of submissions it was 3M lookups by id at a national
+        // initiative's 12 000 submissions, 0.2 s of every metrics run.
+        type WithMeans<'a> = (&'a Submission, Option<&'a BTreeMap<String, f64>>);
+        let mut of_partner: HashMap<&str, Vec<WithMeans<'_>>> = HashMap::new();
         for s in current.values() {
-            of_partner.entry(s.partner.as_str()).or_default().push(s);
+            of_partner
+                .entry(s.partner.as_str())
+                .or_default()
+                .push((s, means.get(&s.id)));
         }
         for s in current.values() {
             let theirs = of_partner
@@ -252,8 +258,8 @@ pub fn quality(
             // Rows against the partner's own other periods.
             let mut others: Vec<u64> = theirs
                 .iter()
-                .filter(|o| o.partner == s.partner && o.id != s.id && o.rows_accepted > 0)
-                .map(|o| o.rows_accepted)
+                .filter(|(o, _)| o.partner == s.partner && o.id != s.id && o.rows_accepted > 0)
+                .map(|(o, _)| o.rows_accepted)
                 .collect();
             others.sort_unstable();
             let volume = match others.get(others.len() / 2) {
@@ -274,8 +280,8 @@ pub fn quality(
             for (field, &v) in means.get(&s.id).into_iter().flatten() {
                 let history: Vec<f64> = theirs
                     .iter()
-                    .filter(|o| o.partner == s.partner && o.id != s.id)
-                    .filter_map(|o| means.get(&o.id)?.get(field).copied())
+                    .filter(|(o, _)| o.partner == s.partner && o.id != s.id)
+                    .filter_map(|(_, m)| (*m)?.get(field).copied())
                     .collect();
                 if let Some((low, high)) = far_outside(v, &history) {
                     unusual.push(format!(
