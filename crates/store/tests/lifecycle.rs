@@ -45,6 +45,18 @@ fn submission(partner: &str, period: &str, sha: &str, accepted: u64, received: &
 
 /// Commits a submission with one rejected row.
 fn commit(store: &Store, s: Submission, batch: RecordBatch) -> u64 {
+    let forty = Reject {
+        row_number: 9,
+        error_type: "type-error".into(),
+        field: Some("age".into()),
+        cell: Some("forty".into()),
+        message: "not a whole number".into(),
+    };
+    commit_rejecting(store, s, batch, vec![forty])
+}
+
+/// Commits a submission with these rejected rows.
+fn commit_rejecting(store: &Store, s: Submission, batch: RecordBatch, rejects: Vec<Reject>) -> u64 {
     let Begun::Writing(mut w) = store
         .begin(&s.schema, &s.partner, &s.period, &s.sha256, &batch.schema())
         .unwrap()
@@ -52,17 +64,9 @@ fn commit(store: &Store, s: Submission, batch: RecordBatch) -> u64 {
         panic!("duplicate")
     };
     w.write(&s, batch).unwrap();
-    w.reject(
-        &s,
-        Reject {
-            row_number: 9,
-            error_type: "type-error".into(),
-            field: Some("age".into()),
-            cell: Some("forty".into()),
-            message: "not a whole number".into(),
-        },
-    )
-    .unwrap();
+    for r in rejects {
+        w.reject(&s, r).unwrap();
+    }
     w.commit(s).unwrap()
 }
 
@@ -195,33 +199,24 @@ fn reject_counts_are_per_submission_and_error_type_across_files() {
         submission("P01", "2024-03", "1aaaaaaa", 1, APRIL),
         rows(&["x"], &[30]),
     );
-    let s = submission("P02", "2024-03", "2aaaaaaa", 1, APRIL);
-    let batch = rows(&["y"], &[31]);
-    let Begun::Writing(mut w) = store
-        .begin(&s.schema, &s.partner, &s.period, &s.sha256, &batch.schema())
-        .unwrap()
-    else {
-        panic!("duplicate")
-    };
-    w.write(&s, batch).unwrap();
-    for (row, kind) in [
+    let rejects = [
         (4, "type-error"),
         (5, "constraint-error"),
         (6, "constraint-error"),
-    ] {
-        w.reject(
-            &s,
-            Reject {
-                row_number: row,
-                error_type: kind.into(),
-                field: Some("age".into()),
-                cell: None,
-                message: "wrong".into(),
-            },
-        )
-        .unwrap();
-    }
-    w.commit(s).unwrap();
+    ]
+    .map(|(row, kind)| Reject {
+        row_number: row,
+        error_type: kind.into(),
+        field: Some("age".into()),
+        cell: None,
+        message: "wrong".into(),
+    });
+    commit_rejecting(
+        &store,
+        submission("P02", "2024-03", "2aaaaaaa", 1, APRIL),
+        rows(&["y"], &[31]),
+        rejects.to_vec(),
+    );
     let counts = store.reject_counts(None).unwrap();
     let of = |id: &str| -> Vec<(String, u64)> {
         counts[id].iter().map(|(k, n)| (k.clone(), *n)).collect()
