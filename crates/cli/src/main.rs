@@ -441,8 +441,9 @@ enum PartnerCommand {
 /// 370–395 MiB of RSS for 268 MB of heap) or, with its mmap threshold fixed at 1 MiB, mapped
 /// and unmapped every one of them (380 000 page faults and 1.2 s of system time in a 3.7 s
 /// validate). jemalloc reuses freed blocks across threads and returns them to the system
-/// after a few seconds: validate 3.7 → 3.1 s, ingest 8.2 → 7.0 s, `metrics --full` on the
-/// 5M-row national store 8.9 → 7.3 s, each peak within 10% of before (BENCHMARKS.md).
+/// after a few seconds: validate 3.7 → 3.1 s and ingest 8.2 → 7.0 s (the same binary under
+/// each allocator), peaks within 10%; `metrics`' peaks are 10–30% higher on the peers'
+/// store, unchanged at 10⁸ rows (BENCHMARKS.md, "Indicators").
 #[cfg(unix)]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
