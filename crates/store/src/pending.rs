@@ -3,7 +3,7 @@
 //! new files, removes the superseded submission's and carries the ledger entry.
 
 use deltalake::arrow::array::RecordBatch;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, FilterOp, FilterValue};
@@ -181,18 +181,10 @@ impl Pending<'_> {
                         submission.period.replace('\'', "''")
                     )),
                 };
-                let snapshot = self
-                    .table
-                    .snapshot()
-                    .map_err(|e| StoreError::delta(&schema, e))?;
-                match CommitBuilder::from(properties)
-                    .with_actions(actions)
-                    .build(Some(snapshot), self.table.log_store(), operation)
-                    .await
-                {
-                    Ok(finalized) => {
-                        let version = finalized.version();
-                        self.table.state = Some(finalized.snapshot());
+                match side_tables::commit(&mut self.table, properties, actions, operation).await {
+                    Ok(version) => {
+                        // Kept at the version it was read at: the next use in this process
+                        // brings it up to date (a one-file ingest never does).
                         self.store.tables.keep(&self.store.table_dir(&schema), &self.table);
                         tracing::debug!(table = schema, version, took = ?started.elapsed(), "committed");
                         let started = std::time::Instant::now();

@@ -177,7 +177,7 @@ pub(crate) async fn write_files(
 /// Commits `actions` with the application transaction `app_id = version`, if the table's
 /// transaction `app_id` is still at `from` (what the caller computed the actions from).
 /// Returns false, committing nothing, when another writer moved it: the caller decides again.
-/// On success `table` is at the version committed.
+/// On success `table` stays at the version it was read at (see [`commit`]).
 pub(crate) async fn commit_once(
     table: &mut DeltaTable,
     name: &str,
@@ -200,25 +200,58 @@ pub(crate) async fn commit_once(
             .with_application_transaction(Transaction::new(app_id, version))
             .with_max_retries(0)
             .with_cleanup_expired_logs(Some(false));
-        let snapshot = table.snapshot().map_err(|e| StoreError::delta(name, e))?;
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: None,
             predicate: None,
         };
-        match CommitBuilder::from(properties)
-            .with_actions(actions.to_vec())
-            .build(Some(snapshot), table.log_store(), operation)
-            .await
-        {
-            Ok(finalized) => {
-                // The state after the commit (delta-rs brought it up to date incrementally).
-                table.state = Some(finalized.snapshot());
-                return Ok(true);
-            }
+        match commit(table, properties, actions.to_vec(), operation).await {
+            Ok(_) => return Ok(true),
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(StoreError::delta(name, e)),
         }
     }
     Err(StoreError::Busy(name.to_owned()))
+}
+
+/// Writes one commit of `actions` at the version after the one `table` was read at (a
+/// conflict, [`is_conflict`], when another writer took it: these commits never retry inside
+/// delta-rs) and returns that version.
+///
+/// delta-rs's own post-commit step is not run: it brings the table's state up to the new
+/// version by materialising every live file again (at 12 000 live partitions, 25–35 ms of
+/// each commit, more than the commit itself), which a process that commits once never uses.
+/// `table` stays at the version it was read at; whoever uses it next brings it up to date
+/// ([`Tables::latest`](crate::Tables::latest) does). Of that step's work only the checkpoint
+/// matters, and it is written here: at every [`CHECKPOINT_INTERVAL`]th version, as delta-rs
+/// would (its log clean-up is off for every store table). A checkpoint that cannot be written
+/// does not undo the commit: it is logged, and the next interval writes one.
+pub(crate) async fn commit(
+    table: &mut DeltaTable,
+    properties: CommitProperties,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+) -> Result<u64, deltalake::DeltaTableError> {
+    let snapshot = table.snapshot()?;
+    let interval = {
+        use deltalake::table::config::TablePropertiesExt;
+        snapshot.table_config().checkpoint_interval().get()
+    };
+    let written = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(snapshot), table.log_store(), operation)
+        .into_prepared_commit_future()
+        .await?
+        .await?;
+    let version = written.version;
+    if (version + 1).is_multiple_of(interval) {
+        let checkpoint = async {
+            table.update_incremental(Some(version)).await?;
+            deltalake::checkpoints::create_checkpoint(table, None).await
+        };
+        if let Err(e) = checkpoint.await {
+            tracing::warn!(version, error = %e, "the checkpoint was not written");
+        }
+    }
+    Ok(version)
 }

@@ -196,4 +196,17 @@ fn two_stores_taking_turns_each_see_the_others_commits() {
     assert_eq!(mirrored_ids, ledger_ids);
     assert!(mirrored.len() <= 20, "{} files", mirrored.len());
     assert_eq!(ids(&a.read("svc", None).unwrap()), expected);
+    // The commits write their tables' checkpoints themselves (every 25th version, whichever
+    // store made it): a reader replays at most 25 commits.
+    for log in [
+        a.table_dir("svc").join("_delta_log"),
+        dir.path().join("submissions").join("_delta_log"),
+    ] {
+        for version in [24, 49] {
+            let checkpoint = log.join(format!("{version:020}.checkpoint.parquet"));
+            assert!(checkpoint.is_file(), "{}", checkpoint.display());
+        }
+        let last = std::fs::read_to_string(log.join("_last_checkpoint")).unwrap();
+        assert!(last.contains("\"version\":49"), "{last}");
+    }
 }
