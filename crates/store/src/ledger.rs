@@ -22,6 +22,7 @@ use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::Action;
+use deltalake::logstore::LogStoreRef;
 use serde::{Deserialize, Serialize};
 
 use crate::{ERASURE_KEY, LEDGER_KEY, REKEY_KEY, StoreError, Submission, Version};
@@ -122,11 +123,33 @@ pub(crate) async fn versions(
     schema: &str,
 ) -> Result<Versions, StoreError> {
     match table.version() {
-        Some(current) => versions_to(root, memo, table, schema, current).await,
+        Some(current) => versions_to(root, memo, &Log::of(table, schema)?, schema, current).await,
         None => Ok(Versions {
             all: Arc::default(),
             len: 0,
         }),
+    }
+}
+
+/// What the ledger is read from: a table's log and its id (the cache file belongs to one id:
+/// a table dropped and made again starts a new ledger).
+pub(crate) struct Log {
+    pub(crate) id: String,
+    pub(crate) store: LogStoreRef,
+}
+
+impl Log {
+    /// The log of a loaded table.
+    pub(crate) fn of(table: &DeltaTable, schema: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: table
+                .snapshot()
+                .map_err(|e| StoreError::delta(schema, e))?
+                .metadata()
+                .id()
+                .to_owned(),
+            store: table.log_store(),
+        })
     }
 }
 
@@ -222,16 +245,11 @@ impl Versions {
 pub(crate) async fn versions_to(
     root: &Path,
     memo: &Memo,
-    table: &DeltaTable,
+    log: &Log,
     schema: &str,
     current: u64,
 ) -> Result<Versions, StoreError> {
-    let table_id = table
-        .snapshot()
-        .map_err(|e| StoreError::delta(schema, e))?
-        .metadata()
-        .id()
-        .to_owned();
+    let table_id = log.id.clone();
     let path = cache_path(root, schema);
     let wanted = usize::try_from(current)
         .ok()
@@ -264,7 +282,7 @@ pub(crate) async fn versions_to(
     if known < wanted {
         let grown = Arc::make_mut(&mut versions);
         for v in known as u64..=current {
-            grown.push(read_version(table, schema, v).await?);
+            grown.push(read_version(log, schema, v).await?);
         }
         append_cache(&path, &table_id, grown, known, sound)?;
     } else if !sound {
@@ -287,9 +305,9 @@ fn remember(memo: &Memo, schema: &str, table_id: &str, versions: &Arc<Vec<Versio
 }
 
 /// One version's commit, read from its log file.
-async fn read_version(table: &DeltaTable, schema: &str, v: u64) -> Result<Version, StoreError> {
-    let bytes = table
-        .log_store()
+async fn read_version(log: &Log, schema: &str, v: u64) -> Result<Version, StoreError> {
+    let bytes = log
+        .store
         .read_commit_entry(v)
         .await
         .map_err(|e| StoreError::delta(schema, e))?

@@ -13,6 +13,7 @@
 //! table for outside readers, and `rejects`, every problem of every rejected row (see
 //! [`ledger`] and [`side_tables`] for how each stays consistent with the data commit).
 
+mod data_log;
 mod erase;
 mod error;
 mod ledger;
@@ -35,6 +36,7 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use data_log::DataLog;
 use writer::{FileWriter, add_partition_columns, table_schema};
 
 pub use erase::Erased;
@@ -572,23 +574,21 @@ impl Store {
     ) -> Result<Begun<'_>, StoreError> {
         let started = std::time::Instant::now();
         let table = self.rt.block_on(async {
-            let data = async {
-                match self.load(schema).await? {
-                    Some(t) => Ok(t),
-                    None => self.create(schema, rows).await,
-                }
-            };
             // The ledger's mirror is opened meanwhile, on the other core, and kept for the
             // commit's mirroring (a one-file ingest otherwise opens it after its commit, ~20 ms
             // at 12 000 submissions). Its errors are left to the mirroring, which opens again.
-            let (data, _) = tokio::join!(data, self.open_mirror());
+            let (data, _) = tokio::join!(self.data_log(schema, rows), self.open_mirror());
             data
         })?;
         tracing::debug!(table = schema, took = ?started.elapsed(), "loaded");
         let started = std::time::Instant::now();
-        let earlier = self
-            .rt
-            .block_on(ledger::versions(&self.root, &self.memo, &table, schema))?;
+        let earlier = self.rt.block_on(ledger::versions_to(
+            &self.root,
+            &self.memo,
+            &table.log(),
+            schema,
+            table.version(),
+        ))?;
         tracing::debug!(table = schema, took = ?started.elapsed(), "ledger read");
         if let Some(same) = earlier
             .submissions()
@@ -599,10 +599,11 @@ impl Store {
             return Ok(Begun::Duplicate(Box::new(same.clone())));
         }
         let supersedes = current_of(earlier.submissions(), partner, period);
-        let files = FileWriter::start(table.clone(), schema, partner, period)?;
+        let files = FileWriter::start(table.table().clone(), schema, partner, period)?;
         Ok(Begun::Writing(Box::new(Pending {
             store: self,
             table,
+            rows: rows.clone(),
             files,
             rejects: Vec::new(),
             rejects_table: None,
@@ -610,6 +611,23 @@ impl Store {
             supersedes,
             schema: schema.to_owned(),
         })))
+    }
+
+    /// A schema's data table as a commit needs it ([`DataLog`]), created the first time.
+    pub(crate) async fn data_log(
+        &self,
+        schema: &str,
+        rows: &SchemaRef,
+    ) -> Result<DataLog, StoreError> {
+        let dir = self.table_dir(schema);
+        if !dir.join("_delta_log").is_dir() {
+            self.create(schema, rows).await?;
+        }
+        let url = url::Url::from_directory_path(&dir)
+            .map_err(|()| StoreError::Location(dir.display().to_string()))?;
+        DataLog::open(&url)
+            .await
+            .map_err(|e| StoreError::delta(schema, e))
     }
 
     /// Brings the `submissions` table up to date with a schema's ledger (the entries its data
@@ -620,7 +638,10 @@ impl Store {
         self.rt.block_on(async {
             match self.load(schema).await? {
                 Some(table) => match table.version() {
-                    Some(v) => self.mirror(&table, schema, v).await,
+                    Some(v) => {
+                        self.mirror(&ledger::Log::of(&table, schema)?, schema, v)
+                            .await
+                    }
                     None => Ok(false),
                 },
                 None => Ok(false),
@@ -640,11 +661,10 @@ impl Store {
         .await
     }
 
-    /// Mirrors the ledger of `table` up to version `current` (which may be newer than the
-    /// version `table` was loaded at).
+    /// Mirrors the ledger of a data table, read from its `log`, up to version `current`.
     pub(crate) async fn mirror(
         &self,
-        table: &DeltaTable,
+        log: &ledger::Log,
         schema: &str,
         current: u64,
     ) -> Result<bool, StoreError> {
@@ -677,7 +697,7 @@ impl Store {
                 _ => 0,
             };
             let versions =
-                ledger::versions_to(&self.root, &self.memo, table, schema, current).await?;
+                ledger::versions_to(&self.root, &self.memo, log, schema, current).await?;
             let entries: Vec<&Submission> = versions
                 .get(first..)
                 .unwrap_or_default()

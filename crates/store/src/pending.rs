@@ -2,13 +2,13 @@
 //! and [`Pending::commit`] makes the rejects' commit, then the one data commit that adds the
 //! new files, removes the superseded submission's and carries the ledger entry.
 
+use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, FilterOp, FilterValue};
-use futures::TryStreamExt;
 
+use crate::data_log::DataLog;
 use crate::writer::{FileWriter, with_submission_column};
 use crate::{
     LEDGER_KEY, MAX_ATTEMPTS, PARTNER_COLUMN, PERIOD_COLUMN, current_of, is_conflict, ledger,
@@ -19,7 +19,10 @@ use crate::{Reject, Store, StoreError, Submission};
 /// A submission being written: its rows go to Parquet files, invisible until committed.
 pub struct Pending<'s> {
     pub(crate) store: &'s Store,
-    pub(crate) table: DeltaTable,
+    pub(crate) table: DataLog,
+    /// The accepted rows' columns (what the table is created with, should it be dropped
+    /// meanwhile).
+    pub(crate) rows: SchemaRef,
     pub(crate) files: FileWriter,
     pub(crate) rejects: Vec<Reject>,
     pub(crate) rejects_table: Option<DeltaTable>,
@@ -119,12 +122,15 @@ impl Pending<'_> {
             loop {
                 attempt += 1;
                 if attempt > 1 {
-                    self.table
-                        .update_state()
-                        .await
-                        .map_err(|e| StoreError::delta(&schema, e))?;
-                    let earlier =
-                        ledger::versions(&root, &self.store.memo, &self.table, &schema).await?;
+                    self.table = self.store.data_log(&schema, &self.rows).await?;
+                    let earlier = ledger::versions_to(
+                        &root,
+                        &self.store.memo,
+                        &self.table.log(),
+                        &schema,
+                        self.table.version(),
+                    )
+                    .await?;
                     if let Some(same) = earlier.submissions().find(|s| {
                         s.sha256 == submission.sha256
                             && s.partner == submission.partner
@@ -143,35 +149,18 @@ impl Pending<'_> {
                 } else {
                     None
                 };
-                let filters = [
-                    (
-                        PARTNER_COLUMN,
-                        FilterOp::Eq,
-                        FilterValue::Scalar(submission.partner.as_str()),
-                    ),
-                    (
-                        PERIOD_COLUMN,
-                        FilterOp::Eq,
-                        FilterValue::Scalar(submission.period.as_str()),
-                    ),
-                ];
-                let old: Vec<_> = self
-                    .table
-                    .get_active_add_actions_by_partitions(&filters)
-                    .try_collect()
-                    .await
-                    .map_err(|e| StoreError::delta(&schema, e))?;
-                tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
                 let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
                 if replaces {
-                    actions.extend(old.iter().map(|f| Action::Remove(f.remove_action(true))));
+                    let old = self
+                        .table
+                        .partition_removes(&submission.partner, &submission.period)
+                        .await
+                        .map_err(|e| StoreError::delta(&schema, e))?;
+                    actions.extend(old.into_iter().map(Action::Remove));
                 }
+                tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
                 let entry = serde_json::to_value(&submission)
                     .map_err(|e| StoreError::Ledger(e.to_string()))?;
-                let properties = CommitProperties::default()
-                    .with_metadata([(LEDGER_KEY.to_owned(), entry)])
-                    .with_max_retries(0)
-                    .with_cleanup_expired_logs(Some(false));
                 let operation = DeltaOperation::Write {
                     mode: SaveMode::Append,
                     partition_by: Some(vec![PARTNER_COLUMN.to_owned(), PERIOD_COLUMN.to_owned()]),
@@ -181,14 +170,12 @@ impl Pending<'_> {
                         submission.period.replace('\'', "''")
                     )),
                 };
-                match side_tables::commit(&mut self.table, properties, actions, operation).await {
+                let metadata = std::collections::HashMap::from([(LEDGER_KEY.to_owned(), entry)]);
+                match self.table.commit(&schema, actions, operation, metadata).await {
                     Ok(version) => {
-                        // Kept at the version it was read at: the next use in this process
-                        // brings it up to date (a one-file ingest never does).
-                        self.store.tables.keep(&self.store.table_dir(&schema), &self.table);
                         tracing::debug!(table = schema, version, took = ?started.elapsed(), "committed");
                         let started = std::time::Instant::now();
-                        let mirrored = self.store.mirror(&self.table, &schema, version).await;
+                        let mirrored = self.store.mirror(&self.table.log(), &schema, version).await;
                         tracing::debug!(table = schema, version, took = ?started.elapsed(), "mirrored");
                         // The mirror for outside readers. The log is read at the version just
                         // made; reloading the table would list the whole log folder again.

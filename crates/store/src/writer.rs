@@ -8,7 +8,7 @@ use std::sync::Arc;
 use delta_kernel::expressions::Scalar;
 use indexmap::IndexMap;
 
-use deltalake::DeltaTable;
+use deltalake::BlindDeltaTable;
 use deltalake::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::Add;
@@ -35,7 +35,7 @@ pub(crate) struct FileWriter {
 
 impl FileWriter {
     pub(crate) fn start(
-        table: DeltaTable,
+        table: BlindDeltaTable,
         schema: &str,
         partner: &str,
         period: &str,
@@ -70,7 +70,7 @@ impl FileWriter {
                             Some(w) => w,
                             // Settled on the first batch: it shows which columns repeat.
                             None => writer.insert(
-                                RecordBatchWriter::for_table(&table)
+                                RecordBatchWriter::for_blind_appends(&table)
                                     .map_err(|e| StoreError::delta(&name, e))?
                                     .with_target_file_size(TARGET_FILE_SIZE)
                                     .with_writer_properties(writer_properties(&batch)),

@@ -210,3 +210,45 @@ fn two_stores_taking_turns_each_see_the_others_commits() {
         assert!(last.contains("\"version\":49"), "{last}");
     }
 }
+
+/// A table whose protocol another tool raised (Spark turning on change data feed, say) is not
+/// written to: rows written without that feature would be read wrongly there. The refusal is
+/// an error that says so, and the table keeps what it had.
+#[test]
+fn a_table_whose_protocol_another_tool_raised_is_not_written_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = rows(&[], &[]).schema();
+    let store = Store::open(dir.path()).unwrap();
+    let Committed::Version(v) = store
+        .commit(
+            submission("P01", "2024-01", "aaaaaaaa", 1),
+            &schema,
+            vec![rows(&["a"], &[1])],
+        )
+        .unwrap()
+    else {
+        panic!("not committed");
+    };
+    let log = store.table_dir("svc").join("_delta_log");
+    std::fs::write(
+        log.join(format!("{:020}.json", v + 1)),
+        "{\"commitInfo\":{\"timestamp\":1,\"operation\":\"SET TBLPROPERTIES\"}}\n\
+         {\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":4}}\n",
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let e = store
+        .commit(
+            submission("P01", "2024-01", "bbbbbbbb", 1),
+            &schema,
+            vec![rows(&["b"], &[2])],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("minWriterVersion") && e.contains("another tool"),
+        "{e}"
+    );
+    assert_eq!(ids(&store.read("svc", None).unwrap()), ["a"]);
+    assert!(!log.join(format!("{:020}.json", v + 2)).exists());
+}
