@@ -107,6 +107,108 @@ impl DataLog {
             .collect())
     }
 
+    /// Remove actions for every live file of one partner × period partition, read from the
+    /// log's last commit that touched it when the ledger can tell which (see
+    /// [`Self::partition_removes_from_ledger`]), else listed ([`Self::partition_removes`]).
+    pub(crate) async fn removes_for(
+        &self,
+        versions: &[crate::Version],
+        supersedes: Option<&str>,
+        partner: &str,
+        period: &str,
+    ) -> Result<Vec<Remove>, DeltaTableError> {
+        match self
+            .partition_removes_from_ledger(versions, supersedes, partner, period)
+            .await?
+        {
+            Some(removes) => Ok(removes),
+            None => self.partition_removes(partner, period).await,
+        }
+    }
+
+    /// The live files of a partition without listing the table's, when the ledger shows what
+    /// they are. A submission's commit removes every live file of its partition and adds its
+    /// own; so when every version since the current submission of the partition (`supersedes`;
+    /// or since the table was made, when there is none) is another submission's own commit
+    /// (operation `WRITE` carrying a ledger entry, no erasure or rotation), the partition's
+    /// live files are exactly what that submission's commit added (or none). Anything else
+    /// since — compaction, an erasure, a rotation, a vacuum's entries, a write by another
+    /// tool — and `None`: the caller lists the partition. Listing is 15–20 ms of a commit at
+    /// 12 000 live partitions; this reads one commit file.
+    pub(crate) async fn partition_removes_from_ledger(
+        &self,
+        versions: &[crate::Version],
+        supersedes: Option<&str>,
+        partner: &str,
+        period: &str,
+    ) -> Result<Option<Vec<Remove>>, DeltaTableError> {
+        // Only the versions up to the one read (the ledger may have been read further).
+        let read = self.version();
+        let versions: Vec<&crate::Version> =
+            versions.iter().filter(|v| v.version <= read).collect();
+        if versions.last().map(|v| v.version) != Some(read) {
+            return Ok(None);
+        }
+        let (since, from) = match supersedes {
+            Some(id) => match versions.iter().position(|v| {
+                v.submission
+                    .as_ref()
+                    .is_some_and(|s| s.id == id && s.partner == partner && s.period == period)
+            }) {
+                Some(at) => (versions.get(at).map(|v| v.version), at + 1),
+                None => return Ok(None),
+            },
+            // No submission of the partition: from the table's first commit on.
+            None => match versions.first() {
+                Some(first) if first.version == 0 && first.submission.is_none() => (None, 1),
+                _ => return Ok(None),
+            },
+        };
+        let plain = versions.get(from..).unwrap_or_default().iter().all(|v| {
+            v.operation == "WRITE"
+                && v.erasure.is_none()
+                && v.rekey.is_none()
+                && v.submission.as_ref().is_some_and(|s| {
+                    // Another accepted submission of the same partition would be the current one.
+                    !(s.partner == partner && s.period == period && s.rows_accepted > 0)
+                })
+        });
+        if !plain {
+            return Ok(None);
+        }
+        let Some(since) = since else {
+            return Ok(Some(Vec::new()));
+        };
+        let Some(bytes) = self.log_store().read_commit_entry(since).await? else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let wanted = HashMap::from([
+            (PARTNER_COLUMN.to_owned(), Some(partner.to_owned())),
+            (PERIOD_COLUMN.to_owned(), Some(period.to_owned())),
+        ]);
+        Ok(Some(
+            deltalake::logstore::get_actions(since, &bytes)?
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::Add(add) if add.partition_values == wanted => Some(Remove {
+                        path: add.path,
+                        data_change: true,
+                        deletion_timestamp: Some(now),
+                        extended_file_metadata: Some(true),
+                        size: Some(add.size),
+                        partition_values: Some(add.partition_values),
+                        deletion_vector: add.deletion_vector,
+                        tags: None,
+                        base_row_id: None,
+                        default_row_commit_version: None,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        ))
+    }
+
     /// Writes `actions` as the version after the one read, with `metadata` in its
     /// `commitInfo`, and returns that version; a conflict ([`crate::is_conflict`]) when another
     /// writer took it. Every [`CHECKPOINT_INTERVAL`](crate::side_tables::CHECKPOINT_INTERVAL)th
@@ -158,5 +260,149 @@ impl DataLog {
             }
         }
         Ok(version)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use deltalake::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::{Committed, Store, Submission, current_of, ledger};
+
+    fn rows(ids: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("record_id", DataType::Utf8, false),
+            Field::new("age", DataType::Int64, true),
+        ]));
+        let ages: Vec<i64> = (0..ids.len() as i64).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(ids.to_vec())),
+                Arc::new(Int64Array::from(ages)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn submit(store: &Store, partner: &str, period: &str, sha: &str, accepted: u64) {
+        let s = Submission {
+            id: format!("{partner}-svc-{period}-{sha}"),
+            partner: partner.into(),
+            schema: "svc".into(),
+            period: period.into(),
+            file_name: "f.csv".into(),
+            sha256: sha.into(),
+            received: "2024-04-01T00:00:00Z".into(),
+            rows_read: accepted,
+            rows_accepted: accepted,
+            rows_rejected: 0,
+            rows_with_warnings: 0,
+            verdict: "accepted".into(),
+            supersedes: None,
+            table_version: None,
+        };
+        let batch = if accepted > 0 {
+            vec![rows(&[sha])]
+        } else {
+            Vec::new()
+        };
+        let done = store.commit(s, &rows(&[]).schema(), batch).unwrap();
+        assert!(matches!(done, Committed::Version(_)));
+    }
+
+    const PARTITIONS: [(&str, &str); 4] = [
+        ("P01", "2024-01"),
+        ("P02", "2024-01"),
+        ("P01", "2024-02"),
+        ("P03", "2024-01"),
+    ];
+
+    /// For every partition: what the ledger says its live files are (`None`: it cannot say),
+    /// after checking it against the listing.
+    fn from_ledger(store: &Store) -> Vec<Option<usize>> {
+        store.rt.block_on(async {
+            let url = url::Url::from_directory_path(store.table_dir("svc")).unwrap();
+            let log = DataLog::open(&url).await.unwrap();
+            let versions =
+                ledger::versions_to(&store.root, &store.memo, &log.log(), "svc", log.version())
+                    .await
+                    .unwrap();
+            let mut out = Vec::new();
+            for (partner, period) in PARTITIONS {
+                let supersedes = current_of(versions.submissions(), partner, period);
+                let listed: BTreeSet<String> = log
+                    .partition_removes(partner, period)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.path)
+                    .collect();
+                let fast = log
+                    .partition_removes_from_ledger(
+                        &versions,
+                        supersedes.as_deref(),
+                        partner,
+                        period,
+                    )
+                    .await
+                    .unwrap();
+                if let Some(fast) = &fast {
+                    let fast: BTreeSet<String> = fast.iter().map(|r| r.path.clone()).collect();
+                    assert_eq!(fast, listed, "{partner} {period}");
+                }
+                out.push(fast.map(|f| f.len()));
+            }
+            out
+        })
+    }
+
+    /// The ledger's shortcut agrees with the listing through new submissions, resubmissions
+    /// and a rejected-outright file, and stands aside after a commit it cannot account for.
+    #[test]
+    fn the_ledger_tells_a_partitions_files_as_the_listing_does_or_stands_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        submit(&store, "P01", "2024-01", "a1", 1);
+        assert_eq!(from_ledger(&store), [Some(1), Some(0), Some(0), Some(0)]);
+        submit(&store, "P02", "2024-01", "b1", 1);
+        submit(&store, "P01", "2024-02", "c1", 1);
+        submit(&store, "P01", "2024-01", "a2", 1);
+        // Rejected outright: its partition keeps the file before it.
+        submit(&store, "P02", "2024-01", "b2", 0);
+        assert_eq!(from_ledger(&store), [Some(1), Some(1), Some(1), Some(0)]);
+
+        // A commit no submission made (compaction: a partition's file replaced by another):
+        // the partitions whose current submission is older cannot be told from the ledger any
+        // more (it would name the replaced file).
+        let (version, add) = store.rt.block_on(async {
+            let url = url::Url::from_directory_path(store.table_dir("svc")).unwrap();
+            let log = DataLog::open(&url).await.unwrap();
+            let file = log.partition_removes("P01", "2024-02").await.unwrap();
+            (log.version(), file[0].path.clone())
+        });
+        let foreign = format!(
+            "{{\"commitInfo\":{{\"timestamp\":1,\"operation\":\"OPTIMIZE\"}}}}\n\
+             {{\"remove\":{{\"path\":\"{add}\",\"dataChange\":false,\"deletionTimestamp\":1}}}}\n\
+             {{\"add\":{{\"path\":\"{add}.compacted.parquet\",\"partitionValues\":{{\"_partner\":\"P01\",\"_period\":\"2024-02\"}},\
+             \"size\":1,\"modificationTime\":1,\"dataChange\":false}}}}\n"
+        );
+        std::fs::write(
+            store
+                .table_dir("svc")
+                .join("_delta_log")
+                .join(format!("{:020}.json", version + 1)),
+            foreign,
+        )
+        .unwrap();
+        assert_eq!(from_ledger(&store), [None, None, None, None]);
+        // A submission after it is told from the ledger again.
+        submit(&store, "P01", "2024-02", "c2", 1);
+        assert_eq!(from_ledger(&store), [None, None, Some(1), None]);
     }
 }

@@ -609,6 +609,7 @@ impl Store {
             rejects_table: None,
             reject_files: Vec::new(),
             supersedes,
+            versions: earlier,
             schema: schema.to_owned(),
         })))
     }

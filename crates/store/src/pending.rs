@@ -28,6 +28,9 @@ pub struct Pending<'s> {
     pub(crate) rejects_table: Option<DeltaTable>,
     pub(crate) reject_files: Vec<Add>,
     pub(crate) supersedes: Option<String>,
+    /// The table's versions up to the one `table` was read at (the ledger), which tell the
+    /// superseded submission's files without listing the table.
+    pub(crate) versions: ledger::Versions,
     pub(crate) schema: String,
 }
 
@@ -143,6 +146,7 @@ impl Pending<'_> {
                         &submission.partner,
                         &submission.period,
                     );
+                    self.versions = earlier;
                 }
                 submission.supersedes = if replaces {
                     self.supersedes.clone()
@@ -153,7 +157,12 @@ impl Pending<'_> {
                 if replaces {
                     let old = self
                         .table
-                        .partition_removes(&submission.partner, &submission.period)
+                        .removes_for(
+                            &self.versions,
+                            self.supersedes.as_deref(),
+                            &submission.partner,
+                            &submission.period,
+                        )
                         .await
                         .map_err(|e| StoreError::delta(&schema, e))?;
                     actions.extend(old.into_iter().map(Action::Remove));
