@@ -220,7 +220,7 @@ impl Memo {
 /// Versions `0..=current` of a table, shared with the process's memo rather than copied:
 /// with thousands of versions, copying every entry (a dozen strings each) at each lookup was
 /// a growing share of every commit.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Versions {
     all: Arc<Vec<Version>>,
     len: usize,

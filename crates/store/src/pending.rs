@@ -154,11 +154,15 @@ impl Pending<'_> {
                     None
                 };
                 let mut actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+                // Taken, and dropped before the mirroring: the ledger's memo must be the only
+                // holder of the versions when the mirror appends this commit's, or it copies
+                // every version first (16 ms at 12 000 submissions).
+                let versions = std::mem::take(&mut self.versions);
                 if replaces {
                     let old = self
                         .table
                         .removes_for(
-                            &self.versions,
+                            &versions,
                             self.supersedes.as_deref(),
                             &submission.partner,
                             &submission.period,
@@ -167,6 +171,7 @@ impl Pending<'_> {
                         .map_err(|e| StoreError::delta(&schema, e))?;
                     actions.extend(old.into_iter().map(Action::Remove));
                 }
+                drop(versions);
                 tracing::debug!(table = schema, took = ?started.elapsed(), "replaced files found");
                 let entry = serde_json::to_value(&submission)
                     .map_err(|e| StoreError::Ledger(e.to_string()))?;
