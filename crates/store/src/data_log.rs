@@ -41,10 +41,13 @@ pub(crate) struct DataLog {
 }
 
 impl DataLog {
-    /// The table at `url` at its latest version (listing its log through
-    /// [`LogDirStore`](crate::logdir::LogDirStore)).
-    pub(crate) async fn open(url: &url::Url) -> Result<Self, DeltaTableError> {
-        let store: Arc<dyn deltalake::ObjectStore> = Arc::new(crate::logdir::LogDirStore::new());
+    /// The table at `url` at its latest version, its log listed through `store` (the
+    /// store's [`LogDirStore`](crate::logdir::LogDirStore)).
+    pub(crate) async fn open(
+        url: &url::Url,
+        store: Arc<crate::logdir::LogDirStore>,
+    ) -> Result<Self, DeltaTableError> {
+        let store: Arc<dyn deltalake::ObjectStore> = store;
         let log_store = deltalake::DeltaTableBuilder::from_url(url.clone())?
             .with_storage_backend(store, url.clone())
             .build()?
@@ -328,7 +331,7 @@ mod tests {
     fn from_ledger(store: &Store) -> Vec<Option<usize>> {
         store.rt.block_on(async {
             let url = url::Url::from_directory_path(store.table_dir("svc")).unwrap();
-            let log = DataLog::open(&url).await.unwrap();
+            let log = DataLog::open(&url, store.logs.clone()).await.unwrap();
             let versions =
                 ledger::versions_to(&store.root, &store.memo, &log.log(), "svc", log.version())
                     .await
@@ -382,7 +385,7 @@ mod tests {
         // more (it would name the replaced file).
         let (version, add) = store.rt.block_on(async {
             let url = url::Url::from_directory_path(store.table_dir("svc")).unwrap();
-            let log = DataLog::open(&url).await.unwrap();
+            let log = DataLog::open(&url, store.logs.clone()).await.unwrap();
             let file = log.partition_removes("P01", "2024-02").await.unwrap();
             (log.version(), file[0].path.clone())
         });

@@ -264,6 +264,10 @@ pub struct Store {
     pub(crate) memo: ledger::Memo,
     pub(crate) tables: Tables,
     pub(crate) listed: Listed,
+    /// The object store the data commits list and read logs through, kept so that a store
+    /// committing many files (the nightly run, the portal) lists each `_delta_log` folder
+    /// whole once and then only what was added since (`logdir::Listing`).
+    pub(crate) logs: std::sync::Arc<logdir::LogDirStore>,
 }
 
 /// The files of the last few table versions listed by this process: a version's files never
@@ -371,6 +375,7 @@ impl Store {
             memo,
             tables: Tables::default(),
             listed: Listed::default(),
+            logs: std::sync::Arc::new(logdir::LogDirStore::new()),
         })
     }
 
@@ -626,7 +631,7 @@ impl Store {
         }
         let url = url::Url::from_directory_path(&dir)
             .map_err(|()| StoreError::Location(dir.display().to_string()))?;
-        DataLog::open(&url)
+        DataLog::open(&url, self.logs.clone())
             .await
             .map_err(|e| StoreError::delta(schema, e))
     }
