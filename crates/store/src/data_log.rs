@@ -1,20 +1,23 @@
 //! A data table as one submission's commit needs it, without delta-rs's materialised state.
 //!
-//! Loading a [`DeltaTable`] materialises an entry for every live file of the table, read from
-//! the last checkpoint: at the national store's 12 000 live partitions (one per partner ×
-//! month) that was 60–80 ms of every `backbone ingest`, the largest part of a one-file commit,
-//! and the part that grows with the number of partitions. A submission's commit needs much
-//! less: the table's metadata (schema, partition columns, configuration) and version, the live
-//! files of its own partition (the submission it replaces), and the log to write the next
-//! version to. [`DataLog`] is that: delta-rs's lazy snapshot (protocol and metadata only), a
-//! partition-filtered listing of live files (the kernel prunes the checkpoint's entries by
-//! partition values), and a commit written as delta-rs writes one (`CommitData`, put only if
-//! the version is still free), none of which materialises the table.
+//! Loading a [`DeltaTable`](deltalake::DeltaTable) materialises an entry for every live file
+//! of the table, read from the last checkpoint: at the national store's 12 000 live
+//! partitions (one per partner × month) that was 60–80 ms of every `backbone ingest`, the
+//! largest part of a one-file commit, and the part that grows with the number of partitions.
+//! A submission's commit needs much less: the table's metadata (schema, partition columns,
+//! configuration) and version, the live files of its own partition (the submission it
+//! replaces), and the log to write the next version to. [`DataLog`] is that: delta-rs's lazy
+//! snapshot (protocol and metadata only); the partition's files from the ledger when it can
+//! tell them ([`DataLog::partition_removes_from_ledger`]), else a partition-filtered listing
+//! (the kernel prunes the checkpoint's entries by partition values); and a commit written as
+//! delta-rs writes one (`CommitData`, put only if the version is still free). None of it
+//! materialises the table.
 //!
-//! What is left out is delta-rs's conflict checker and its post-commit step. The store's data
-//! commits never used the checker (`max_retries(0)`: any commit between read and write is a
-//! conflict, and [`Pending::commit`](crate::Pending::commit) reads again and decides again), and
-//! of the post-commit step only the checkpoint matters; it is written here every
+//! Left out of delta-rs's commit: its conflict checker (the store's data commits never used
+//! it, `max_retries(0)`: any commit between read and write is a conflict, and
+//! [`Pending::commit`](crate::Pending::commit) reads again and decides again); its protocol
+//! check, replaced by refusing a table whose protocol is not the store's own; and its
+//! post-commit step, of which only the checkpoint matters: it is written here every
 //! [`CHECKPOINT_INTERVAL`](crate::side_tables::CHECKPOINT_INTERVAL)th version from a table
 //! loaded at that version.
 
