@@ -37,7 +37,6 @@ use crate::{PARTNER_COLUMN, PERIOD_COLUMN};
 
 /// A data table's log at one version: its metadata, one partition's live files on demand,
 /// and the next version to write.
-#[derive(Clone)]
 pub(crate) struct DataLog {
     url: url::Url,
     table: BlindDeltaTable,
@@ -102,10 +101,7 @@ impl DataLog {
             .await?;
         // The kernel prunes by partition values; each file's are checked again here, so that a
         // file of another partition is never removed whatever the pruning keeps.
-        let wanted = HashMap::from([
-            (PARTNER_COLUMN.to_owned(), Some(partner.to_owned())),
-            (PERIOD_COLUMN.to_owned(), Some(period.to_owned())),
-        ]);
+        let wanted = partition_values(partner, period);
         Ok(files
             .iter()
             .filter(|f| f.partition_values_map() == wanted)
@@ -189,10 +185,7 @@ impl DataLog {
             return Ok(None);
         };
         let now = chrono::Utc::now().timestamp_millis();
-        let wanted = HashMap::from([
-            (PARTNER_COLUMN.to_owned(), Some(partner.to_owned())),
-            (PERIOD_COLUMN.to_owned(), Some(period.to_owned())),
-        ]);
+        let wanted = partition_values(partner, period);
         Ok(Some(
             deltalake::logstore::get_actions(since, &bytes)?
                 .into_iter()
@@ -252,11 +245,7 @@ impl DataLog {
             )
             .await
             .map_err(DeltaTableError::from)?;
-        let interval = {
-            use deltalake::table::config::TablePropertiesExt;
-            self.table.table_properties().checkpoint_interval().get()
-        };
-        if (version + 1).is_multiple_of(interval) {
+        if crate::side_tables::checkpoint_due(self.table.table_properties(), version) {
             let checkpoint = async {
                 let table = crate::side_tables::open_table(&self.url, Some(version)).await?;
                 deltalake::checkpoints::create_checkpoint(&table, None).await
@@ -267,6 +256,14 @@ impl DataLog {
         }
         Ok(version)
     }
+}
+
+/// A data file's partition values as the log records them.
+fn partition_values(partner: &str, period: &str) -> HashMap<String, Option<String>> {
+    HashMap::from([
+        (PARTNER_COLUMN.to_owned(), Some(partner.to_owned())),
+        (PERIOD_COLUMN.to_owned(), Some(period.to_owned())),
+    ])
 }
 
 #[cfg(test)]

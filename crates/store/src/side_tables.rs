@@ -233,10 +233,7 @@ pub(crate) async fn commit(
     operation: DeltaOperation,
 ) -> Result<u64, deltalake::DeltaTableError> {
     let snapshot = table.snapshot()?;
-    let interval = {
-        use deltalake::table::config::TablePropertiesExt;
-        snapshot.table_config().checkpoint_interval().get()
-    };
+    let table_properties = snapshot.table_config().clone();
     let written = CommitBuilder::from(properties)
         .with_actions(actions)
         .build(Some(snapshot), table.log_store(), operation)
@@ -244,7 +241,7 @@ pub(crate) async fn commit(
         .await?
         .await?;
     let version = written.version;
-    if (version + 1).is_multiple_of(interval) {
+    if checkpoint_due(&table_properties, version) {
         let checkpoint = async {
             table.update_incremental(Some(version)).await?;
             deltalake::checkpoints::create_checkpoint(table, None).await
@@ -254,4 +251,15 @@ pub(crate) async fn commit(
         }
     }
     Ok(version)
+}
+
+/// Whether `version` is one whose checkpoint the committer writes: every table's
+/// `delta.checkpointInterval`th, as delta-rs's post-commit step would (both commit paths skip
+/// that step: [`commit`], [`DataLog::commit`](crate::data_log::DataLog::commit)).
+pub(crate) fn checkpoint_due(
+    properties: &delta_kernel::table_properties::TableProperties,
+    version: u64,
+) -> bool {
+    use deltalake::table::config::TablePropertiesExt;
+    (version + 1).is_multiple_of(properties.checkpoint_interval().get())
 }
