@@ -13,6 +13,12 @@
 //! A table kept open between commits is listed several times per commit; each store keeps
 //! the names it read and adds to them only what can have appeared since (see [`Listing`]),
 //! so a listing does not read the whole folder again.
+//!
+//! The first listing of a process, from the version `_last_checkpoint` names (what loading a
+//! table asks for), does not read the folder at all: the checkpoint's file and the commits
+//! after it are looked up by name ([`seed`]). Reading a folder of 5 000 versions cost ~2 ms
+//! each time, twice per one-file ingest (the data table and the ledger's mirror), the part of
+//! opening a table that grew with its history.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -61,12 +67,105 @@ impl fmt::Display for LogDirStore {
 /// checkpoint, by replacing the file). Then the folder is read again whole.
 #[derive(Debug)]
 struct Listing {
-    /// Every file name, sorted.
+    /// Every file name, sorted (from `from` on only, when set).
     names: Vec<String>,
     /// The version after the last commit file known.
     next: u64,
     /// `_last_checkpoint` when the folder was read.
     hint: Option<Stamp>,
+    /// Set when the listing was [`seed`]ed rather than read: it holds only the files of
+    /// versions from this name on, and answers only listings that start there or later.
+    from: Option<String>,
+}
+
+impl Listing {
+    /// Whether the listing holds every name a listing after `after` must give.
+    fn covers(&self, after: Option<&str>) -> bool {
+        match (&self.from, after) {
+            (None, _) => true,
+            (Some(from), Some(after)) => after >= from.as_str(),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// What `_last_checkpoint` says, as far as [`seed`] needs it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LastCheckpoint {
+    version: u64,
+    parts: Option<u64>,
+    v2_checkpoint: Option<serde_json::Value>,
+}
+
+/// The listing of `dir` after `after`, without reading the folder, when `after` is the version
+/// `_last_checkpoint` names (`00000000000000004999`: where loading a table starts) and the
+/// checkpoint is one classic Parquet file: that file, the version's commit file, and the
+/// commits after it, looked up by name until one is missing (commits are numbered without
+/// gaps). `None` when any of that does not hold (a multi-part or V2 checkpoint, a hint out of
+/// date, a `_commits`, `_staged_commits` or `_sidecars` folder): then the folder is read.
+///
+/// Only version-named Parquet and commit files are in it: not a `.crc` file or a compacted log
+/// another tool may have written (both optional to a reader; the kernel replays the commits
+/// instead), nor `_last_checkpoint` and temporary files (which no reader lists from a version
+/// for). A listing from an earlier name, or of the whole folder, reads the folder.
+fn seed(
+    dir: &std::path::Path,
+    hint: Option<Stamp>,
+    after: Option<&str>,
+) -> Option<std::io::Result<Listing>> {
+    let after = after?;
+    let version = (after.len() == 20 && after.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| after.parse::<u64>().ok())
+        .flatten()?;
+    hint?;
+    let last: LastCheckpoint =
+        serde_json::from_slice(&std::fs::read(dir.join("_last_checkpoint")).ok()?).ok()?;
+    if last.version != version || last.parts.is_some_and(|p| p != 1) || last.v2_checkpoint.is_some()
+    {
+        return None;
+    }
+    let exists = |name: &str| match std::fs::symlink_metadata(dir.join(name)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    };
+    let mut names = Vec::new();
+    for folder in ["_commits", "_staged_commits", "_sidecars"] {
+        match exists(folder) {
+            Ok(false) => {}
+            Ok(true) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    for name in [
+        format!("{version:020}.checkpoint.parquet"),
+        format!("{version:020}.json"),
+    ] {
+        match exists(&name) {
+            Ok(true) => names.push(name),
+            // Without its checkpoint the hint is out of date: read the folder.
+            Ok(false) if names.is_empty() => return None,
+            Ok(false) => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    let mut next = version + 1;
+    loop {
+        let name = format!("{next:020}.json");
+        match exists(&name) {
+            Ok(true) => names.push(name),
+            Ok(false) => break,
+            Err(e) => return Some(Err(e)),
+        }
+        next += 1;
+    }
+    Some(Ok(Listing {
+        names,
+        next,
+        hint,
+        from: Some(after.to_owned()),
+    }))
 }
 
 /// What tells one `_last_checkpoint` from another: each is a new file (written aside, then
@@ -127,7 +226,12 @@ fn read_log_dir(dir: &std::path::Path, hint: Option<Stamp>) -> Option<std::io::R
         .filter_map(|n| commit_version(n))
         .max()
         .map_or(0, |v| v + 1);
-    Some(Ok(Listing { names, next, hint }))
+    Some(Ok(Listing {
+        names,
+        next,
+        hint,
+        from: None,
+    }))
 }
 
 impl LogDirStore {
@@ -148,7 +252,7 @@ impl LogDirStore {
         };
         let mut listings = self.listings.lock().ok()?;
         let listing = match listings.remove(&dir) {
-            Some(mut kept) if kept.hint == hint => {
+            Some(mut kept) if kept.hint == hint && kept.covers(after) => {
                 loop {
                     let name = format!("{:020}.json", kept.next);
                     match std::fs::symlink_metadata(dir.join(&name)) {
@@ -163,7 +267,7 @@ impl LogDirStore {
                 }
                 kept
             }
-            _ => match read_log_dir(&dir, hint)? {
+            _ => match seed(&dir, hint, after).or_else(|| read_log_dir(&dir, hint))? {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             },
@@ -384,6 +488,110 @@ mod tests {
                 a,
                 names(theirs.list_with_offset(Some(&prefix), &offset)).await
             );
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_first_listing_from_the_last_checkpoint_looks_up_its_files_by_name() {
+        let dir = std::env::temp_dir().join(format!("bb-logdir-seed-{}", std::process::id()));
+        let log = dir.join("t/_delta_log");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&log);
+        for v in 0..60u64 {
+            let _ = std::fs::write(log.join(format!("{v:020}.json")), vec![b'x'; v as usize]);
+        }
+        for extra in [
+            "00000000000000000025.checkpoint.parquet",
+            "00000000000000000050.checkpoint.parquet",
+            "_commit_3f2a.json.tmp",
+            // Another tool's checksum file: optional to a reader, not looked up.
+            "00000000000000000055.crc",
+        ] {
+            let _ = std::fs::write(log.join(extra), b"y");
+        }
+        let _ = std::fs::write(
+            log.join("_last_checkpoint"),
+            br#"{"version":50,"size":61,"sizeInBytes":9000,"numOfAddFiles":9}"#,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let theirs = LocalFileSystem::new();
+        let prefix = Path::from_absolute_path(&log).unwrap_or_else(|e| panic!("{e}"));
+        let at = |name: &str| prefix.clone().join(name);
+        // What a reader of versions sees: version-named files other than `.crc`.
+        let versioned = |all: Vec<(String, u64)>| -> Vec<(String, u64)> {
+            all.into_iter()
+                .filter(|(n, _)| {
+                    let name = n.rsplit('/').next().unwrap_or_default();
+                    name.starts_with(|c: char| c.is_ascii_digit()) && !name.ends_with(".crc")
+                })
+                .collect()
+        };
+        rt.block_on(async {
+            let ours = LogDirStore::new();
+            let from = at("00000000000000000050");
+            let a = names(ours.list_with_offset(Some(&prefix), &from)).await;
+            let b = names(theirs.list_with_offset(Some(&prefix), &from)).await;
+            assert!(b.iter().any(|(n, _)| n.ends_with("55.crc")));
+            assert!(
+                !a.iter().any(|(n, _)| n.ends_with("55.crc")),
+                "looked up by name, not read: {a:?}"
+            );
+            assert_eq!(a, versioned(b));
+            assert_eq!(a.len(), 11, "the checkpoint, commits 50 to 59: {a:?}");
+            // Commits added since are found by name, as for a folder that was read.
+            let _ = std::fs::write(log.join("00000000000000000060.json"), b"new");
+            let a = names(ours.list_with_offset(Some(&prefix), &from)).await;
+            assert!(a.iter().any(|(n, _)| n.ends_with("60.json")), "{a:?}");
+            // A listing from earlier, or of the whole folder: the folder is read, exactly.
+            for offset in ["00000000000000000020", "0"] {
+                assert_eq!(
+                    names(ours.list_with_offset(Some(&prefix), &at(offset))).await,
+                    names(theirs.list_with_offset(Some(&prefix), &at(offset))).await,
+                    "after {offset}"
+                );
+            }
+            assert_eq!(
+                names(ours.list(Some(&prefix))).await,
+                names(theirs.list(Some(&prefix))).await
+            );
+
+            // Where the hint cannot be trusted to name everything, the folder is read.
+            let hints: [&[u8]; 3] = [
+                // a multi-part checkpoint
+                br#"{"version":50,"size":61,"parts":2}"#,
+                // a V2 checkpoint, with sidecars
+                br#"{"version":50,"size":61,"v2Checkpoint":{"path":"x"}}"#,
+                // a hint older than the listing asked for
+                br#"{"version":25,"size":61}"#,
+            ];
+            for hint in hints {
+                let _ = std::fs::write(log.join("_last_checkpoint"), hint);
+                let fresh = LogDirStore::new();
+                assert_eq!(
+                    names(fresh.list_with_offset(Some(&prefix), &from)).await,
+                    names(theirs.list_with_offset(Some(&prefix), &from)).await,
+                    "{}",
+                    String::from_utf8_lossy(hint)
+                );
+            }
+            // A hint whose checkpoint file is gone.
+            let _ = std::fs::write(log.join("_last_checkpoint"), br#"{"version":40,"size":1}"#);
+            let fresh = LogDirStore::new();
+            let from40 = at("00000000000000000040");
+            assert_eq!(
+                names(fresh.list_with_offset(Some(&prefix), &from40)).await,
+                names(theirs.list_with_offset(Some(&prefix), &from40)).await
+            );
+            // Coordinated commits in a `_commits` folder.
+            let _ = std::fs::write(log.join("_last_checkpoint"), br#"{"version":50,"size":1}"#);
+            let _ = std::fs::create_dir_all(log.join("_commits"));
+            let _ = std::fs::write(log.join("_commits/00000000000000000061.json"), b"z");
+            let fresh = LogDirStore::new();
+            let a = names(fresh.list_with_offset(Some(&prefix), &from)).await;
+            assert!(a.iter().any(|(n, _)| n.contains("_commits/")), "{a:?}");
         });
         let _ = std::fs::remove_dir_all(&dir);
     }
