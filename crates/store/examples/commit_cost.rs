@@ -133,7 +133,6 @@ fn main() {
     // table has its size and its checkpoints, and what is left to grow is the history.
     if commits >= 100 {
         let hundredth = median(&times[90..100]);
-        println!("median of commits #91-#100: {hundredth:.1} ms");
         println!("ratio of the last 20 to #91-#100: {:.2}", last / hundredth);
     }
     // Means include the commits that write a checkpoint (every 25th), which medians hide.
