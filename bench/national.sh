@@ -35,6 +35,14 @@ timed() {
   fi
 }
 
+# ", a full computation: WHY" when the last timed command's log says it computed everything.
+why_full() {
+  local why
+  why=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/err" | grep -o 'a full computation why="[^"]*"' | head -1 \
+    | sed 's/^a full computation why="\([^"]*\)"/\1/')
+  [ -z "$why" ] || echo ", a full computation: $why"
+}
+
 # A partner's file for one month of the national schema: N rows, people drawn from the
 # store's own (so that distinct counts change), written as a partner would (dd/mm/yyyy).
 partner_file() { # OUT PERIOD N SEED
@@ -81,7 +89,8 @@ for ROWS in "${SIZES[@]}"; do
   # the same bytes again are a duplicate that changes nothing (and would time an empty run).
   partner_file "$WORK/again.csv" "$LAST_MONTH" 3000 "$(date +%s%N)"
   echo "ingest (resubmission): $(timed "$BIN" ingest "$WORK/again.csv" --partner M0003 --schema service_records --period "$LAST_MONTH" -w "$WS")"
-  echo "metrics (incremental): $(timed "$BIN" metrics -w "$WS")"
+  # With the reason a run computed everything, when it did (metrics logs it at debug level).
+  echo "metrics (incremental): $(RUST_LOG=backbone_metrics=debug timed "$BIN" metrics -w "$WS")$(why_full)"
   cp "$WS/results/indicators.csv" "$WORK/incremental.csv"
   echo "metrics --full: $(timed "$BIN" metrics --full -w "$WS")"
   cmp -s "$WORK/incremental.csv" "$WS/results/indicators.csv" \
@@ -90,17 +99,19 @@ for ROWS in "${SIZES[@]}"; do
   # The night: one file in the inbox, ingested, indicators and report recomputed.
   mkdir -p "$WS/inbox/M0004"
   partner_file "$WS/inbox/M0004/service_records_$LAST_MONTH.csv" "$LAST_MONTH" 3000 "$(date +%s%N)"
-  echo "run (one file): $(timed "$BIN" run -w "$WS")"
+  echo "run (one file): $(RUST_LOG=backbone_metrics=debug timed "$BIN" run -w "$WS")$(why_full)"
 done
 
 echo "== commit cost: one backbone ingest process, a new file for an existing month"
 SMALL=$WORK/small
 [ -d "$SMALL/store" ] || "$BIN" national "$SMALL" --partners 10 --months 1 --rows 20000 > /dev/null 2>&1
 LAST=${SIZES[-1]}
+# M0005, or M0001 in a quick try with fewer partners (the small store always has ten).
+P=$(printf 'M%04d' $(( PARTNERS < 5 ? 1 : 5 )))
 for ws in "$SMALL" "$WORK/w$LAST"; do
   n=$("$BIN" status -w "$ws" | tail -n +2 | wc -l)
   for i in 1 2 3; do
     partner_file "$WORK/commit.csv" 2021-01 1000 "$((i * 7 + n))"
-    echo "ingest after $n submissions: $(timed "$BIN" ingest "$WORK/commit.csv" --partner M0005 --schema service_records --period 2021-01 -w "$ws")"
+    echo "ingest after $n submissions: $(timed "$BIN" ingest "$WORK/commit.csv" --partner "$P" --schema service_records --period 2021-01 -w "$ws")"
   done
 done
