@@ -14,6 +14,12 @@ root="$(dirname "$here")"
 target="${1:?usage: fuzz/run.sh csv|xlsx|ods|xls|schema|all [SECONDS]}"
 seconds="${2:-60}"
 export CARGO_TARGET_DIR="${BACKBONE_FUZZ_TARGET_DIR:-$HOME/.cache/backbone/fuzz-target}"
+# Each target's process writes its inputs to one file in the temporary folder (the reader takes
+# a path); libFuzzer ends the process with exit(), so the file outlives it. A folder of our own,
+# removed when the script ends, keeps them from piling up in /tmp over repeated runs.
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/backbone-fuzz.XXXXXX")"
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR="$scratch"
 
 seed() {
   local t="$1" dir="$here/corpus/$1"
