@@ -167,6 +167,10 @@ pub struct Keep {
     staged: Staged,
     /// The months being written, by side.
     writers: BTreeMap<String, BTreeMap<PeriodKey, MonthWriter>>,
+    /// [`STREAM_MEMORY`] and [`SLICE_BYTES`] (tests take them down to a few bytes, so that
+    /// small tables go the ways of a national store's).
+    stream_memory: u64,
+    slice_bytes: u64,
 }
 
 impl Keep {
@@ -194,7 +198,18 @@ impl Keep {
                 months: BTreeMap::new(),
             },
             writers: BTreeMap::new(),
+            stream_memory: STREAM_MEMORY,
+            slice_bytes: SLICE_BYTES,
         })
+    }
+
+    /// The same, with every month's stream dealt into part files and every part read in
+    /// slices of at most `slice_bytes` (as many as 2⁸).
+    #[cfg(test)]
+    pub(super) fn tight(mut self, slice_bytes: u64) -> Self {
+        self.stream_memory = 0;
+        self.slice_bytes = slice_bytes;
+        self
     }
 
     /// Takes the rows of one batch for a kept side: `month` the column of each row's month
@@ -306,11 +321,12 @@ impl Keep {
         for (i, (_, w)) in writers.into_iter().enumerate() {
             shares[i % threads].push(w);
         }
+        let stream_memory = self.stream_memory;
         std::thread::scope(|scope| {
             let running: Vec<_> = shares
                 .into_iter()
                 .map(|share| {
-                    scope.spawn(move || share.into_iter().try_for_each(MonthWriter::finish))
+                    scope.spawn(move || share.into_iter().try_for_each(|w| w.finish(stream_memory)))
                 })
                 .collect();
             running.into_iter().try_for_each(|t| {
@@ -322,7 +338,7 @@ impl Keep {
         for &m in written {
             if months.insert(m) {
                 MonthWriter::new(&folder, m, dims)
-                    .and_then(MonthWriter::finish)
+                    .and_then(|w| w.finish(stream_memory))
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -364,24 +380,44 @@ impl Keep {
                 files.push((path, key));
             }
         }
+        // A part of a national store's year is 600 000 records: each is read in as many
+        // slices (by the value's next bits) as keep a slice under UNIT_BYTES.
+        let mut largest = 0u64;
+        let mut of_part = [0u64; PARTS];
+        for (path, _) in &files {
+            for (sum, len) in of_part.iter_mut().zip(part_lengths(path)?) {
+                *sum += len;
+                largest = largest.max(*sum);
+            }
+        }
+        let slices = slices_for(largest, self.slice_bytes);
+        let units = PARTS * slices.count();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let work = || -> Result<Vec<(usize, R)>, String> {
             let mut done = Vec::new();
             loop {
-                let part = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if part >= PARTS {
+                let unit = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if unit >= units {
                     return Ok(done);
                 }
+                let (part, slice) = (unit / slices.count(), unit % slices.count());
                 let mut reader = Reader::new(names.dims.len());
                 for (path, key) in &files {
-                    reader.read(path, *key, part)?;
+                    reader.read(path, *key, part, slices, slice)?;
                 }
-                done.push((part, each(&reader.into_columns(names, period))));
+                done.push((unit, each(&reader.into_columns(names, period))));
             }
         };
+        tracing::debug!(
+            side,
+            months = files.len(),
+            largest,
+            slices = slices.count(),
+            "kept sets read"
+        );
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, PARTS);
+            .clamp(1, units);
         let mut done = std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
             let mut done = work()?;
@@ -393,7 +429,7 @@ impl Keep {
             }
             Ok::<_, String>(done)
         })?;
-        done.sort_by_key(|(part, _)| *part);
+        done.sort_by_key(|(unit, _)| *unit);
         Ok(done.into_iter().map(|(_, r)| r).collect())
     }
 
@@ -453,7 +489,12 @@ impl MonthWriter {
     /// Closes the stream and writes the month's file: its header, its breakdown texts, then
     /// each part's distinct records (an incremental run reads every other month of a year
     /// back: repeats would cost it every night what the one full computation saves).
-    fn finish(self) -> std::io::Result<()> {
+    ///
+    /// A stream up to `stream_memory` bytes ([`STREAM_MEMORY`]) is read whole and deduplicated
+    /// part by part; a larger one (a month of a national store: 1.7M records, 40 MiB) is first
+    /// dealt into its parts' files, read one after the other, so that memory holds one part of
+    /// it.
+    fn finish(self, stream_memory: u64) -> std::io::Result<()> {
         let Self {
             path, out, labels, ..
         } = self;
@@ -462,21 +503,6 @@ impl MonthWriter {
                 .map_err(std::io::IntoInnerError::into_error)?,
         );
         let dims = labels.len();
-        let stream = std::fs::read(&path)?;
-        // Where each record starts, by part (its end is read from its value's tag).
-        let record_end = |at: usize| -> std::io::Result<usize> {
-            let value = at + 4 * dims;
-            let len = value_len(stream.get(value..).unwrap_or_default())
-                .ok_or_else(|| damaged(&path, "a record cut short"))?;
-            Ok(value + len)
-        };
-        let mut parts: Vec<Vec<usize>> = vec![Vec::new(); PARTS];
-        let mut at = 0;
-        while at < stream.len() {
-            let end = record_end(at)?;
-            parts[part_of(&stream[at + 4 * dims..end])].push(at);
-            at = end;
-        }
         let mut texts = Vec::new();
         for (d, map) in labels.iter().enumerate() {
             let mut sorted: Vec<(&u32, &Box<str>)> = map.iter().map(|(k, v)| (v, k)).collect();
@@ -492,24 +518,58 @@ impl MonthWriter {
                 texts.extend_from_slice(text.as_bytes());
             }
         }
+        let whole = std::fs::metadata(&path)?.len() <= stream_memory;
+        // The stream in memory with where each of its records starts, by part; or its parts'
+        // files.
+        let (stream, starts, split) = if whole {
+            let stream = std::fs::read(&path)?;
+            let mut starts: Vec<Vec<usize>> = vec![Vec::new(); PARTS];
+            let mut at = 0;
+            while at < stream.len() {
+                let end = record_end(&stream, at, dims).ok_or_else(|| cut_short(&path))?;
+                starts[part_of(&stream[at + 4 * dims..end])].push(at);
+                at = end;
+            }
+            (stream, starts, None)
+        } else {
+            (Vec::new(), Vec::new(), Some(split(&path, dims)?))
+        };
         // The header's part lengths are known once the parts are written: written over the
         // zeros left for them at the end.
         let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
         out.write_all(&[0u8; HEAD])?;
         out.write_all(&texts)?;
         let mut lens = Vec::with_capacity(PARTS);
-        let mut seen: std::collections::HashSet<&[u8], rustc_hash::FxBuildHasher> =
-            Default::default();
-        for starts in &parts {
-            let mut len = 0u64;
-            seen.clear();
-            for &from in starts {
-                let record = &stream[from..record_end(from)?];
-                if seen.insert(record) {
-                    out.write_all(record)?;
-                    len += record.len() as u64;
+        for p in 0..PARTS {
+            let len = match &split {
+                None => write_distinct(
+                    starts.get(p).into_iter().flatten().map(|&from| {
+                        record_end(&stream, from, dims)
+                            .map(|end| &stream[from..end])
+                            .ok_or_else(|| cut_short(&path))
+                    }),
+                    &mut out,
+                )?,
+                Some(dir) => {
+                    let part_path = dir.path().join(format!("part-{p}"));
+                    let part = std::fs::read(&part_path)?;
+                    let mut at = 0;
+                    let len = write_distinct(
+                        std::iter::from_fn(|| {
+                            (at < part.len()).then(|| {
+                                let end =
+                                    record_end(&part, at, dims).ok_or_else(|| cut_short(&path))?;
+                                let record = &part[at..end];
+                                at = end;
+                                Ok(record)
+                            })
+                        }),
+                        &mut out,
+                    )?;
+                    std::fs::remove_file(&part_path)?;
+                    len
                 }
-            }
+            };
             lens.push(len);
         }
         let mut head = Vec::with_capacity(HEAD);
@@ -533,6 +593,91 @@ impl MonthWriter {
     }
 }
 
+/// The stream of a month's records read whole to be deduplicated, at most: beyond, it is
+/// dealt into its parts' files first ([`MonthWriter::finish`]). 16 MiB is a month of about
+/// 600 000 records, five times a month of the 5M-row national store.
+const STREAM_MEMORY: u64 = 16 << 20;
+
+/// Writes each of `records` not among those before it to `out`; returns the bytes written.
+fn write_distinct<'a>(
+    records: impl Iterator<Item = std::io::Result<&'a [u8]>>,
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
+    let mut seen: std::collections::HashSet<&[u8], rustc_hash::FxBuildHasher> = Default::default();
+    let mut len = 0;
+    for record in records {
+        let record = record?;
+        if seen.insert(record) {
+            out.write_all(record)?;
+            len += record.len() as u64;
+        }
+    }
+    Ok(len)
+}
+
+/// Where the record starting at `at` of a stream of records with `dims` breakdown codes ends,
+/// if it is whole.
+fn record_end(stream: &[u8], at: usize, dims: usize) -> Option<usize> {
+    let value = at + 4 * dims;
+    Some(value + value_len(stream.get(value..)?)?)
+}
+
+fn cut_short(path: &Path) -> std::io::Error {
+    damaged(path, "a record cut short")
+}
+
+/// Deals the records of the stream at `path` into one file per part, in a folder beside it
+/// (removed with the returned handle), reading and writing through buffers.
+fn split(path: &Path, dims: usize) -> std::io::Result<tempfile::TempDir> {
+    let folder = path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = tempfile::Builder::new()
+        .prefix(".parts-")
+        .tempdir_in(folder)?;
+    let mut files = (0..PARTS)
+        .map(|p| {
+            File::create(dir.path().join(format!("part-{p}")))
+                .map(|f| BufWriter::with_capacity(1 << 15, f))
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut r = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut record = Vec::with_capacity(64);
+    loop {
+        record.clear();
+        record.resize(4 * dims + 1, 0);
+        // A record starts with its codes, or its value's tag when it has none.
+        match r.read_exact(&mut record[..1]) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            other => other?,
+        }
+        r.read_exact(&mut record[1..])
+            .map_err(|_| cut_short(path))?;
+        let rest = match record[4 * dims] {
+            EMPTY => 0,
+            PSEUDONYM => 16,
+            TEXT => {
+                let mut four = [0u8; 4];
+                r.read_exact(&mut four).map_err(|_| cut_short(path))?;
+                record.extend_from_slice(&four);
+                u32::from_le_bytes(four) as usize
+            }
+            _ => return Err(damaged(path, "a value of no known kind")),
+        };
+        let from = record.len();
+        record.resize(from + rest, 0);
+        r.read_exact(&mut record[from..])
+            .map_err(|_| cut_short(path))?;
+        let part = part_of(&record[4 * dims..]);
+        if let Some(file) = files.get_mut(part) {
+            file.write_all(&record)?;
+        }
+    }
+    for file in files {
+        file.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+    }
+    Ok(dir)
+}
+
 /// How many bits of a pseudonym choose its part.
 const PART_BITS: u32 = 5;
 /// The parts a month's records are dealt into by their counted value, each read and tallied
@@ -550,18 +695,82 @@ fn part_of(value: &[u8]) -> usize {
         Some(&PSEUDONYM) => value
             .get(16)
             .map_or(0, |&top| usize::from(top >> (8 - PART_BITS))),
-        Some(&TEXT) => {
-            let hash = value
-                .get(5..)
-                .unwrap_or_default()
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
-            (hash % PARTS as u64) as usize
-        }
+        Some(&TEXT) => (text_hash(value) % PARTS as u64) as usize,
         _ => 0,
     }
+}
+
+/// The FNV-1a hash of an encoded text value's bytes.
+fn text_hash(value: &[u8]) -> u64 {
+    value
+        .get(5..)
+        .unwrap_or_default()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
+
+/// The kept records (bytes on disk) one slice of a part holds at most when it is read, about
+/// twice as much in memory (its period, breakdown codes, value code and the value's entry in
+/// the dictionary). A part of a month's records is never split on disk (a value is in one
+/// part of every month); a part too large for memory is read in slices by the value's bits
+/// after those that chose its part, each value in one slice of every month, so that the
+/// slices' distinct counts add up like the parts'.
+const SLICE_BYTES: u64 = 8 << 20;
+
+/// How many slices each part is read in: a power of two (at most 2⁸), so that the part of
+/// the `largest` kept bytes gives slices of `slice_bytes` ([`SLICE_BYTES`]) at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Slices {
+    bits: u32,
+}
+
+impl Slices {
+    pub(super) fn count(self) -> usize {
+        1 << self.bits
+    }
+
+    /// The slice of an encoded value of part `part_of(value)`: a pseudonym's next bits, a
+    /// text's hash over the parts.
+    pub(super) fn slice_of(self, value: &[u8]) -> usize {
+        if self.bits == 0 {
+            return 0;
+        }
+        let mask = (1u64 << self.bits) - 1;
+        let chosen = match value.first() {
+            Some(&PSEUDONYM) => match value.get(1..17).and_then(|b| b.try_into().ok()) {
+                Some(bits) => (u128::from_le_bytes(bits) >> (128 - PART_BITS - self.bits)) as u64,
+                None => 0,
+            },
+            Some(&TEXT) => text_hash(value) / PARTS as u64,
+            _ => 0,
+        };
+        (chosen & mask) as usize
+    }
+}
+
+pub(super) fn slices_for(largest: u64, slice_bytes: u64) -> Slices {
+    let mut bits = 0;
+    while bits < 8 && largest > slice_bytes << bits {
+        bits += 1;
+    }
+    Slices { bits }
+}
+
+/// Each part's length in bytes, from the header of the kept month file at `path`.
+fn part_lengths(path: &Path) -> Result<Vec<u64>, String> {
+    let bad = |what: &str| format!("{}: {what}", path.display());
+    let mut head = [0u8; HEAD];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|_| bad("not a kept set"))?;
+    if &head[..8] != MAGIC || word(&head, 12) != Some(PARTS as u32) {
+        return Err(bad("not a kept set of this layout"));
+    }
+    Ok((0..PARTS)
+        .map(|p| long(&head, 24 + 8 * p).unwrap_or_default())
+        .collect())
 }
 
 /// The length of the encoded value at the start of `bytes`, if it is whole.
@@ -635,8 +844,16 @@ impl Reader {
         }
     }
 
-    /// Reads part `part` of the month file at `path`, its records in period `period`.
-    fn read(&mut self, path: &Path, period: PeriodKey, part: usize) -> Result<(), String> {
+    /// Reads slice `slice` of `slices` of part `part` of the month file at `path`, its records
+    /// in period `period`.
+    fn read(
+        &mut self,
+        path: &Path,
+        period: PeriodKey,
+        part: usize,
+        slices: Slices,
+        slice: usize,
+    ) -> Result<(), String> {
         let io = |e: std::io::Error| format!("{}: {e}", path.display());
         let bad = |what: &str| format!("{}: {what}", path.display());
         let mut file = File::open(path).map_err(io)?;
@@ -708,9 +925,17 @@ impl Reader {
         file.read_exact(&mut body).map_err(io)?;
         let mut at = 0;
         while at < body.len() {
+            let codes = at;
+            at += 4 * dims;
+            let value = body.get(at..).unwrap_or_default();
+            let n = value_len(value).ok_or_else(|| bad("a record cut short"))?;
+            let value = &value[..n];
+            at += n;
+            if slices.slice_of(value) != slice {
+                continue;
+            }
             for (d, labels) in self.labels.iter_mut().enumerate() {
-                let c = word(&body, at).ok_or_else(|| bad("a record cut short"))?;
-                at += 4;
+                let c = word(&body, codes + 4 * d).ok_or_else(|| bad("a record cut short"))?;
                 let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
                     Some(&code) if code != NO_CODE => code,
                     _ if c == NO_CODE => NO_CODE,
@@ -718,10 +943,6 @@ impl Reader {
                 };
                 labels.rows.push(code);
             }
-            let value = body.get(at..).unwrap_or_default();
-            let n = value_len(value).ok_or_else(|| bad("a record cut short"))?;
-            let value = &value[..n];
-            at += n;
             let next = next_code(self.pseudonyms.len() + self.texts.len())?;
             let code = match value.first() {
                 Some(&PSEUDONYM) => {
@@ -775,7 +996,7 @@ pub(super) fn pseudonyms_in(path: &Path) -> Result<BTreeSet<u128>, String> {
     let head = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut reader = Reader::new(word(&head, 8).unwrap_or_default() as usize);
     for part in 0..PARTS {
-        reader.read(path, 0, part)?;
+        reader.read(path, 0, part, Slices { bits: 0 }, 0)?;
     }
     Ok(reader.pseudonyms.into_keys().collect())
 }

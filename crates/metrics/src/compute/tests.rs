@@ -270,6 +270,10 @@ proptest! {
         again in rows(),
         at in 0usize..120,
         parts in 1usize..4,
+        // The ways of a national store's months: each month's records dealt into part files
+        // before they are deduplicated, each part read in slices of this many bytes.
+        tight_full in proptest::option::of(1u64..200),
+        tight_again in proptest::option::of(1u64..200),
     ) {
         let indicators = backbone_schema::indicators_from_toml(DECLARED, "t.toml").unwrap();
         let sides: Vec<Side> = indicators
@@ -279,6 +283,9 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let results = dir.path();
         let mut keep = kept::Keep::new(results, None, true).unwrap();
+        if let Some(bytes) = tight_full {
+            keep = keep.tight(bytes);
+        }
         let full = aggregate_all(&table(&rows, parts), &sides, 1, None, Some(&mut keep)).unwrap();
         for (ind, got) in indicators.iter().zip(&full) {
             prop_assert_eq!(got, &by_hand(ind, &rows), "{}", ind.id);
@@ -306,6 +313,9 @@ proptest! {
         prop_assert!(previous.is_some());
         prop_assert!(kept::usable(results, "t@2", "f").is_none());
         let mut keep = kept::Keep::new(results, previous, false).unwrap();
+        if let Some(bytes) = tight_again {
+            keep = keep.tight(bytes);
+        }
         let got = aggregate_all(&table(&after, parts), &sides, 1, Some(&window), Some(&mut keep))
             .unwrap();
         for (ind, got) in indicators.iter().zip(&got) {
@@ -368,25 +378,79 @@ fn period_keys_and_labels() {
 }
 
 #[test]
-fn distinct_counts_stay_in_memory_up_to_a_bound_then_go_to_parts_of_a_million_rows() {
+fn distinct_counts_stay_in_memory_up_to_a_bound_then_go_to_parts_and_a_window_has_its_own() {
+    let whole = |rows: &[u64]| parts_for(rows, MEMORY_ROWS, PART_ROWS);
     // Up to MEMORY_ROWS, whatever the files: one part, in memory.
-    assert_eq!(parts_for(&[]), 1);
-    assert_eq!(parts_for(&[MEMORY_ROWS / 2, MEMORY_ROWS / 2]), 1);
+    assert_eq!(whole(&[]), 1);
+    assert_eq!(whole(&[MEMORY_ROWS / 2, MEMORY_ROWS / 2]), 1);
     // One row more: parts of PART_ROWS on disk.
     assert_eq!(
-        parts_for(&[MEMORY_ROWS, 1]),
+        whole(&[MEMORY_ROWS, 1]),
         usize::try_from((MEMORY_ROWS + 1).div_ceil(PART_ROWS)).unwrap()
     );
-    assert_eq!(parts_for(&[100_000_000]), 100);
+    assert_eq!(whole(&[100_000_000]), 100);
+    // A window's rows (an incremental computation's changed months) under their own, lower
+    // bound: a month of the 5M store in memory, one of the 10⁸ store in parts.
+    let paths: Vec<String> = (0..200).map(|i| format!("f{i}")).collect();
+    let scan = |p: &[String], _: bool| Ok(frame(&[(None, None, p.len().to_string(), None, None)]));
+    let mut rows = Rows::new(paths.clone(), &[8_000; 200], scan).unwrap();
+    assert_eq!(rows.parts, 1, "1.6M rows in all: one part for the full run");
+    rows.batches_of(&paths[..10], &[8_000; 10], scan).unwrap();
+    assert_eq!(rows.parts, 1, "80 000 rows of a window stay in memory");
+    rows.batches_of(&paths, &[8_000; 200], scan).unwrap();
+    assert_eq!(
+        rows.batches.len(),
+        (200 * 8_000u64).div_ceil(WINDOW_BATCH_ROWS) as usize,
+        "a window's rows are read in smaller batches"
+    );
+    assert_eq!(
+        rows.parts,
+        usize::try_from((200 * 8_000u64).div_ceil(WINDOW_PART_ROWS)).unwrap(),
+        "1.6M rows of a window go to parts of WINDOW_PART_ROWS"
+    );
     // Batches are cut by the files' rows: the 5M store's 400-row files and the 10⁸ store's
     // 8 000-row files both give batches of about BATCH_ROWS.
     let paths: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
-    let scan = |p: &[String], _: bool| Ok(frame(&[(None, None, p.len().to_string(), None, None)]));
-    let (batches, _) = Rows::cut(&paths, &[400; 100], &scan).unwrap();
+    let (batches, _) = Rows::cut(&paths, &[400; 100], BATCH_ROWS, &scan).unwrap();
     assert_eq!(batches.len(), 1);
-    let (batches, _) = Rows::cut(&paths, &[8_000; 100], &scan).unwrap();
+    let (batches, _) = Rows::cut(&paths, &[8_000; 100], BATCH_ROWS, &scan).unwrap();
     assert_eq!(
         batches.len(),
         (100 * 8_000u64).div_ceil(BATCH_ROWS) as usize
     );
+}
+
+#[test]
+fn a_kept_part_too_large_for_memory_is_read_in_slices_each_value_in_one() {
+    use kept::{Slices, slices_for};
+    // As many slices as keep each under the bound, in powers of two, at most 2⁸.
+    assert_eq!(slices_for(0, 100).count(), 1);
+    assert_eq!(slices_for(100, 100).count(), 1);
+    assert_eq!(slices_for(101, 100).count(), 2);
+    assert_eq!(slices_for(401, 100).count(), 8);
+    assert_eq!(slices_for(u64::MAX / 2, 100).count(), 256);
+    // The values of one part (the same top five bits) spread over every slice, by the bits
+    // after those; a value's slice is the same whatever month it is read from.
+    let slices: Slices = slices_for(401, 100);
+    let mut seen = [0usize; 8];
+    for i in 0u128..4_000 {
+        let bits =
+            (0b10110 << 123) | (i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) >> 5);
+        let mut value = vec![1u8];
+        value.extend_from_slice(&bits.to_le_bytes());
+        let slice = slices.slice_of(&value);
+        assert_eq!(slice, ((bits >> 120) & 0b111) as usize);
+        seen[slice] += 1;
+    }
+    assert!(seen.iter().all(|&n| n > 300), "{seen:?}");
+    // Texts by their hash, past the bits that chose the part.
+    let mut seen = [0usize; 8];
+    for i in 0..4_000 {
+        let text = format!("person {i}");
+        let mut value = vec![2u8];
+        value.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        value.extend_from_slice(text.as_bytes());
+        seen[slices.slice_of(&value)] += 1;
+    }
+    assert!(seen.iter().all(|&n| n > 300), "{seen:?}");
 }
