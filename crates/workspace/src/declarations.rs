@@ -21,6 +21,19 @@ pub struct Declarations {
     pub fingerprint: String,
 }
 
+/// A declaration file's name in the fingerprint: its path inside the workspace, `/` between
+/// folders. The full path made the same declarations a different fingerprint when the
+/// workspace was named another way (`-w .` by hand, an absolute path from cron) or moved, and
+/// every such run a full computation.
+fn declared_name(layout: &Layout, file: &std::path::Path) -> String {
+    file.strip_prefix(layout.root())
+        .unwrap_or(file)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 impl Declarations {
     /// Reads `data-schemas/*.json`, `pipelines/indicators/*.toml` and
     /// `pipelines/initiative.toml` under a workspace.
@@ -61,7 +74,7 @@ impl Declarations {
         }
         declared.push(initiative_path);
         for f in declared {
-            hasher.update(f.display().to_string().as_bytes());
+            hasher.update(declared_name(layout, &f).as_bytes());
             hasher.update(std::fs::read(&f).unwrap_or_default());
         }
         let fingerprint = hasher
@@ -206,5 +219,59 @@ pub fn with_profile(
             Ok((merged, Some(prof)))
         }
         None => Ok((schema.clone(), None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example initiative's declarations copied into `dir`.
+    fn example_in(dir: &std::path::Path) {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for folder in ["data-schemas", "pipelines", "pipelines/indicators"] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+            for e in std::fs::read_dir(repo.join(folder)).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_file() {
+                    std::fs::copy(e.path(), dir.join(folder).join(e.file_name())).unwrap();
+                }
+            }
+        }
+    }
+
+    fn fingerprint(root: &std::path::Path) -> String {
+        Declarations::load(&Layout::new(root)).unwrap().fingerprint
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_declarations_not_how_the_workspace_is_named() {
+        let one = tempfile::tempdir().unwrap();
+        example_in(one.path());
+        let first = fingerprint(one.path());
+        // The same folder named another way, and a copy elsewhere.
+        assert_eq!(fingerprint(&one.path().join(".")), first);
+        assert_eq!(
+            fingerprint(&one.path().join("pipelines").join("..")),
+            first,
+            "a parent step in the name"
+        );
+        let two = tempfile::tempdir().unwrap();
+        example_in(two.path());
+        assert_eq!(fingerprint(two.path()), first, "a copy in another folder");
+        // What the data manager declared does change it: a file's content, a file's name.
+        let indicators = two.path().join("pipelines/indicators");
+        let file = std::fs::read_dir(&indicators)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "toml"))
+            .unwrap();
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("\n# a comment\n");
+        std::fs::write(&file, &text).unwrap();
+        let edited = fingerprint(two.path());
+        assert_ne!(edited, first);
+        std::fs::rename(&file, indicators.join("renamed.toml")).unwrap();
+        assert_ne!(fingerprint(two.path()), edited);
     }
 }
