@@ -719,8 +719,7 @@ fn text_hash(value: &[u8]) -> u64 {
 /// slices' distinct counts add up like the parts'.
 const SLICE_BYTES: u64 = 8 << 20;
 
-/// How many slices each part is read in: a power of two (at most 2⁸), so that the part of
-/// the `largest` kept bytes gives slices of `slice_bytes` ([`SLICE_BYTES`]) at most.
+/// How many slices each part is read in: a power of two, 2^`bits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Slices {
     bits: u32,
@@ -750,6 +749,8 @@ impl Slices {
     }
 }
 
+/// The slices that keep the part of the `largest` kept bytes (summed over the months read)
+/// to `slice_bytes` ([`SLICE_BYTES`]) each at most, as many as 2⁸.
 pub(super) fn slices_for(largest: u64, slice_bytes: u64) -> Slices {
     let mut bits = 0;
     while bits < 8 && largest > slice_bytes << bits {

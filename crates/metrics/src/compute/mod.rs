@@ -350,8 +350,9 @@ pub const PART_ROWS: u64 = 1_000_000;
 /// [`MEMORY_ROWS`] for the rows an incremental computation reads (the changed months'): its
 /// memory is to stay what it is on a small store, whatever a month holds. A month of a 5M-row
 /// store (80 000 rows) stays in memory; a month of a 10⁸-row store (1.7M rows) is dealt into
-/// parts on disk, which costs writing and reading its records once (about 0.2 s) and keeps
-/// about 100 MiB of columns and dictionary out of memory.
+/// parts on disk, which costs writing and reading its records once (its parts read and
+/// tallied in 0.21–0.27 s; the whole run took 2.9 s against 3.2 s before) and keeps about
+/// 100 MiB of columns and dictionary out of memory.
 pub const WINDOW_MEMORY_ROWS: u64 = 1_000_000;
 
 /// [`PART_ROWS`] for the rows of a window dealt into parts.
