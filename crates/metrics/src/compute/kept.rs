@@ -349,8 +349,9 @@ impl Keep {
     /// prepared columns handed to `each` (a value is in one part of every month, so the
     /// parts' distinct counts add up): the months written by this computation from their new
     /// files, the others from the previous kept sets. Each record's period is the key of its
-    /// month at `grain`. The parts are read on all cores, each holding one part of the
-    /// period's records: memory follows a part, not the store.
+    /// month at `grain`. The parts are read on all cores, a part larger than `slice_bytes` in
+    /// slices ([`slices_for`]; read once per slice, or beyond [`DEAL_ABOVE`] dealt into its
+    /// slices' files): memory follows a slice, not the store.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn tally_parts<R: Send>(
         &self,
@@ -391,21 +392,32 @@ impl Keep {
             }
         }
         let slices = slices_for(largest, self.slice_bytes);
-        let units = PARTS * slices.count();
+        // A few slices: each reads its part of every month and keeps its own records. More:
+        // each part of every month is read once and dealt into its slices' files, so that the
+        // bytes are read twice however many slices there are.
+        let dealt = slices.count() > DEAL_ABOVE;
+        let units = if dealt { PARTS } else { PARTS * slices.count() };
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let work = || -> Result<Vec<(usize, R)>, String> {
+        let work = || -> Result<Vec<(usize, Vec<R>)>, String> {
             let mut done = Vec::new();
             loop {
                 let unit = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if unit >= units {
                     return Ok(done);
                 }
+                if dealt {
+                    done.push((
+                        unit,
+                        self.dealt(&files, unit, slices, names, period, &each)?,
+                    ));
+                    continue;
+                }
                 let (part, slice) = (unit / slices.count(), unit % slices.count());
                 let mut reader = Reader::new(names.dims.len());
                 for (path, key) in &files {
                     reader.read(path, *key, part, slices, slice)?;
                 }
-                done.push((unit, each(&reader.into_columns(names, period))));
+                done.push((unit, vec![each(&reader.into_columns(names, period))]));
             }
         };
         tracing::debug!(
@@ -430,7 +442,46 @@ impl Keep {
             Ok::<_, String>(done)
         })?;
         done.sort_by_key(|(unit, _)| *unit);
-        Ok(done.into_iter().map(|(_, r)| r).collect())
+        Ok(done.into_iter().flat_map(|(_, r)| r).collect())
+    }
+
+    /// Part `part` of the months `files`, dealt into its `slices` and each slice handed to
+    /// `each` in turn (in a folder of the staging folder, removed when done: the records are
+    /// pseudonyms, kept where the kept sets are).
+    fn dealt<R>(
+        &self,
+        files: &[(PathBuf, PeriodKey)],
+        part: usize,
+        slices: Slices,
+        names: &KeptColumns<'_>,
+        period: &str,
+        each: &impl Fn(&Columns) -> R,
+    ) -> Result<Vec<R>, String> {
+        let io = |e: std::io::Error| format!("{}: {e}", self.staged.dir.path().display());
+        let dir = tempfile::Builder::new()
+            .prefix(".slices-")
+            .tempdir_in(self.staged.dir.path())
+            .map_err(io)?;
+        let slice_path = |s: usize| dir.path().join(format!("slice-{s}"));
+        let mut out = (0..slices.count())
+            .map(|s| File::create(slice_path(s)).map(|f| BufWriter::with_capacity(1 << 15, f)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(io)?;
+        let mut dealer = Reader::new(names.dims.len());
+        for (path, key) in files {
+            dealer.deal(path, *key, part, slices, &mut out)?;
+        }
+        for file in out {
+            file.into_inner().map_err(|e| io(e.into_error()))?;
+        }
+        let mut done = Vec::with_capacity(slices.count());
+        for s in 0..slices.count() {
+            let mut reader = Reader::for_slice(&dealer);
+            reader.read_dealt(&slice_path(s))?;
+            std::fs::remove_file(slice_path(s)).map_err(io)?;
+            done.push(each(&reader.into_columns(names, period)));
+        }
+        Ok(done)
     }
 
     /// The computation's sets, to be put in place with the results.
@@ -719,6 +770,12 @@ fn text_hash(value: &[u8]) -> u64 {
 /// slices' distinct counts add up like the parts'.
 const SLICE_BYTES: u64 = 8 << 20;
 
+/// Beyond this many slices a part is dealt into its slices' files rather than read once per
+/// slice. Measured at 10⁸ rows with the slices forced up (the kept year's reading and
+/// tallying): read once per slice, 0.53–0.63 s for 2 slices, 1.2 s for 16, 3.6 s for 64;
+/// dealt, 0.63 s for 16 and 0.70 s for 64.
+const DEAL_ABOVE: usize = 4;
+
 /// How many slices each part is read in: a power of two, 2^`bits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Slices {
@@ -855,6 +912,94 @@ impl Reader {
         slices: Slices,
         slice: usize,
     ) -> Result<(), String> {
+        let (recode, body) = self.open_part(path, part)?;
+        let dims = self.labels.len();
+        let mut codes = vec![NO_CODE; dims];
+        let mut at = 0;
+        while at < body.len() {
+            let (value, next) = record_at(path, &body, at, dims)?;
+            if slices.slice_of(value) == slice {
+                recoded(path, &body, at, &recode, &mut codes)?;
+                self.push(path, period, &codes, value)?;
+            }
+            at = next;
+        }
+        Ok(())
+    }
+
+    /// Deals part `part` of the month file at `path` into one file per slice of `slices`:
+    /// each record as its period (`period`), its breakdown codes as codes of every month dealt
+    /// (the texts kept here) and its value, read back by [`Reader::read_dealt`].
+    fn deal(
+        &mut self,
+        path: &Path,
+        period: PeriodKey,
+        part: usize,
+        slices: Slices,
+        files: &mut [BufWriter<File>],
+    ) -> Result<(), String> {
+        let (recode, body) = self.open_part(path, part)?;
+        let dims = self.labels.len();
+        let mut codes = vec![NO_CODE; dims];
+        let mut record = Vec::with_capacity(64);
+        let mut at = 0;
+        while at < body.len() {
+            let (value, next) = record_at(path, &body, at, dims)?;
+            recoded(path, &body, at, &recode, &mut codes)?;
+            record.clear();
+            record.extend_from_slice(&period.to_le_bytes());
+            for c in &codes {
+                record.extend_from_slice(&c.to_le_bytes());
+            }
+            record.extend_from_slice(value);
+            if let Some(file) = files.get_mut(slices.slice_of(value)) {
+                file.write_all(&record)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            at = next;
+        }
+        Ok(())
+    }
+
+    /// A reader of one slice dealt by `dealer` ([`Reader::deal`]): its breakdown texts.
+    fn for_slice(dealer: &Self) -> Self {
+        Self {
+            labels: dealer
+                .labels
+                .iter()
+                .map(|l| Labels {
+                    texts: l.texts.clone(),
+                    ..Labels::default()
+                })
+                .collect(),
+            ..Self::new(0)
+        }
+    }
+
+    /// Reads the records dealt into the slice file at `path`.
+    fn read_dealt(&mut self, path: &Path) -> Result<(), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dims = self.labels.len();
+        let mut codes = vec![NO_CODE; dims];
+        let mut at = 0;
+        while at < bytes.len() {
+            let period = word(&bytes, at)
+                .ok_or_else(|| format!("{}: a record cut short", path.display()))?;
+            for (d, c) in codes.iter_mut().enumerate() {
+                *c = word(&bytes, at + 4 + 4 * d)
+                    .ok_or_else(|| format!("{}: a record cut short", path.display()))?;
+            }
+            let (value, next) = record_at(path, &bytes, at + 4, dims)?;
+            self.push(path, period as PeriodKey, &codes, value)?;
+            at = next;
+        }
+        Ok(())
+    }
+
+    /// The header and texts of the month file at `path` (its breakdown texts coded into this
+    /// reader's), and part `part`'s bytes: each of its codes of each breakdown as a code of
+    /// every month read, and the part.
+    fn open_part(&mut self, path: &Path, part: usize) -> Result<(Vec<Vec<u32>>, Vec<u8>), String> {
         let io = |e: std::io::Error| format!("{}: {e}", path.display());
         let bad = |what: &str| format!("{}: {what}", path.display());
         let mut file = File::open(path).map_err(io)?;
@@ -924,45 +1069,40 @@ impl Reader {
         let len = lens.get(part).copied().unwrap_or_default();
         let mut body = vec![0u8; usize::try_from(len).map_err(|e| bad(&e.to_string()))?];
         file.read_exact(&mut body).map_err(io)?;
-        let mut at = 0;
-        while at < body.len() {
-            let codes = at;
-            at += 4 * dims;
-            let value = body.get(at..).unwrap_or_default();
-            let n = value_len(value).ok_or_else(|| bad("a record cut short"))?;
-            let value = &value[..n];
-            at += n;
-            if slices.slice_of(value) != slice {
-                continue;
-            }
-            for (d, labels) in self.labels.iter_mut().enumerate() {
-                let c = word(&body, codes + 4 * d).ok_or_else(|| bad("a record cut short"))?;
-                let code = match recode.get(d).and_then(|m| m.get(c as usize)) {
-                    Some(&code) if code != NO_CODE => code,
-                    _ if c == NO_CODE => NO_CODE,
-                    _ => return Err(bad("a breakdown code without its text")),
-                };
-                labels.rows.push(code);
-            }
-            let next = next_code(self.pseudonyms.len() + self.texts.len())?;
-            let code = match value.first() {
-                Some(&PSEUDONYM) => {
-                    let bits: [u8; 16] =
-                        value[1..17].try_into().map_err(|_| bad("a short value"))?;
-                    *self
-                        .pseudonyms
-                        .entry(u128::from_le_bytes(bits))
-                        .or_insert(next)
-                }
-                Some(&TEXT) => {
-                    let t = String::from_utf8_lossy(&value[5..]);
-                    intern(&mut self.texts, &t, next).0
-                }
-                _ => NO_CODE,
-            };
-            self.codes.push(code);
-            self.periods.push(period);
+        Ok((recode, body))
+    }
+
+    /// Takes one record: its period, its breakdown codes (of every month read) and its value.
+    fn push(
+        &mut self,
+        path: &Path,
+        period: PeriodKey,
+        codes: &[u32],
+        value: &[u8],
+    ) -> Result<(), String> {
+        for (labels, &code) in self.labels.iter_mut().zip(codes) {
+            labels.rows.push(code);
         }
+        let next = next_code(self.pseudonyms.len() + self.texts.len())?;
+        let code = match value.first() {
+            Some(&PSEUDONYM) => {
+                let bits: [u8; 16] = value
+                    .get(1..17)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| format!("{}: a short value", path.display()))?;
+                *self
+                    .pseudonyms
+                    .entry(u128::from_le_bytes(bits))
+                    .or_insert(next)
+            }
+            Some(&TEXT) => {
+                let t = String::from_utf8_lossy(value.get(5..).unwrap_or_default());
+                intern(&mut self.texts, &t, next).0
+            }
+            _ => NO_CODE,
+        };
+        self.codes.push(code);
+        self.periods.push(period);
         Ok(())
     }
 
@@ -988,6 +1128,46 @@ impl Reader {
         columns.codes.insert(names.field.to_owned(), codes);
         columns
     }
+}
+
+/// The value of the record at `at` of `bytes` (after its `dims` breakdown codes) and where
+/// the next record starts.
+fn record_at<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    at: usize,
+    dims: usize,
+) -> Result<(&'a [u8], usize), String> {
+    let start = at + 4 * dims;
+    let value = bytes.get(start..).unwrap_or_default();
+    let n = value_len(value).ok_or_else(|| format!("{}: a record cut short", path.display()))?;
+    Ok((&value[..n], start + n))
+}
+
+/// The breakdown codes of the record at `at` of a month file's part, as codes of every month
+/// read (`recode`), into `codes`.
+fn recoded(
+    path: &Path,
+    body: &[u8],
+    at: usize,
+    recode: &[Vec<u32>],
+    codes: &mut [u32],
+) -> Result<(), String> {
+    for (d, out) in codes.iter_mut().enumerate() {
+        let c = word(body, at + 4 * d)
+            .ok_or_else(|| format!("{}: a record cut short", path.display()))?;
+        *out = match recode.get(d).and_then(|m| m.get(c as usize)) {
+            Some(&code) if code != NO_CODE => code,
+            _ if c == NO_CODE => NO_CODE,
+            _ => {
+                return Err(format!(
+                    "{}: a breakdown code without its text",
+                    path.display()
+                ));
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Every pseudonym in the kept month file at `path`, read part by part as an incremental

@@ -271,7 +271,8 @@ proptest! {
         at in 0usize..120,
         parts in 1usize..4,
         // The ways of a national store's months: each month's records dealt into part files
-        // before they are deduplicated, each part read in slices of this many bytes.
+        // before they are deduplicated, each part read in slices of this many bytes (up to
+        // 2⁸ of them: beyond four, dealt into the slices' files).
         tight_full in proptest::option::of(1u64..200),
         tight_again in proptest::option::of(1u64..200),
     ) {
