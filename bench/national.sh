@@ -92,7 +92,10 @@ for ROWS in "${SIZES[@]}"; do
   # With the reason a run computed everything, when it did (metrics logs it at debug level).
   echo "metrics (incremental): $(RUST_LOG=backbone_metrics=debug timed "$BIN" metrics -w "$WS")$(why_full)"
   cp "$WS/results/indicators.csv" "$WORK/incremental.csv"
-  echo "metrics --full: $(timed "$BIN" metrics --full -w "$WS")"
+  full=$(timed "$BIN" metrics --full -w "$WS")
+  echo "metrics --full: $full"
+  # A failed full run leaves the incremental results in place: equal to themselves.
+  case "$full" in FAILED*) echo "incremental and full results not compared: the full run failed"; exit 1 ;; esac
   cmp -s "$WORK/incremental.csv" "$WS/results/indicators.csv" \
     && echo "incremental results = full results" \
     || { echo "incremental and full results differ"; diff "$WORK/incremental.csv" "$WS/results/indicators.csv" | head; exit 1; }
