@@ -381,7 +381,7 @@ impl Keep {
                 files.push((path, key));
             }
         }
-        // A part of a national store's year is 600 000 records: each is read in as many
+        // A part of the 10⁸-row store's year is 9 MB (440 000 records): each is read in as many
         // slices (by the value's next bits) as keep a slice under UNIT_BYTES.
         let mut largest = 0u64;
         let mut of_part = [0u64; PARTS];
@@ -542,7 +542,7 @@ impl MonthWriter {
     /// back: repeats would cost it every night what the one full computation saves).
     ///
     /// A stream up to `stream_memory` bytes ([`STREAM_MEMORY`]) is read whole and deduplicated
-    /// part by part; a larger one (a month of a national store: 1.7M records, 40 MiB) is first
+    /// part by part; a larger one (a month of the 10⁸-row store: 1.6M records, 33 MB) is first
     /// dealt into its parts' files, read one after the other, so that memory holds one part of
     /// it.
     fn finish(self, stream_memory: u64) -> std::io::Result<()> {
@@ -646,7 +646,7 @@ impl MonthWriter {
 
 /// The stream of a month's records read whole to be deduplicated, at most: beyond, it is
 /// dealt into its parts' files first ([`MonthWriter::finish`]). 16 MiB is a month of about
-/// 600 000 records, five times a month of the 5M-row national store.
+/// 800 000 records of one breakdown, ten times a month of the 5M-row national store.
 const STREAM_MEMORY: u64 = 16 << 20;
 
 /// Writes each of `records` not among those before it to `out`; returns the bytes written.
@@ -816,19 +816,54 @@ pub(super) fn slices_for(largest: u64, slice_bytes: u64) -> Slices {
     Slices { bits }
 }
 
+/// A kept month file's header, read from the start of `file` (at `path`).
+struct Head {
+    dims: usize,
+    texts_len: u64,
+    /// Each part's length in bytes.
+    lens: Vec<u64>,
+}
+
+impl Head {
+    /// Reads and checks the header: the magic, the parts, and lengths that add up to the
+    /// file's (a damaged header must not ask for gigabytes).
+    fn read(path: &Path, file: &mut File) -> Result<Self, String> {
+        let bad = |what: &str| format!("{}: {what}", path.display());
+        let size = file
+            .metadata()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .len();
+        let mut head = [0u8; HEAD];
+        file.read_exact(&mut head)
+            .map_err(|_| bad("not a kept set"))?;
+        if &head[..8] != MAGIC {
+            return Err(bad("not a kept set"));
+        }
+        if word(&head, 12) != Some(PARTS as u32) {
+            return Err(bad("kept in another number of parts"));
+        }
+        let texts_len = long(&head, 16).unwrap_or_default();
+        let lens: Vec<u64> = (0..PARTS)
+            .map(|p| long(&head, 24 + 8 * p).unwrap_or_default())
+            .collect();
+        let total = lens
+            .iter()
+            .try_fold(HEAD as u64 + texts_len, |sum, &l| sum.checked_add(l));
+        if total != Some(size) {
+            return Err(bad("its parts do not add up to its length"));
+        }
+        Ok(Self {
+            dims: word(&head, 8).unwrap_or_default() as usize,
+            texts_len,
+            lens,
+        })
+    }
+}
+
 /// Each part's length in bytes, from the header of the kept month file at `path`.
 fn part_lengths(path: &Path) -> Result<Vec<u64>, String> {
-    let bad = |what: &str| format!("{}: {what}", path.display());
-    let mut head = [0u8; HEAD];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|_| bad("not a kept set"))?;
-    if &head[..8] != MAGIC || word(&head, 12) != Some(PARTS as u32) {
-        return Err(bad("not a kept set of this layout"));
-    }
-    Ok((0..PARTS)
-        .map(|p| long(&head, 24 + 8 * p).unwrap_or_default())
-        .collect())
+    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Head::read(path, &mut file)?.lens)
 }
 
 /// The length of the encoded value at the start of `bytes`, if it is whole.
@@ -1003,34 +1038,17 @@ impl Reader {
         let io = |e: std::io::Error| format!("{}: {e}", path.display());
         let bad = |what: &str| format!("{}: {what}", path.display());
         let mut file = File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        let mut head = [0u8; HEAD];
-        file.read_exact(&mut head)
-            .map_err(|_| bad("not a kept set"))?;
-        if &head[..8] != MAGIC {
-            return Err(bad("not a kept set"));
-        }
-        let dims = word(&head, 8).unwrap_or_default() as usize;
+        let Head {
+            dims,
+            texts_len,
+            lens,
+        } = Head::read(path, &mut file)?;
         if dims != self.labels.len() {
             return Err(format!(
                 "{}: {dims} breakdown(s) kept, {} declared",
                 path.display(),
                 self.labels.len()
             ));
-        }
-        if word(&head, 12) != Some(PARTS as u32) {
-            return Err(bad("kept in another number of parts"));
-        }
-        let texts_len = long(&head, 16).unwrap_or_default();
-        let lens: Vec<u64> = (0..PARTS)
-            .map(|p| long(&head, 24 + 8 * p).unwrap_or_default())
-            .collect();
-        // The lengths must add up to the file's: a damaged header must not ask for gigabytes.
-        let total = lens
-            .iter()
-            .try_fold(HEAD as u64 + texts_len, |sum, &l| sum.checked_add(l));
-        if total != Some(size) {
-            return Err(bad("its parts do not add up to its length"));
         }
         let mut texts = vec![0u8; usize::try_from(texts_len).map_err(|e| bad(&e.to_string()))?];
         file.read_exact(&mut texts).map_err(io)?;
