@@ -17,9 +17,9 @@
 //! it, `max_retries(0)`: any commit between read and write is a conflict, and
 //! [`Pending::commit`](crate::Pending::commit) reads again and decides again); its protocol
 //! check, replaced by refusing a table whose protocol is not the store's own; and its
-//! post-commit step, of which only the checkpoint matters: it is written here every
-//! [`CHECKPOINT_INTERVAL`](crate::side_tables::CHECKPOINT_INTERVAL)th version from a table
-//! loaded at that version.
+//! post-commit step, of which only the checkpoint matters: it is written here when
+//! [`checkpoint_due`](crate::side_tables::checkpoint_due), from a table loaded at that
+//! version.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -210,8 +210,9 @@ impl DataLog {
 
     /// Writes `actions` as the version after the one read, with `metadata` in its
     /// `commitInfo`, and returns that version; a conflict ([`crate::is_conflict`]) when another
-    /// writer took it. Every [`CHECKPOINT_INTERVAL`](crate::side_tables::CHECKPOINT_INTERVAL)th
-    /// version also gets its checkpoint (a failed checkpoint is logged: the commit stands).
+    /// writer took it. The version also gets its checkpoint when
+    /// [`checkpoint_due`](crate::side_tables::checkpoint_due) (a failed checkpoint is logged:
+    /// the commit stands).
     pub(crate) async fn commit(
         &self,
         schema: &str,
@@ -245,13 +246,19 @@ impl DataLog {
             )
             .await
             .map_err(DeltaTableError::from)?;
-        if crate::side_tables::checkpoint_due(self.table.table_properties(), version) {
+        if crate::side_tables::checkpoint_due(&self.url, self.table.table_properties(), version) {
+            let started = std::time::Instant::now();
             let checkpoint = async {
                 let table = crate::side_tables::open_table(&self.url, Some(version)).await?;
                 deltalake::checkpoints::create_checkpoint(&table, None).await
             };
-            if let Err(e) = checkpoint.await {
-                tracing::warn!(table = schema, version, error = %e, "the checkpoint was not written");
+            match checkpoint.await {
+                Ok(()) => {
+                    tracing::debug!(table = schema, version, took = ?started.elapsed(), "checkpoint written");
+                }
+                Err(e) => {
+                    tracing::warn!(table = schema, version, error = %e, "the checkpoint was not written");
+                }
             }
         }
         Ok(version)

@@ -329,7 +329,7 @@ impl Tables {
     pub(crate) fn keep(&self, dir: &Path, table: &DeltaTable) {
         let at_checkpoint = table
             .version()
-            .is_some_and(|v| (v + 1).is_multiple_of(side_tables::CHECKPOINT_INTERVAL));
+            .is_some_and(|v| side_tables::checkpoint_at(dir, v));
         if let Ok(mut tables) = self.0.lock() {
             if at_checkpoint {
                 tables.remove(dir);

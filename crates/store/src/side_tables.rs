@@ -19,9 +19,34 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::{RETENTION, StoreError, is_conflict};
 
-/// Every store table writes a checkpoint every this many commits, so a reader replays at most
-/// this many JSON commits after the last checkpoint.
+/// The most commits between two checkpoints of a store table (its `delta.checkpointInterval`,
+/// the interval other writers keep to): a reader replays at most this many JSON commits after
+/// the last checkpoint. backbone's own commits checkpoint sooner when the table's checkpoint is
+/// small ([`checkpoint_interval`]).
 pub(crate) const CHECKPOINT_INTERVAL: u64 = 25;
+
+/// The fewest commits between two checkpoints.
+pub(crate) const CHECKPOINT_INTERVAL_MIN: u64 = 10;
+
+/// The scale of [`checkpoint_interval`]: a table whose last checkpoint is `S` bytes gets its
+/// next after `√(S / CHECKPOINT_BYTES)` commits (within the bounds above).
+const CHECKPOINT_BYTES: u64 = 4_000;
+
+/// How many commits after its last checkpoint (of `bytes` bytes) a store table gets its next.
+///
+/// Each process that commits reads the last checkpoint and every commit after it (half an
+/// interval on average, each a file to open and replay); one process in an interval also
+/// writes the checkpoint, at a cost that follows its size. The mean cost of a commit is
+/// therefore about `c·k/2 + W(S)/k` for an interval `k`, least at `k = √(2·W(S)/c)`: an
+/// interval that grows with the square root of the checkpoint's size. Measured (BENCHMARKS.md,
+/// "Commit cost against history"): a table of 240 files and a few thousand tombstones (a
+/// checkpoint of ~0.3 MB) commits fastest at 10, the national store's 12 000 files (3.2 MB)
+/// at 25.
+pub(crate) fn checkpoint_interval(bytes: u64) -> u64 {
+    (bytes / CHECKPOINT_BYTES)
+        .isqrt()
+        .clamp(CHECKPOINT_INTERVAL_MIN, CHECKPOINT_INTERVAL)
+}
 
 /// Opens the table at `url` (its latest version, or `version`), listing its log through
 /// [`LogDirStore`](crate::logdir::LogDirStore) so that opening costs the same at version
@@ -223,9 +248,9 @@ pub(crate) async fn commit_once(
 /// each commit, more than the commit itself), which a process that commits once never uses.
 /// `table` stays at the version it was read at; whoever uses it next brings it up to date
 /// ([`Tables::latest`](crate::Tables::latest) does). Of that step's work only the checkpoint
-/// matters, and it is written here: at every [`CHECKPOINT_INTERVAL`]th version, as delta-rs
-/// would (its log clean-up is off for every store table). A checkpoint that cannot be written
-/// does not undo the commit: it is logged, and the next interval writes one.
+/// matters, and it is written here when [`checkpoint_due`] (its log clean-up is off for every
+/// store table). A checkpoint that cannot be written does not undo the commit: it is logged,
+/// and the next commit tries again.
 pub(crate) async fn commit(
     table: &mut DeltaTable,
     properties: CommitProperties,
@@ -241,25 +266,138 @@ pub(crate) async fn commit(
         .await?
         .await?;
     let version = written.version;
-    if checkpoint_due(&table_properties, version) {
+    if checkpoint_due(table.table_url(), &table_properties, version) {
+        let started = std::time::Instant::now();
         let checkpoint = async {
             table.update_incremental(Some(version)).await?;
             deltalake::checkpoints::create_checkpoint(table, None).await
         };
-        if let Err(e) = checkpoint.await {
-            tracing::warn!(version, error = %e, "the checkpoint was not written");
+        match checkpoint.await {
+            Ok(()) => tracing::debug!(version, took = ?started.elapsed(), "checkpoint written"),
+            Err(e) => tracing::warn!(version, error = %e, "the checkpoint was not written"),
         }
     }
     Ok(version)
 }
 
-/// Whether `version` is one whose checkpoint the committer writes: every table's
-/// `delta.checkpointInterval`th, as delta-rs's post-commit step would (both commit paths skip
-/// that step: [`commit`], [`DataLog::commit`](crate::data_log::DataLog::commit)).
+/// Whether the commit that wrote `version` of the table at `url` also writes its checkpoint:
+/// when as many commits as [`checkpoint_interval`] gives for its last checkpoint's size (as
+/// `_last_checkpoint` records it) have been made since that checkpoint, and never later than
+/// the table's own `delta.checkpointInterval`. A table without a checkpoint gets its first
+/// at the [`CHECKPOINT_INTERVAL_MIN`]th version. A checkpoint that failed is tried again by
+/// the next commit, not the next interval. Both commit paths skip delta-rs's post-commit step,
+/// which would checkpoint every `delta.checkpointInterval`th version ([`commit`],
+/// [`DataLog::commit`](crate::data_log::DataLog::commit)).
 pub(crate) fn checkpoint_due(
+    url: &url::Url,
     properties: &delta_kernel::table_properties::TableProperties,
     version: u64,
 ) -> bool {
     use deltalake::table::config::TablePropertiesExt;
-    (version + 1).is_multiple_of(properties.checkpoint_interval().get())
+    let most = properties.checkpoint_interval().get();
+    let last = url
+        .to_file_path()
+        .ok()
+        .and_then(|dir| last_checkpoint(&dir.join("_delta_log")));
+    let (since, interval) = match last {
+        Some((at, bytes)) => (version.saturating_sub(at), checkpoint_interval(bytes)),
+        None => (version + 1, CHECKPOINT_INTERVAL_MIN),
+    };
+    since >= interval.min(most)
+}
+
+/// The version and size in bytes of a log folder's last checkpoint, from `_last_checkpoint`
+/// (its size from the checkpoint's file when the hint does not say it). `None` when there is
+/// none or the hint cannot be read.
+fn last_checkpoint(log: &Path) -> Option<(u64, u64)> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Hint {
+        version: u64,
+        size_in_bytes: Option<u64>,
+    }
+    let hint: Hint =
+        serde_json::from_slice(&std::fs::read(log.join("_last_checkpoint")).ok()?).ok()?;
+    let bytes = match hint.size_in_bytes {
+        Some(b) => b,
+        None => std::fs::metadata(log.join(format!("{:020}.checkpoint.parquet", hint.version)))
+            .map_or(0, |m| m.len()),
+    };
+    Some((hint.version, bytes))
+}
+
+/// Whether the table at `dir` has a checkpoint at `version`.
+pub(crate) fn checkpoint_at(dir: &Path, version: u64) -> bool {
+    dir.join("_delta_log")
+        .join(format!("{version:020}.checkpoint.parquet"))
+        .exists()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use delta_kernel::table_properties::TableProperties;
+
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_interval_grows_with_the_root_of_the_checkpoints_size() {
+        // Small checkpoints: the fewest commits between two.
+        assert_eq!(checkpoint_interval(0), CHECKPOINT_INTERVAL_MIN);
+        assert_eq!(checkpoint_interval(300_000), CHECKPOINT_INTERVAL_MIN);
+        // Four times the size, twice the interval.
+        assert_eq!(checkpoint_interval(144 * CHECKPOINT_BYTES), 12);
+        assert_eq!(checkpoint_interval(4 * 144 * CHECKPOINT_BYTES), 24);
+        // Never more than the table's property.
+        assert_eq!(checkpoint_interval(3_200_000), CHECKPOINT_INTERVAL);
+        assert_eq!(checkpoint_interval(u64::MAX), CHECKPOINT_INTERVAL);
+    }
+
+    #[test]
+    fn a_checkpoint_is_due_by_the_commits_since_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("_delta_log");
+        std::fs::create_dir_all(&log).unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let ours = TableProperties::from([("delta.checkpointInterval", "25")]);
+        let due = |v| checkpoint_due(&url, &ours, v);
+        // No checkpoint yet: the first at the 10th version.
+        assert!(!due(8));
+        assert!(due(9));
+        // A small checkpoint at 9: the next ten commits later, and any later commit while
+        // none was written (a failed checkpoint is tried again at once).
+        let hint = |v: u64, bytes: u64| {
+            std::fs::write(
+                log.join("_last_checkpoint"),
+                format!("{{\"version\":{v},\"size\":3,\"sizeInBytes\":{bytes}}}"),
+            )
+            .unwrap();
+        };
+        hint(9, 30_000);
+        assert!(!due(18));
+        assert!(due(19));
+        assert!(due(23));
+        // A large one: 25 commits, the table's property.
+        hint(19, 5_000_000);
+        assert!(!due(43));
+        assert!(due(44));
+        // Another writer's property is kept to when it asks for checkpoints sooner.
+        let often = TableProperties::from([("delta.checkpointInterval", "5")]);
+        assert!(checkpoint_due(&url, &often, 24));
+        assert!(!checkpoint_due(&url, &often, 23));
+        // Without `sizeInBytes` the checkpoint's file tells the size.
+        std::fs::write(log.join("_last_checkpoint"), "{\"version\":19,\"size\":3}").unwrap();
+        std::fs::write(
+            log.join(format!("{:020}.checkpoint.parquet", 19)),
+            vec![0u8; 400 * 4_000],
+        )
+        .unwrap();
+        assert!(!due(38));
+        assert!(due(39));
+        assert!(checkpoint_at(dir.path(), 19));
+        assert!(!checkpoint_at(dir.path(), 9));
+        // A hint that cannot be read: as if there were no checkpoint.
+        std::fs::write(log.join("_last_checkpoint"), "{").unwrap();
+        assert!(due(39));
+    }
 }
