@@ -251,7 +251,7 @@ pub(crate) async fn commit_once(
 /// ([`Tables::latest`](crate::Tables::latest) does). Of that step's work only the checkpoint
 /// matters, and it is written here when [`checkpoint_due`] (its log clean-up is off for every
 /// store table). A checkpoint that cannot be written does not undo the commit: it is logged,
-/// and the next commit tries again.
+/// and tried again [`CHECKPOINT_INTERVAL_MIN`] commits later.
 pub(crate) async fn commit(
     table: &mut DeltaTable,
     properties: CommitProperties,
@@ -285,8 +285,10 @@ pub(crate) async fn commit(
 /// when as many commits as [`checkpoint_interval`] gives for its last checkpoint's size (as
 /// `_last_checkpoint` records it) have been made since that checkpoint, and never later than
 /// the table's own `delta.checkpointInterval`. A table without a checkpoint gets its first
-/// at the [`CHECKPOINT_INTERVAL_MIN`]th version. A checkpoint that failed is tried again by
-/// the next commit, not the next interval. Both commit paths skip delta-rs's post-commit step,
+/// at the [`CHECKPOINT_INTERVAL_MIN`]th version. A checkpoint that was not written (it failed,
+/// or another writer's commit took the version it was due at) is tried again every
+/// [`CHECKPOINT_INTERVAL_MIN`] commits after, not at every commit: one that fails each time
+/// (a full disk) is not paid by every commit. Both commit paths skip delta-rs's post-commit step,
 /// which would checkpoint every `delta.checkpointInterval`th version ([`commit`],
 /// [`DataLog::commit`](crate::data_log::DataLog::commit)).
 pub(crate) fn checkpoint_due(
@@ -304,7 +306,8 @@ pub(crate) fn checkpoint_due(
         Some((at, bytes)) => (version.saturating_sub(at), checkpoint_interval(bytes)),
         None => (version + 1, CHECKPOINT_INTERVAL_MIN),
     };
-    since >= interval.min(most)
+    let interval = interval.min(most);
+    since >= interval && (since - interval).is_multiple_of(CHECKPOINT_INTERVAL_MIN.min(most))
 }
 
 /// The version and size in bytes of a log folder's last checkpoint, from `_last_checkpoint`
@@ -365,8 +368,8 @@ mod tests {
         // No checkpoint yet: the first at the 10th version.
         assert!(!due(8));
         assert!(due(9));
-        // A small checkpoint at 9: the next ten commits later, and any later commit while
-        // none was written (a failed checkpoint is tried again at once).
+        // A small checkpoint at 9: the next ten commits later; while none is written (it
+        // failed), again every ten commits, not at each.
         let hint = |v: u64, bytes: u64| {
             std::fs::write(
                 log.join("_last_checkpoint"),
@@ -377,7 +380,9 @@ mod tests {
         hint(9, 30_000);
         assert!(!due(18));
         assert!(due(19));
-        assert!(due(23));
+        assert!(!due(20));
+        assert!(!due(23));
+        assert!(due(29));
         // A large one: 25 commits, the table's property.
         hint(19, 5_000_000);
         assert!(!due(43));
@@ -386,6 +391,8 @@ mod tests {
         let often = TableProperties::from([("delta.checkpointInterval", "5")]);
         assert!(checkpoint_due(&url, &often, 24));
         assert!(!checkpoint_due(&url, &often, 23));
+        assert!(!checkpoint_due(&url, &often, 25));
+        assert!(checkpoint_due(&url, &often, 29));
         // Without `sizeInBytes` the checkpoint's file tells the size.
         std::fs::write(log.join("_last_checkpoint"), "{\"version\":19,\"size\":3}").unwrap();
         std::fs::write(
@@ -395,10 +402,12 @@ mod tests {
         .unwrap();
         assert!(!due(38));
         assert!(due(39));
+        assert!(!due(40));
         assert!(checkpoint_at(dir.path(), 19));
         assert!(!checkpoint_at(dir.path(), 9));
         // A hint that cannot be read: as if there were no checkpoint.
         std::fs::write(log.join("_last_checkpoint"), "{").unwrap();
         assert!(due(39));
+        assert!(!due(40));
     }
 }
