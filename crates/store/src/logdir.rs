@@ -89,13 +89,28 @@ impl Listing {
     }
 }
 
-/// What `_last_checkpoint` says, as far as [`seed`] needs it.
+/// What `_last_checkpoint` says, as far as [`seed`] and the committers' checkpoint rule
+/// ([`checkpoint_due`](crate::side_tables::checkpoint_due)) need it.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LastCheckpoint {
-    version: u64,
+pub(crate) struct LastCheckpoint {
+    pub(crate) version: u64,
     parts: Option<u64>,
+    pub(crate) size_in_bytes: Option<u64>,
     v2_checkpoint: Option<serde_json::Value>,
+}
+
+impl LastCheckpoint {
+    /// The `_last_checkpoint` of the log folder `log`; `None` when there is none or it cannot
+    /// be read.
+    pub(crate) fn read(log: &std::path::Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(log.join("_last_checkpoint")).ok()?).ok()
+    }
+}
+
+/// The file name of a classic single-file checkpoint at `version`.
+pub(crate) fn checkpoint_name(version: u64) -> String {
+    format!("{version:020}.checkpoint.parquet")
 }
 
 /// The listing of `dir` after `after`, without reading the folder, when `after` is the version
@@ -119,8 +134,7 @@ fn seed(
         .then(|| after.parse::<u64>().ok())
         .flatten()?;
     hint?;
-    let last: LastCheckpoint =
-        serde_json::from_slice(&std::fs::read(dir.join("_last_checkpoint")).ok()?).ok()?;
+    let last = LastCheckpoint::read(dir)?;
     if last.version != version || last.parts.is_some_and(|p| p != 1) || last.v2_checkpoint.is_some()
     {
         return None;
@@ -138,10 +152,7 @@ fn seed(
             Err(e) => return Some(Err(e)),
         }
     }
-    for name in [
-        format!("{version:020}.checkpoint.parquet"),
-        format!("{version:020}.json"),
-    ] {
+    for name in [checkpoint_name(version), format!("{version:020}.json")] {
         match exists(&name) {
             Ok(true) => names.push(name),
             // Without its checkpoint the hint is out of date: read the folder.

@@ -40,7 +40,7 @@ const CHECKPOINT_BYTES: u64 = 4_000;
 /// therefore about `c·k/2 + W(S)/k` for an interval `k`, least at `k = √(2·W(S)/c)`: an
 /// interval that grows with the square root of the checkpoint's size. Measured (BENCHMARKS.md,
 /// "Commit cost against history"): a table of 240 files and up to 5 000 tombstones (checkpoints
-/// of 0.1–0.6 MB) commits 15–35% faster between checkpoints at 10–12 than at 25; on the
+/// of 0.1–0.6 MB) commits 12–51% faster between checkpoints at 10–12 than at 25; on the
 /// national store (12 000 files, a 3.0 MB checkpoint) a checkpoint every 10th commit made the
 /// mean ingest ~8% slower than every 25th.
 pub(crate) fn checkpoint_interval(bytes: u64) -> u64 {
@@ -314,26 +314,18 @@ pub(crate) fn checkpoint_due(
 /// (its size from the checkpoint's file when the hint does not say it). `None` when there is
 /// none or the hint cannot be read.
 fn last_checkpoint(log: &Path) -> Option<(u64, u64)> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Hint {
-        version: u64,
-        size_in_bytes: Option<u64>,
-    }
-    let hint: Hint =
-        serde_json::from_slice(&std::fs::read(log.join("_last_checkpoint")).ok()?).ok()?;
-    let bytes = match hint.size_in_bytes {
-        Some(b) => b,
-        None => std::fs::metadata(log.join(format!("{:020}.checkpoint.parquet", hint.version)))
-            .map_or(0, |m| m.len()),
-    };
+    use crate::logdir::{LastCheckpoint, checkpoint_name};
+    let hint = LastCheckpoint::read(log)?;
+    let bytes = hint.size_in_bytes.unwrap_or_else(|| {
+        std::fs::metadata(log.join(checkpoint_name(hint.version))).map_or(0, |m| m.len())
+    });
     Some((hint.version, bytes))
 }
 
 /// Whether the table at `dir` has a checkpoint at `version`.
 pub(crate) fn checkpoint_at(dir: &Path, version: u64) -> bool {
     dir.join("_delta_log")
-        .join(format!("{version:020}.checkpoint.parquet"))
+        .join(crate::logdir::checkpoint_name(version))
         .exists()
 }
 
